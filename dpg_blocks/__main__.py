@@ -1,0 +1,3 @@
+from dpg_blocks.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,231 @@
+"""Block specs: the plain-data description of a block type (no torch).
+
+A :class:`BlockSpec` travels to the GUI as a dict (``to_dict``/``from_dict``); the class it was
+declared on (``cls``) stays in the engine, where ``build()``/``load()`` run.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from dpg_blocks.core.graph import Block, Port
+
+PARAM_TYPES = ("int", "float", "bool", "str", "choice", "path", "shape", "ints", "code")
+ROLES = (None, "input", "loss", "output")
+
+
+class BlockDeclarationError(TypeError):
+    """A block class declared wrongly; the message names the class and the member."""
+
+
+class ParamError(ValueError):
+    """A parameter value that does not fit its declaration."""
+
+
+@dataclass
+class PortSpec:
+    """A declared port. A variadic port expands to ``name1``…``nameN`` (N from a param)."""
+
+    name: str
+    kind: str = "tensor"
+    optional: bool = False
+    doc: str = ""
+    variadic: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "optional": self.optional,
+            "doc": self.doc,
+            "variadic": self.variadic,
+        }
+
+
+@dataclass
+class ParamSpec:
+    """A declared parameter with its type, default and bounds."""
+
+    name: str
+    type: str
+    default: Any = None
+    min: float | None = None
+    max: float | None = None
+    choices: list[str] | None = None
+    doc: str = ""
+    label: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    def coerce(self, value: Any) -> Any:
+        """``value`` converted to this parameter's type, or :class:`ValueError` saying why."""
+        t = self.type
+        if value is None:
+            if t in ("path", "code", "str"):
+                return ""
+            if t in ("shape", "ints"):
+                return []
+            raise ValueError("a value is required")
+        if t == "bool":
+            if isinstance(value, bool):
+                return value
+            raise ValueError(f"expected true or false, got {value!r}")
+        if t == "int":
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"expected an integer, got {value!r}")
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(f"expected an integer, got {value!r}")
+            value = int(value)
+        elif t == "float":
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"expected a number, got {value!r}")
+            value = float(value)
+            if not math.isfinite(value):
+                raise ValueError(f"expected a finite number, got {value!r}")
+        elif t in ("str", "path", "code", "choice"):
+            if not isinstance(value, str):
+                raise ValueError(f"expected text, got {value!r}")
+            if t == "choice" and self.choices is not None and value not in self.choices:
+                raise ValueError(f"{value!r} is not one of {', '.join(map(repr, self.choices))}")
+        elif t in ("shape", "ints"):
+            value = _int_list(value)
+            if t == "shape" and any(v < 1 and v != -1 for v in value):
+                raise ValueError(f"shape dimensions must be >= 1 (or -1), got {value}")
+        if t in ("int", "float"):
+            if self.min is not None and value < self.min:
+                raise ValueError(f"must be >= {self.min}, got {value}")
+            if self.max is not None and value > self.max:
+                raise ValueError(f"must be <= {self.max}, got {value}")
+        elif t == "ints":
+            for v in value:
+                if self.min is not None and v < self.min:
+                    raise ValueError(f"every item must be >= {self.min}, got {v}")
+                if self.max is not None and v > self.max:
+                    raise ValueError(f"every item must be <= {self.max}, got {v}")
+        return value
+
+
+def _int_list(value: Any) -> list[int]:
+    if isinstance(value, str):
+        parts = [p for p in value.replace("x", ",").replace("×", ",").replace(" ", ",").split(",") if p]
+        try:
+            return [int(p) for p in parts]
+        except ValueError:
+            raise ValueError(f"expected integers separated by commas, got {value!r}") from None
+    if isinstance(value, list | tuple):
+        out = []
+        for v in value:
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise ValueError(f"expected a list of integers, got {value!r}")
+            out.append(v)
+        return out
+    raise ValueError(f"expected a list of integers, got {value!r}")
+
+
+@dataclass
+class BlockSpec:
+    """Everything the editor and the engine need to know about a block type."""
+
+    id: str
+    name: str
+    category: str
+    version: int = 1
+    legacy_ids: list[str] = field(default_factory=list)
+    doc: str = ""
+    inputs: list[PortSpec] = field(default_factory=list)
+    outputs: list[PortSpec] = field(default_factory=list)
+    params: list[ParamSpec] = field(default_factory=list)
+    role: str | None = None
+    accepts_null: bool = False
+    pack: str = ""
+    cls: Any = None  # the declared class; engine side only, never serialised
+
+    # -- plain data ------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "category": self.category,
+            "version": self.version,
+            "legacy_ids": list(self.legacy_ids),
+            "doc": self.doc,
+            "inputs": [p.to_dict() for p in self.inputs],
+            "outputs": [p.to_dict() for p in self.outputs],
+            "params": [p.to_dict() for p in self.params],
+            "role": self.role,
+            "accepts_null": self.accepts_null,
+            "pack": self.pack,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> BlockSpec:
+        return cls(
+            id=d["id"],
+            name=d["name"],
+            category=d["category"],
+            version=d.get("version", 1),
+            legacy_ids=list(d.get("legacy_ids", [])),
+            doc=d.get("doc", ""),
+            inputs=[PortSpec(**p) for p in d.get("inputs", [])],
+            outputs=[PortSpec(**p) for p in d.get("outputs", [])],
+            params=[ParamSpec(**p) for p in d.get("params", [])],
+            role=d.get("role"),
+            accepts_null=d.get("accepts_null", False),
+            pack=d.get("pack", ""),
+        )
+
+    # -- parameters and ports --------------------------------------------------------------
+    def param(self, name: str) -> ParamSpec | None:
+        return next((p for p in self.params if p.name == name), None)
+
+    def default_params(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.params}
+
+    def check_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Defaults filled in and every value coerced; :class:`ParamError` names the param."""
+        out = self.default_params()
+        for key, value in params.items():
+            p = self.param(key)
+            if p is None:
+                raise ParamError(f"{self.name} has no parameter {key!r}")
+            try:
+                out[key] = p.coerce(value)
+            except ValueError as e:
+                raise ParamError(f"parameter {p.label or key!r}: {e}") from None
+        return out
+
+    def ports_for(self, params: dict[str, Any]) -> tuple[list[Port], list[Port]]:
+        """The concrete ports of a block with these params (variadic ports expanded)."""
+        values = {**self.default_params(), **params}
+
+        def expand(specs: list[PortSpec]) -> list[Port]:
+            ports: list[Port] = []
+            for s in specs:
+                if s.variadic is None:
+                    ports.append(Port(s.name, s.kind, s.optional))
+                else:
+                    try:
+                        n = max(0, int(values.get(s.variadic) or 0))
+                    except (TypeError, ValueError):
+                        n = 0
+                    ports.extend(Port(f"{s.name}{i}", s.kind, s.optional) for i in range(1, n + 1))
+            return ports
+
+        return expand(self.inputs), expand(self.outputs)
+
+    def new_block(self, block_id: str, name: str, pos: tuple[float, float] = (0.0, 0.0), **params: Any) -> Block:
+        """A document block of this type with default params overridden by ``params``."""
+        values = self.check_params(params)
+        inputs, outputs = self.ports_for(values)
+        return Block(block_id, self.id, name, values, inputs, outputs, pos, self.version)
+
+    def instantiate(self, params: dict[str, Any]) -> Any:
+        """An instance of the declared class with params set as attributes (engine side)."""
+        if self.cls is None:
+            raise RuntimeError(f"block {self.id!r} has no class here (catalog data only)")
+        obj = self.cls.__new__(self.cls)
+        obj.__dict__.update(self.check_params(params))
+        return obj

@@ -1,0 +1,30 @@
+"""The headless document model: graphs, edits with undo/redo, project files. Stdlib only."""
+
+from .edits import (
+    AddBlock,
+    Compound,
+    Connect,
+    Disconnect,
+    Edit,
+    History,
+    Merge,
+    Move,
+    RemoveBlock,
+    Rename,
+    SetOrders,
+    SetParam,
+    SetPorts,
+    SetTraining,
+    Unmerge,
+)
+from .graph import SUPERBLOCK_TYPE, Block, Endpoint, Graph, GraphError, Link, Port
+from .project import OptimizerSettings, Order, Project, TrainingSettings
+from .project_file import ProjectFileError, dumps, load_project, loads, project_to_dict, save_project
+
+__all__ = [
+    "AddBlock", "Compound", "Connect", "Disconnect", "Edit", "History", "Merge", "Move",
+    "RemoveBlock", "Rename", "SetOrders", "SetParam", "SetPorts", "SetTraining", "Unmerge",
+    "SUPERBLOCK_TYPE", "Block", "Endpoint", "Graph", "GraphError", "Link", "Port",
+    "OptimizerSettings", "Order", "Project", "TrainingSettings",
+    "ProjectFileError", "dumps", "load_project", "loads", "project_to_dict", "save_project",
+]

@@ -1,0 +1,614 @@
+"""Edit commands with exact undo/redo, and the history that runs them.
+
+Every change to a :class:`~dpg_blocks.core.project.Project` is an :class:`Edit`: ``apply``
+makes the change (validating it first, so a refused edit changes nothing), ``revert`` restores
+the exact previous state — block order, link order, ids and positions included — so that
+``apply(); revert()`` is the identity on the serialised project and ``apply`` again after
+``revert`` gives the same result as the first time.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from .graph import SUPERBLOCK_TYPE, Block, Endpoint, Graph, GraphError, Link, Port
+from .project import Order, Project
+
+__all__ = [
+    "Edit",
+    "AddBlock",
+    "RemoveBlock",
+    "Connect",
+    "Disconnect",
+    "SetParam",
+    "SetPorts",
+    "Move",
+    "Rename",
+    "Merge",
+    "Unmerge",
+    "SetOrders",
+    "SetTraining",
+    "Compound",
+    "History",
+]
+
+
+class Edit:
+    """One undoable change. Subclasses implement ``apply`` and ``revert``."""
+
+    label = "edit"
+
+    def apply(self, project: Project) -> None:
+        raise NotImplementedError
+
+    def revert(self, project: Project) -> None:
+        raise NotImplementedError
+
+    def touched(self) -> set[str]:
+        """Ids of blocks this edit changed (for the UI to refresh)."""
+        return set()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.label}>"
+
+
+def _graph_snapshot(g: Graph) -> tuple[dict[str, Block], list[Link]]:
+    return dict(g.blocks), list(g.links)
+
+
+def _restore(g: Graph, snap: tuple[dict[str, Block], list[Link]]) -> None:
+    g.blocks = dict(snap[0])
+    g.links = list(snap[1])
+    for b in g.blocks.values():
+        if b.graph is not None:
+            b.graph.owner = b
+
+
+class AddBlock(Edit):
+    """Add ``block`` to the root graph or into SuperBlock ``parent``."""
+
+    def __init__(self, block: Block, parent: str | None = None) -> None:
+        self.block = block
+        self.parent = parent
+        self.label = f"add {block.name}"
+
+    def apply(self, project: Project) -> None:
+        if any(b.id == self.block.id for b in project.graph.walk()):
+            raise GraphError(f"a block with id {self.block.id!r} already exists")
+        for inner in self.block.walk():
+            if inner is not self.block and any(b.id == inner.id for b in project.graph.walk()):
+                raise GraphError(f"a block with id {inner.id!r} already exists")
+        g = project.graph_of(self.parent)
+        if self.block.name in {b.name for b in g.blocks.values()}:
+            raise GraphError(f"a block named {self.block.name!r} already exists here")
+        g.insert_block(self.block)
+
+    def revert(self, project: Project) -> None:
+        project.graph_of(self.parent).pop_block(self.block.id)
+
+    def touched(self) -> set[str]:
+        return {self.block.id}
+
+
+class RemoveBlock(Edit):
+    """Remove a block and every link that touches it."""
+
+    def __init__(self, block_id: str) -> None:
+        self.block_id = block_id
+        self.label = f"remove {block_id}"
+        self._snap: tuple[dict[str, Block], list[Link]] | None = None
+        self._parent: str | None = None
+
+    def apply(self, project: Project) -> None:
+        g, b = project.locate(self.block_id)
+        self.label = f"remove {b.name}"
+        self._parent = g.owner.id if g.owner is not None else None
+        self._snap = _graph_snapshot(g)
+        g.links = [lk for lk in g.links if self.block_id not in (lk.src.block, lk.dst.block)]
+        g.pop_block(self.block_id)
+
+    def revert(self, project: Project) -> None:
+        assert self._snap is not None
+        _restore(project.graph_of(self._parent), self._snap)
+
+    def touched(self) -> set[str]:
+        return {self.block_id}
+
+
+class Connect(Edit):
+    """Link ``src`` (an output, or a boundary input) to ``dst`` in graph ``parent``."""
+
+    def __init__(self, src: Endpoint, dst: Endpoint, parent: str | None = None) -> None:
+        self.link = Link(src, dst)
+        self.parent = parent
+        self.label = f"connect {self.link}"
+
+    def apply(self, project: Project) -> None:
+        project.graph_of(self.parent).insert_link(self.link)
+
+    def revert(self, project: Project) -> None:
+        project.graph_of(self.parent).remove_link(self.link)
+
+    def touched(self) -> set[str]:
+        return {self.link.src.block, self.link.dst.block}
+
+
+class Disconnect(Edit):
+    """Remove one link."""
+
+    def __init__(self, src: Endpoint, dst: Endpoint, parent: str | None = None) -> None:
+        self.link = Link(src, dst)
+        self.parent = parent
+        self.label = f"disconnect {self.link}"
+        self._index = -1
+
+    def apply(self, project: Project) -> None:
+        self._index = project.graph_of(self.parent).remove_link(self.link)
+
+    def revert(self, project: Project) -> None:
+        project.graph_of(self.parent).links.insert(self._index, self.link)
+
+    def touched(self) -> set[str]:
+        return {self.link.src.block, self.link.dst.block}
+
+
+_MISSING = object()
+
+
+class _PortChange:
+    """Shared by edits that replace a block's ports: drops links to ports that disappear."""
+
+    def __init__(self) -> None:
+        self._old_ports: tuple[list[Port], list[Port]] | None = None
+        self._snaps: list[tuple[Graph, tuple[dict[str, Block], list[Link]]]] = []
+
+    def change_ports(
+        self, project: Project, block: Block, inputs: list[Port], outputs: list[Port]
+    ) -> None:
+        self._old_ports = (list(block.inputs), list(block.outputs))
+        in_names = {p.name for p in inputs}
+        out_names = {p.name for p in outputs}
+        outer, _ = project.locate(block.id)
+        graphs = [outer] + ([block.graph] if block.graph is not None else [])
+        self._snaps = [(g, _graph_snapshot(g)) for g in graphs]
+
+        def keeps(lk: Link, inside: bool) -> bool:
+            # Outside, the block's inputs are sinks; inside a SuperBlock they are its sources.
+            src_ok = in_names if inside else out_names
+            dst_ok = out_names if inside else in_names
+            return (lk.src.block != block.id or lk.src.port in src_ok) and (
+                lk.dst.block != block.id or lk.dst.port in dst_ok
+            )
+
+        for g in graphs:
+            g.links = [lk for lk in g.links if keeps(lk, g is block.graph)]
+        block.inputs, block.outputs = list(inputs), list(outputs)
+
+    def restore_ports(self, block: Block) -> None:
+        if self._old_ports is not None:
+            block.inputs, block.outputs = list(self._old_ports[0]), list(self._old_ports[1])
+        for g, snap in self._snaps:
+            g.links = list(snap[1])
+
+
+class SetParam(Edit):
+    """Set one parameter; ``ports`` (inputs, outputs) also replaces the block's ports when a
+    parameter decides them (e.g. the number of inputs of Concat)."""
+
+    def __init__(
+        self,
+        block_id: str,
+        name: str,
+        value: Any,
+        ports: tuple[Sequence[Port], Sequence[Port]] | None = None,
+    ) -> None:
+        self.block_id = block_id
+        self.name = name
+        self.value = copy.deepcopy(value)
+        self.ports = (list(ports[0]), list(ports[1])) if ports is not None else None
+        self.label = f"set {name}"
+        self._old: Any = _MISSING
+        self._ports = _PortChange()
+
+    def apply(self, project: Project) -> None:
+        b = project.block(self.block_id)
+        self._old = copy.deepcopy(b.params.get(self.name, _MISSING))
+        self.label = f"set {b.name}.{self.name}"
+        if self.ports is not None:
+            self._ports = _PortChange()
+            self._ports.change_ports(project, b, *self.ports)
+        b.params[self.name] = copy.deepcopy(self.value)
+
+    def revert(self, project: Project) -> None:
+        b = project.block(self.block_id)
+        if self._old is _MISSING:
+            b.params.pop(self.name, None)
+        else:
+            b.params[self.name] = copy.deepcopy(self._old)
+        if self.ports is not None:
+            self._ports.restore_ports(b)
+
+    def touched(self) -> set[str]:
+        return {self.block_id}
+
+
+class SetPorts(Edit):
+    """Replace a block's ports (links to ports that disappear are removed)."""
+
+    def __init__(self, block_id: str, inputs: Sequence[Port], outputs: Sequence[Port]) -> None:
+        self.block_id = block_id
+        self.inputs, self.outputs = list(inputs), list(outputs)
+        self.label = "set ports"
+        self._ports = _PortChange()
+
+    def apply(self, project: Project) -> None:
+        self._ports = _PortChange()
+        self._ports.change_ports(project, project.block(self.block_id), self.inputs, self.outputs)
+
+    def revert(self, project: Project) -> None:
+        self._ports.restore_ports(project.block(self.block_id))
+
+    def touched(self) -> set[str]:
+        return {self.block_id}
+
+
+class Move(Edit):
+    """Move a block on its canvas."""
+
+    def __init__(self, block_id: str, pos: tuple[float, float]) -> None:
+        self.block_id = block_id
+        self.pos = (float(pos[0]), float(pos[1]))
+        self.label = "move"
+        self._old: tuple[float, float] = (0.0, 0.0)
+
+    def apply(self, project: Project) -> None:
+        b = project.block(self.block_id)
+        self._old = b.pos
+        b.pos = self.pos
+
+    def revert(self, project: Project) -> None:
+        project.block(self.block_id).pos = self._old
+
+    def touched(self) -> set[str]:
+        return {self.block_id}
+
+
+class Rename(Edit):
+    """Rename a block; names are unique among siblings so paths stay unambiguous."""
+
+    def __init__(self, block_id: str, name: str) -> None:
+        self.block_id = block_id
+        self.name = name.strip()
+        self.label = f"rename to {self.name}"
+        self._old = ""
+
+    def apply(self, project: Project) -> None:
+        if not self.name:
+            raise GraphError("a block name cannot be empty")
+        g, b = project.locate(self.block_id)
+        if any(o.name == self.name and o.id != b.id for o in g.blocks.values()):
+            raise GraphError(f"a block named {self.name!r} already exists here")
+        self._old = b.name
+        b.name = self.name
+
+    def revert(self, project: Project) -> None:
+        project.block(self.block_id).name = self._old
+
+    def touched(self) -> set[str]:
+        return {self.block_id}
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    if name not in taken:
+        taken.add(name)
+        return name
+    n = 2
+    while f"{name}{n}" in taken:
+        n += 1
+    taken.add(f"{name}{n}")
+    return f"{name}{n}"
+
+
+class Merge(Edit):
+    """Merge sibling blocks into a new SuperBlock with boundary ports.
+
+    Each distinct outside source feeding the selection becomes one boundary input; each
+    distinct inside source read from outside becomes one boundary output.
+    """
+
+    def __init__(self, block_ids: Iterable[str], sb_id: str, name: str = "SuperBlock") -> None:
+        self.block_ids = list(dict.fromkeys(block_ids))
+        self.sb_id = sb_id
+        self.name = name
+        self.label = f"merge into {name}"
+        self._parent: str | None = None
+        self._snap: tuple[dict[str, Block], list[Link]] | None = None
+
+    def apply(self, project: Project) -> None:
+        if not self.block_ids:
+            raise GraphError("select at least one block to merge")
+        g, _ = project.locate(self.block_ids[0])
+        for bid in self.block_ids:
+            if bid not in g.blocks:
+                raise GraphError("blocks to merge must be siblings in the same graph")
+        if any(b.id == self.sb_id for b in project.graph.walk()):
+            raise GraphError(f"a block with id {self.sb_id!r} already exists")
+        if self.name in {b.name for bid, b in g.blocks.items() if bid not in self.block_ids}:
+            raise GraphError(f"a block named {self.name!r} already exists here")
+        self._parent = g.owner.id if g.owner is not None else None
+        self._snap = _graph_snapshot(g)
+        sel = set(self.block_ids)
+        inner, incoming, outgoing, outer = [], [], [], []
+        for lk in g.links:
+            s_in, d_in = lk.src.block in sel, lk.dst.block in sel
+            if s_in and d_in:
+                inner.append(lk)
+            elif d_in:
+                incoming.append(lk)
+            elif s_in:
+                outgoing.append(lk)
+            else:
+                outer.append(lk)
+
+        sub = Graph()
+        for bid in self.block_ids:
+            sub.blocks[bid] = g.blocks[bid]
+        sb = Block(self.sb_id, SUPERBLOCK_TYPE, self.name, graph=sub)
+        sub.owner = sb
+        in_names: set[str] = set()
+        out_names: set[str] = set()
+        in_port_of: dict[Endpoint, str] = {}
+        new_outer: list[Link] = []
+        for lk in incoming:
+            if lk.src not in in_port_of:
+                kind = g.blocks[lk.dst.block].input(lk.dst.port)
+                pname = _unique(lk.dst.port, in_names)
+                in_port_of[lk.src] = pname
+                sb.inputs.append(Port(pname, kind.kind if kind else "tensor"))
+                new_outer.append(Link(lk.src, Endpoint(self.sb_id, pname)))
+            inner.append(Link(Endpoint(self.sb_id, in_port_of[lk.src]), lk.dst))
+        out_port_of: dict[Endpoint, str] = {}
+        for lk in outgoing:
+            if lk.src not in out_port_of:
+                kind = g.blocks[lk.src.block].output(lk.src.port)
+                pname = _unique(lk.src.port, out_names)
+                out_port_of[lk.src] = pname
+                sb.outputs.append(Port(pname, kind.kind if kind else "tensor"))
+                inner.append(Link(lk.src, Endpoint(self.sb_id, pname)))
+            new_outer.append(Link(Endpoint(self.sb_id, out_port_of[lk.src]), lk.dst))
+        sub.links = inner
+        xs = [g.blocks[b].pos[0] for b in self.block_ids]
+        ys = [g.blocks[b].pos[1] for b in self.block_ids]
+        sb.pos = (sum(xs) / len(xs), sum(ys) / len(ys))
+
+        blocks: dict[str, Block] = {}
+        for bid, b in g.blocks.items():
+            if bid == self.block_ids[0]:
+                blocks[self.sb_id] = sb
+            if bid not in sel:
+                blocks[bid] = b
+        g.blocks = blocks
+        g.links = outer + new_outer
+
+    def revert(self, project: Project) -> None:
+        assert self._snap is not None
+        _restore(project.graph_of(self._parent), self._snap)
+
+    def touched(self) -> set[str]:
+        return {self.sb_id, *self.block_ids}
+
+
+class Unmerge(Edit):
+    """Expand a SuperBlock: its children move up one level and links are re-joined."""
+
+    def __init__(self, sb_id: str) -> None:
+        self.sb_id = sb_id
+        self.label = f"expand {sb_id}"
+        self._parent: str | None = None
+        self._snap: tuple[dict[str, Block], list[Link]] | None = None
+        self._old_pos: dict[str, tuple[float, float]] = {}
+        self._children: list[str] = []
+
+    def apply(self, project: Project) -> None:
+        g, sb = project.locate(self.sb_id)
+        if sb.graph is None:
+            raise GraphError(f"{sb.name!r} is not a SuperBlock")
+        self.label = f"expand {sb.name}"
+        sub = sb.graph
+        taken = {b.name for bid, b in g.blocks.items() if bid != self.sb_id}
+        clash = [b.name for b in sub.blocks.values() if b.name in taken]
+        if clash:
+            raise GraphError(
+                f"cannot expand {sb.name!r}: names {', '.join(map(repr, clash))} already exist outside it"
+            )
+        self._parent = g.owner.id if g.owner is not None else None
+        self._snap = _graph_snapshot(g)
+        self._children = list(sub.blocks)
+        self._old_pos = {bid: b.pos for bid, b in sub.blocks.items()}
+
+        # Where each boundary input comes from outside, and where each boundary output goes.
+        feeds = {lk.dst.port: lk.src for lk in g.links if lk.dst.block == self.sb_id}
+        reads: dict[str, list[Endpoint]] = {}
+        for lk in g.links:
+            if lk.src.block == self.sb_id:
+                reads.setdefault(lk.src.port, []).append(lk.dst)
+        inner_src = {lk.dst.port: lk.src for lk in sub.links if lk.dst.block == self.sb_id}
+
+        def resolve(src: Endpoint) -> Endpoint | None:
+            return feeds.get(src.port) if src.block == self.sb_id else src
+
+        links = [lk for lk in g.links if self.sb_id not in (lk.src.block, lk.dst.block)]
+        for lk in sub.links:
+            if lk.dst.block == self.sb_id:
+                continue
+            src = resolve(lk.src)
+            if src is not None:
+                links.append(Link(src, lk.dst))
+        for port, dsts in reads.items():
+            src = inner_src.get(port)
+            src = resolve(src) if src is not None else None
+            if src is not None:
+                links.extend(Link(src, d) for d in dsts)
+
+        xs = [p[0] for p in self._old_pos.values()] or [0.0]
+        ys = [p[1] for p in self._old_pos.values()] or [0.0]
+        dx, dy = sb.pos[0] - min(xs), sb.pos[1] - min(ys)
+        blocks: dict[str, Block] = {}
+        for bid, b in g.blocks.items():
+            if bid == self.sb_id:
+                for cid, child in sub.blocks.items():
+                    child.pos = (child.pos[0] + dx, child.pos[1] + dy)
+                    blocks[cid] = child
+            else:
+                blocks[bid] = b
+        g.blocks = blocks
+        g.links = links
+
+    def revert(self, project: Project) -> None:
+        assert self._snap is not None
+        _restore(project.graph_of(self._parent), self._snap)
+        sb = project.block(self.sb_id)
+        assert sb.graph is not None
+        for bid, pos in self._old_pos.items():
+            sb.graph.blocks[bid].pos = pos
+
+    def touched(self) -> set[str]:
+        return {self.sb_id, *self._children}
+
+
+class SetOrders(Edit):
+    """Replace the project's orders (optimizer settings, optimized blocks, losses)."""
+
+    def __init__(self, orders: Sequence[Order]) -> None:
+        self.orders = copy.deepcopy(list(orders))
+        self.label = "set orders"
+        self._old: list[Order] = []
+
+    def apply(self, project: Project) -> None:
+        indices = [o.index for o in self.orders]
+        if not indices or len(set(indices)) != len(indices) or min(indices) < 1:
+            raise GraphError("orders need distinct indices >= 1")
+        self._old = project.orders
+        project.orders = copy.deepcopy(self.orders)
+
+    def revert(self, project: Project) -> None:
+        project.orders = self._old
+
+
+class SetTraining(Edit):
+    """Set one training setting (epochs, seed, device)."""
+
+    def __init__(self, name: str, value: Any) -> None:
+        self.name = name
+        self.value = value
+        self.label = f"set {name}"
+        self._old: Any = None
+
+    def apply(self, project: Project) -> None:
+        if not hasattr(project.training, self.name):
+            raise GraphError(f"no training setting {self.name!r}")
+        self._old = getattr(project.training, self.name)
+        setattr(project.training, self.name, self.value)
+
+    def revert(self, project: Project) -> None:
+        setattr(project.training, self.name, self._old)
+
+
+class Compound(Edit):
+    """Several edits as one undo step; if one fails, the ones before it are reverted."""
+
+    def __init__(self, edits: Sequence[Edit], label: str = "edits") -> None:
+        self.edits = list(edits)
+        self.label = label
+
+    def apply(self, project: Project) -> None:
+        done: list[Edit] = []
+        try:
+            for e in self.edits:
+                e.apply(project)
+                done.append(e)
+        except Exception:
+            for e in reversed(done):
+                e.revert(project)
+            raise
+
+    def revert(self, project: Project) -> None:
+        for e in reversed(self.edits):
+            e.revert(project)
+
+    def touched(self) -> set[str]:
+        return set().union(*(e.touched() for e in self.edits)) if self.edits else set()
+
+
+Listener = Callable[[str, Edit], None]
+
+
+class History:
+    """Runs edits on a project and keeps the undo and redo stacks."""
+
+    def __init__(self, project: Project, limit: int = 1000) -> None:
+        self.project = project
+        self.limit = limit
+        self._undo: list[Edit] = []
+        self._redo: list[Edit] = []
+        self._listeners: list[Listener] = []
+        self._saved_at: Edit | None = None
+        self._saved_depth = 0
+
+    def subscribe(self, listener: Listener) -> None:
+        """Call ``listener(action, edit)`` after every do/undo/redo."""
+        self._listeners.append(listener)
+
+    def _emit(self, action: str, edit: Edit) -> None:
+        for fn in list(self._listeners):
+            fn(action, edit)
+
+    def do(self, edit: Edit) -> Edit:
+        """Apply ``edit``; a :class:`GraphError` leaves the project and stacks unchanged."""
+        edit.apply(self.project)
+        self._undo.append(edit)
+        if len(self._undo) > self.limit:
+            dropped = self._undo.pop(0)
+            if dropped is self._saved_at:
+                self._saved_depth = -1
+        self._redo.clear()
+        self._emit("do", edit)
+        return edit
+
+    @property
+    def can_undo(self) -> bool:
+        return bool(self._undo)
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self._redo)
+
+    def undo(self) -> Edit | None:
+        if not self._undo:
+            return None
+        edit = self._undo.pop()
+        edit.revert(self.project)
+        self._redo.append(edit)
+        self._emit("undo", edit)
+        return edit
+
+    def redo(self) -> Edit | None:
+        if not self._redo:
+            return None
+        edit = self._redo.pop()
+        edit.apply(self.project)
+        self._undo.append(edit)
+        self._emit("redo", edit)
+        return edit
+
+    def mark_saved(self) -> None:
+        self._saved_at = self._undo[-1] if self._undo else None
+        self._saved_depth = len(self._undo)
+
+    @property
+    def dirty(self) -> bool:
+        """Whether the project differs from the last save (by edit identity, not content)."""
+        top = self._undo[-1] if self._undo else None
+        return not (top is self._saved_at and len(self._undo) == self._saved_depth)

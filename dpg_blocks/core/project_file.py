@@ -1,0 +1,380 @@
+"""Reading and writing project files (JSON, ``"format": 1``; see docs/project-format.md).
+
+Loading checks everything and raises one error type, :class:`ProjectFileError`, whose message
+names the problem and the JSON path (``$.graph.blocks[2].inputs[0].name``). Loading never
+writes; saving is atomic (temp file in the same folder, fsync, rename).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .graph import SUPERBLOCK_TYPE, Block, Endpoint, Graph, GraphError, Link, Port
+from .project import OPTIMIZERS, SCHEDULERS, OptimizerSettings, Order, Project, TrainingSettings
+
+FORMAT_VERSION = 1
+FILE_SUFFIX = ".dpgb"
+MAX_FILE_BYTES = 256 * 1024 * 1024
+MAX_DEPTH = 64  # SuperBlocks nested deeper than this are refused (and would be unusable)
+
+_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+_PORT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
+class ProjectFileError(ValueError):
+    """A project file that cannot be read: the message names what and where."""
+
+    def __init__(self, message: str, json_path: str = "$", file: str | None = None) -> None:
+        self.json_path = json_path
+        self.file = file
+        self.reason = message
+        where = f"{file}: " if file else ""
+        super().__init__(f"{where}{json_path}: {message}")
+
+
+# -- writing --------------------------------------------------------------------------------
+def project_to_dict(project: Project) -> dict[str, Any]:
+    """The JSON-ready form of ``project`` (stable key order, diffable)."""
+    return {
+        "format": FORMAT_VERSION,
+        "name": project.name,
+        "graph": graph_to_dict(project.graph),
+        "orders": [o.to_dict() for o in project.orders],
+        "training": project.training.to_dict(),
+        "meta": project.meta,
+    }
+
+
+def graph_to_dict(graph: Graph) -> dict[str, Any]:
+    return {
+        "blocks": [block_to_dict(b) for b in graph.blocks.values()],
+        "links": [
+            {"src": [lk.src.block, lk.src.port], "dst": [lk.dst.block, lk.dst.port]} for lk in graph.links
+        ],
+    }
+
+
+def block_to_dict(block: Block) -> dict[str, Any]:
+    d: dict[str, Any] = {
+        "id": block.id,
+        "type": block.type,
+        "version": block.version,
+        "name": block.name,
+        "pos": [block.pos[0], block.pos[1]],
+        "params": block.params,
+        "inputs": [p.to_dict() for p in block.inputs],
+        "outputs": [p.to_dict() for p in block.outputs],
+    }
+    if block.graph is not None:
+        d["graph"] = graph_to_dict(block.graph)
+    return d
+
+
+def dumps(project: Project) -> str:
+    """Project JSON text: indented, with short arrays and objects kept on one line for diffs."""
+    return _format(project_to_dict(project), "") + "\n"
+
+
+def _format(value: Any, indent: str) -> str:
+    flat = json.dumps(value, allow_nan=False, ensure_ascii=False)
+    if not isinstance(value, dict | list) or len(flat) + len(indent) <= 100 or not value:
+        return flat
+    inner = indent + "  "
+    if isinstance(value, list):
+        items = [inner + _format(v, inner) for v in value]
+        return "[\n" + ",\n".join(items) + "\n" + indent + "]"
+    items = [f"{inner}{json.dumps(k, ensure_ascii=False)}: {_format(v, inner)}" for k, v in value.items()]
+    return "{\n" + ",\n".join(items) + "\n" + indent + "}"
+
+
+def save_project(project: Project, path: str | os.PathLike[str]) -> None:
+    """Write ``project`` atomically: a crash mid-save leaves the old file intact."""
+    target = Path(path)
+    text = dumps(project)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    try:  # make the rename itself durable
+        dfd = os.open(target.parent or ".", os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+
+
+# -- reading --------------------------------------------------------------------------------
+def load_project(path: str | os.PathLike[str]) -> Project:
+    """Read a project file; any problem raises :class:`ProjectFileError` naming file and path."""
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ProjectFileError(f"file is {size} bytes; the limit is {MAX_FILE_BYTES}", file=str(p))
+        raw = p.read_bytes()
+    except ProjectFileError:
+        raise
+    except OSError as e:
+        raise ProjectFileError(f"cannot read the file: {e.strerror or e}", file=str(p)) from None
+    try:
+        return loads(raw)
+    except ProjectFileError as e:
+        raise ProjectFileError(e.reason, e.json_path, file=str(p)) from None
+
+
+def loads(data: str | bytes) -> Project:
+    """Parse project JSON text; raises :class:`ProjectFileError`."""
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+    except UnicodeDecodeError as e:
+        raise ProjectFileError(f"not UTF-8 text (byte {e.start})") from None
+    try:
+        doc = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as e:
+        raise ProjectFileError(f"not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}") from None
+    except RecursionError:
+        raise ProjectFileError("JSON nested too deeply") from None
+    except ValueError as e:
+        raise ProjectFileError(str(e)) from None
+    return project_from_dict(doc)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed in a project file (use a finite number)")
+
+
+def project_from_dict(doc: Any) -> Project:
+    """Build a :class:`Project` from parsed JSON, migrating older formats."""
+    r = _Reader()
+    obj = r.obj(doc, "$")
+    fmt = obj.get("format")
+    if fmt is None:
+        raise ProjectFileError("missing 'format' (is this a dpg-blocks project?)", "$")
+    if not isinstance(fmt, int) or isinstance(fmt, bool):
+        raise ProjectFileError(f"'format' must be an integer, got {_show(fmt)}", "$.format")
+    if fmt > FORMAT_VERSION:
+        raise ProjectFileError(
+            f"format {fmt} was written by a newer dpg-blocks (this one reads up to {FORMAT_VERSION})",
+            "$.format",
+        )
+    while fmt < FORMAT_VERSION:
+        migrate = MIGRATIONS.get(fmt)
+        if migrate is None:
+            raise ProjectFileError(f"format {fmt} is not supported", "$.format")
+        obj = migrate(obj)
+        fmt = obj["format"]
+    return r.project(obj)
+
+
+# Migrations from format N to N+1 (dict -> dict). None yet: format 1 is the first.
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value) if _jsonable(value) else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        json.dumps(value)
+        return True
+    except (TypeError, ValueError, RecursionError):
+        return False
+
+
+_TYPE_NAMES = {dict: "an object", list: "an array", str: "a string", int: "an integer", float: "a number"}
+
+
+class _Reader:
+    """Typed accessors that raise :class:`ProjectFileError` with the JSON path."""
+
+    def obj(self, v: Any, path: str) -> dict[str, Any]:
+        return self._typed(v, dict, path)
+
+    def _typed(self, v: Any, t: type, path: str) -> Any:
+        if t is float and isinstance(v, int) and not isinstance(v, bool):
+            return float(v)
+        if not isinstance(v, t) or (isinstance(v, bool) and t is not bool):
+            raise ProjectFileError(f"expected {_TYPE_NAMES.get(t, t.__name__)}, got {_show(v)}", path)
+        if t is float and not math.isfinite(v):
+            raise ProjectFileError(f"expected a finite number, got {v}", path)
+        return v
+
+    def field(self, d: dict[str, Any], key: str, t: type, path: str, default: Any = ...) -> Any:
+        if key not in d:
+            if default is ...:
+                raise ProjectFileError(f"missing {key!r}", path)
+            return default
+        return self._typed(d[key], t, f"{path}.{key}")
+
+    def project(self, d: dict[str, Any]) -> Project:
+        name = self.field(d, "name", str, "$", "untitled")
+        project = Project(name)
+        project.graph = self.graph(self.field(d, "graph", dict, "$"), "$.graph", None, 0, set())
+        orders_raw = self.field(d, "orders", list, "$", None)
+        if orders_raw is not None:
+            project.orders = [self.order(o, f"$.orders[{i}]") for i, o in enumerate(orders_raw)]
+            seen: set[int] = set()
+            for i, o in enumerate(project.orders):
+                if o.index in seen:
+                    raise ProjectFileError(f"order {o.index} is defined twice", f"$.orders[{i}].index")
+                seen.add(o.index)
+            if not project.orders:
+                raise ProjectFileError("a project needs at least one order", "$.orders")
+        project.training = self.training(self.field(d, "training", dict, "$", {}), "$.training")
+        project.meta = self.field(d, "meta", dict, "$", {})
+        ids = {b.id for b in project.graph.walk()}
+        for i, o in enumerate(project.orders):
+            for key, listed in (("optimize", o.optimize), ("losses", o.losses)):
+                for j, bid in enumerate(listed or []):
+                    if bid not in ids:
+                        raise ProjectFileError(f"no block with id {bid!r}", f"$.orders[{i}].{key}[{j}]")
+        return project
+
+    def _positive(self, v: int, path: str) -> int:
+        if v < 1:
+            raise ProjectFileError(f"must be >= 1, got {v}", path)
+        return v
+
+    def graph(self, d: dict[str, Any], path: str, owner: Block | None, depth: int, ids: set[str]) -> Graph:
+        if depth > MAX_DEPTH:
+            raise ProjectFileError(f"SuperBlocks nested deeper than {MAX_DEPTH} levels", path)
+        g = Graph()
+        g.owner = owner
+        blocks = self.field(d, "blocks", list, path)
+        for i, bd in enumerate(blocks):
+            bpath = f"{path}.blocks[{i}]"
+            b = self.block(self.obj(bd, bpath), bpath, depth, ids)
+            if any(o.name == b.name for o in g.blocks.values()):
+                raise ProjectFileError(f"two blocks in one graph are named {b.name!r}", f"{bpath}.name")
+            g.insert_block(b)
+        for i, ld in enumerate(self.field(d, "links", list, path)):
+            lpath = f"{path}.links[{i}]"
+            ld = self.obj(ld, lpath)
+            link = Link(self.endpoint(ld, "src", lpath), self.endpoint(ld, "dst", lpath))
+            try:
+                g.insert_link(link)
+            except GraphError as e:
+                raise ProjectFileError(str(e), lpath) from None
+        return g
+
+    def endpoint(self, d: dict[str, Any], key: str, path: str) -> Endpoint:
+        v = self.field(d, key, list, path)
+        if len(v) != 2 or not all(isinstance(x, str) for x in v):
+            raise ProjectFileError(f"expected [block id, port name], got {_show(v)}", f"{path}.{key}")
+        return Endpoint(v[0], v[1])
+
+    def block(self, d: dict[str, Any], path: str, depth: int, ids: set[str]) -> Block:
+        bid = self.field(d, "id", str, path)
+        if not _ID.match(bid):
+            raise ProjectFileError(f"block id {_show(bid)} must be 1-64 letters, digits, '_' or '-'", f"{path}.id")
+        if bid in ids:
+            raise ProjectFileError(f"block id {bid!r} is used twice", f"{path}.id")
+        ids.add(bid)
+        btype = self.field(d, "type", str, path)
+        if not btype:
+            raise ProjectFileError("block type is empty", f"{path}.type")
+        name = self.field(d, "name", str, path).strip()
+        if not name:
+            raise ProjectFileError("block name is empty", f"{path}.name")
+        version = self._positive(self.field(d, "version", int, path, 1), f"{path}.version")
+        pos_raw = self.field(d, "pos", list, path, [0.0, 0.0])
+        if len(pos_raw) != 2:
+            raise ProjectFileError(f"expected [x, y], got {_show(pos_raw)}", f"{path}.pos")
+        pos = (self._typed(pos_raw[0], float, f"{path}.pos[0]"), self._typed(pos_raw[1], float, f"{path}.pos[1]"))
+        params = self.field(d, "params", dict, path, {})
+        inputs = self.ports(self.field(d, "inputs", list, path, []), f"{path}.inputs")
+        outputs = self.ports(self.field(d, "outputs", list, path, []), f"{path}.outputs")
+        block = Block(bid, btype, name, params, inputs, outputs, pos, version)
+        if btype == SUPERBLOCK_TYPE:
+            block.graph = self.graph(self.field(d, "graph", dict, path), f"{path}.graph", block, depth + 1, ids)
+        elif "graph" in d:
+            raise ProjectFileError(f"only {SUPERBLOCK_TYPE} blocks have a 'graph'", f"{path}.graph")
+        return block
+
+    def ports(self, items: list[Any], path: str) -> list[Port]:
+        ports: list[Port] = []
+        for i, pd in enumerate(items):
+            ppath = f"{path}[{i}]"
+            pd = self.obj(pd, ppath)
+            name = self.field(pd, "name", str, ppath)
+            if not _PORT.match(name):
+                raise ProjectFileError(f"port name {_show(name)} must be an identifier", f"{ppath}.name")
+            if any(p.name == name for p in ports):
+                raise ProjectFileError(f"port {name!r} is declared twice", f"{ppath}.name")
+            kind = self.field(pd, "kind", str, ppath, "tensor")
+            optional = self.field(pd, "optional", bool, ppath, False)
+            ports.append(Port(name, kind, optional))
+        return ports
+
+    def order(self, v: Any, path: str) -> Order:
+        d = self.obj(v, path)
+        index = self._positive(self.field(d, "index", int, path), f"{path}.index")
+        name = self.field(d, "name", str, path, f"order {index}")
+        opt = self.optimizer(self.field(d, "optimizer", dict, path, {}), f"{path}.optimizer")
+        lists: dict[str, list[str] | None] = {}
+        for key in ("optimize", "losses"):
+            raw = d.get(key)
+            if raw is None:
+                lists[key] = None
+                continue
+            items = self._typed(raw, list, f"{path}.{key}")
+            lists[key] = [self._typed(x, str, f"{path}.{key}[{j}]") for j, x in enumerate(items)]
+        return Order(index, name, opt, lists["optimize"], lists["losses"])
+
+    def optimizer(self, d: dict[str, Any], path: str) -> OptimizerSettings:
+        base = OptimizerSettings()
+        kind = self.field(d, "type", str, path, base.type).lower()
+        if kind not in OPTIMIZERS:
+            raise ProjectFileError(f"unknown optimizer {kind!r}; choose one of {', '.join(OPTIMIZERS)}", f"{path}.type")
+        sched = self.field(d, "scheduler", str, path, base.scheduler).lower()
+        if sched not in SCHEDULERS:
+            raise ProjectFileError(
+                f"unknown scheduler {sched!r}; choose one of {', '.join(SCHEDULERS)}", f"{path}.scheduler"
+            )
+        s = OptimizerSettings(
+            type=kind,
+            lr=self.field(d, "lr", float, path, base.lr),
+            weight_decay=self.field(d, "weight_decay", float, path, base.weight_decay),
+            momentum=self.field(d, "momentum", float, path, base.momentum),
+            scheduler=sched,
+            step_size=self.field(d, "step_size", int, path, base.step_size),
+            gamma=self.field(d, "gamma", float, path, base.gamma),
+        )
+        if s.lr <= 0:
+            raise ProjectFileError(f"learning rate must be > 0, got {s.lr}", f"{path}.lr")
+        if s.weight_decay < 0:
+            raise ProjectFileError(f"weight decay must be >= 0, got {s.weight_decay}", f"{path}.weight_decay")
+        if s.step_size < 1:
+            raise ProjectFileError(f"step size must be >= 1, got {s.step_size}", f"{path}.step_size")
+        return s
+
+    def training(self, d: dict[str, Any], path: str) -> TrainingSettings:
+        base = TrainingSettings()
+        t = TrainingSettings(
+            epochs=self.field(d, "epochs", int, path, base.epochs),
+            seed=self.field(d, "seed", int, path, base.seed),
+            device=self.field(d, "device", str, path, base.device),
+        )
+        if t.epochs < 0:
+            raise ProjectFileError(f"epochs must be >= 0, got {t.epochs}", f"{path}.epochs")
+        return t
