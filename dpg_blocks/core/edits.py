@@ -10,11 +10,25 @@ the exact previous state — block order, link order, ids and positions included
 from __future__ import annotations
 
 import copy
+import json
+import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from .graph import SUPERBLOCK_TYPE, Block, Endpoint, Graph, GraphError, Link, Port
-from .project import Order, Project
+from .graph import (
+    BLOCK_ID,
+    MAX_DEPTH,
+    PORT_NAME,
+    SUPERBLOCK_TYPE,
+    Block,
+    Endpoint,
+    Graph,
+    GraphError,
+    Link,
+    Port,
+    kinds_match,
+)
+from .project import OPTIMIZERS, SCHEDULERS, Order, Project, TrainingSettings
 
 __all__ = [
     "Edit",
@@ -66,6 +80,103 @@ def _restore(g: Graph, snap: tuple[dict[str, Block], list[Link]]) -> None:
             b.graph.owner = b
 
 
+# -- what an edit must refuse so that every document it makes saves and loads back ---------
+def _check_json(what: str, value: Any) -> None:
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as e:
+        raise GraphError(f"{what} cannot be saved: {e}") from None
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _check_pos(what: str, pos: Any) -> None:
+    if not isinstance(pos, tuple | list) or len(pos) != 2 or not all(_is_number(c) for c in pos):
+        raise GraphError(f"the position of {what} must be two finite numbers, got {pos!r}")
+
+
+def _check_ports(what: str, inputs: Sequence[Port], outputs: Sequence[Port]) -> None:
+    for side, ports in (("input", inputs), ("output", outputs)):
+        seen: set[str] = set()
+        for p in ports:
+            if not isinstance(p.name, str) or not PORT_NAME.fullmatch(p.name):
+                raise GraphError(f"{what}: port name {p.name!r} must be an identifier")
+            if p.name in seen:
+                raise GraphError(f"{what}: {side} port {p.name!r} is declared twice")
+            if not isinstance(p.kind, str):
+                raise GraphError(f"{what}: the kind of port {p.name!r} must be a string")
+            seen.add(p.name)
+
+
+def _check_name(name: Any) -> None:
+    if not isinstance(name, str) or not name.strip():
+        raise GraphError("a block name cannot be empty")
+    if name != name.strip():
+        raise GraphError(f"a block name cannot start or end with spaces ({name!r})")
+
+
+def _check_new_block(block: Block) -> None:
+    """One block about to enter the document (not its nested blocks, nor its links)."""
+    if not isinstance(block.id, str) or not BLOCK_ID.fullmatch(block.id):
+        raise GraphError(f"block id {block.id!r} must be 1-64 letters, digits, '_' or '-'")
+    _check_name(block.name)
+    what = repr(block.name)
+    if not isinstance(block.type, str) or not block.type:
+        raise GraphError(f"{what} has no block type")
+    if (block.type == SUPERBLOCK_TYPE) != (block.graph is not None):
+        raise GraphError(f"{what}: only {SUPERBLOCK_TYPE} blocks have a graph, and they must")
+    if not _is_int(block.version) or block.version < 1:
+        raise GraphError(f"{what}: version must be an integer >= 1, got {block.version!r}")
+    _check_pos(what, block.pos)
+    _check_ports(what, block.inputs, block.outputs)
+    if not isinstance(block.params, dict) or not all(isinstance(k, str) for k in block.params):
+        raise GraphError(f"{what}: params must be a dict with string keys")
+    _check_json(f"the params of {what}", block.params)
+    if block.graph is not None:
+        names = [b.name for b in block.graph.blocks.values()]
+        if len(set(names)) != len(names):
+            raise GraphError(f"{what}: two blocks inside it have the same name")
+
+
+def _depth_in(project: Project, g: Graph) -> int:
+    """How many SuperBlocks enclose ``g`` (0 for the root graph)."""
+    depth = 0
+    while g.owner is not None:
+        depth += 1
+        g, _ = project.locate(g.owner.id)
+    return depth
+
+
+def _height(block: Block) -> int:
+    """How many levels of SuperBlock graphs ``block`` holds (0 for a plain block)."""
+    if block.graph is None:
+        return 0
+    return 1 + max((_height(b) for b in block.graph.blocks.values()), default=0)
+
+
+def _forget_ids(project: Project, gone: set[str]) -> list[Order] | None:
+    """Drop ids that leave the document from the orders; return the old orders if any changed."""
+    def named(ids: list[str] | None) -> bool:
+        return ids is not None and any(i in gone for i in ids)
+
+    if not any(named(o.optimize) or named(o.losses) for o in project.orders):
+        return None
+    old = project.orders
+    project.orders = copy.deepcopy(old)
+    for o in project.orders:
+        if o.optimize is not None:
+            o.optimize = [i for i in o.optimize if i not in gone]
+        if o.losses is not None:
+            o.losses = [i for i in o.losses if i not in gone]
+    return old
+
+
 class AddBlock(Edit):
     """Add ``block`` to the root graph or into SuperBlock ``parent``."""
 
@@ -75,14 +186,17 @@ class AddBlock(Edit):
         self.label = f"add {block.name}"
 
     def apply(self, project: Project) -> None:
-        if any(b.id == self.block.id for b in project.graph.walk()):
-            raise GraphError(f"a block with id {self.block.id!r} already exists")
+        taken = {b.id for b in project.graph.walk()}
         for inner in self.block.walk():
-            if inner is not self.block and any(b.id == inner.id for b in project.graph.walk()):
+            if inner.id in taken:
                 raise GraphError(f"a block with id {inner.id!r} already exists")
+            taken.add(inner.id)
+            _check_new_block(inner)
         g = project.graph_of(self.parent)
         if self.block.name in {b.name for b in g.blocks.values()}:
             raise GraphError(f"a block named {self.block.name!r} already exists here")
+        if _depth_in(project, g) + _height(self.block) > MAX_DEPTH:
+            raise GraphError(f"SuperBlocks cannot be nested more than {MAX_DEPTH} deep")
         g.insert_block(self.block)
 
     def revert(self, project: Project) -> None:
@@ -100,6 +214,7 @@ class RemoveBlock(Edit):
         self.label = f"remove {block_id}"
         self._snap: tuple[dict[str, Block], list[Link]] | None = None
         self._parent: str | None = None
+        self._orders: list[Order] | None = None
 
     def apply(self, project: Project) -> None:
         g, b = project.locate(self.block_id)
@@ -108,10 +223,14 @@ class RemoveBlock(Edit):
         self._snap = _graph_snapshot(g)
         g.links = [lk for lk in g.links if self.block_id not in (lk.src.block, lk.dst.block)]
         g.pop_block(self.block_id)
+        # An order naming a block that is gone would make the saved file unreadable.
+        self._orders = _forget_ids(project, {inner.id for inner in b.walk()})
 
     def revert(self, project: Project) -> None:
         assert self._snap is not None
         _restore(project.graph_of(self._parent), self._snap)
+        if self._orders is not None:
+            project.orders = self._orders
 
     def touched(self) -> set[str]:
         return {self.block_id}
@@ -167,24 +286,23 @@ class _PortChange:
     def change_ports(
         self, project: Project, block: Block, inputs: list[Port], outputs: list[Port]
     ) -> None:
+        _check_ports(repr(block.name), inputs, outputs)
         self._old_ports = (list(block.inputs), list(block.outputs))
-        in_names = {p.name for p in inputs}
-        out_names = {p.name for p in outputs}
         outer, _ = project.locate(block.id)
         graphs = [outer] + ([block.graph] if block.graph is not None else [])
         self._snaps = [(g, _graph_snapshot(g)) for g in graphs]
+        block.inputs, block.outputs = list(inputs), list(outputs)
 
-        def keeps(lk: Link, inside: bool) -> bool:
-            # Outside, the block's inputs are sinks; inside a SuperBlock they are its sources.
-            src_ok = in_names if inside else out_names
-            dst_ok = out_names if inside else in_names
-            return (lk.src.block != block.id or lk.src.port in src_ok) and (
-                lk.dst.block != block.id or lk.dst.port in dst_ok
-            )
+        def keeps(g: Graph, lk: Link) -> bool:
+            # A link survives if both its ports still exist (outside, the block's inputs are
+            # sinks; inside a SuperBlock they are sources) and their kinds still match.
+            if block.id not in (lk.src.block, lk.dst.block):
+                return True
+            src, dst = g._source_port(lk.src), g._sink_port(lk.dst)
+            return src is not None and dst is not None and kinds_match(src.kind, dst.kind)
 
         for g in graphs:
-            g.links = [lk for lk in g.links if keeps(lk, g is block.graph)]
-        block.inputs, block.outputs = list(inputs), list(outputs)
+            g.links = [lk for lk in g.links if keeps(g, lk)]
 
     def restore_ports(self, block: Block) -> None:
         if self._old_ports is not None:
@@ -214,7 +332,11 @@ class SetParam(Edit):
 
     def apply(self, project: Project) -> None:
         b = project.block(self.block_id)
-        self._old = copy.deepcopy(b.params.get(self.name, _MISSING))
+        if not isinstance(self.name, str):
+            raise GraphError(f"parameter names are strings, got {self.name!r}")
+        _check_json(f"{b.name}.{self.name} = {self.value!r:.40}", self.value)
+        old = b.params.get(self.name, _MISSING)
+        self._old = old if old is _MISSING else copy.deepcopy(old)  # a copied sentinel is not it
         self.label = f"set {b.name}.{self.name}"
         if self.ports is not None:
             self._ports = _PortChange()
@@ -265,6 +387,7 @@ class Move(Edit):
 
     def apply(self, project: Project) -> None:
         b = project.block(self.block_id)
+        _check_pos(repr(b.name), self.pos)
         self._old = b.pos
         b.pos = self.pos
 
@@ -321,7 +444,7 @@ class Merge(Edit):
     def __init__(self, block_ids: Iterable[str], sb_id: str, name: str = "SuperBlock") -> None:
         self.block_ids = list(dict.fromkeys(block_ids))
         self.sb_id = sb_id
-        self.name = name
+        self.name = name.strip()
         self.label = f"merge into {name}"
         self._parent: str | None = None
         self._snap: tuple[dict[str, Block], list[Link]] | None = None
@@ -335,11 +458,24 @@ class Merge(Edit):
                 raise GraphError("blocks to merge must be siblings in the same graph")
         if any(b.id == self.sb_id for b in project.graph.walk()):
             raise GraphError(f"a block with id {self.sb_id!r} already exists")
+        if not BLOCK_ID.fullmatch(self.sb_id):
+            raise GraphError(f"block id {self.sb_id!r} must be 1-64 letters, digits, '_' or '-'")
+        _check_name(self.name)
         if self.name in {b.name for bid, b in g.blocks.items() if bid not in self.block_ids}:
             raise GraphError(f"a block named {self.name!r} already exists here")
+        sel = set(self.block_ids)
+        between = _between(g, sel)
+        if between:
+            names = ", ".join(repr(g.blocks[b].name) for b in between)
+            raise GraphError(
+                f"cannot merge: {names} both reads from and feeds the selection (the SuperBlock "
+                "would feed itself); select it too"
+            )
+        height = max(_height(g.blocks[bid]) for bid in self.block_ids)
+        if _depth_in(project, g) + 1 + height > MAX_DEPTH:
+            raise GraphError(f"SuperBlocks cannot be nested more than {MAX_DEPTH} deep")
         self._parent = g.owner.id if g.owner is not None else None
         self._snap = _graph_snapshot(g)
-        sel = set(self.block_ids)
         inner, incoming, outgoing, outer = [], [], [], []
         for lk in g.links:
             s_in, d_in = lk.src.block in sel, lk.dst.block in sel
@@ -361,12 +497,20 @@ class Merge(Edit):
         out_names: set[str] = set()
         in_port_of: dict[Endpoint, str] = {}
         new_outer: list[Link] = []
+        # A boundary input takes the kind of the inputs it feeds when they agree, else the
+        # kind of its outside source (which matches all of them; "any" is not transitive).
+        dst_kinds: dict[Endpoint, set[str]] = {}
+        for lk in incoming:
+            port = g.blocks[lk.dst.block].input(lk.dst.port)
+            dst_kinds.setdefault(lk.src, set()).add(port.kind if port else "tensor")
         for lk in incoming:
             if lk.src not in in_port_of:
-                kind = g.blocks[lk.dst.block].input(lk.dst.port)
+                kinds = dst_kinds[lk.src]
+                src_port = g._source_port(lk.src)
+                kind = next(iter(kinds)) if len(kinds) == 1 or src_port is None else src_port.kind
                 pname = _unique(lk.dst.port, in_names)
                 in_port_of[lk.src] = pname
-                sb.inputs.append(Port(pname, kind.kind if kind else "tensor"))
+                sb.inputs.append(Port(pname, kind))
                 new_outer.append(Link(lk.src, Endpoint(self.sb_id, pname)))
             inner.append(Link(Endpoint(self.sb_id, in_port_of[lk.src]), lk.dst))
         out_port_of: dict[Endpoint, str] = {}
@@ -400,6 +544,29 @@ class Merge(Edit):
         return {self.sb_id, *self.block_ids}
 
 
+def _between(g: Graph, sel: set[str]) -> list[str]:
+    """Blocks outside ``sel`` on a path from ``sel`` back into ``sel`` (a merge would loop)."""
+    boundary = g.owner.id if g.owner is not None else None
+    succ: dict[str, list[str]] = {}
+    pred: dict[str, list[str]] = {}
+    for lk in g.links:
+        if boundary not in (lk.src.block, lk.dst.block):
+            succ.setdefault(lk.src.block, []).append(lk.dst.block)
+            pred.setdefault(lk.dst.block, []).append(lk.src.block)
+
+    def reach(edges: dict[str, list[str]]) -> set[str]:
+        seen, stack = set(sel), list(sel)
+        while stack:
+            for nxt in edges.get(stack.pop(), ()):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        return seen - sel
+
+    both = reach(succ) & reach(pred)
+    return [bid for bid in g.blocks if bid in both]
+
+
 class Unmerge(Edit):
     """Expand a SuperBlock: its children move up one level and links are re-joined."""
 
@@ -410,6 +577,7 @@ class Unmerge(Edit):
         self._snap: tuple[dict[str, Block], list[Link]] | None = None
         self._old_pos: dict[str, tuple[float, float]] = {}
         self._children: list[str] = []
+        self._orders: list[Order] | None = None
 
     def apply(self, project: Project) -> None:
         g, sb = project.locate(self.sb_id)
@@ -452,6 +620,22 @@ class Unmerge(Edit):
             if src is not None:
                 links.extend(Link(src, d) for d in dsts)
 
+        # "any" is not transitive: tensor -> boundary(any) -> image cannot become one link.
+        def kind(ep: Endpoint, source: bool) -> str:
+            if g.owner is not None and ep.block == g.owner.id:
+                port = g.owner.input(ep.port) if source else g.owner.output(ep.port)
+            else:
+                b = sub.blocks.get(ep.block) or g.blocks[ep.block]
+                port = b.output(ep.port) if source else b.input(ep.port)
+            return port.kind if port is not None else "tensor"
+
+        for lk in links:
+            if not kinds_match(kind(lk.src, True), kind(lk.dst, False)):
+                raise GraphError(
+                    f"cannot expand {sb.name!r}: {lk} would join a {kind(lk.src, True)} output "
+                    f"to a {kind(lk.dst, False)} input"
+                )
+
         xs = [p[0] for p in self._old_pos.values()] or [0.0]
         ys = [p[1] for p in self._old_pos.values()] or [0.0]
         dx, dy = sb.pos[0] - min(xs), sb.pos[1] - min(ys)
@@ -465,10 +649,13 @@ class Unmerge(Edit):
                 blocks[bid] = b
         g.blocks = blocks
         g.links = links
+        self._orders = _forget_ids(project, {self.sb_id})
 
     def revert(self, project: Project) -> None:
         assert self._snap is not None
         _restore(project.graph_of(self._parent), self._snap)
+        if self._orders is not None:
+            project.orders = self._orders
         sb = project.block(self.sb_id)
         assert sb.graph is not None
         for bid, pos in self._old_pos.items():
@@ -488,13 +675,48 @@ class SetOrders(Edit):
 
     def apply(self, project: Project) -> None:
         indices = [o.index for o in self.orders]
+        if not all(_is_int(i) for i in indices):
+            raise GraphError(f"order indices must be integers, got {indices!r}")
         if not indices or len(set(indices)) != len(indices) or min(indices) < 1:
             raise GraphError("orders need distinct indices >= 1")
+        ids = {b.id for b in project.graph.walk()}
+        for o in self.orders:
+            _check_order(o, ids)
         self._old = project.orders
         project.orders = copy.deepcopy(self.orders)
 
     def revert(self, project: Project) -> None:
         project.orders = self._old
+
+
+def _check_order(o: Order, ids: set[str]) -> None:
+    what = f"order {o.index}"
+    if not isinstance(o.name, str):
+        raise GraphError(f"{what}: the name must be a string, got {o.name!r}")
+    s = o.optimizer
+    if s.type not in OPTIMIZERS:
+        raise GraphError(f"{what}: unknown optimizer {s.type!r}; choose one of {', '.join(OPTIMIZERS)}")
+    if s.scheduler not in SCHEDULERS:
+        raise GraphError(f"{what}: unknown scheduler {s.scheduler!r}; choose one of {', '.join(SCHEDULERS)}")
+    for key in ("lr", "weight_decay", "momentum", "gamma"):
+        if not _is_number(getattr(s, key)):
+            raise GraphError(f"{what}: {key} must be a finite number, got {getattr(s, key)!r}")
+        setattr(s, key, float(getattr(s, key)))  # 1 and 1.0 must save alike
+    if s.lr <= 0:
+        raise GraphError(f"{what}: learning rate must be > 0, got {s.lr}")
+    if s.weight_decay < 0:
+        raise GraphError(f"{what}: weight decay must be >= 0, got {s.weight_decay}")
+    if not _is_int(s.step_size) or s.step_size < 1:
+        raise GraphError(f"{what}: step size must be an integer >= 1, got {s.step_size!r}")
+    for key in ("optimize", "losses"):
+        listed = getattr(o, key)
+        if listed is None:
+            continue
+        if not isinstance(listed, list) or not all(isinstance(i, str) for i in listed):
+            raise GraphError(f"{what}: {key} must be a list of block ids or None, got {listed!r}")
+        unknown = [i for i in listed if i not in ids]
+        if unknown:
+            raise GraphError(f"{what}: {key} names no block with id {unknown[0]!r}")
 
 
 class SetTraining(Edit):
@@ -507,8 +729,15 @@ class SetTraining(Edit):
         self._old: Any = None
 
     def apply(self, project: Project) -> None:
-        if not hasattr(project.training, self.name):
+        default = TrainingSettings().__dict__.get(self.name, _MISSING)
+        if default is _MISSING:
             raise GraphError(f"no training setting {self.name!r}")
+        if type(self.value) is not type(default):
+            raise GraphError(
+                f"training setting {self.name!r} must be a {type(default).__name__}, got {self.value!r}"
+            )
+        if self.name == "epochs" and self.value < 0:
+            raise GraphError(f"epochs must be >= 0, got {self.value}")
         self._old = getattr(project.training, self.name)
         setattr(project.training, self.name, self.value)
 
@@ -571,8 +800,8 @@ class History:
         self._undo.append(edit)
         if len(self._undo) > self.limit:
             dropped = self._undo.pop(0)
-            if dropped is self._saved_at:
-                self._saved_depth = -1
+            # The saved state is one step nearer the bottom now (or out of reach).
+            self._saved_depth = -1 if dropped is self._saved_at else self._saved_depth - 1
         self._redo.clear()
         self._emit("do", edit)
         return edit

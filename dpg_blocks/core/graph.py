@@ -13,12 +13,17 @@ This module is stdlib only (DESIGN.md §2).
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 SUPERBLOCK_TYPE = "core.SuperBlock"
 ANY_KIND = "any"
+MAX_DEPTH = 64  # SuperBlocks nested deeper than this are refused (and would be unusable)
+# What a project file accepts (use with ``fullmatch``); edits refuse anything else.
+BLOCK_ID = re.compile(r"[A-Za-z0-9_\-]{1,64}")
+PORT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
 
 class GraphError(ValueError):

@@ -10,22 +10,34 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .graph import SUPERBLOCK_TYPE, Block, Endpoint, Graph, GraphError, Link, Port
+from .graph import (
+    BLOCK_ID,
+    MAX_DEPTH,
+    PORT_NAME,
+    SUPERBLOCK_TYPE,
+    Block,
+    Endpoint,
+    Graph,
+    GraphError,
+    Link,
+    Port,
+)
 from .project import OPTIMIZERS, SCHEDULERS, OptimizerSettings, Order, Project, TrainingSettings
 
 FORMAT_VERSION = 1
 FILE_SUFFIX = ".dpgb"
 MAX_FILE_BYTES = 256 * 1024 * 1024
-MAX_DEPTH = 64  # SuperBlocks nested deeper than this are refused (and would be unusable)
+# JSON nested deeper than this is refused: writing it back recurses once per level. MAX_DEPTH
+# SuperBlocks take about 3 * MAX_DEPTH levels, which leaves room for params.
+MAX_JSON_DEPTH = 256
 
-_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
-_PORT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_ID = BLOCK_ID
+_PORT = PORT_NAME
 
 
 class ProjectFileError(ValueError):
@@ -67,7 +79,7 @@ def block_to_dict(block: Block) -> dict[str, Any]:
         "type": block.type,
         "version": block.version,
         "name": block.name,
-        "pos": [block.pos[0], block.pos[1]],
+        "pos": [float(block.pos[0]), float(block.pos[1])],
         "params": block.params,
         "inputs": [p.to_dict() for p in block.inputs],
         "outputs": [p.to_dict() for p in block.outputs],
@@ -154,7 +166,47 @@ def loads(data: str | bytes) -> Project:
         raise ProjectFileError("JSON nested too deeply") from None
     except ValueError as e:
         raise ProjectFileError(str(e)) from None
+    _check_tree(doc)
     return project_from_dict(doc)
+
+
+def _check_tree(doc: Any) -> None:
+    """Refuse what would load but not save: deep nesting, strings that are not Unicode text."""
+    # Iterative, so that the check itself cannot run out of stack; paths are built on error only.
+    stack: list[tuple[Any, int, Any]] = [(doc, 1, None)]
+    while stack:
+        value, depth, where = stack.pop()
+        if isinstance(value, str):
+            if not _is_text(value):
+                raise ProjectFileError("the text contains a lone surrogate (\\ud800-\\udfff)", _path(where))
+        elif isinstance(value, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                path = _path(where)
+                shown = path if len(path) <= 80 else f"{path[:60]}...{path[-17:]}"
+                raise ProjectFileError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels", shown)
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                if isinstance(key, str) and not _is_text(key):
+                    raise ProjectFileError(
+                        "a key contains a lone surrogate (\\ud800-\\udfff)", _path(where)
+                    )
+                stack.append((item, depth + 1, (where, key)))
+
+
+def _is_text(s: str) -> bool:
+    try:
+        s.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def _path(where: Any) -> str:
+    keys: list[Any] = []
+    while where is not None:
+        where, key = where
+        keys.append(key)
+    return "$" + "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in reversed(keys))
 
 
 def _reject_constant(name: str) -> Any:
@@ -189,7 +241,13 @@ MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
 
 def _show(value: Any) -> str:
-    text = json.dumps(value) if _jsonable(value) else repr(value)
+    if _jsonable(value):
+        text = json.dumps(value)
+    else:
+        try:
+            text = repr(value)
+        except RecursionError:
+            text = f"<a deeply nested {type(value).__name__}>"
     return text if len(text) <= 40 else text[:37] + "..."
 
 
@@ -212,7 +270,10 @@ class _Reader:
 
     def _typed(self, v: Any, t: type, path: str) -> Any:
         if t is float and isinstance(v, int) and not isinstance(v, bool):
-            return float(v)
+            try:
+                return float(v)
+            except OverflowError:
+                raise ProjectFileError(f"number too large: {_show(v)}", path) from None
         if not isinstance(v, t) or (isinstance(v, bool) and t is not bool):
             raise ProjectFileError(f"expected {_TYPE_NAMES.get(t, t.__name__)}, got {_show(v)}", path)
         if t is float and not math.isfinite(v):
@@ -285,7 +346,7 @@ class _Reader:
 
     def block(self, d: dict[str, Any], path: str, depth: int, ids: set[str]) -> Block:
         bid = self.field(d, "id", str, path)
-        if not _ID.match(bid):
+        if not _ID.fullmatch(bid):
             raise ProjectFileError(f"block id {_show(bid)} must be 1-64 letters, digits, '_' or '-'", f"{path}.id")
         if bid in ids:
             raise ProjectFileError(f"block id {bid!r} is used twice", f"{path}.id")
@@ -317,7 +378,7 @@ class _Reader:
             ppath = f"{path}[{i}]"
             pd = self.obj(pd, ppath)
             name = self.field(pd, "name", str, ppath)
-            if not _PORT.match(name):
+            if not _PORT.fullmatch(name):
                 raise ProjectFileError(f"port name {_show(name)} must be an identifier", f"{ppath}.name")
             if any(p.name == name for p in ports):
                 raise ProjectFileError(f"port {name!r} is declared twice", f"{ppath}.name")

@@ -1,0 +1,90 @@
+"""The Input block: where samples and labels enter the graph."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import dpg_blocks
+from dpg_blocks.blocks import BuildContext, Out, Param, block
+
+SOURCES = ["digits", "csv", "npz", "noise"]
+
+
+def digits_csv() -> Path:
+    """The embedded example dataset (8×8 handwritten digits, 1797 rows)."""
+    return Path(dpg_blocks.__file__).resolve().parents[1] / "assets" / "data" / "digits.csv"
+
+
+@block("builtin.Input", category="Inputs", name="Input", role="input", version=1)
+class Input:
+    """Feeds samples (x) and their labels (y) into the graph, in batches.
+
+    The data comes from the built-in handwritten digits example, a CSV file (one sample per row,
+    a header row, one column holding the label), a NumPy .npz file (arrays "x" and optionally
+    "y") or random noise (for GAN generators). The rows are split once into training,
+    validation and test sets; normalisation uses statistics of the training set only. The
+    Input emits only in the orders listed in "orders"; in the other orders it emits nothing.
+    """
+
+    x = Out("tensor", doc="A batch of samples, shape (batch, *sample shape).")
+    y = Out("tensor", doc="The batch's labels (class numbers or target values).")
+
+    source = Param(str, "digits", choices=SOURCES, doc="Where the data comes from.")
+    path = Param(
+        "path", "", doc="The CSV or .npz file; a relative path is relative to the project file's folder."
+    )
+    label_column = Param(str, "label", doc="The CSV column that holds the labels; empty for none.")
+    val_percent = Param(float, 10.0, min=0, max=90, doc="Percent of the samples kept for validation.")
+    test_percent = Param(float, 20.0, min=0, max=90, doc="Percent of the samples kept for the final test.")
+    batch_size = Param(int, 64, min=1, doc="Samples per training step.")
+    shuffle_seed = Param(
+        int, 0, doc="Seed of the split and of the per-epoch shuffling; the same seed gives the same run."
+    )
+    reshape = Param(
+        "shape", [], doc="Shape of one sample, e.g. [1, 8, 8] for convolutions; empty keeps the file's shape."
+    )
+    normalize = Param(
+        str,
+        "minmax",
+        choices=["none", "minmax", "standardize"],
+        doc="Per feature, from the training set: minmax scales to 0..1, standardize to mean 0 and std 1.",
+    )
+    orders = Param("ints", [1], min=1, doc="The orders (steps of a training iteration) this input emits in.")
+    noise_shape = Param("shape", [16], doc="Shape of one noise sample (source 'noise').")
+    noise_count = Param(int, 1024, min=1, doc="Noise samples per epoch and per split (source 'noise').")
+
+    def load(self, ctx: BuildContext) -> Any:
+        """The DataSource this block reads (engine side)."""
+        from dpg_blocks.engine import datasets
+
+        if self.source == "noise":
+            return datasets.NoiseSource(
+                self.noise_shape, self.noise_count, self.batch_size, self.shuffle_seed, name=ctx.name
+            )
+        if self.source == "digits":
+            file = digits_csv()
+            x, y = datasets.read_csv(file, "label")
+        else:
+            file = self._file(ctx, datasets.DatasetError)
+            if self.source == "csv":
+                x, y = datasets.read_csv(file, self.label_column)
+            else:
+                x, y = datasets.read_npz(file)
+        return datasets.ArrayDataSource(
+            x,
+            y,
+            name=file.name,
+            val_percent=self.val_percent,
+            test_percent=self.test_percent,
+            batch_size=self.batch_size,
+            shuffle_seed=self.shuffle_seed,
+            reshape=self.reshape,
+            normalize=self.normalize,
+        )
+
+    def _file(self, ctx: BuildContext, error: type[Exception]) -> Path:
+        if not self.path:
+            raise error(f"{ctx.name}: choose a {self.source} file in the 'path' parameter")
+        file = Path(self.path).expanduser()
+        return file if file.is_absolute() else Path(ctx.project_dir) / file

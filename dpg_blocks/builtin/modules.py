@@ -1,0 +1,277 @@
+"""The torch Modules the built-in blocks build.
+
+Imported only from inside ``build()`` (it imports torch at the top). The classes live at module
+level, not inside functions, so built models pickle, ``torch.save`` and export by name. Forward
+methods are the training hot path: decisions are made at build time (which class to use), and
+error translation sits in ``except`` branches, which cost nothing until something fails.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .shapes import fmt
+
+
+class FlattenLinear(nn.Linear):
+    """``nn.Linear`` applied to its input flattened from dim 1 (N, …) -> (N, features)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.linear(x.flatten(1), self.weight, self.bias)
+
+
+# Functions, not Modules: calling one costs no module hooks on the hot path, and each pickles
+# by name, so a built model still saves with torch.save.
+ACTIVATIONS = {
+    "relu": F.relu,
+    "leaky_relu": F.leaky_relu,
+    "gelu": F.gelu,
+    "sigmoid": torch.sigmoid,
+    "tanh": torch.tanh,
+}
+
+
+class LinearAct(nn.Linear):
+    """``nn.Linear`` followed by an activation function (one block in the editor)."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool, activation: str) -> None:
+        super().__init__(in_features, out_features, bias=bias)
+        self.activation = activation
+        self.act = ACTIVATIONS[activation]
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.act(F.linear(x, self.weight, self.bias))
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, activation={self.activation}"
+
+
+class FlattenLinearAct(LinearAct):
+    """:class:`LinearAct` on its input flattened from dim 1."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.act(F.linear(x.flatten(1), self.weight, self.bias))
+
+
+class Reshape(nn.Module):
+    """Reshape every sample to ``shape`` (the batch dimension is kept)."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.shape = tuple(shape)
+
+    def forward(self, x: Tensor) -> Tensor:
+        try:
+            return x.reshape(x.shape[0], *self.shape)
+        except RuntimeError as e:
+            raise ValueError(
+                f"Reshape cannot turn samples of shape {fmt(x.shape[1:])} ({x[0].numel()} values) "
+                f"into {fmt(self.shape)}"
+            ) from e
+
+    def extra_repr(self) -> str:
+        return f"shape={self.shape}"
+
+
+def _shapes(xs: tuple[Tensor | None, ...]) -> str:
+    return ", ".join(f"x{i} {fmt(t.shape)}" for i, t in enumerate(xs, 1) if t is not None)
+
+
+class Concat(nn.Module):
+    """Concatenate the inputs that are not null along ``dim``; all null gives null."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, *xs: Tensor | None) -> Tensor | None:
+        live = [t for t in xs if t is not None]
+        if not live:
+            return None
+        try:
+            return torch.cat(live, self.dim)
+        except (RuntimeError, IndexError) as e:
+            raise ValueError(
+                f"Concat along dim {self.dim} needs inputs that match in every other dimension, "
+                f"but got {_shapes(xs)}"
+            ) from e
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Add(nn.Module):
+    """Element-wise sum of the inputs (same shapes, or size 1 where they differ)."""
+
+    def forward(self, *xs: Tensor) -> Tensor:
+        try:
+            out = xs[0]
+            for t in xs[1:]:
+                out = out + t
+            return out
+        except RuntimeError as e:
+            raise ValueError(f"Add needs inputs of the same shape, but got {_shapes(xs)}") from e
+
+
+class Multiply(nn.Module):
+    """Element-wise product of the inputs (same shapes, or size 1 where they differ)."""
+
+    def forward(self, *xs: Tensor) -> Tensor:
+        try:
+            out = xs[0]
+            for t in xs[1:]:
+                out = out * t
+            return out
+        except RuntimeError as e:
+            raise ValueError(f"Multiply needs inputs of the same shape, but got {_shapes(xs)}") from e
+
+
+class Copy(nn.Module):
+    """The same tensor on ``n`` outputs."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.n = n
+
+    def forward(self, x: Tensor) -> tuple[Tensor, ...]:
+        return (x,) * self.n
+
+    def extra_repr(self) -> str:
+        return f"n={self.n}"
+
+
+class Or(nn.Module):
+    """The first input that is not null (null when all are)."""
+
+    def forward(self, *xs: Tensor | None) -> Tensor | None:
+        for t in xs:
+            if t is not None:
+                return t
+        return None
+
+
+class PassThrough(nn.Module):
+    """The Output block: returns the predictions; the engine computes metrics from them."""
+
+    def forward(self, x: Tensor, target: Tensor | None = None) -> Tensor:
+        return x
+
+
+# -- losses -----------------------------------------------------------------------------------
+
+
+class _WeightedLoss(nn.Module):
+    def __init__(self, weight: float) -> None:
+        super().__init__()
+        self.weight = float(weight)
+
+    def extra_repr(self) -> str:
+        return f"weight={self.weight}"
+
+
+def _class_label_problem(name: str, input: Tensor, target: Tensor) -> str | None:
+    """What is wrong with (scores, labels) for a classification loss, or None if nothing obvious."""
+    if input.dim() < 2:
+        return (
+            f"{name} expects class scores of shape (N, classes) but the prediction has shape "
+            f"{fmt(input.shape)}"
+        )
+    if target.is_floating_point():
+        return (
+            f"{name} needs whole-number class labels as targets but got {str(target.dtype).removeprefix('torch.')} "
+            f"values of shape {fmt(target.shape)}; use MSE or BCE loss for real-valued targets"
+        )
+    if target.shape[:1] != input.shape[:1]:
+        return (
+            f"{name}: the prediction {fmt(input.shape)} and the target {fmt(target.shape)} have "
+            "different batch sizes"
+        )
+    if target.numel():
+        lo, hi = (int(v) for v in torch.aminmax(target))
+        classes = input.shape[1]
+        if lo < 0 or hi >= classes:
+            return (
+                f"{name}: the prediction has {classes} class scores per sample (shape {fmt(input.shape)}) "
+                f"but the labels go from {lo} to {hi}; labels must be 0..{classes - 1}, so the layer "
+                f"before the loss needs at least {hi + 1} outputs"
+            )
+    return None
+
+
+class _ClassLoss(_WeightedLoss):
+    label = ""
+
+    def _loss(self, input: Tensor, target: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        if target.is_cuda:
+            # An out-of-range label is a device-side assert on CUDA that kills the whole process,
+            # so check first (one small reduction); on the CPU torch raises and we explain below.
+            problem = _class_label_problem(self.label, input, target)
+            if problem:
+                raise ValueError(problem)
+        try:
+            return self._loss(input, target) * self.weight
+        except (RuntimeError, IndexError, ValueError) as e:
+            problem = _class_label_problem(self.label, input, target)
+            raise ValueError(
+                problem or f"{self.label}: prediction {fmt(input.shape)} vs target {fmt(target.shape)}: {e}"
+            ) from e
+
+
+class CrossEntropyLoss(_ClassLoss):
+    """Softmax cross-entropy of class scores against integer class labels, times ``weight``."""
+
+    label = "Cross-entropy loss"
+
+    def _loss(self, input: Tensor, target: Tensor) -> Tensor:
+        return F.cross_entropy(input, target)
+
+
+class NLLLoss(_ClassLoss):
+    """Negative log-likelihood of log-probabilities against integer class labels, times ``weight``."""
+
+    label = "NLL loss"
+
+    def _loss(self, input: Tensor, target: Tensor) -> Tensor:
+        return F.nll_loss(input, target)
+
+
+def match_target(name: str, input: Tensor, target: Tensor) -> Tensor:
+    """``target`` as the prediction's dtype and shape (reshaped when only the layout differs)."""
+    if target.shape != input.shape:
+        if target.numel() != input.numel():
+            hint = ""
+            if not target.is_floating_point() and input.dim() == 2 and input.shape[1] > 1:
+                hint = "; for class labels use the Cross-Entropy loss"
+            raise ValueError(
+                f"{name} needs one target value per prediction, but the prediction has shape "
+                f"{fmt(input.shape)} and the target {fmt(target.shape)}{hint}"
+            )
+        target = target.reshape(input.shape)
+    return target.to(input.dtype)
+
+
+class BCEWithLogitsLoss(_WeightedLoss):
+    """Binary cross-entropy on logits (sigmoid inside), times ``weight``."""
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        target = match_target("Binary cross-entropy loss", input, target)
+        return F.binary_cross_entropy_with_logits(input, target) * self.weight
+
+
+class MSELoss(_WeightedLoss):
+    """Mean squared error, times ``weight``."""
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return F.mse_loss(input, match_target("MSE loss", input, target)) * self.weight
+
+
+class L1Loss(_WeightedLoss):
+    """Mean absolute error, times ``weight``."""
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return F.l1_loss(input, match_target("L1 loss", input, target)) * self.weight

@@ -1,0 +1,1 @@
+"""The engine: registry and plugins, compiler, validation, training (imports torch)."""

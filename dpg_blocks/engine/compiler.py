@@ -1,0 +1,372 @@
+"""Validate a project by running it, then compile it to an ``nn.Module``.
+
+``Validator`` is an interpreter over each order's plan: it loads a small sample batch from every
+input, builds each block's module from the shapes that actually reach it, runs it, and records
+status, shapes and errors per block (DESIGN.md §3 "Debugging"). When nothing failed,
+``compile_project`` turns the same plans into generated Python (see :mod:`.codegen`) bound to a
+:class:`CompiledModel` that owns the built modules, nested by SuperBlock.
+"""
+
+from __future__ import annotations
+
+import re
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from dpg_blocks.core.project import Project
+
+from .codegen import generate_order_source
+from .datasets import DataSource
+from .plan import FlatGraph, FlatNode, OrderPlan, Source, flatten, order_indices, plan_order
+from .records import ERROR, IDLE, OK, PATH_SEP, UPSTREAM, BlockRecord, TensorInfo, worst
+from .registry import Registry
+
+SAMPLE_SIZE = 4  # samples per input in a validation batch
+
+
+class CompileError(RuntimeError):
+    """The project did not validate; ``records`` say where and why."""
+
+    def __init__(self, records: list[BlockRecord]) -> None:
+        self.records = records
+        bad = [r for r in records if r.status == ERROR and r.type != "core.SuperBlock"]
+        lines = [f"{PATH_SEP.join(r.path)}: {r.message}" for r in bad] or ["no trainable order"]
+        super().__init__("the project has errors:\n  " + "\n  ".join(lines))
+
+
+@dataclass
+class BuildCtx:
+    """The engine's :class:`~dpg_blocks.blocks.BuildContext`."""
+
+    block_id: str
+    name: str
+    path: list[str]
+    project_dir: Path
+    device: str
+    shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    dtypes: dict[str, Any] = field(default_factory=dict)
+    linked: set[str] = field(default_factory=set)
+
+    def in_shape(self, port: str) -> tuple[int, ...]:
+        if port not in self.shapes:
+            raise ValueError(f"input {port!r} carries no tensor")
+        return self.shapes[port]
+
+    def in_dtype(self, port: str) -> Any:
+        return self.dtypes.get(port)
+
+    def connected(self, port: str) -> bool:
+        return port in self.linked
+
+
+def _info(port: str, value: Any) -> TensorInfo:
+    if isinstance(value, torch.Tensor):
+        return TensorInfo(port, list(value.shape), str(value.dtype).removeprefix("torch."))
+    return TensorInfo(port)
+
+
+def _user_traceback(exc: BaseException) -> str:
+    """The traceback without the engine's own frames (they never help the user)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    engine_dir = str(Path(__file__).parent)
+    kept = [f for f in frames if not f.filename.startswith(engine_dir)] or frames[-1:]
+    return "".join(traceback.format_list(kept)) + "".join(traceback.format_exception_only(type(exc), exc))
+
+
+class Validator:
+    """Runs every order on sample batches, building modules on the way; fills ``records``."""
+
+    def __init__(self, project: Project, registry: Registry, project_dir: Path, sample_size: int = SAMPLE_SIZE):
+        self.project = project
+        self.registry = registry
+        self.project_dir = project_dir
+        self.sample_size = sample_size
+        self.flat: FlatGraph = flatten(project, registry)
+        self.sources: dict[str, DataSource] = {}
+        self.modules: dict[str, nn.Module] = {}
+        self.plans: dict[int, OrderPlan] = {}
+        self.records: dict[str, BlockRecord] = {
+            nid: BlockRecord(nid, n.block.name, n.block.type, n.path) for nid, n in self.flat.nodes.items()
+        }
+        self._buffers: dict[str, dict[str, torch.Tensor]] = {}
+
+    # -- running -----------------------------------------------------------------------------
+    def run(self) -> list[BlockRecord]:
+        for node in self.flat.nodes.values():
+            rec = self.records[node.id]
+            if node.problem:
+                self._fail(rec, node.problem, "ValueError")
+            elif node.role == "input":
+                self._load_source(node, rec)
+        labelled = {nid for nid, s in self.sources.items() if s.has_labels}
+        for index in order_indices(self.project, self.flat):
+            plan = plan_order(self.flat, index, labelled)
+            self.plans[index] = plan
+            self._run_order(plan)
+        for nid, buffers in self._buffers.items():  # validation must not train the norm layers
+            for name, value in self.modules[nid].named_buffers():
+                if name in buffers:
+                    value.copy_(buffers[name])
+        for node in self.flat.nodes.values():
+            rec = self.records[node.id]
+            if rec.status == IDLE and not rec.message:
+                reasons = {s.idle_reason for p in self.plans.values() if (s := p.step(node.id)) and s.idle_reason}
+                rec.message = "; ".join(sorted(reasons)) if reasons else "not used by any order"
+        return self.all_records()
+
+    def _load_source(self, node: FlatNode, rec: BlockRecord) -> None:
+        ctx = BuildCtx(node.id, node.block.name, node.path, self.project_dir, "cpu")
+        try:
+            source = node.spec.instantiate(node.params).load(ctx)  # type: ignore[union-attr]
+            if not isinstance(source, DataSource):
+                raise TypeError(f"load() must return a DataSource, got {type(source).__name__}")
+            self.sources[node.id] = source
+        except Exception as e:
+            self._fail(rec, str(e), type(e).__name__, _user_traceback(e))
+
+    def _run_order(self, plan: OrderPlan) -> None:
+        values: dict[Source, Any] = {}
+        failed: set[str] = set()
+        for step in plan.steps:
+            node, rec = step.node, self.records[step.node.id]
+            if not step.live:
+                continue
+            if node.problem:  # already recorded as an error; downstream shows upstream-error
+                failed.add(node.id)
+                continue
+            if plan.index not in rec.orders:
+                rec.orders.append(plan.index)
+            if node.role == "input":
+                if node.id not in self.sources:
+                    failed.add(node.id)
+                    continue
+                x, y = self.sources[node.id].sample(self.sample_size)
+                values[(node.id, "x")], values[(node.id, "y")] = x, y
+                if rec.status == IDLE:
+                    rec.status = OK
+                    rec.outputs = [_info("x", x), _info("y", y)]
+                continue
+            ports = [p.name for p in node.block.inputs]
+            if any(a is not None and a[0] in failed for a in step.args):
+                failed.add(node.id)
+                if rec.status in (IDLE, OK):
+                    bad = sorted({self.flat.nodes[a[0]].block.name for a in step.args if a and a[0] in failed})
+                    rec.status, rec.message = UPSTREAM, f"not processed: {', '.join(bad)} failed upstream"
+                continue
+            args = [values.get(a) if a is not None else None for a in step.args]
+            if step.implicit_target is not None:
+                args[ports.index("target")] = values.get((step.implicit_target, "y"))
+            infos = [_info(p, v) for p, v in zip(ports, args, strict=True)]
+            if not rec.inputs or rec.status != OK:
+                rec.inputs = infos
+            if step.target_problem:
+                failed.add(node.id)
+                self._fail(rec, step.target_problem, "ValueError")
+                continue
+            missing = [p for p, a, v in zip(ports, step.args, args, strict=True) if a is not None and v is None]
+            if missing and not node.spec.accepts_null:  # type: ignore[union-attr]
+                failed.add(node.id)
+                self._fail(rec, f"input {', '.join(map(repr, missing))} receives no data (no labels upstream?)", "ValueError")
+                continue
+            try:
+                module = self._module(node, ports, args)
+                with torch.no_grad():
+                    out = module(*args)
+                outs = self._check_outputs(node, out)
+            except Exception as e:
+                failed.add(node.id)
+                self._fail(rec, str(e) or type(e).__name__, type(e).__name__, _user_traceback(e))
+                continue
+            for port, value in zip((p.name for p in node.block.outputs), outs, strict=True):
+                values[(node.id, port)] = value
+            if rec.status == IDLE:
+                rec.status = OK
+                rec.outputs = [_info(p.name, v) for p, v in zip(node.block.outputs, outs, strict=True)]
+                if node.role in ("loss", "output"):
+                    rec.outputs = [_info(node.role, outs[0] if outs else out)]
+
+    def _check_outputs(self, node: FlatNode, out: Any) -> list[Any]:
+        names = [p.name for p in node.block.outputs]
+        if node.role == "loss":
+            if not isinstance(out, torch.Tensor) or out.numel() != 1:
+                shape = list(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+                raise ValueError(f"a loss must be a single number, got {shape}")
+            if not torch.isfinite(out).all():
+                raise ValueError(f"the loss is not finite ({out.item()})")
+            return []
+        if node.role == "output":
+            return []
+        outs = list(out) if isinstance(out, tuple | list) else [out]
+        if len(outs) != len(names):
+            raise ValueError(f"the block returned {len(outs)} value(s) for {len(names)} output port(s)")
+        for name, value in zip(names, outs, strict=True):
+            if not isinstance(value, torch.Tensor):
+                raise TypeError(f"output {name!r} is {type(value).__name__}, not a tensor")
+        return outs
+
+    def _module(self, node: FlatNode, ports: list[str], args: list[Any]) -> nn.Module:
+        module = self.modules.get(node.id)
+        if module is not None:
+            return module
+        ctx = BuildCtx(node.id, node.block.name, node.path, self.project_dir, "cpu")
+        for port, source, value in zip(ports, (node.sources.get(p) for p in ports), args, strict=True):
+            if source is not None:
+                ctx.linked.add(port)
+            if isinstance(value, torch.Tensor):
+                ctx.shapes[port], ctx.dtypes[port] = tuple(value.shape), value.dtype
+        built = node.spec.instantiate(node.params).build(ctx)  # type: ignore[union-attr]
+        module = built if isinstance(built, nn.Module) else _CallableModule(built)
+        self.modules[node.id] = module
+        self._buffers[node.id] = {n: b.detach().clone() for n, b in module.named_buffers()}
+        return module
+
+    def _fail(self, rec: BlockRecord, message: str, error_type: str, tb: str = "") -> None:
+        if rec.status != ERROR:
+            rec.status, rec.message, rec.error_type, rec.traceback = ERROR, message, error_type, tb
+
+    # -- results -----------------------------------------------------------------------------
+    def all_records(self) -> list[BlockRecord]:
+        """Plain blocks' records plus one rolled-up record per SuperBlock."""
+        out = list(self.records.values())
+        for sid, (block, path) in self.flat.supers.items():
+            inner = [r for nid, r in self.records.items() if sid in self.flat.nodes[nid].super_ids]
+            rec = BlockRecord(sid, block.name, block.type, path, status=worst([r.status for r in inner]))
+            rec.orders = sorted({o for r in inner for o in r.orders})
+            culprit = next((r for r in inner if r.status == ERROR), None) or next(
+                (r for r in inner if r.status == UPSTREAM), None
+            )
+            if culprit is not None:
+                rel = culprit.path[len(path) :]
+                rec.failing_path = culprit.path
+                rec.error_type = culprit.error_type
+                rec.message = f"{PATH_SEP.join(rel)}: {culprit.message}"
+            out.append(rec)
+        return out
+
+    @property
+    def ok(self) -> bool:
+        return not any(r.status == ERROR for r in self.records.values())
+
+
+def validate_project(project: Project, registry: Registry, project_dir: Path | str = ".") -> list[BlockRecord]:
+    """Records for every block (see :class:`Validator`)."""
+    return Validator(project, registry, Path(project_dir)).run()
+
+
+class _CallableModule(nn.Module):
+    """Wraps a plain callable returned by ``build`` so it sits in the module tree."""
+
+    def __init__(self, fn: Any) -> None:
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, *args: Any) -> Any:
+        return self.fn(*args)
+
+
+@dataclass
+class Head:
+    """A prediction the trainer scores: from a loss or an Output block."""
+
+    node_id: str
+    name: str
+    kind: str  # "classification" or "binary"
+    input_id: str | None  # the input block whose labels are the ground truth
+
+
+class CompiledModel(nn.Module):
+    """The built modules, nested by SuperBlock, and one generated forward per order.
+
+    ``run_order(k, *batch)`` takes ``x, y`` for each input live in order k (in
+    ``input_ids[k]`` order) and returns ``(total_loss, losses, heads)``: ``total_loss`` is the
+    sum of the order's selected losses (None when it has none), ``losses`` one scalar per loss
+    block, ``heads`` one ``(prediction, target)`` pair per :class:`Head`.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.input_ids: dict[int, list[str]] = {}
+        self.loss_ids: dict[int, list[str]] = {}
+        self.heads: dict[int, list[Head]] = {}
+        self.block_modules: dict[str, nn.Module] = {}
+        self.sources_code: dict[int, str] = {}
+        self._forwards: dict[int, Any] = {}
+
+    def run_order(self, index: int, *batch: torch.Tensor) -> Any:
+        return self._forwards[index](*batch)
+
+    def forward(self, index: int, *batch: torch.Tensor) -> Any:  # nn.Module protocol
+        return self._forwards[index](*batch)
+
+    @property
+    def orders(self) -> list[int]:
+        return sorted(self._forwards)
+
+
+def _attr_name(name: str, taken: set[str]) -> str:
+    base = re.sub(r"\W", "_", name).strip("_") or "block"
+    if base[0].isdigit():
+        base = f"b_{base}"
+    out, n = base, 2
+    while out in taken:
+        out, n = f"{base}_{n}", n + 1
+    taken.add(out)
+    return out
+
+
+@dataclass
+class CompileResult:
+    model: CompiledModel
+    records: list[BlockRecord]
+    sources: dict[str, DataSource]
+    plans: dict[int, OrderPlan]
+    flat: FlatGraph
+
+
+def compile_project(project: Project, registry: Registry, project_dir: Path | str = ".") -> CompileResult:
+    """Validate, then build the :class:`CompiledModel`; raises :class:`CompileError`."""
+    v = Validator(project, registry, Path(project_dir))
+    records = v.run()
+    if not v.ok:
+        raise CompileError(records)
+    model = CompiledModel()
+    containers: dict[str, nn.Module] = {}
+    taken: dict[int, set[str]] = {}
+
+    def container(super_ids: list[str]) -> nn.Module:
+        parent: nn.Module = model
+        for sid in super_ids:
+            if sid not in containers:
+                child = nn.Module()
+                parent.add_module(_attr_name(v.flat.supers[sid][0].name, taken.setdefault(id(parent), set())), child)
+                containers[sid] = child
+            parent = containers[sid]
+        return parent
+
+    taken[id(model)] = {n for n, _ in model.named_children()} | set(dir(nn.Module))
+    for nid, node in v.flat.nodes.items():
+        if nid in v.modules:
+            parent = container(node.super_ids)
+            parent.add_module(_attr_name(node.block.name, taken.setdefault(id(parent), set())), v.modules[nid])
+            model.block_modules[nid] = v.modules[nid]
+    leaf: list[nn.Module] = []
+    for index, plan in v.plans.items():
+        order = next((o for o in project.orders if o.index == index), None)
+        selected = set(order.losses) if order is not None and order.losses is not None else None
+        code = generate_order_source(plan, v.modules, leaf, selected)
+        namespace: dict[str, Any] = {}
+        exec(compile(code.source, f"<dpg-blocks order {index}>", "exec"), namespace)
+        model._forwards[index] = namespace["make"](leaf)
+        model.sources_code[index] = code.source
+        model.input_ids[index] = list(plan.inputs)
+        model.loss_ids[index] = code.loss_ids
+        model.heads[index] = [
+            Head(nid, v.flat.nodes[nid].block.name, kind, code.head_inputs[i])
+            for i, (nid, kind) in enumerate(code.heads)
+        ]
+    return CompileResult(model, records, v.sources, v.plans, v.flat)

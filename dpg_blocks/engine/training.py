@@ -1,0 +1,348 @@
+"""Training: per-order optimizers and losses, epoch metrics, evaluation and checkpoints.
+
+Each training step runs the orders in sequence (DESIGN.md §3). In order k only the inputs of
+order k emit a batch; the order's generated forward returns its summed loss, and the order's
+own optimizer — over the blocks the order names, or every block live in it — takes the step.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from dpg_blocks.core.project import OptimizerSettings, Order, Project
+
+from .compiler import CompiledModel, CompileResult, Head, compile_project
+from .datasets import DataSource
+from .device import resolve_device
+from .registry import Registry
+
+SPLITS = ("train", "val", "test")
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def make_optimizer(settings: OptimizerSettings, params: list[nn.Parameter]) -> torch.optim.Optimizer:
+    kind = settings.type.lower()
+    if kind == "sgd":
+        return torch.optim.SGD(params, lr=settings.lr, momentum=settings.momentum, weight_decay=settings.weight_decay)
+    if kind == "adam":
+        return torch.optim.Adam(params, lr=settings.lr, weight_decay=settings.weight_decay)
+    if kind == "adamw":
+        return torch.optim.AdamW(params, lr=settings.lr, weight_decay=settings.weight_decay)
+    raise ValueError(f"unknown optimizer {settings.type!r} (choose sgd, adam or adamw)")
+
+
+def make_scheduler(settings: OptimizerSettings, opt: torch.optim.Optimizer, epochs: int) -> Any:
+    kind = settings.scheduler.lower()
+    if kind == "none":
+        return None
+    if kind == "step":
+        return torch.optim.lr_scheduler.StepLR(opt, step_size=settings.step_size, gamma=settings.gamma)
+    if kind == "exponential":
+        return torch.optim.lr_scheduler.ExponentialLR(opt, gamma=settings.gamma)
+    if kind == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, epochs))
+    raise ValueError(f"unknown scheduler {settings.scheduler!r}")
+
+
+@dataclass
+class _Score:
+    """Running correct/total counts (kept on the device to avoid a sync per step)."""
+
+    correct: Any = 0
+    total: int = 0
+
+    @property
+    def accuracy(self) -> float | None:
+        return float(self.correct) / self.total if self.total else None
+
+
+def _score(kind: str, pred: torch.Tensor, target: torch.Tensor | None) -> tuple[Any, int] | None:
+    if target is None:
+        return None
+    if kind == "classification":
+        if pred.dim() != 2 or target.dim() != 1 or target.shape[0] != pred.shape[0]:
+            return None
+        return (pred.argmax(1) == target).sum(), target.shape[0]
+    if kind == "binary":
+        if pred.numel() != target.numel():
+            return None
+        return ((pred.reshape(-1) > 0) == (target.reshape(-1) > 0.5)).sum(), target.numel()
+    return None
+
+
+class Trainer:
+    """Compiles a project and trains it; ``fit`` yields one metrics dict per epoch."""
+
+    def __init__(
+        self,
+        project: Project,
+        registry: Registry,
+        project_dir: Path | str = ".",
+        device: str | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.project = project
+        self.seed = project.training.seed if seed is None else seed
+        self.device = resolve_device(device or project.training.device)
+        seed_everything(self.seed)
+        self.compiled: CompileResult = compile_project(project, registry, project_dir)
+        self.model: CompiledModel = self.compiled.model.to(self.device)
+        self.sources: dict[str, DataSource] = self.compiled.sources
+        self.names = {nid: n.block.name for nid, n in self.compiled.flat.nodes.items()}
+        self.epoch = 0
+        self.optimizers: dict[int, torch.optim.Optimizer | None] = {}
+        self.schedulers: dict[int, Any] = {}
+        for index in self.model.orders:
+            order = self._order(index)
+            params = self.order_parameters(index)
+            has_loss = bool(self.model.loss_ids[index])
+            opt = make_optimizer(order.optimizer, params) if params and has_loss else None
+            self.optimizers[index] = opt
+            self.schedulers[index] = make_scheduler(order.optimizer, opt, project.training.epochs) if opt else None
+        self._forwards = {k: self.model._forwards[k] for k in self.model.orders}
+
+    def _order(self, index: int) -> Order:
+        for o in self.project.orders:
+            if o.index == index:
+                return o
+        return Order(index, f"order {index}", self.project.orders[0].optimizer if self.project.orders else OptimizerSettings())
+
+    def order_parameters(self, index: int) -> list[nn.Parameter]:
+        """The parameters order ``index`` updates: its chosen blocks (SuperBlocks include their
+        children) or, when it names none, every block live in the order."""
+        order = self._order(index)
+        flat = self.compiled.flat
+        if order.optimize is None:
+            plan = self.compiled.plans[index]
+            ids = [s.node.id for s in plan.steps if s.live]
+        else:
+            chosen = set(order.optimize)
+            ids = [nid for nid, n in flat.nodes.items() if nid in chosen or chosen & set(n.super_ids)]
+        seen: set[int] = set()
+        params: list[nn.Parameter] = []
+        for nid in ids:
+            module = self.model.block_modules.get(nid)
+            if module is None:
+                continue
+            for p in module.parameters():
+                if id(p) not in seen and p.requires_grad:
+                    seen.add(id(p))
+                    params.append(p)
+        return params
+
+    # -- one step ----------------------------------------------------------------------------
+    def train_step(self, index: int, batch: list[torch.Tensor | None]) -> tuple[Any, Any, Any]:
+        """Forward order ``index`` on ``batch`` and step its optimizer."""
+        total, losses, heads = self._forwards[index](*batch)
+        opt = self.optimizers[index]
+        if opt is not None and total is not None:
+            opt.zero_grad(set_to_none=True)
+            total.backward()
+            opt.step()
+        return total, losses, heads
+
+    def steps_per_epoch(self) -> int:
+        counts = [self.sources[i].num_batches("train") for ids in self.model.input_ids.values() for i in ids]
+        return max(counts, default=0)
+
+    def _cycle(self, source: DataSource, split: str, epoch: int, shuffle: bool) -> Iterator[Any]:
+        rounds = 0
+        while True:
+            empty = True
+            for b in source.batches(split, epoch=epoch * 1000 + rounds, shuffle=shuffle, device=self.device):
+                empty = False
+                yield b
+            if empty:
+                return
+            rounds += 1
+
+    def train_epoch(self, on_step: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+        """One epoch over the largest input; smaller inputs cycle. Returns train metrics."""
+        self.model.train()
+        epoch = self.epoch
+        iters = {i: self._cycle(s, "train", epoch, True) for i, s in self.sources.items()}
+        loss_sums: dict[int, Any] = {k: 0.0 for k in self.model.orders}
+        scores = {k: [_Score() for _ in self.model.heads[k]] for k in self.model.orders}
+        n_steps = self.steps_per_epoch()
+        for step in range(n_steps):
+            for index in self.model.orders:
+                batch = self._next_batch(iters, index)
+                if batch is None:
+                    continue
+                total, _losses, heads = self.train_step(index, batch)
+                if total is not None:
+                    loss_sums[index] = loss_sums[index] + total.detach()
+                for sc, head, (pred, target) in zip(scores[index], self.model.heads[index], heads, strict=True):
+                    got = _score(head.kind, pred.detach(), target)
+                    if got is not None:
+                        sc.correct, sc.total = sc.correct + got[0], sc.total + got[1]
+            if on_step is not None:
+                on_step(step + 1, n_steps)
+        metrics: dict[str, Any] = {}
+        for index in self.model.orders:
+            if self.model.loss_ids[index]:
+                metrics[f"loss/order_{index}"] = float(loss_sums[index]) / max(1, n_steps)
+        self._add_accuracy(metrics, "train", scores)
+        return metrics
+
+    def _next_batch(self, iters: dict[str, Iterator[Any]], index: int) -> list[Any] | None:
+        batch: list[Any] = []
+        for inp in self.model.input_ids[index]:
+            try:
+                x, y = next(iters[inp])
+            except StopIteration:
+                return None
+            batch += [x, y]
+        return batch
+
+    def _add_accuracy(self, metrics: dict[str, Any], split: str, scores: dict[int, list[_Score]]) -> None:
+        overall = _Score()
+        per_input: dict[str, _Score] = {}
+        for index, order_scores in scores.items():
+            for head, sc in zip(self.model.heads[index], order_scores, strict=True):
+                if not sc.total:
+                    continue
+                overall.correct, overall.total = overall.correct + sc.correct, overall.total + sc.total
+                if head.input_id is not None:
+                    agg = per_input.setdefault(head.input_id, _Score())
+                    agg.correct, agg.total = agg.correct + sc.correct, agg.total + sc.total
+        if overall.total:
+            metrics[f"{split}_accuracy"] = overall.accuracy
+        if len(per_input) > 1 or split != "train":
+            for inp, sc in per_input.items():
+                metrics[f"{split}_accuracy/{self.names[inp]}"] = sc.accuracy
+
+    # -- evaluation --------------------------------------------------------------------------
+    @torch.no_grad()
+    def evaluate(self, split: str) -> dict[str, Any]:
+        """Loss per order, accuracy and (test) confusion matrix on ``split``."""
+        self.model.eval()
+        metrics: dict[str, Any] = {}
+        scores: dict[int, list[_Score]] = {}
+        confusion: np.ndarray | None = None
+        # The confusion matrix shows the first classification head (of the first order with one).
+        cm_head = next(
+            ((k, i) for k in self.model.orders for i, h in enumerate(self.model.heads[k]) if h.kind == "classification"),
+            None,
+        )
+        for index in self.model.orders:
+            inputs = self.model.input_ids[index]
+            if not inputs:
+                continue
+            n = max(self.sources[i].num_batches(split) for i in inputs)
+            iters = {i: self._cycle(self.sources[i], split, 0, False) for i in inputs}
+            loss_sum, steps = 0.0, 0
+            scores[index] = [_Score() for _ in self.model.heads[index]]
+            for _ in range(n):
+                batch = self._next_batch(iters, index)
+                if batch is None:
+                    break
+                total, _losses, heads = self._forwards[index](*batch)
+                if total is not None:
+                    loss_sum += float(total)
+                    steps += 1
+                for i, (head, (pred, target)) in enumerate(zip(self.model.heads[index], heads, strict=True)):
+                    got = _score(head.kind, pred, target)
+                    if got is None:
+                        continue
+                    sc = scores[index][i]
+                    sc.correct, sc.total = sc.correct + int(got[0]), sc.total + got[1]
+                    if (index, i) == cm_head:
+                        confusion = _confuse(confusion, pred, target, self._classes(head, pred))
+            if steps:
+                metrics[f"{split}_loss/order_{index}"] = loss_sum / steps
+        self._add_accuracy(metrics, split, scores)
+        if confusion is not None and split == "test":
+            metrics["confusion_matrix"] = confusion.tolist()
+        return metrics
+
+    def _classes(self, head: Head, pred: torch.Tensor) -> int:
+        src = self.sources.get(head.input_id) if head.input_id else None
+        n = src.num_classes if src is not None and src.num_classes else 0
+        return max(n, pred.shape[1])
+
+    # -- epochs ------------------------------------------------------------------------------
+    def fit(self, epochs: int | None = None, on_step: Callable[[int, int], None] | None = None) -> Iterator[dict[str, Any]]:
+        """Train ``epochs`` epochs (default: the project's); yield each epoch's metrics."""
+        n = self.project.training.epochs if epochs is None else epochs
+        for _ in range(n):
+            start = time.perf_counter()
+            metrics: dict[str, Any] = {"epoch": self.epoch + 1}
+            metrics.update(self.train_epoch(on_step))
+            losses = [v for k, v in metrics.items() if k.startswith("loss/")]
+            if losses:
+                metrics["loss"] = float(sum(losses))
+            for split in ("val", "test"):
+                metrics.update(self.evaluate(split))
+            for index, opt in self.optimizers.items():
+                if opt is not None:
+                    metrics[f"lr/order_{index}"] = opt.param_groups[0]["lr"]
+                    if self.schedulers[index] is not None:
+                        self.schedulers[index].step()
+            metrics["time_s"] = time.perf_counter() - start
+            self.epoch += 1
+            for k, v in metrics.items():
+                if isinstance(v, float) and not math.isfinite(v):
+                    metrics[k] = None  # JSON has no NaN; the value is reported as missing
+            yield metrics
+
+    def save_checkpoint(self, folder: Path | str, metrics: dict[str, Any] | None = None) -> Path:
+        """Model, optimizers and schedulers after the current epoch (``epoch_NNNN.pt`` + ``last.pt``)."""
+        from dpg_blocks.core.project_file import project_to_dict
+
+        out = Path(folder)
+        out.mkdir(parents=True, exist_ok=True)
+        state = {
+            "epoch": self.epoch,
+            "model": self.model.state_dict(),
+            "optimizers": {k: o.state_dict() for k, o in self.optimizers.items() if o is not None},
+            "schedulers": {k: s.state_dict() for k, s in self.schedulers.items() if s is not None},
+            "metrics": metrics or {},
+            "project": json.dumps(project_to_dict(self.project)),
+        }
+        path = out / f"epoch_{self.epoch:04d}.pt"
+        torch.save(state, path)
+        torch.save(state, out / "last.pt")
+        return path
+
+    def load_checkpoint(self, path: Path | str) -> None:
+        """Restore model, optimizers, schedulers and the epoch counter."""
+        state = torch.load(path, map_location=self.device, weights_only=True)
+        self.model.load_state_dict(state["model"])
+        for k, s in state["optimizers"].items():
+            opt = self.optimizers.get(int(k))
+            if opt is not None:
+                opt.load_state_dict(s)
+        for k, s in state["schedulers"].items():
+            sched = self.schedulers.get(int(k))
+            if sched is not None:
+                sched.load_state_dict(s)
+        self.epoch = int(state["epoch"])
+
+
+def _confuse(matrix: np.ndarray | None, pred: torch.Tensor, target: torch.Tensor, classes: int) -> np.ndarray:
+    if matrix is None or matrix.shape[0] < classes:
+        grown = np.zeros((classes, classes), dtype=np.int64)
+        if matrix is not None:
+            grown[: matrix.shape[0], : matrix.shape[1]] = matrix
+        matrix = grown
+    idx = target.to(torch.int64).cpu() * classes + pred.argmax(1).cpu()
+    counts = torch.bincount(idx, minlength=classes * classes).numpy()
+    matrix += counts.reshape(classes, classes)
+    return matrix

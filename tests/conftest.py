@@ -1,0 +1,110 @@
+"""Shared fixtures for the headless core tests (graphs, projects, history)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import pytest
+
+from dpg_blocks.core import SUPERBLOCK_TYPE, Block, Endpoint, Graph, History, Link, Port, Project
+
+BlockFactory = Callable[..., Block]
+
+
+def _block(
+    bid: str,
+    name: str | None = None,
+    *,
+    type: str = "builtin.Linear",
+    inputs: Sequence[str | Port] = ("x",),
+    outputs: Sequence[str | Port] = ("y",),
+    params: dict | None = None,
+    pos: tuple[float, float] = (0.0, 0.0),
+    graph: Graph | None = None,
+) -> Block:
+    def port(p: str | Port) -> Port:
+        return p if isinstance(p, Port) else Port(p)
+
+    block = Block(
+        bid,
+        SUPERBLOCK_TYPE if graph is not None else type,
+        name or bid,
+        dict(params or {}),
+        [port(p) for p in inputs],
+        [port(p) for p in outputs],
+        pos,
+        graph=graph,
+    )
+    if graph is not None:
+        graph.owner = block
+    return block
+
+
+@pytest.fixture
+def make_block() -> BlockFactory:
+    """``make_block("fc", inputs=["x"], outputs=["y"])``: a block whose name defaults to its id."""
+    return _block
+
+
+def link(src: str, dst: str) -> Link:
+    """``link("a.y", "b.x")``."""
+    (sb, sp), (db, dp) = src.split("."), dst.split(".")
+    return Link(Endpoint(sb, sp), Endpoint(db, dp))
+
+
+@pytest.fixture
+def classifier() -> Project:
+    """data (Input) -> fc (Linear) -> loss (CrossEntropyLoss), the data's target feeding the loss."""
+    p = Project("classifier")
+    g = p.graph
+    g.insert_block(_block("b1", "data", type="builtin.Input", inputs=(), outputs=("x", "target"),
+                          params={"dataset": "data/digits.csv"}))
+    g.insert_block(_block("b2", "fc", params={"out_features": 10}, pos=(200.0, 0.0)))
+    g.insert_block(_block("b3", "loss", type="builtin.CrossEntropyLoss", inputs=("input", "target"),
+                          outputs=("loss",), pos=(400.0, 0.0)))
+    for lk in ("b1.x", "b2.x"), ("b2.y", "b3.input"), ("b1.target", "b3.target"):
+        g.insert_link(link(*lk))
+    return p
+
+
+@pytest.fixture
+def nested() -> Project:
+    """SuperBlocks three deep: src -> Backbone[ pre -> Body[ Core[ fc ] -> post ] ] -> head.
+
+    Ids: src b1, Backbone s1, pre b2, Body s2, Core s3, fc b3, post b4, head b5.
+    """
+    core = Graph()
+    core.insert_block(_block("b3", "fc"))
+    core_sb = _block("s3", "Core", inputs=("x",), outputs=("y",), graph=core)
+    core.insert_link(link("s3.x", "b3.x"))
+    core.insert_link(link("b3.y", "s3.y"))
+
+    body = Graph()
+    body_sb = _block("s2", "Body", inputs=("x",), outputs=("y",), graph=body)
+    body.insert_block(core_sb)
+    body.insert_block(_block("b4", "post"))
+    body.insert_link(link("s2.x", "s3.x"))
+    body.insert_link(link("s3.y", "b4.x"))
+    body.insert_link(link("b4.y", "s2.y"))
+
+    backbone = Graph()
+    backbone_sb = _block("s1", "Backbone", inputs=("x",), outputs=("y",), graph=backbone)
+    backbone.insert_block(_block("b2", "pre"))
+    backbone.insert_block(body_sb)
+    backbone.insert_link(link("s1.x", "b2.x"))
+    backbone.insert_link(link("b2.y", "s2.x"))
+    backbone.insert_link(link("s2.y", "s1.y"))
+
+    p = Project("nested")
+    p.graph.insert_block(_block("b1", "src", type="builtin.Input", inputs=()))
+    p.graph.insert_block(backbone_sb)
+    p.graph.insert_block(_block("b5", "head"))
+    p.graph.insert_link(link("b1.y", "s1.x"))
+    p.graph.insert_link(link("s1.y", "b5.x"))
+    return p
+
+
+@pytest.fixture
+def history(classifier: Project) -> History:
+    """A fresh history over the classifier project."""
+    return History(classifier)
