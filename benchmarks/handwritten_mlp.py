@@ -11,15 +11,24 @@ from torch.nn import functional as F
 class HandwrittenMLP(nn.Module):
     """Flatten, then FC1-FC4 with ReLU, then FC5 (logits), as in mlp_digits.dpgb."""
 
-    def __init__(self, sizes: tuple[int, ...] = (64, 128, 128, 64, 64, 10)) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.fcs = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+        self.fc1 = nn.Linear(64, 128)
+        self.fc2 = nn.Linear(128, 128)
+        self.fc3 = nn.Linear(128, 64)
+        self.fc4 = nn.Linear(64, 64)
+        self.fc5 = nn.Linear(64, 10)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.flatten(1)
-        for fc in self.fcs[:-1]:
-            x = F.relu(fc(x))
-        return self.fcs[-1](x)
+        x = F.relu(self.fc1(x.flatten(1)))
+        x = F.relu(self.fc2(x))
+        x = F.relu(self.fc3(x))
+        x = F.relu(self.fc4(x))
+        return self.fc5(x)
+
+    @property
+    def fcs(self) -> list[nn.Linear]:
+        return [self.fc1, self.fc2, self.fc3, self.fc4, self.fc5]
 
 
 def copy_weights_from(hand: HandwrittenMLP, compiled_linears: list[nn.Module]) -> None:

@@ -22,7 +22,7 @@ def john_mlp(flatten_first: bool) -> Project:
     b = ProjectBuilder(REGISTRY.specs, "John's digits classifier" + ("" if flatten_first else " (unflattened)"))
     data = b.add(
         "builtin.Input", "digits", (40, 200),
-        source="csv", path="../data/digits.csv", reshape=[1, 8, 8], batch_size=64,
+        source="csv", path="../data/digits.csv", reshape=[1, 8, 8], batch_size=32,
         val_percent=10, test_percent=20, normalize="minmax",
     )
     sizes = [128, 128, 64, 64, 10]
@@ -39,7 +39,7 @@ def john_mlp(flatten_first: bool) -> Project:
     loss = b.add("builtin.CrossEntropyLoss", "loss", (40 + 220 * (len(sizes) + 1), 200))
     b.link(prev, port, loss, "input")
     b.project.training.epochs = 10
-    b.project.orders[0].optimizer.lr = 2e-3
+    b.project.orders[0].optimizer.lr = 3e-3
     return b.project
 
 

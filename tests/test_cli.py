@@ -81,3 +81,11 @@ def test_plugins_json_lists_the_builtin_pack(capsys):
 def test_python_dash_m_works(args):
     proc = subprocess.run([sys.executable, "-m", "dpg_blocks", *args], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "dpg-blocks" in proc.stdout
+
+
+def test_johns_mlp_reaches_95_percent_test_accuracy_in_10_epochs(tmp_path):
+    metrics = tmp_path / "m.jsonl"
+    assert main(["train", str(EXAMPLES / "mlp_digits.dpgb"), "--epochs", "10", "--metrics-out", str(metrics), "-q"]) == 0
+    last = json.loads(metrics.read_text().splitlines()[-1])
+    assert last["epoch"] == 10
+    assert last["test_accuracy"] >= 0.95

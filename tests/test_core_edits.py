@@ -716,12 +716,10 @@ class EditSequences(RuleBasedStateMachine):
     @rule(data=st.data())
     def edit(self, data: st.DataObject) -> None:
         edit = draw_edit(data, self.project)
-        before = dumps(self.project)
         try:
             self.history.do(edit)
         except GraphError:
-            assert dumps(self.project) == before
-            return
+            return  # the invariant checks that the document did not change
         self.depth += 1
         self.texts[self.depth:] = [dumps(self.project)]
 
@@ -756,7 +754,7 @@ class EditSequences(RuleBasedStateMachine):
 
 
 EditSequences.TestCase.settings = settings(
-    max_examples=200, stateful_step_count=30, deadline=None, derandomize=True,
+    max_examples=200, stateful_step_count=20, deadline=None, derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 test_random_edit_sequences_undo_and_redo_exactly = EditSequences.TestCase

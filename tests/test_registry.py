@@ -67,3 +67,18 @@ def test_two_packs_with_the_same_module_file_name_do_not_collide(tmp_path):
         (d / "plugin.py").write_text(GOOD.replace("demo.Scale", bid))
     reg = discover([tmp_path / "one", tmp_path / "two"], defaults=False)
     assert reg.get("x.A") is not None and reg.get("x.B") is not None
+
+
+def test_the_shipped_example_plugin_folder_loads_and_its_blocks_build():
+    import torch
+
+    from dpg_blocks.engine.compiler import BuildCtx
+
+    reg = discover()
+    assert not [f for f in reg.failures if f.pack == "extra_activations"]
+    spec = reg.get("extra.SiLU")
+    assert spec is not None and spec.category == "Activations/Extra"
+    ctx = BuildCtx("b1", "silu", ["silu"], Path("."), "cpu", {"x": (2, 3)})
+    module = spec.instantiate({"beta": 1.0}).build(ctx)
+    x = torch.randn(2, 3)
+    assert torch.allclose(module(x), torch.nn.functional.silu(x))

@@ -170,6 +170,10 @@ class _WeightedLoss(nn.Module):
     def extra_repr(self) -> str:
         return f"weight={self.weight}"
 
+    def _scaled(self, loss: Tensor) -> Tensor:
+        # weight 1 (the default) adds no multiply node to the autograd graph
+        return loss if self.weight == 1.0 else loss * self.weight
+
 
 def _class_label_problem(name: str, input: Tensor, target: Tensor) -> str | None:
     """What is wrong with (scores, labels) for a classification loss, or None if nothing obvious."""
@@ -214,7 +218,7 @@ class _ClassLoss(_WeightedLoss):
             if problem:
                 raise ValueError(problem)
         try:
-            return self._loss(input, target) * self.weight
+            return self._scaled(self._loss(input, target))
         except (RuntimeError, IndexError, ValueError) as e:
             problem = _class_label_problem(self.label, input, target)
             raise ValueError(
@@ -260,18 +264,18 @@ class BCEWithLogitsLoss(_WeightedLoss):
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         target = match_target("Binary cross-entropy loss", input, target)
-        return F.binary_cross_entropy_with_logits(input, target) * self.weight
+        return self._scaled(F.binary_cross_entropy_with_logits(input, target))
 
 
 class MSELoss(_WeightedLoss):
     """Mean squared error, times ``weight``."""
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return F.mse_loss(input, match_target("MSE loss", input, target)) * self.weight
+        return self._scaled(F.mse_loss(input, match_target("MSE loss", input, target)))
 
 
 class L1Loss(_WeightedLoss):
     """Mean absolute error, times ``weight``."""
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return F.l1_loss(input, match_target("L1 loss", input, target)) * self.weight
+        return self._scaled(F.l1_loss(input, match_target("L1 loss", input, target)))
