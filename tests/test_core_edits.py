@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from dpg_blocks.core import (
     SUPERBLOCK_TYPE,
@@ -723,17 +723,15 @@ class EditSequences(RuleBasedStateMachine):
         self.depth += 1
         self.texts[self.depth:] = [dumps(self.project)]
 
-    @precondition(lambda self: self.history.can_undo)
     @rule()
     def undo(self) -> None:
-        self.history.undo()
-        self.depth -= 1
+        if self.history.undo() is not None:  # None: nothing to undo, nothing changes
+            self.depth -= 1
 
-    @precondition(lambda self: self.history.can_redo)
     @rule()
     def redo(self) -> None:
-        self.history.redo()
-        self.depth += 1
+        if self.history.redo() is not None:
+            self.depth += 1
 
     @invariant()
     def the_document_is_where_the_history_says_and_loads_back(self) -> None:
