@@ -149,13 +149,21 @@ class Trainer:
     # -- one step ----------------------------------------------------------------------------
     def train_step(self, index: int, batch: list[torch.Tensor | None]) -> tuple[Any, Any, Any]:
         """Forward order ``index`` on ``batch`` and step its optimizer."""
-        total, losses, heads = self._forwards[index](*batch)
+        out = self._forwards[index](*batch)
+        self.optimize(index, out[0])
+        return out
+
+    def forward(self, index: int, batch: list[torch.Tensor | None]) -> tuple[Any, Any, Any]:
+        """Order ``index``'s generated forward: ``(total_loss, losses, heads)``."""
+        return self._forwards[index](*batch)
+
+    def optimize(self, index: int, total: torch.Tensor | None) -> None:
+        """Backward ``total`` and step order ``index``'s optimizer (if it has one)."""
         opt = self.optimizers[index]
         if opt is not None and total is not None:
             opt.zero_grad(set_to_none=True)
             total.backward()
             opt.step()
-        return total, losses, heads
 
     def steps_per_epoch(self) -> int:
         counts = [self.sources[i].num_batches("train") for ids in self.model.input_ids.values() for i in ids]
@@ -172,34 +180,18 @@ class Trainer:
                 return
             rounds += 1
 
+    def start_epoch(self) -> EpochRun:
+        """An epoch to run step by step (the engine pauses and resumes between steps)."""
+        return EpochRun(self)
+
     def train_epoch(self, on_step: Callable[[int, int], None] | None = None) -> dict[str, Any]:
         """One epoch over the largest input; smaller inputs cycle. Returns train metrics."""
-        self.model.train()
-        epoch = self.epoch
-        iters = {i: self._cycle(s, "train", epoch, True) for i, s in self.sources.items()}
-        loss_sums: dict[int, Any] = {k: 0.0 for k in self.model.orders}
-        scores = {k: [_Score() for _ in self.model.heads[k]] for k in self.model.orders}
-        n_steps = self.steps_per_epoch()
-        for step in range(n_steps):
-            for index in self.model.orders:
-                batch = self._next_batch(iters, index)
-                if batch is None:
-                    continue
-                total, _losses, heads = self.train_step(index, batch)
-                if total is not None:
-                    loss_sums[index] = loss_sums[index] + total.detach()
-                for sc, head, (pred, target) in zip(scores[index], self.model.heads[index], heads, strict=True):
-                    got = _score(head.kind, pred.detach(), target)
-                    if got is not None:
-                        sc.correct, sc.total = sc.correct + got[0], sc.total + got[1]
+        run = self.start_epoch()
+        while not run.done:
+            run.step()
             if on_step is not None:
-                on_step(step + 1, n_steps)
-        metrics: dict[str, Any] = {}
-        for index in self.model.orders:
-            if self.model.loss_ids[index]:
-                metrics[f"loss/order_{index}"] = float(loss_sums[index]) / max(1, n_steps)
-        self._add_accuracy(metrics, "train", scores)
-        return metrics
+                on_step(run.steps_done, run.n_steps)
+        return run.metrics()
 
     def _next_batch(self, iters: dict[str, Iterator[Any]], index: int) -> list[Any] | None:
         batch: list[Any] = []
@@ -283,24 +275,29 @@ class Trainer:
         n = self.project.training.epochs if epochs is None else epochs
         for _ in range(n):
             start = time.perf_counter()
-            metrics: dict[str, Any] = {"epoch": self.epoch + 1}
-            metrics.update(self.train_epoch(on_step))
-            losses = [v for k, v in metrics.items() if k.startswith("loss/")]
-            if losses:
-                metrics["loss"] = float(sum(losses))
-            for split in ("val", "test"):
-                metrics.update(self.evaluate(split))
-            for index, opt in self.optimizers.items():
-                if opt is not None:
-                    metrics[f"lr/order_{index}"] = opt.param_groups[0]["lr"]
-                    if self.schedulers[index] is not None:
-                        self.schedulers[index].step()
-            metrics["time_s"] = time.perf_counter() - start
-            self.epoch += 1
-            for k, v in metrics.items():
-                if isinstance(v, float) and not math.isfinite(v):
-                    metrics[k] = None  # JSON has no NaN; the value is reported as missing
-            yield metrics
+            train_metrics = self.train_epoch(on_step)
+            yield self.finish_epoch(train_metrics, start)
+
+    def finish_epoch(self, train_metrics: dict[str, Any], started: float) -> dict[str, Any]:
+        """Evaluate val/test, step the schedulers, count the epoch; the epoch's full metrics."""
+        metrics: dict[str, Any] = {"epoch": self.epoch + 1}
+        metrics.update(train_metrics)
+        losses = [v for k, v in metrics.items() if k.startswith("loss/")]
+        if losses:
+            metrics["loss"] = float(sum(losses))
+        for split in ("val", "test"):
+            metrics.update(self.evaluate(split))
+        for index, opt in self.optimizers.items():
+            if opt is not None:
+                metrics[f"lr/order_{index}"] = opt.param_groups[0]["lr"]
+                if self.schedulers[index] is not None:
+                    self.schedulers[index].step()
+        metrics["time_s"] = time.perf_counter() - started
+        self.epoch += 1
+        for k, v in metrics.items():
+            if isinstance(v, float) and not math.isfinite(v):
+                metrics[k] = None  # JSON has no NaN; the value is reported as missing
+        return metrics
 
     def save_checkpoint(self, folder: Path | str, metrics: dict[str, Any] | None = None) -> Path:
         """Model, optimizers and schedulers after the current epoch (``epoch_NNNN.pt`` + ``last.pt``)."""
@@ -346,3 +343,66 @@ def _confuse(matrix: np.ndarray | None, pred: torch.Tensor, target: torch.Tensor
     counts = torch.bincount(idx, minlength=classes * classes).numpy()
     matrix += counts.reshape(classes, classes)
     return matrix
+
+
+class EpochRun:
+    """One training epoch, advanced a step at a time; every order runs once per step."""
+
+    def __init__(self, trainer: Trainer) -> None:
+        self.trainer = trainer
+        model = trainer.model
+        model.train()
+        self.iters = {i: trainer._cycle(s, "train", trainer.epoch, True) for i, s in trainer.sources.items()}
+        self.loss_sums: dict[int, Any] = {k: 0.0 for k in model.orders}
+        self.scores = {k: [_Score() for _ in model.heads[k]] for k in model.orders}
+        self.n_steps = trainer.steps_per_epoch()
+        self.steps_done = 0
+        self.last_batches: dict[int, list[Any]] = {}
+
+    @property
+    def done(self) -> bool:
+        return self.steps_done >= self.n_steps
+
+    def step(self, check_finite: bool = False) -> dict[int, Any]:
+        """Run every order once; returns each order's total loss (detached).
+
+        With ``check_finite`` an order whose loss is NaN/Inf is not back-propagated: its
+        optimizer does not step, and :class:`NonFiniteLoss` is raised with the order and batch.
+        """
+        trainer, model = self.trainer, self.trainer.model
+        totals: dict[int, Any] = {}
+        for index in model.orders:
+            batch = trainer._next_batch(self.iters, index)
+            if batch is None:
+                continue
+            self.last_batches[index] = batch
+            total, _losses, heads = trainer.forward(index, batch)
+            if check_finite and total is not None and not bool(torch.isfinite(total)):
+                raise NonFiniteLoss(index, batch, float(total))
+            trainer.optimize(index, total)
+            if total is not None:
+                totals[index] = total.detach()
+                self.loss_sums[index] = self.loss_sums[index] + totals[index]
+            for sc, head, (pred, target) in zip(self.scores[index], model.heads[index], heads, strict=True):
+                got = _score(head.kind, pred.detach(), target)
+                if got is not None:
+                    sc.correct, sc.total = sc.correct + got[0], sc.total + got[1]
+        self.steps_done += 1
+        return totals
+
+    def metrics(self) -> dict[str, Any]:
+        """Mean loss per order and training accuracy over the steps run so far."""
+        metrics: dict[str, Any] = {}
+        for index in self.trainer.model.orders:
+            if self.trainer.model.loss_ids[index]:
+                metrics[f"loss/order_{index}"] = float(self.loss_sums[index]) / max(1, self.steps_done)
+        self.trainer._add_accuracy(metrics, "train", self.scores)
+        return metrics
+
+
+class NonFiniteLoss(ArithmeticError):
+    """An order's loss became NaN or Inf; nothing was back-propagated."""
+
+    def __init__(self, order: int, batch: list[Any], value: float) -> None:
+        super().__init__(f"the loss of order {order} is {value}")
+        self.order, self.batch, self.value = order, batch, value
