@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,9 @@ class Validator:
         self.registry = registry
         self.project_dir = project_dir
         self.sample_size = sample_size
+        # Called before each block runs: the engine process reports progress with it, so a block
+        # that hangs or crashes the process can be named.
+        self.on_block: Callable[[FlatNode], None] | None = None
         self.flat: FlatGraph = flatten(project, registry)
         self.sources: dict[str, DataSource] = {}
         self.modules: dict[str, nn.Module] = {}
@@ -173,6 +177,8 @@ class Validator:
                 failed.add(node.id)
                 self._fail(rec, f"input {', '.join(map(repr, missing))} receives no data (no labels upstream?)", "ValueError")
                 continue
+            if self.on_block is not None:
+                self.on_block(node)
             try:
                 module = self._module(node, ports, args)
                 with torch.no_grad():
