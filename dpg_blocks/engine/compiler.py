@@ -124,6 +124,8 @@ class Validator:
         return self.all_records()
 
     def _load_source(self, node: FlatNode, rec: BlockRecord) -> None:
+        if self.on_block is not None:
+            self.on_block(node)
         ctx = BuildCtx(node.id, node.block.name, node.path, self.project_dir, "cpu")
         try:
             source = node.spec.instantiate(node.params).load(ctx)  # type: ignore[union-attr]
