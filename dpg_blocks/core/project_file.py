@@ -94,6 +94,11 @@ def dumps(project: Project) -> str:
     return _format(project_to_dict(project), "") + "\n"
 
 
+def format_json(value: Any) -> str:
+    """JSON text in the project file's layout (used for library files too)."""
+    return _format(value, "") + "\n"
+
+
 def _format(value: Any, indent: str) -> str:
     flat = json.dumps(value, allow_nan=False, ensure_ascii=False)
     if not isinstance(value, dict | list) or len(flat) + len(indent) <= 100 or not value:
@@ -108,8 +113,11 @@ def _format(value: Any, indent: str) -> str:
 
 def save_project(project: Project, path: str | os.PathLike[str]) -> None:
     """Write ``project`` atomically: a crash mid-save leaves the old file intact."""
-    target = Path(path)
-    text = dumps(project)
+    write_text_atomic(Path(path), dumps(project))
+
+
+def write_text_atomic(target: Path, text: str) -> None:
+    """Write ``text`` to ``target`` via a temp file, fsync and rename (old file kept on a crash)."""
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -211,6 +219,13 @@ def _path(where: Any) -> str:
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in a project file (use a finite number)")
+
+
+def block_from_dict(d: Any, json_path: str = "$.block") -> Block:
+    """One block (a SuperBlock with its nested graph) from its JSON form; raises
+    :class:`ProjectFileError` naming the JSON path (used by the block library)."""
+    r = _Reader()
+    return r.block(r.obj(d, json_path), json_path, 0, set())
 
 
 def project_from_dict(doc: Any) -> Project:
