@@ -1,0 +1,1 @@
+"""The GUI-side handle on the engine process (no torch)."""

@@ -1,0 +1,295 @@
+"""The GUI's handle on the engine process: spawn, send, poll, detect death and hangs, restart.
+
+Importable without torch (DESIGN.md §1). Three ``spawn``-context queues carry msgpack bytes:
+commands to the engine; reliable events back (metrics, results, errors — never dropped); and a
+small bounded queue for tap frames, which the engine coalesces (latest wins) when the reader is
+slow, so taps can never delay or crowd out the reliable events.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue
+import signal
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from dpg_blocks import protocol as m
+from dpg_blocks.protocol import ProtocolError, decode, encode
+
+from . import _entry
+
+TAP_QUEUE_SIZE = 8
+BEACON_BYTES = 512
+
+
+@dataclass
+class EngineStatus:
+    """A change in the engine's life, made by the client (never sent on the wire).
+
+    ``state``: starting, ready, validating, training, crashed, hung, restarting, stopped.
+    For crashed/hung, ``block_id``/``block_path`` name what was running at the time.
+    """
+
+    state: str
+    reason: str = ""
+    exitcode: int | None = None
+    signal: int | None = None
+    block_id: str = ""
+    block_path: str = ""
+
+
+@dataclass
+class ClientError:
+    """An event from the engine that could not be decoded."""
+
+    message: str
+
+
+def describe_exit(exitcode: int | None) -> tuple[str, int | None]:
+    """A human reason for a dead process, and the signal number if a signal killed it."""
+    if exitcode is None:
+        return "engine stopped", None
+    if exitcode < 0:
+        sig = -exitcode
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = f"signal {sig}"
+        return f"engine crashed (signal {sig}, {name})", sig
+    return f"engine exited with code {exitcode}", None
+
+
+class EngineClient:
+    """Runs the engine in a child process and talks to it without ever blocking the caller."""
+
+    def __init__(
+        self,
+        plugin_dirs: tuple[str, ...] = (),
+        validate_deadline_s: float = 15.0,
+        train_deadline_s: float = 60.0,
+        auto_restart: bool = True,
+        threads: int | None = None,
+    ) -> None:
+        self.options = {"plugin_dirs": [str(p) for p in plugin_dirs], "threads": threads}
+        self.validate_deadline_s = validate_deadline_s
+        self.train_deadline_s = train_deadline_s
+        self.auto_restart = auto_restart
+        self.state = "stopped"
+        self.catalog: list[dict[str, Any]] = []
+        self.restarts = 0
+        self._proc: Any = None
+        self._cmd: Any = None
+        self._evt: Any = None
+        self._tap: Any = None
+        self._pending: list[Any] = []  # client events not yet returned by poll()
+        self._last_event = 0.0
+        self._last_ping = 0.0
+        self._ping_seq = 0
+        self._busy: str = ""  # "validate" or "train" while a request is outstanding
+        self._busy_request = 0
+        self._beacon: Any = None
+        self._last_validate: m.Validate | None = None
+        self._poisoned_request = -1  # a Validate that killed the engine is not re-sent
+        self._next_request = 1
+        self._resend = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        """Spawn the engine (returns at once; a Ready event follows when it is up)."""
+        ctx = mp.get_context("spawn")
+        # Fresh queues every time: a process killed while holding a queue's lock poisons it.
+        self._cmd, self._evt, self._tap = ctx.Queue(), ctx.Queue(), ctx.Queue(TAP_QUEUE_SIZE)
+        # Shared memory the engine writes the block it is about to run into: unlike a queued
+        # event it survives a crash in that very block (queued bytes may never be flushed).
+        self._beacon = ctx.Array("c", BEACON_BYTES, lock=False)
+        self._proc = ctx.Process(
+            target=_entry.main,
+            args=(self._cmd, self._evt, self._tap, self._beacon, self.options),
+            name="dpg-blocks-engine",
+            daemon=True,
+        )
+        self._proc.start()
+        self._last_event = time.monotonic()
+        self._busy = ""
+        self._set_state("starting" if self.restarts == 0 else "restarting")
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.is_alive()
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Ask the engine to exit; kill it if it does not within ``timeout``."""
+        if self._proc is None:
+            return
+        if self._proc.is_alive():
+            try:
+                self._cmd.put(encode(m.Shutdown()))
+            except (OSError, ValueError):
+                pass
+            self._proc.join(timeout)
+            if self._proc.is_alive():
+                self._proc.kill()
+                self._proc.join(2.0)
+        self._close_queues()
+        self._proc = None
+        self.state = "stopped"
+
+    def kill(self) -> None:
+        """Kill the engine now (SIGKILL); poll() then reports it and restarts it."""
+        if self._proc is not None and self._proc.is_alive():
+            os.kill(self._proc.pid, signal.SIGKILL)
+
+    def _close_queues(self) -> None:
+        for q in (self._cmd, self._evt, self._tap):
+            if q is not None:
+                q.close()
+                q.cancel_join_thread()  # never block the GUI on a dead reader
+
+    # -- commands ----------------------------------------------------------------------------
+    def send(self, msg: Any) -> None:
+        """Queue a command for the engine (never blocks)."""
+        if isinstance(msg, m.Validate):
+            self._last_validate = msg
+            self._mark_busy("validate", msg.request_id)
+        elif isinstance(msg, m.Train):
+            self._mark_busy("train", msg.request_id)
+        if self._proc is None:
+            return
+        self._cmd.put(encode(msg))
+
+    def request_id(self) -> int:
+        rid = self._next_request
+        self._next_request += 1
+        return rid
+
+    def validate(self, project: dict[str, Any], project_dir: str) -> int:
+        """Send the project for validation; returns the request id its result will carry."""
+        rid = self.request_id()
+        self.send(m.Validate(project=project, project_dir=project_dir, request_id=rid))
+        return rid
+
+    def _mark_busy(self, what: str, request_id: int) -> None:
+        self._busy, self._busy_request = what, request_id
+        self._last_event = time.monotonic()
+
+    # -- events ------------------------------------------------------------------------------
+    def poll(self, max_ms: float = 5.0) -> list[Any]:
+        """Events that arrived, within a time budget: reliable events first, then the latest
+        tap frame per tap. Also notices a dead or hung engine, reports it and restarts it."""
+        out: list[Any] = self._pending
+        self._pending = []
+        if self._proc is None:
+            return out
+        deadline = time.perf_counter() + max_ms / 1000.0
+        while time.perf_counter() < deadline:
+            try:
+                data = self._evt.get_nowait()
+            except (queue.Empty, OSError, ValueError):
+                break
+            out.append(self._decode(data))
+        taps: dict[tuple[str, str, str], Any] = {}
+        while time.perf_counter() < deadline:
+            try:
+                data = self._tap.get_nowait()
+            except (queue.Empty, OSError, ValueError):
+                break
+            frame = self._decode(data)
+            if isinstance(frame, m.TapFrame):
+                taps[(frame.block_id, frame.port, frame.direction)] = frame
+            else:
+                out.append(frame)
+        out.extend(taps.values())
+        self._check_liveness(out)
+        out.extend(self._pending)
+        self._pending = []
+        return out
+
+    def _decode(self, data: bytes) -> Any:
+        self._last_event = time.monotonic()
+        try:
+            msg = decode(data)
+        except ProtocolError as e:
+            return ClientError(f"undecodable event from the engine: {e}")
+        self._track(msg)
+        return msg
+
+    def _track(self, msg: Any) -> None:
+        if isinstance(msg, m.Ready):
+            self.catalog = msg.catalog
+            self._set_state("ready")
+            last = self._last_validate
+            if self._resend and last is not None and last.request_id != self._poisoned_request:
+                self.send(last)  # a restarted engine gets the current project again
+            self._resend = False
+        elif isinstance(msg, m.ValidationResult):
+            if self._busy == "validate" and msg.request_id == self._busy_request:
+                self._busy = ""
+        elif isinstance(msg, m.TrainingState):
+            if msg.state in ("running", "paused"):
+                self._busy = "train" if msg.state == "running" else ""
+                self._set_state("training")
+            else:
+                self._busy = ""
+                self._set_state("ready")
+        elif isinstance(msg, m.Exit):
+            self._busy = ""
+
+    def _set_state(self, state: str, **info: Any) -> None:
+        if state != self.state or info:
+            self.state = state
+            self._pending.append(EngineStatus(state, **info))
+
+    def _check_liveness(self, out: list[Any]) -> None:
+        now = time.monotonic()
+        if not self._proc.is_alive():
+            self._proc.join(0.1)
+            reason, sig = describe_exit(self._proc.exitcode)
+            self._died("crashed", reason, self._proc.exitcode, sig)
+            return
+        if not self._busy:
+            return
+        deadline = self.validate_deadline_s if self._busy == "validate" else self.train_deadline_s
+        quiet = now - self._last_event
+        if quiet > deadline:
+            block_id, path = self._beacon_block()
+            block = path or block_id
+            what = "validating" if self._busy == "validate" else "training"
+            reason = f"engine hung: no answer for {quiet:.0f} s while {what}" + (f" block {block}" if block else "")
+            self._proc.kill()
+            self._proc.join(2.0)
+            self._died("hung", reason, self._proc.exitcode, None)
+        elif quiet > 1.0 and now - self._last_ping > 1.0:
+            self._last_ping = now
+            self._ping_seq += 1
+            try:
+                self._cmd.put(encode(m.Ping(seq=self._ping_seq)))
+            except (OSError, ValueError):
+                pass
+
+    def _beacon_block(self) -> tuple[str, str]:
+        raw = bytes(self._beacon.raw).split(b"\0", 1)[0].decode("utf-8", "replace")
+        block_id, _, path = raw.partition("\t")
+        return block_id, path
+
+    def _died(self, state: str, reason: str, exitcode: int | None, sig: int | None) -> None:
+        block_id, block_path = self._beacon_block() if self._busy else ("", "")
+        if self._busy == "validate":
+            # Re-sending the project that just killed the engine would kill it again.
+            self._poisoned_request = self._busy_request
+            if block_path:
+                reason += f" (while validating {block_path})"
+        self._set_state(state, reason=reason, exitcode=exitcode, signal=sig, block_id=block_id, block_path=block_path)
+        self._close_queues()
+        self._proc = None
+        self._busy = ""
+        if self.auto_restart:
+            self._resend = True
+            self.restarts += 1
+            self.start()

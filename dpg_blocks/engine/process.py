@@ -1,0 +1,229 @@
+"""The engine process: owns torch, the plugins and every run of user code.
+
+``engine_main`` runs in a ``spawn``-ed child (see :mod:`dpg_blocks.client`). It answers commands
+from the command queue, sends reliable events on the event queue and tap frames on a small
+bounded queue, coalescing them (latest wins per tap) when that queue is full, so a slow reader
+never blocks training. Nothing the user's model or a plugin raises ends this loop: it becomes
+an event.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import traceback
+from typing import Any
+
+from dpg_blocks import protocol as m
+from dpg_blocks.core.project_file import ProjectFileError, project_from_dict
+from dpg_blocks.protocol import ProtocolError, decode, encode
+
+from .records import PATH_SEP
+
+IDLE_WAIT_S = 0.25  # how long the idle loop blocks on the command queue
+TRAIN_SLICE_S = 0.05  # training runs in slices this long between command checks
+
+
+def engine_main(cmd_q: Any, evt_q: Any, tap_q: Any, beacon: Any, options: dict[str, Any]) -> None:
+    """Entry point of the engine process."""
+    Engine(cmd_q, evt_q, tap_q, beacon, options).run()
+
+
+class Engine:
+    def __init__(self, cmd_q: Any, evt_q: Any, tap_q: Any, beacon: Any, options: dict[str, Any]) -> None:
+        self.cmd_q, self.evt_q, self.tap_q = cmd_q, evt_q, tap_q
+        self.beacon = beacon
+        self.options = options
+        self.registry: Any = None
+        self.session: Any = None
+        self.taps: tuple[list[dict[str, Any]], float] = ([], 0.0)
+        self.pending_taps: dict[tuple[str, str, str], Any] = {}
+        self.quit = False
+
+    # -- sending -----------------------------------------------------------------------------
+    def emit(self, msg: Any) -> None:
+        self.evt_q.put(encode(msg))
+
+    def emit_tap(self, frame: Any) -> None:
+        self.pending_taps[(frame.block_id, frame.port, frame.direction)] = frame
+        self.flush_taps()
+
+    def flush_taps(self) -> None:
+        while self.pending_taps:
+            key = next(iter(self.pending_taps))
+            try:
+                self.tap_q.put_nowait(encode(self.pending_taps[key]))
+            except queue.Full:
+                return  # the reader is behind: keep the newest frame per tap, send later
+            del self.pending_taps[key]
+
+    def mark(self, block_id: str, path: str) -> None:
+        """Write the block about to run where the client can read it even if we crash."""
+        if self.beacon is not None:
+            data = f"{block_id}\t{path}".encode()[: len(self.beacon) - 1]
+            self.beacon.raw = data + b"\0" * (len(self.beacon) - len(data))
+
+    def error(self, where: str, exc: BaseException) -> None:
+        self.emit(
+            m.Error(
+                where=where,
+                error_type=type(exc).__name__,
+                message=str(exc) or type(exc).__name__,
+                traceback="".join(traceback.format_exception(exc)),
+            )
+        )
+
+    # -- loop --------------------------------------------------------------------------------
+    def run(self) -> None:
+        import torch
+
+        threads = self.options.get("threads")
+        if threads:
+            torch.set_num_threads(int(threads))
+        self.load_plugins()
+        while not self.quit:
+            training = self.session is not None and self.session.running
+            self.handle_commands(block=not training)
+            if self.session is not None and self.session.running:
+                try:
+                    self.session.advance(TRAIN_SLICE_S)
+                except Exception as e:  # the user's model failed mid-training
+                    self.error("training", e)
+                    self.session.set_state("failed", f"{type(e).__name__}: {e}")
+            self.flush_taps()
+        self.emit(m.Exit(code=0, reason="shutdown"))
+
+    def load_plugins(self) -> None:
+        from .registry import discover
+
+        self.registry = discover(self.options.get("plugin_dirs") or [])
+        self.emit(
+            m.Ready(
+                catalog=self.registry.catalog(),
+                failures=[f.to_dict() for f in self.registry.failures],
+                pid=os.getpid(),
+            )
+        )
+
+    def handle_commands(self, block: bool) -> None:
+        """Read every queued command; of several Validate requests only the newest runs."""
+        commands: list[Any] = []
+        try:
+            commands.append(self.cmd_q.get(timeout=IDLE_WAIT_S) if block else self.cmd_q.get_nowait())
+            while True:
+                commands.append(self.cmd_q.get_nowait())
+        except queue.Empty:
+            pass
+        messages = []
+        for data in commands:
+            try:
+                messages.append(decode(data))
+            except ProtocolError as e:
+                self.error("protocol", e)
+        newest_validate = max((i for i, c in enumerate(messages) if isinstance(c, m.Validate)), default=-1)
+        for i, cmd in enumerate(messages):
+            if isinstance(cmd, m.Validate) and i != newest_validate:
+                continue  # a newer edit supersedes it: stale results are never computed
+            try:
+                self.handle(cmd)
+            except Exception as e:
+                self.error(type(cmd).__name__, e)
+
+    def handle(self, cmd: Any) -> None:
+        if isinstance(cmd, m.Ping):
+            self.emit(m.Pong(seq=cmd.seq))
+        elif isinstance(cmd, m.Validate):
+            self.validate(cmd)
+        elif isinstance(cmd, m.Train):
+            self.train(cmd)
+        elif isinstance(cmd, m.SetTaps):
+            self.taps = (list(cmd.taps), cmd.rate_hz)
+            if self.session is not None:
+                self.session.taps.configure(*self.taps)
+        elif isinstance(cmd, m.Pause | m.Resume | m.Stop | m.Step):
+            self.control(cmd)
+        elif isinstance(cmd, m.Evaluate):
+            if self.session is None:
+                raise RuntimeError("nothing to evaluate: no model has been trained in this engine")
+            metrics = self.session.trainer.evaluate(cmd.split)
+            self.emit(m.EvaluationResult(request_id=cmd.request_id, split=cmd.split, metrics=metrics))
+        elif isinstance(cmd, m.Catalog):
+            self.emit(m.Ready(catalog=self.registry.catalog(), failures=[f.to_dict() for f in self.registry.failures], pid=os.getpid()))
+        elif isinstance(cmd, m.ReloadPlugins):
+            self.load_plugins()
+        elif isinstance(cmd, m.Shutdown):
+            self.quit = True
+
+    def _project(self, data: dict[str, Any], request_id: int) -> Any:
+        try:
+            return project_from_dict(data)
+        except ProjectFileError as e:
+            self.emit(m.ValidationResult(request_id=request_id, records=[], ok=False, error=str(e)))
+            return None
+
+    def validate(self, cmd: Any) -> None:
+        from .compiler import Validator
+
+        project = self._project(cmd.project, cmd.request_id)
+        if project is None:
+            return
+        v = Validator(project, self.registry, cmd.project_dir)
+        total = len(v.flat.nodes)
+        done = [0]
+
+        def on_block(node: Any) -> None:
+            self.mark(node.id, PATH_SEP.join(node.path))
+            done[0] += 1
+            self.emit(
+                m.Progress(
+                    request_id=cmd.request_id, phase="validate", done=done[0], total=total,
+                    block_id=node.id, detail=PATH_SEP.join(node.path),
+                )
+            )
+
+        v.on_block = on_block
+        try:
+            records = [r.to_dict() for r in v.run()]
+        finally:
+            self.mark("", "")
+        self.emit(m.ValidationResult(request_id=cmd.request_id, records=records, ok=v.ok, error=""))
+
+    def train(self, cmd: Any) -> None:
+        from .compiler import CompileError
+        from .session import TrainingSession
+
+        if self.session is not None:
+            self.session.close()
+            self.session = None
+        project = self._project(cmd.project, cmd.request_id)
+        if project is None:
+            return
+        try:
+            self.session = TrainingSession(
+                self.emit, self.emit_tap, project, self.registry, cmd.project_dir, cmd.request_id,
+                epochs=cmd.epochs, device=cmd.device,
+            )
+        except CompileError as e:
+            records = [r.to_dict() for r in e.records]
+            self.emit(m.ValidationResult(request_id=cmd.request_id, records=records, ok=False, error=str(e)))
+            self.emit(m.TrainingState(state="failed", reason="the project does not validate", request_id=cmd.request_id))
+            return
+        except ValueError as e:
+            self.emit(m.TrainingState(state="failed", reason=str(e), request_id=cmd.request_id))
+            return
+        self.session.taps.configure(*self.taps)
+        self.session.set_state("running")
+
+    def control(self, cmd: Any) -> None:
+        s = self.session
+        if s is None or s.state in ("stopped", "finished", "failed"):
+            return
+        if isinstance(cmd, m.Pause):
+            s.set_state("paused")
+        elif isinstance(cmd, m.Resume):
+            s.set_state("running")
+        elif isinstance(cmd, m.Stop):
+            s.set_state("stopped")
+        elif isinstance(cmd, m.Step):
+            if s.state == "paused":
+                s.step(report=True)

@@ -1,0 +1,253 @@
+"""A training run inside the engine process: step-wise, pausable, tapped and guarded.
+
+The engine loop calls :meth:`TrainingSession.advance` with a time budget between reading
+commands, so pause/resume/stop/step take effect between two steps. Watched blocks ("taps") are
+observed through forward hooks registered only on them, and summarised at the chosen rate.
+A loss or a watched output that turns NaN/Inf pauses training and names the first block, in
+execution order, whose output went non-finite.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from dpg_blocks import protocol as m
+from dpg_blocks.core.project import Project
+
+from .records import PATH_SEP
+from .registry import Registry
+from .taps import summarize
+from .training import EpochRun, NonFiniteLoss, Trainer
+
+Emit = Callable[[Any], None]
+STEP_METRICS_INTERVAL_S = 0.1
+
+
+@dataclass(frozen=True)
+class TapKey:
+    block_id: str
+    port: str
+    direction: str  # "in" or "out"
+
+
+class Taps:
+    """Forward hooks on watched blocks; the latest tensor per tap, summarised on demand."""
+
+    def __init__(self, trainer: Trainer) -> None:
+        self.trainer = trainer
+        self.keys: list[TapKey] = []
+        self.rate_hz = 0.0
+        self.latest: dict[TapKey, torch.Tensor] = {}
+        self._handles: list[Any] = []
+        self._last_sent = 0.0
+
+    def configure(self, taps: list[m.TapSpec], rate_hz: float) -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles.clear()
+        self.latest.clear()
+        self.keys = [TapKey(t.block_id, t.port, t.direction) for t in taps]
+        self.rate_hz = rate_hz
+        nodes = self.trainer.compiled.flat.nodes
+        by_module: dict[str, list[TapKey]] = {}
+        for key in self.keys:
+            if key.block_id in self.trainer.model.block_modules:
+                by_module.setdefault(key.block_id, []).append(key)
+        for bid, keys in by_module.items():
+            node = nodes[bid]
+            ins = [p.name for p in node.block.inputs]
+            outs = [p.name for p in node.block.outputs] or [node.role or "out"]
+            self._handles.append(self.trainer.model.block_modules[bid].register_forward_hook(self._hook(keys, ins, outs)))
+
+    def _hook(self, keys: list[TapKey], ins: list[str], outs: list[str]) -> Callable[..., None]:
+        def hook(_module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
+            values = output if isinstance(output, tuple | list) else (output,)
+            for key in keys:
+                names, vals = (ins, args) if key.direction == "in" else (outs, values)
+                idx = names.index(key.port) if key.port in names else 0
+                if idx < len(vals) and isinstance(vals[idx], torch.Tensor):
+                    self.latest[key] = vals[idx].detach()
+
+        return hook
+
+    def observe_batch(self, index: int, batch: list[Any]) -> None:
+        """Input blocks have no module: their taps read the batch itself."""
+        for i, inp in enumerate(self.trainer.model.input_ids.get(index, [])):
+            for port, value in (("x", batch[2 * i]), ("y", batch[2 * i + 1])):
+                key = TapKey(inp, port, "out")
+                if key in self.keys and isinstance(value, torch.Tensor):
+                    self.latest[key] = value
+
+    def due(self, now: float) -> bool:
+        return bool(self.keys) and self.rate_hz > 0 and now - self._last_sent >= 1.0 / self.rate_hz
+
+    def frames(self, step: int, now: float) -> list[m.TapFrame]:
+        self._last_sent = now
+        return [
+            summarize(tensor).to_frame(key.block_id, key.port, key.direction, step) for key, tensor in self.latest.items()
+        ]
+
+    def close(self) -> None:
+        self.configure([], 0.0)
+
+
+def diagnose_non_finite(trainer: Trainer, index: int, batch: list[Any]) -> tuple[str, str, str]:
+    """Re-run order ``index`` on ``batch`` and find the first block whose output is NaN/Inf.
+
+    Returns (block id, port, what) — what is "nan" or "inf"; ("", "", "") if nothing is found.
+    """
+    for i, inp in enumerate(trainer.model.input_ids.get(index, [])):
+        for port, value in (("x", batch[2 * i]), ("y", batch[2 * i + 1])):
+            if isinstance(value, torch.Tensor) and value.is_floating_point() and not torch.isfinite(value).all():
+                return inp, port, _what(value)
+    found: list[tuple[str, str, str]] = []
+    handles = []
+    flat = trainer.compiled.flat
+
+    def watch(bid: str) -> Callable[..., None]:
+        outs = [p.name for p in flat.nodes[bid].block.outputs] or ["loss"]
+
+        def hook(_m: nn.Module, _args: Any, output: Any) -> None:
+            if found:
+                return
+            values = output if isinstance(output, tuple | list) else (output,)
+            for name, v in zip(outs, values, strict=False):
+                if isinstance(v, torch.Tensor) and v.is_floating_point() and not torch.isfinite(v).all():
+                    found.append((bid, name, _what(v)))
+                    return
+
+        return hook
+
+    for bid, module in trainer.model.block_modules.items():
+        handles.append(module.register_forward_hook(watch(bid)))
+    try:
+        with torch.no_grad():
+            trainer.forward(index, batch)
+    except Exception:
+        pass  # the hooks already saw what they needed
+    finally:
+        for h in handles:
+            h.remove()
+    return found[0] if found else ("", "", "")
+
+
+def _what(t: torch.Tensor) -> str:
+    return "nan" if torch.isnan(t).any() else "inf"
+
+
+class TrainingSession:
+    """One Train request, advanced by the engine loop."""
+
+    def __init__(
+        self,
+        emit: Emit,
+        emit_tap: Emit,
+        project: Project,
+        registry: Registry,
+        project_dir: str,
+        request_id: int,
+        epochs: int | None = None,
+        device: str | None = None,
+    ) -> None:
+        self.emit, self.emit_tap = emit, emit_tap
+        self.request_id = request_id
+        self.trainer = Trainer(project, registry, project_dir, device=device)
+        self.epochs = project.training.epochs if epochs is None else epochs
+        self.taps = Taps(self.trainer)
+        self.state = "running"
+        self.global_step = 0
+        self._run: EpochRun | None = None
+        self._epoch_started = 0.0
+        self._last_step_metrics = 0.0
+        self._paths = {nid: PATH_SEP.join(n.path) for nid, n in self.trainer.compiled.flat.nodes.items()}
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+    def set_state(self, state: str, reason: str = "") -> None:
+        self.state = state
+        self.emit(m.TrainingState(state=state, reason=reason, request_id=self.request_id))
+
+    def advance(self, budget_s: float) -> None:
+        """Run steps until ``budget_s`` is spent or the state changes."""
+        end = time.perf_counter() + budget_s
+        while self.running and time.perf_counter() < end:
+            self.step()
+
+    def step(self, report: bool = False) -> None:
+        """One training step (every order once); ends the epoch and the run when due.
+
+        Step metrics go out at most every STEP_METRICS_INTERVAL_S, or always with ``report``
+        (a single step asked for while paused).
+        """
+        if self.trainer.epoch >= self.epochs:
+            self.set_state("finished")
+            return
+        if self._run is None:
+            self._run = self.trainer.start_epoch()
+            self._epoch_started = time.perf_counter()
+        run = self._run
+        try:
+            totals = run.step(check_finite=True)
+        except NonFiniteLoss as e:
+            self._non_finite(e.order, e.batch, f"the loss of order {e.order} is {e.value}")
+            return
+        self.global_step += 1
+        now = time.perf_counter()
+        for index, batch in run.last_batches.items():
+            self.taps.observe_batch(index, batch)
+        if self.taps.due(now):
+            self._send_taps(now)
+        if report or run.done or now - self._last_step_metrics >= STEP_METRICS_INTERVAL_S:
+            self._last_step_metrics = now
+            self.emit(
+                m.StepMetrics(
+                    request_id=self.request_id,
+                    step=run.steps_done,
+                    epoch=self.trainer.epoch + 1,
+                    losses={f"order_{k}": float(v) for k, v in totals.items()},
+                )
+            )
+        if run.done:
+            metrics = self.trainer.finish_epoch(run.metrics(), self._epoch_started)
+            self._run = None
+            self.emit(m.EpochMetrics(request_id=self.request_id, epoch=metrics["epoch"], metrics=metrics))
+            if self.trainer.epoch >= self.epochs:
+                self.set_state("finished")
+
+    def _send_taps(self, now: float) -> None:
+        for frame in self.taps.frames(self.global_step, now):
+            self.emit_tap(frame)
+            if (frame.nan_count or frame.inf_count) and self.running:
+                index = next(iter(self._run.last_batches)) if self._run and self._run.last_batches else None
+                batch = self._run.last_batches.get(index) if index is not None and self._run else None
+                path = self._paths.get(frame.block_id, frame.block_id)
+                self._non_finite(index, batch, f"watched output {path}.{frame.port} went non-finite")
+                return
+
+    def _non_finite(self, index: int | None, batch: list[Any] | None, why: str) -> None:
+        block_id, port, what = ("", "", "")
+        if index is not None and batch is not None:
+            block_id, port, what = diagnose_non_finite(self.trainer, index, batch)
+        self.emit(
+            m.NonFinite(
+                request_id=self.request_id,
+                block_id=block_id,
+                path=list(self.trainer.compiled.flat.nodes[block_id].path) if block_id else [],
+                port=port,
+                step=self.global_step,
+                what=what or why,
+            )
+        )
+        where = f": first non-finite output at {self._paths.get(block_id, block_id)}.{port}" if block_id else ""
+        self.set_state("paused", f"{why}{where}")
+
+    def close(self) -> None:
+        self.taps.close()

@@ -1,0 +1,365 @@
+"""Tensor summaries for live heatmaps: what a TapFrame carries, computed on the tensor's device.
+
+:func:`summarize` turns a tensor of any size into a few tens of KiB: a heatmap of at most
+``max_side``×``max_side`` (uint8, with the value range it maps), min/max/mean/std and the
+NaN/Inf counts over the whole tensor, and a histogram. Only the small results leave the device.
+
+How the tensor is read (a 10^8-element float32 tensor on 2 CPU cores takes about as long as two
+plain passes over its memory):
+
+* **Statistics, one pass.** On the CPU the tensor is walked in chunks that stay in cache while
+  ``aminmax``, ``sum`` and ``dot(c, c)`` read them; the per-chunk results are added up in
+  float64. With more than one torch thread, single-threaded workers share out the chunks (see
+  :class:`_ChunkWorkers` for why not torch's own threads). Non-finite values need no separate
+  check: a NaN or Inf anywhere makes the sum non-finite, and only then is the slower masked
+  pass (in float64) run, which counts them and keeps them out of every statistic. When the
+  variance is small next to the squared mean (``sum(x²)/n - mean²`` would lose digits), a
+  second pass computes ``sum((x - mean)²)``.
+* **Heatmap**: ranks are reduced to a 2-D image (see :func:`heatmap_source`) and block-averaged
+  down on the device; a source much larger than the heatmap is strided first so that each pixel
+  averages 4×4 to 8×8 evenly spread samples of its block (a 10^8-element vector costs a few
+  MiB of reads, not 400 MB).
+* **Histogram: a sample.** It counts at most HIST_SAMPLE evenly strided values (``hist_sample``
+  says how many) between the exact min and max; every other statistic is exact.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from dpg_blocks.protocol import MAX_HEATMAP_SIDE, TapFrame, array_to_wire
+
+HIST_BINS = 64
+HIST_SAMPLE = 1 << 16
+# CPU chunk of the statistics pass, in elements (4 MiB of float32: two workers' chunks stay in
+# L3 while the three reductions read them). Smaller chunks mean more ops, and every op hands the
+# GIL between the workers: on the project's busy 2-core machine 2^15 took 200-400 ms, 2^18
+# 60-110 ms, 2^20 42-90 ms for 10^8 elements.
+CHUNK = 1 << 20
+# Above this ratio of mean² to variance, sum(x²)/n - mean² keeps too few digits (float32 sums
+# carry ~1e-6 relative error): the variance is recomputed around the mean.
+_CANCELLATION = 100.0
+_FLOAT32_EXACT = {torch.bool, torch.uint8, torch.int8, torch.int16, torch.float16, torch.bfloat16, torch.float32}
+
+
+@dataclass(frozen=True)
+class TensorSummary:
+    """What a TapFrame needs about one tensor (statistics over finite values; NaN when none)."""
+
+    shape: tuple[int, ...]
+    dtype: str
+    numel: int
+    heatmap: np.ndarray  # uint8, 2-D, at most max_side a side; heatmap_min -> 0, heatmap_max -> 255
+    heatmap_min: float
+    heatmap_max: float
+    min: float
+    max: float
+    mean: float
+    std: float  # population standard deviation (ddof=0)
+    hist_counts: list[int]
+    hist_edges: list[float]
+    hist_sample: int  # how many of the tensor's values the histogram looked at
+    nan_count: int
+    inf_count: int
+
+    def to_frame(self, block_id: str, port: str, direction: str, step: int) -> TapFrame:
+        """The TapFrame event for this summary."""
+        return TapFrame(
+            block_id=block_id, port=port, direction=direction, step=step,
+            shape=self.shape, dtype=self.dtype, numel=self.numel,
+            heatmap=array_to_wire(self.heatmap), heatmap_min=self.heatmap_min, heatmap_max=self.heatmap_max,
+            min=self.min, max=self.max, mean=self.mean, std=self.std,
+            hist_counts=self.hist_counts, hist_edges=self.hist_edges, hist_sample=self.hist_sample,
+            nan_count=self.nan_count, inf_count=self.inf_count,
+        )
+
+
+@dataclass
+class _Moments:
+    count: int  # finite values
+    min: float
+    max: float
+    mean: float
+    std: float
+    nan: int
+    inf: int
+
+
+@torch.inference_mode()
+def summarize(t: torch.Tensor, max_side: int = MAX_HEATMAP_SIDE, bins: int = HIST_BINS) -> TensorSummary:
+    """Summarise ``t`` (any shape, dtype and device) for a tap frame."""
+    if max_side < 1 or bins < 1:
+        raise ValueError(f"max_side and bins must be >= 1, got {max_side} and {bins}")
+    x = t.detach()
+    if x.device.type == "meta":
+        raise ValueError("a meta tensor has no values to summarise")
+    if x.layout != torch.strided:
+        x = x.to_dense()
+    if x.is_complex():
+        x = x.abs()  # magnitudes
+    shape, numel = tuple(int(d) for d in x.shape), x.numel()
+    dtype = str(t.dtype).removeprefix("torch.")
+    if numel == 0:
+        nan = math.nan
+        return TensorSummary(shape, dtype, 0, np.zeros((0, 0), np.uint8), nan, nan, nan, nan, nan, nan,
+                             [], [], 0, 0, 0)
+    flat = x.reshape(-1)
+    acc = torch.float32 if x.dtype in _FLOAT32_EXACT else torch.float64
+    m = _moments(flat, acc)
+    image, lo, hi = _heatmap(x, max_side, masked=m.nan + m.inf > 0)
+    counts, edges, sampled = _histogram(flat, acc, bins, m)
+    return TensorSummary(shape, dtype, numel, image, lo, hi, m.min, m.max, m.mean, m.std,
+                         counts, edges, sampled, m.nan, m.inf)
+
+
+# -- statistics -------------------------------------------------------------------------------
+def _chunks(flat: torch.Tensor) -> list[torch.Tensor]:
+    # On a GPU one kernel over the whole tensor is fastest; on the CPU, cache-sized pieces.
+    return list(flat.split(CHUNK)) if flat.device.type == "cpu" else [flat]
+
+
+def _moments(flat: torch.Tensor, acc: torch.dtype) -> _Moments:
+    """Exact min/max/mean/std over the finite values, and the NaN/Inf counts."""
+    n = flat.numel()
+    chunks = _chunks(flat)
+    workers = torch.get_num_threads() if flat.device.type == "cpu" else 1
+    if workers > 1 and len(chunks) >= 2 * workers:
+        parts = _ChunkWorkers.get(workers).run(chunks, acc)
+    else:
+        parts = _reduce_chunks(chunks, acc, iter(range(len(chunks))))
+    per_chunk = torch.stack(parts).view(-1, 4)  # min, max, sum, sum of squares
+    total = torch.stack((per_chunk[:, 0].min(), per_chunk[:, 1].max(), per_chunk[:, 2].double().sum(),
+                         per_chunk[:, 3].double().sum()))
+    lo, hi, s, sq = total.tolist()
+    if not all(map(math.isfinite, (lo, hi, s, sq))):
+        # A NaN/Inf somewhere, or finite values whose sums overflowed float32.
+        return _masked_moments(chunks)
+    mean = s / n
+    var = max(sq / n - mean * mean, 0.0)
+    if mean * mean > _CANCELLATION * var:
+        var = _centered_square_sum(chunks, acc, mean) / n
+    return _Moments(n, lo, hi, mean, math.sqrt(var), 0, 0)
+
+
+@torch.inference_mode()
+def _reduce_chunks(chunks: list[torch.Tensor], acc: torch.dtype, todo: Iterator[int]) -> list[torch.Tensor]:
+    """Min, max, sum and sum of squares (0-d tensors, flat) of each chunk ``todo`` yields."""
+    out: list[torch.Tensor] = []
+    for i in todo:
+        c = chunks[i]
+        if c.dtype != acc:
+            c = c.to(acc)
+        # The first read brings the chunk into cache; the other two find it there. (Fresh 0-d
+        # results cost less Python time than out= views, which matters: workers share the GIL.)
+        out.extend(torch.aminmax(c))
+        out.append(c.sum())
+        out.append(torch.dot(c, c))
+    return out
+
+
+class _ChunkWorkers:
+    """Threads that share out the chunks, each running torch ops on one core.
+
+    Why not torch's own intra-op threads: every op on a cache-sized chunk is a parallel region,
+    and a 10^8-element tensor takes hundreds of them. When another process holds a core
+    (the GUI, a data loader), each region waits for its descheduled thread and the pass slows
+    down tenfold (measured: 45 ms -> 350-600 ms on 2 cores). Single-threaded workers pulling
+    chunks from a shared iterator degrade gracefully instead: a busy core does fewer chunks.
+    """
+
+    _by_count: ClassVar[dict[int, _ChunkWorkers]] = {}
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.pool = ThreadPoolExecutor(count, thread_name_prefix="dpg-taps", initializer=torch.set_num_threads,
+                                       initargs=(1,))
+        # Start every worker now (each runs the initializer once), then put back the process-wide
+        # default that torch.set_num_threads(1) also changed: threads created later must not
+        # inherit 1 thread. The workers keep theirs (OpenMP thread counts are per thread).
+        barrier = threading.Barrier(count)
+        for f in [self.pool.submit(barrier.wait) for _ in range(count)]:
+            f.result()
+        torch.set_num_threads(count)
+
+    @classmethod
+    def get(cls, count: int) -> _ChunkWorkers:
+        """The shared workers for ``count`` threads (created on first use)."""
+        with cls._lock:
+            workers = cls._by_count.get(count)
+            if workers is None:
+                workers = cls._by_count[count] = cls(count)
+            return workers
+
+    def run(self, chunks: list[torch.Tensor], acc: torch.dtype) -> list[torch.Tensor]:
+        """:func:`_reduce_chunks` over every chunk, all workers at once (results in any order)."""
+        todo = iter(range(len(chunks)))  # shared: next() on a range iterator is atomic
+        futures = [self.pool.submit(_reduce_chunks, chunks, acc, todo) for _ in range(self.count)]
+        return [r for f in futures for r in f.result()]
+
+
+def _centered_square_sum(chunks: list[torch.Tensor], acc: torch.dtype, mean: float) -> float:
+    total = torch.zeros((), dtype=torch.float64, device=chunks[0].device)
+    for c in chunks:
+        d = c.to(acc) - mean
+        total += torch.dot(d, d).double()
+    return float(total)
+
+
+def _masked_moments(chunks: list[torch.Tensor]) -> _Moments:
+    """Statistics over the finite values only, in float64 (the tensor has NaN/Inf or is huge)."""
+    per_chunk = []
+    for c in chunks:
+        c = c.to(torch.float64)
+        finite = torch.isfinite(c)
+        per_chunk.append(torch.stack((
+            finite.sum(dtype=torch.float64), torch.isnan(c).sum(dtype=torch.float64),
+            torch.where(finite, c, math.inf).min(), torch.where(finite, c, -math.inf).max(),
+            torch.where(finite, c, 0.0).sum(),
+        )))
+    stats = torch.stack(per_chunk)
+    count, nan, lo, hi, s = torch.stack((stats[:, 0].sum(), stats[:, 1].sum(), stats[:, 2].min(),
+                                         stats[:, 3].max(), stats[:, 4].sum())).tolist()
+    count, nan = int(count), int(nan)
+    inf = sum(c.numel() for c in chunks) - count - nan
+    if count == 0:
+        return _Moments(0, math.nan, math.nan, math.nan, math.nan, nan, inf)
+    mean = s / count
+    square_sum = torch.zeros((), dtype=torch.float64, device=chunks[0].device)
+    for c in chunks:
+        c = c.to(torch.float64)
+        d = torch.where(torch.isfinite(c), c - mean, 0.0)
+        square_sum += torch.dot(d, d)
+    return _Moments(count, lo, hi, mean, math.sqrt(float(square_sum) / count), nan, inf)
+
+
+# -- heatmap ----------------------------------------------------------------------------------
+def heatmap_source(x: torch.Tensor, max_side: int = MAX_HEATMAP_SIDE) -> tuple[torch.Tensor, bool]:
+    """The values a heatmap shows, and whether they are channel tiles.
+
+    Rank 0 -> 1×1; rank 1 -> one row, folded into a near-square grid when longer than
+    ``max_side`` (the tail padded with NaN, which shows as no data); rank 2 (N, F) -> the batch
+    as rows; rank 3 (N, L, C) -> the first item; rank 4 (N, C, H, W) -> the first item's
+    channels, returned as (C, H, W) tiles; higher ranks -> first items until rank 4.
+    """
+    if x.dim() == 0:
+        return x.reshape(1, 1), False
+    if x.dim() == 1:
+        n = x.shape[0]
+        if n <= max_side:
+            return x.reshape(1, n), False
+        width = math.ceil(math.sqrt(n))
+        rows = math.ceil(n / width)
+        if rows * width == n:
+            return x.reshape(rows, width), False
+        padded = torch.full((rows * width,), math.nan, dtype=_float(x.dtype), device=x.device)
+        padded[:n] = x
+        return padded.reshape(rows, width), False
+    if x.dim() == 2:
+        return x, False
+    if x.dim() == 3:
+        return x[0], False
+    while x.dim() > 4:
+        x = x[0]
+    return x[0], True
+
+
+def _float(dtype: torch.dtype) -> torch.dtype:
+    return torch.float64 if dtype in (torch.float64, torch.int64, torch.int32, torch.uint64, torch.uint32) \
+        else torch.float32
+
+
+def _heatmap(x: torch.Tensor, max_side: int, masked: bool) -> tuple[np.ndarray, float, float]:
+    source, tiled = heatmap_source(x, max_side)
+    masked = masked or (x.dim() == 1 and source.numel() != x.numel())
+    if tiled:
+        image = _tiles(source, max_side, masked)
+    else:
+        h, w = source.shape
+        image = _pool(source.unsqueeze(0), min(h, max_side), min(w, max_side), masked)[0]
+    return _to_uint8(image)
+
+
+def _tiles(chw: torch.Tensor, max_side: int, masked: bool) -> torch.Tensor:
+    """(C, H, W) channels pooled to tiles and laid out in a grid, keeping each tile's aspect."""
+    c, h, w = chw.shape
+    c = min(c, max_side * max_side)  # every tile at least one pixel
+    chw = chw[:c]
+    cols = round(math.sqrt(c * h / w)) if w else 1  # a near-square mosaic
+    cols = max(math.ceil(c / max_side), min(max(cols, 1), c, max_side))
+    rows = math.ceil(c / cols)
+    scale = min(max_side / (rows * h), max_side / (cols * w), 1.0)
+    th, tw = max(1, math.floor(h * scale)), max(1, math.floor(w * scale))
+    tiles = _pool(chw, th, tw, masked)
+    if rows * cols > c:
+        pad = torch.full((rows * cols - c, th, tw), math.nan, dtype=tiles.dtype, device=tiles.device)
+        tiles = torch.cat((tiles, pad))
+    return tiles.reshape(rows, cols, th, tw).permute(0, 2, 1, 3).reshape(rows * th, cols * tw)
+
+
+def _pool(chw: torch.Tensor, oh: int, ow: int, masked: bool) -> torch.Tensor:
+    """Block means of each (H, W) plane down to (oh, ow); NaN/Inf ignored when ``masked``."""
+    _, h, w = chw.shape
+    # Stride a source much larger than the output: each pixel then averages <= 4×4 samples.
+    sh, sw = max(1, h // (4 * oh)), max(1, w // (4 * ow))
+    if sh > 1 or sw > 1:
+        chw = chw[:, ::sh, ::sw]
+    chw = chw.to(_float(chw.dtype))
+    if not masked:
+        return F.adaptive_avg_pool2d(chw, (oh, ow)) if chw.shape[1:] != (oh, ow) else chw
+    finite = torch.isfinite(chw)
+    values = F.adaptive_avg_pool2d(torch.where(finite, chw, 0.0), (oh, ow))
+    weight = F.adaptive_avg_pool2d(finite.to(chw.dtype), (oh, ow))
+    return torch.where(weight > 0, values / weight, math.nan)
+
+
+def _to_uint8(image: torch.Tensor) -> tuple[np.ndarray, float, float]:
+    """``image`` mapped linearly to 0..255 over its finite range (no data -> 0), and that range."""
+    finite = torch.isfinite(image)
+    if not bool(finite.all()):
+        if not bool(finite.any()):
+            return np.zeros(tuple(image.shape), np.uint8), math.nan, math.nan
+        lo, hi = image[finite].aminmax()
+        image = torch.where(finite, image, lo)
+    else:
+        lo, hi = image.aminmax()
+    lo_f, hi_f = float(lo), float(hi)
+    span = hi_f - lo_f
+    if span > 0 and math.isfinite(span):
+        scaled = ((image.double() - lo_f) * (255.0 / span)).round_().clamp_(0, 255)
+    else:
+        scaled = torch.zeros_like(image)  # constant: nothing to contrast, and no division by zero
+    out = scaled.to(torch.uint8)
+    if not bool(finite.all()):
+        out[~finite] = 0
+    return out.cpu().numpy(), lo_f, hi_f
+
+
+# -- histogram --------------------------------------------------------------------------------
+def _histogram(flat: torch.Tensor, acc: torch.dtype, bins: int, m: _Moments) -> tuple[list[int], list[float], int]:
+    """Counts of the finite values of an evenly strided sample, between the exact min and max."""
+    n = flat.numel()
+    stride = max(1, n // HIST_SAMPLE)
+    if stride > 1 and stride % 2 == 0:
+        stride += 1  # odd: less likely to alias with power-of-two rows and channels
+    sample = flat[::stride][:HIST_SAMPLE].to(acc)
+    sampled = sample.numel()
+    if m.count == 0:
+        return [], [], sampled  # nothing finite to count
+    if m.nan or m.inf:
+        sample = sample[torch.isfinite(sample)]
+    lo, hi = m.min, m.max
+    if not hi > lo:
+        lo, hi = lo - 0.5, hi + 0.5  # a constant: one full bin in the middle
+    counts = torch.histc(sample, bins=bins, min=lo, max=hi)
+    edges = np.linspace(lo, hi, bins + 1).tolist()
+    return [int(c) for c in counts.tolist()], edges, sampled

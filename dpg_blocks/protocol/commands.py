@@ -1,0 +1,111 @@
+"""Commands, GUI -> engine. Each answer is an event (see :mod:`.events`) naming the request_id."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+from .messages import Command, message
+from .schema import Record, record
+
+Direction = Literal["in", "out"]
+Split = Literal["train", "val", "test"]
+MAX_TAP_RATE_HZ = 1000.0
+
+
+@message
+class Catalog(Command):
+    """Send the block catalog again (answered by :class:`~.events.Ready`)."""
+
+
+@message
+class Validate(Command):
+    """Validate ``project`` (``core.project_to_dict`` form); answered by ValidationResult.
+
+    ``project_dir`` is the folder of the project file: dataset paths are relative to it.
+    """
+
+    project: dict[str, Any]
+    project_dir: str
+    request_id: int
+
+
+@message
+class Train(Command):
+    """Compile ``project`` and train it for ``epochs`` (None: the project's setting)."""
+
+    project: dict[str, Any]
+    project_dir: str
+    request_id: int
+    epochs: int | None = None
+    device: str | None = None  # "cpu", "cuda", "cuda:1"; None: the project's / the best one
+
+    def _validate(self) -> None:
+        if self.epochs is not None and self.epochs < 0:
+            raise ValueError(f"epochs must be >= 0, got {self.epochs}")
+
+
+@message
+class Pause(Command):
+    """Pause training after the current step."""
+
+
+@message
+class Resume(Command):
+    """Resume paused training."""
+
+
+@message
+class Stop(Command):
+    """Stop training (the model keeps its weights; TrainingState "stopped" follows)."""
+
+
+@message
+class Step(Command):
+    """Run one training step while paused."""
+
+
+@record
+class TapSpec(Record):
+    """One watched tensor: a block's input or output port."""
+
+    block_id: str
+    port: str
+    direction: Direction
+
+
+@message
+class SetTaps(Command):
+    """Watch exactly these tensors (empty: none), each sent at most ``rate_hz`` times a second."""
+
+    taps: list[TapSpec]
+    rate_hz: float = 10.0
+
+    def _validate(self) -> None:
+        if not (math.isfinite(self.rate_hz) and 0 < self.rate_hz <= MAX_TAP_RATE_HZ):
+            raise ValueError(f"rate_hz must be in (0, {MAX_TAP_RATE_HZ:g}], got {self.rate_hz}")
+
+
+@message
+class Evaluate(Command):
+    """Evaluate the trained model on ``split``; answered by EvaluationResult."""
+
+    split: Split
+    request_id: int
+
+
+@message
+class ReloadPlugins(Command):
+    """Discover the block packs again; answered by Ready with the new catalog."""
+
+
+@message
+class Shutdown(Command):
+    """End the engine process cleanly (Exit follows)."""
+
+
+@message
+class Ping(Command):
+    """Liveness probe; answered by Pong with the same ``seq``."""
+
+    seq: int

@@ -1,0 +1,196 @@
+"""Events, engine -> GUI. Only TapFrame is lossy; everything else must arrive, in order."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Any, ClassVar, Literal
+
+from .arrays import WireArray
+from .commands import Direction, Split
+from .messages import Event, message
+
+MAX_HEATMAP_SIDE = 256
+HEATMAP_DTYPES = ("uint8", "float16")
+MAX_HIST_BINS = 1024
+
+LogLevel = Literal["debug", "info", "warning", "error"]
+State = Literal["running", "paused", "stopped", "finished", "failed"]
+
+
+@message
+class Ready(Event):
+    """The engine is up (or reloaded its plugins): the block catalog and the plugin failures.
+
+    ``catalog`` holds ``BlockSpec.to_dict()`` items, ``failures`` ``PluginFailure.to_dict()``.
+    Also the answer to Catalog and ReloadPlugins.
+    """
+
+    catalog: list[dict[str, Any]]
+    failures: list[dict[str, Any]]
+    pid: int
+
+
+@message
+class ValidationResult(Event):
+    """One ``BlockRecord.to_dict()`` per block; ``ok`` when no block is in error."""
+
+    request_id: int
+    records: list[dict[str, Any]]
+    ok: bool
+    error: str = ""  # set when the project itself could not be read (records is then empty)
+
+
+@message
+class EpochMetrics(Event):
+    """The metrics of a finished epoch (``Trainer.finish_epoch``); never dropped."""
+
+    request_id: int
+    epoch: int
+    metrics: dict[str, Any]
+
+
+@message
+class EvaluationResult(Event):
+    """The answer to Evaluate: the metrics of ``Trainer.evaluate(split)``."""
+
+    request_id: int
+    split: Split
+    metrics: dict[str, Any]
+
+
+@message
+class StepMetrics(Event):
+    """Losses of one training step (by name, e.g. ``order_1``)."""
+
+    request_id: int
+    step: int
+    epoch: int
+    losses: dict[str, float]
+
+
+@message
+class TapFrame(Event):
+    """A summary of one watched tensor at one step: heatmap, statistics and histogram.
+
+    ``heatmap`` is 2-D, at most MAX_HEATMAP_SIDE a side; uint8 maps ``heatmap_min`` to 0 and
+    ``heatmap_max`` to 255 (float16 holds the values). ``min``/``max``/``mean``/``std`` are over
+    the finite values of the whole tensor (NaN when there are none). ``hist_counts[i]`` counts
+    the finite values in ``[hist_edges[i], hist_edges[i+1])`` (the last bin is closed) among
+    ``hist_sample`` values (fewer than ``numel`` when the histogram was computed on a sample).
+    """
+
+    lossy: ClassVar[bool] = True
+
+    block_id: str
+    port: str
+    direction: Direction
+    step: int
+    shape: tuple[int, ...]
+    dtype: str  # the tensor's dtype, e.g. "float32" (any torch dtype name)
+    numel: int
+    heatmap: WireArray
+    heatmap_min: float
+    heatmap_max: float
+    min: float
+    max: float
+    mean: float
+    std: float
+    hist_counts: list[int]
+    hist_edges: list[float]
+    hist_sample: int
+    nan_count: int
+    inf_count: int
+
+    def _validate(self) -> None:
+        hm = self.heatmap
+        if hm.dtype not in HEATMAP_DTYPES:
+            raise ValueError(f"heatmap dtype must be one of {HEATMAP_DTYPES}, got {hm.dtype!r}")
+        if len(hm.shape) != 2 or max(hm.shape) > MAX_HEATMAP_SIDE:
+            raise ValueError(f"heatmap must be 2-D and at most {MAX_HEATMAP_SIDE} a side, got {hm.shape}")
+        if len(self.hist_counts) > MAX_HIST_BINS:
+            raise ValueError(f"{len(self.hist_counts)} histogram bins, at most {MAX_HIST_BINS} allowed")
+        if len(self.hist_edges) != (len(self.hist_counts) + 1 if self.hist_counts else 0):
+            raise ValueError(
+                f"{len(self.hist_edges)} histogram edges for {len(self.hist_counts)} bins (need bins + 1)"
+            )
+        if min(self.numel, self.nan_count, self.inf_count, self.hist_sample, *self.hist_counts) < 0:
+            raise ValueError("counts must not be negative")
+
+    def coalesce_key(self) -> Hashable:
+        """Frames of the same tap replace each other: only the latest matters."""
+        return ("TapFrame", self.block_id, self.port, self.direction)
+
+
+@message
+class Log(Event):
+    """A log line from the engine."""
+
+    level: LogLevel
+    text: str
+
+
+@message
+class Error(Event):
+    """Something failed in the engine; ``where`` names the place (command, block path, plugin)."""
+
+    where: str
+    error_type: str
+    message: str
+    traceback: str = ""
+    request_id: int | None = None  # the command it answers, when there is one
+
+
+@message
+class Progress(Event):
+    """``done`` of ``total`` units of ``phase`` (``total`` None: unknown).
+
+    ``block_id``/``detail`` name the block being worked on (validation reports each block before
+    running it, so a block that hangs or crashes the engine can be named).
+    """
+
+    request_id: int
+    phase: str
+    done: int
+    total: int | None
+    block_id: str = ""
+    detail: str = ""
+
+
+@message
+class TrainingState(Event):
+    """Training changed state; ``reason`` says why (empty when obvious)."""
+
+    state: State
+    reason: str = ""
+    request_id: int | None = None
+
+
+@message
+class NonFinite(Event):
+    """The first block, in execution order, whose output went NaN/Inf; training is paused.
+
+    ``path`` is the block's path through its SuperBlocks (``["Backbone", "fc3"]``); ``what``
+    says what was found (``"nan"``, ``"inf"``, ``"loss nan"``...).
+    """
+
+    request_id: int
+    block_id: str
+    path: list[str]
+    port: str
+    step: int
+    what: str
+
+
+@message
+class Pong(Event):
+    """The answer to Ping."""
+
+    seq: int
+
+
+@message
+class Exit(Event):
+    """The engine is about to exit with ``code``."""
+
+    code: int
+    reason: str = ""
