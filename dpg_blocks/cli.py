@@ -1,4 +1,4 @@
-"""The ``dpg-blocks`` command line: validate, train, list plugins.
+"""The ``dpg-blocks`` command line: validate, train, trust, the block library, list plugins.
 
 Heavy modules (torch, the engine) are imported inside the commands that need them, so
 ``dpg-blocks --help`` and the editor start fast.
@@ -61,6 +61,40 @@ def _registry(args: argparse.Namespace) -> Any:
     return discover(args.plugins or [])
 
 
+def _code_items(project: Any, registry: Any) -> list[Any]:
+    from dpg_blocks.core.trust import project_code
+
+    return project_code(project, registry.code_params)
+
+
+def _trusted(project: Any, registry: Any, args: argparse.Namespace, console: Console) -> bool:
+    """Whether the project's custom code may run; ``--trust`` records the trust first.
+
+    Says, when it may not, which blocks hold the code and how to trust it.
+    """
+    from dpg_blocks.core.trust import TrustStore, code_digest
+
+    items = _code_items(project, registry)
+    digest = code_digest(items)
+    store = TrustStore()
+    if digest is None:
+        return True
+    if getattr(args, "trust", False):
+        store.trust(digest, project.name, str(Path(args.project).resolve()))
+        return True
+    if store.is_trusted(digest):
+        return True
+    blocks = ", ".join(sorted({i.block_name for i in items}))
+    console.print(
+        f"[bold yellow]custom code not run:[/] {args.project} contains code (in {blocks}) that has not been "
+        "trusted on this computer, so none of it was run and those blocks are marked as errors.\n"
+        f"Read it with [bold]dpg-blocks trust {args.project} --show[/]; if you trust where the project came "
+        f"from, run again with [bold]--trust[/] (or run [bold]dpg-blocks trust {args.project}[/]).",
+        highlight=False,
+    )
+    return False
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     console = Console(stderr=args.json)
     project = _load(args.project, console)
@@ -68,7 +102,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return EXIT_UNREADABLE
     from dpg_blocks.engine.compiler import validate_project
 
-    records = [r.to_dict() for r in validate_project(project, _registry(args), Path(args.project).resolve().parent)]
+    registry = _registry(args)
+    trusted = _trusted(project, registry, args, Console(stderr=True))
+    folder = Path(args.project).resolve().parent
+    records = [r.to_dict() for r in validate_project(project, registry, folder, trusted=trusted)]
     ok = not any(r["status"] == "error" for r in records)
     if args.json:
         json.dump({"ok": ok, "blocks": records}, sys.stdout, indent=1)
@@ -95,9 +132,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     from dpg_blocks.engine.compiler import CompileError
     from dpg_blocks.engine.training import Trainer
 
+    registry = _registry(args)
+    trusted = _trusted(project, registry, args, console)
     try:
         trainer = Trainer(
-            project, _registry(args), Path(args.project).resolve().parent, device=args.device, seed=args.seed
+            project, registry, Path(args.project).resolve().parent, device=args.device, seed=args.seed,
+            trusted=trusted,
         )
     except CompileError as e:
         bad = [r.to_dict() for r in e.records if r.status in ("error", "upstream-error")]
@@ -123,8 +163,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
             for metrics in trainer.fit(epochs, on_step=on_step):
                 last = metrics
+                shown = [k for k in metrics if k.startswith("loss/")] if len(trainer.model.orders) > 1 else ["loss"]
                 info = "  ".join(
-                    f"{k}={_fmt(metrics[k])}" for k in ("loss", "val_accuracy", "test_accuracy") if k in metrics
+                    f"{k}={_fmt(metrics[k])}" for k in (*shown, "val_accuracy", "test_accuracy") if k in metrics
                 )
                 progress.update(task, epoch=metrics["epoch"] + 1 if metrics["epoch"] < epochs else epochs, info=info)
                 if metrics["epoch"] < epochs:
@@ -183,6 +224,106 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_trust(args: argparse.Namespace) -> int:
+    console = Console()
+    project = _load(args.project, console)
+    if project is None:
+        return EXIT_UNREADABLE
+    from dpg_blocks.core.trust import TrustStore, code_digest
+
+    items = _code_items(project, _registry(args))
+    digest = code_digest(items)
+    store = TrustStore()
+    if digest is None:
+        console.print(f"{args.project} contains no custom code; there is nothing to trust.", highlight=False)
+        return EXIT_OK
+    if args.show:
+        for item in items:
+            console.rule(f"{item.block_name} ({item.block_type}) · {item.param}")
+            console.print(item.source, highlight=False, markup=False)
+        console.print(f"trusted: {'yes' if store.is_trusted(digest) else 'no'}")
+        return EXIT_OK
+    if args.revoke:
+        gone = store.revoke(digest)
+        console.print("trust revoked" if gone else "this code was not trusted", highlight=False)
+        return EXIT_OK
+    store.trust(digest, project.name, str(Path(args.project).resolve()))
+    blocks = ", ".join(sorted({i.block_name for i in items}))
+    console.print(f"trusted the code in {blocks} (recorded in {store.path})", highlight=False)
+    return EXIT_OK
+
+
+def _find_block(project: Any, ref: str) -> Any:
+    """A block by id, by name, or by path (``Outer/Inner`` or ``Outer › Inner``)."""
+    parts = [p.strip() for p in ref.replace(" › ", "/").split("/") if p.strip()]
+    for b in project.graph.walk():
+        if b.id == ref or project.path_of(b.id) == parts:
+            return b
+    matches = [b for b in project.graph.walk() if b.name == ref]
+    return matches[0] if len(matches) == 1 else None
+
+
+def cmd_library(args: argparse.Namespace) -> int:
+    from dpg_blocks.core.library import (
+        LibraryError,
+        insert_copy,
+        list_library,
+        load_from_library,
+        save_to_library,
+    )
+
+    console = Console()
+    err = Console(stderr=True)
+    folder = Path(args.library) if args.library else None
+    try:
+        if args.action == "list":
+            entries, problems = list_library(folder)
+            if args.json:
+                json.dump({"blocks": [e.to_dict() for e in entries], "problems": [str(p) for p in problems]}, sys.stdout, indent=1)
+                sys.stdout.write("\n")
+                return EXIT_OK
+            table = Table(title="block library")
+            for col in ("name", "type", "blocks", "saved", "file"):
+                table.add_column(col, overflow="fold")
+            for e in entries:
+                table.add_row(e.name, e.type.removeprefix("builtin."), str(e.blocks), e.saved, str(e.path))
+            console.print(table)
+            for p in problems:
+                err.print(f"[red]unreadable:[/] {p}", highlight=False)
+            return EXIT_OK
+        project = _load(args.project, err)
+        if project is None:
+            return EXIT_UNREADABLE
+        if args.action == "save":
+            block = _find_block(project, args.block)
+            if block is None:
+                err.print(f"no block {args.block!r} in {args.project} (use its name, id or Outer/Inner path)")
+                return EXIT_INVALID
+            path = save_to_library(project, block.id, args.name, folder, overwrite=args.overwrite)
+            console.print(f"saved {block.name!r} to {path}", highlight=False)
+            return EXIT_OK
+        from dpg_blocks.core import History, save_project
+
+        saved = load_from_library(args.block, folder)
+        parent = None
+        if args.into:
+            target = _find_block(project, args.into)
+            if target is None or target.graph is None:
+                err.print(f"no SuperBlock {args.into!r} in {args.project}")
+                return EXIT_INVALID
+            parent = target.id
+        edit = insert_copy(project, saved, parent, name=args.name)
+        History(project).do(edit)
+        save_project(project, args.output or args.project)
+        console.print(
+            f"inserted {edit.block.name!r} as {edit.block.id} into {args.output or args.project}", highlight=False
+        )
+        return EXIT_OK
+    except LibraryError as e:
+        err.print(f"[bold red]library:[/] {e}", highlight=False)
+        return EXIT_INVALID
+
+
 def cmd_open(args: argparse.Namespace) -> int:
     import importlib.util
 
@@ -211,6 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("project")
     v.add_argument("--json", action="store_true", help='print {"ok": bool, "blocks": [...]} as JSON')
     v.add_argument("-v", "--verbose", action="store_true", help="print tracebacks of failing blocks")
+    v.add_argument("--trust", action="store_true", help="trust and run this project's custom code (it is recorded)")
     with_plugins(v)
     v.set_defaults(func=cmd_validate)
 
@@ -221,7 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--checkpoint-dir", metavar="DIR", help="save a checkpoint after every epoch")
     t.add_argument("--device", help="cpu, cuda, cuda:1 … (default: the project's setting, 'auto')")
     t.add_argument("--seed", type=int, help="override the project's seed")
-    t.add_argument("--trust", action="store_true", help="run custom code in this project (it was made elsewhere)")
+    t.add_argument("--trust", action="store_true", help="trust and run this project's custom code (it is recorded)")
     t.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     with_plugins(t)
     t.set_defaults(func=cmd_train)
@@ -229,6 +371,32 @@ def build_parser() -> argparse.ArgumentParser:
     o = sub.add_parser("open", help="open a project in the editor (the default command)")
     o.add_argument("project", nargs="?")
     o.set_defaults(func=cmd_open)
+
+    tr = sub.add_parser("trust", help="trust the custom code in a project so that it runs (or --show, --revoke)")
+    tr.add_argument("project")
+    tr.add_argument("--show", action="store_true", help="print the project's code and whether it is trusted")
+    tr.add_argument("--revoke", action="store_true", help="stop trusting this code")
+    with_plugins(tr)
+    tr.set_defaults(func=cmd_trust)
+
+    lib = sub.add_parser("library", help="save blocks and SuperBlocks for reuse, list them, insert copies")
+    lib_sub = lib.add_subparsers(dest="action", required=True)
+    ll = lib_sub.add_parser("list", help="list the saved blocks")
+    ll.add_argument("--json", action="store_true")
+    ls = lib_sub.add_parser("save", help="save a block (by name, id or Outer/Inner path) to the library")
+    ls.add_argument("project")
+    ls.add_argument("block")
+    ls.add_argument("--name", help="save it under this name (default: the block's name)")
+    ls.add_argument("--overwrite", action="store_true", help="replace a saved block of the same name")
+    li = lib_sub.add_parser("insert", help="insert a copy of a saved block into a project (unlinked)")
+    li.add_argument("project")
+    li.add_argument("block", help="the saved block's name or file")
+    li.add_argument("--into", metavar="SUPERBLOCK", help="insert inside this SuperBlock")
+    li.add_argument("--name", help="name of the inserted block")
+    li.add_argument("--output", metavar="FILE", help="write the result here instead of changing PROJECT")
+    for p in (ll, ls, li):
+        p.add_argument("--library", metavar="DIR", help="use this library folder instead of the user's")
+    lib.set_defaults(func=cmd_library)
 
     pl = sub.add_parser("plugins", help="list block packs, their blocks, and packs that failed to load")
     pl.add_argument("--json", action="store_true")
@@ -240,7 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
-    commands = {"validate", "train", "plugins", "open"}
+    commands = {"validate", "train", "plugins", "open", "trust", "library"}
     if argv and argv[0] not in commands and not argv[0].startswith("-"):
         argv = ["open", *argv]  # `dpg-blocks PROJECT` opens the editor
     args = parser.parse_args(argv)

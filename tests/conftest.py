@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 
 import pytest
@@ -9,6 +10,12 @@ import pytest
 from dpg_blocks.core import SUPERBLOCK_TYPE, Block, Endpoint, Graph, History, Link, Port, Project
 
 BlockFactory = Callable[..., Block]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Small models train many times faster on one torch thread than on two that contend with
+    # the rest of the suite; set before any test module imports torch (engines inherit it).
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def _block(
@@ -108,3 +115,9 @@ def nested() -> Project:
 def history(classifier: Project) -> History:
     """A fresh history over the classifier project."""
     return History(classifier)
+
+
+@pytest.fixture(autouse=True)
+def _private_user_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads or writes the real user folder (trust records, library, user plugins)."""
+    monkeypatch.setenv("DPG_BLOCKS_USER_DIR", str(tmp_path_factory.mktemp("user")))

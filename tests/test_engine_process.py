@@ -237,3 +237,18 @@ def test_the_client_side_imports_no_torch():
     code = "import sys, dpg_blocks.protocol, dpg_blocks.client.engine_client; assert 'torch' not in sys.modules"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_the_engine_runs_custom_code_only_when_the_user_trusts_it(client, tmp_path, monkeypatch):
+    # The shipped DANN example's gradient-reversal code is trusted by digest.
+    result = validate(client, mlp("dann_digits.dpgb"))
+    assert result.ok, [r["message"] for r in result.records if r["status"] == "error"]
+    # Changed code is untrusted again: the block is an error and its code never ran.
+    doc = mlp("dann_digits.dpgb")
+    reversal = next(b for b in doc["graph"]["blocks"] if b["type"] == "builtin.Custom")
+    marker = tmp_path / "ran.txt"
+    reversal["params"]["code"] += f"\nopen({str(marker)!r}, 'w').write('payload')\n"
+    result = validate(client, doc)
+    record = next(r for r in result.records if r["id"] == reversal["id"])
+    assert record["status"] == "error" and record["error_type"] == "UntrustedCode"
+    assert not marker.exists()

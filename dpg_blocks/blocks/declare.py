@@ -32,12 +32,20 @@ _PY_TYPES: dict[Any, str] = {int: "int", float: "float", bool: "bool", str: "str
 
 
 class In:
-    """An input port. ``variadic`` names the int parameter that repeats it (``x1``…``xN``)."""
+    """An input port. ``variadic`` names the int parameter that repeats it (``x1``…``xN``);
+    ``named_by`` names a "names" parameter listing the ports (a Custom block's inputs)."""
 
     def __init__(
-        self, kind: str = "tensor", *, optional: bool = False, doc: str = "", variadic: str | None = None
+        self,
+        kind: str = "tensor",
+        *,
+        optional: bool = False,
+        doc: str = "",
+        variadic: str | None = None,
+        named_by: str | None = None,
     ) -> None:
         self.kind, self.optional, self.doc, self.variadic = kind, optional, doc, variadic
+        self.named_by = named_by
         self.name = ""
 
     def __set_name__(self, owner: type, name: str) -> None:
@@ -45,10 +53,13 @@ class In:
 
 
 class Out:
-    """An output port. ``variadic`` names the int parameter that repeats it."""
+    """An output port. ``variadic`` names the int parameter that repeats it; ``named_by`` a
+    "names" parameter listing the ports."""
 
-    def __init__(self, kind: str = "tensor", *, doc: str = "", variadic: str | None = None) -> None:
-        self.kind, self.doc, self.variadic = kind, doc, variadic
+    def __init__(
+        self, kind: str = "tensor", *, doc: str = "", variadic: str | None = None, named_by: str | None = None
+    ) -> None:
+        self.kind, self.doc, self.variadic, self.named_by = kind, doc, variadic, named_by
         self.name = ""
 
     def __set_name__(self, owner: type, name: str) -> None:
@@ -57,7 +68,7 @@ class Out:
 
 class Param:
     """A parameter: a type (int, float, bool, str or one of "path", "shape", "ints", "code",
-    "choice"), a default and optional bounds or choices. On an instance built in the engine the
+    "choice", "names", "values"), a default and optional bounds or choices. On an instance built in the engine the
     attribute holds the value."""
 
     def __init__(
@@ -116,8 +127,14 @@ def block(
     legacy_ids: Sequence[str] = (),
     role: str | None = None,
     accepts_null: bool = False,
+    takes_signal: bool = False,
 ) -> Callable[[T], T]:
-    """Class decorator declaring a block type with a stable ``id`` (see module docstring)."""
+    """Class decorator declaring a block type with a stable ``id`` (see module docstring).
+
+    ``takes_signal``: the built module is called as ``module(order, target, *inputs)`` — the
+    current order and the ground truth reaching the block (None when not exactly one labelled
+    input reaches it); ``module.training`` is the train/test flag.
+    """
 
     def decorate(cls: T) -> T:
         cname = cls.__name__
@@ -141,9 +158,11 @@ def block(
                     outputs = [p for p in outputs if p.name != attr]
                     params = [p for p in params if p.name != attr]
                 if isinstance(member, In):
-                    inputs.append(PortSpec(attr, member.kind, member.optional, member.doc, member.variadic))
+                    inputs.append(
+                        PortSpec(attr, member.kind, member.optional, member.doc, member.variadic, member.named_by)
+                    )
                 elif isinstance(member, Out):
-                    outputs.append(PortSpec(attr, member.kind, False, member.doc, member.variadic))
+                    outputs.append(PortSpec(attr, member.kind, False, member.doc, member.variadic, member.named_by))
                 elif isinstance(member, Param):
                     params.append(member.to_spec(cname))
                 else:
@@ -157,6 +176,14 @@ def block(
                     raise BlockDeclarationError(
                         f"{cname}.{port.name}: variadic={port.variadic!r} must name an int Param of {cname}"
                     )
+            if port.named_by is not None:
+                names = param_names.get(port.named_by)
+                if names is None or names.type != "names":
+                    raise BlockDeclarationError(
+                        f"{cname}.{port.name}: named_by={port.named_by!r} must name a \"names\" Param of {cname}"
+                    )
+                if port.variadic is not None:
+                    raise BlockDeclarationError(f"{cname}.{port.name}: a port is variadic or named_by, not both")
         if role == "input":
             _require_method(cls, "load", cname)
         else:
@@ -175,6 +202,7 @@ def block(
             params=params,
             role=role,
             accepts_null=accepts_null,
+            takes_signal=takes_signal,
             cls=cls,
         )
         cls.__block_spec__ = spec  # type: ignore[attr-defined]

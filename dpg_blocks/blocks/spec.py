@@ -6,13 +6,16 @@ declared on (``cls``) stays in the engine, where ``build()``/``load()`` run.
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from dpg_blocks.core.graph import Block, Port
+from dpg_blocks.core.graph import PORT_NAME, Block, Port
 
-PARAM_TYPES = ("int", "float", "bool", "str", "choice", "path", "shape", "ints", "code")
+# "names": a list of identifiers (e.g. the ports of a Custom block); "values": a JSON object of
+# named numbers, booleans or strings (a Custom block's own settings, an order -> value table).
+PARAM_TYPES = ("int", "float", "bool", "str", "choice", "path", "shape", "ints", "code", "names", "values")
 ROLES = (None, "input", "loss", "output")
 
 
@@ -26,13 +29,15 @@ class ParamError(ValueError):
 
 @dataclass
 class PortSpec:
-    """A declared port. A variadic port expands to ``name1``…``nameN`` (N from a param)."""
+    """A declared port. A variadic port expands to ``name1``…``nameN`` (N from a param); a port
+    ``named_by`` a "names" param expands to one port per listed name (a Custom block's ports)."""
 
     name: str
     kind: str = "tensor"
     optional: bool = False
     doc: str = ""
     variadic: str | None = None
+    named_by: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -41,6 +46,7 @@ class PortSpec:
             "optional": self.optional,
             "doc": self.doc,
             "variadic": self.variadic,
+            "named_by": self.named_by,
         }
 
 
@@ -66,9 +72,15 @@ class ParamSpec:
         if value is None:
             if t in ("path", "code", "str"):
                 return ""
-            if t in ("shape", "ints"):
+            if t in ("shape", "ints", "names"):
                 return []
+            if t == "values":
+                return {}
             raise ValueError("a value is required")
+        if t == "names":
+            return _names(value)
+        if t == "values":
+            return _values(value)
         if t == "bool":
             if isinstance(value, bool):
                 return value
@@ -125,6 +137,34 @@ def _int_list(value: Any) -> list[int]:
     raise ValueError(f"expected a list of integers, got {value!r}")
 
 
+def _names(value: Any) -> list[str]:
+    if isinstance(value, str):
+        value = [p for p in value.replace(" ", ",").split(",") if p]
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"expected names separated by commas, got {value!r}")
+    for v in value:
+        if not PORT_NAME.fullmatch(v):
+            raise ValueError(f"{v!r} is not a valid name (letters, digits and _, not starting with a digit)")
+    if len(set(value)) != len(value):
+        raise ValueError(f"names must be different, got {list(value)}")
+    return list(value)
+
+
+def _values(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError(f"expected named values, got {value!r}")
+    out: dict[str, Any] = {}
+    for k, v in value.items():
+        if not isinstance(k, str) or not k:
+            raise ValueError(f"value names must be non-empty text, got {k!r}")
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ValueError(f"{k}: expected a finite number, got {v!r}")
+        if not isinstance(v, bool | int | float | str):
+            raise ValueError(f"{k}: expected a number, true/false or text, got {v!r}")
+        out[k] = v
+    return out
+
+
 @dataclass
 class BlockSpec:
     """Everything the editor and the engine need to know about a block type."""
@@ -140,6 +180,9 @@ class BlockSpec:
     params: list[ParamSpec] = field(default_factory=list)
     role: str | None = None
     accepts_null: bool = False
+    # The built module is called as ``module(order, target, *inputs)``: the rest of the paper's
+    # signal (the current order and the ground truth); ``module.training`` is the train flag.
+    takes_signal: bool = False
     pack: str = ""
     cls: Any = None  # the declared class; engine side only, never serialised
 
@@ -157,6 +200,7 @@ class BlockSpec:
             "params": [p.to_dict() for p in self.params],
             "role": self.role,
             "accepts_null": self.accepts_null,
+            "takes_signal": self.takes_signal,
             "pack": self.pack,
         }
 
@@ -174,6 +218,7 @@ class BlockSpec:
             params=[ParamSpec(**p) for p in d.get("params", [])],
             role=d.get("role"),
             accepts_null=d.get("accepts_null", False),
+            takes_signal=d.get("takes_signal", False),
             pack=d.get("pack", ""),
         )
 
@@ -181,8 +226,13 @@ class BlockSpec:
     def param(self, name: str) -> ParamSpec | None:
         return next((p for p in self.params if p.name == name), None)
 
+    def code_params(self) -> list[str]:
+        """Names of the parameters that hold source code (run only in trusted projects)."""
+        return [p.name for p in self.params if p.type == "code"]
+
     def default_params(self) -> dict[str, Any]:
-        return {p.name: p.default for p in self.params}
+        # copies: a list or dict default must never be shared between blocks
+        return {p.name: copy.deepcopy(p.default) for p in self.params}
 
     def check_params(self, params: dict[str, Any]) -> dict[str, Any]:
         """Defaults filled in and every value coerced; :class:`ParamError` names the param."""
@@ -204,7 +254,11 @@ class BlockSpec:
         def expand(specs: list[PortSpec]) -> list[Port]:
             ports: list[Port] = []
             for s in specs:
-                if s.variadic is None:
+                if s.named_by is not None:
+                    names = values.get(s.named_by)
+                    if isinstance(names, list):
+                        ports.extend(Port(n, s.kind, s.optional) for n in names if isinstance(n, str))
+                elif s.variadic is None:
                     ports.append(Port(s.name, s.kind, s.optional))
                 else:
                     try:

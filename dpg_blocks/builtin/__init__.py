@@ -7,14 +7,16 @@ import it inside ``build()``/``load()``).
 from __future__ import annotations
 
 from .activations import GELU, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from .constants import Fill
 from .convolution import Conv1d, Conv2d, ConvTranspose2d
+from .custom import Custom
 from .inputs import Input
 from .linear import Linear
 from .losses import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from .normalization import BatchNorm1d, BatchNorm2d, Dropout, LayerNorm
 from .outputs import Output
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
-from .structure import OR, Add, Concat, Copy, Flatten, Multiply, Reshape
+from .structure import OR, Add, Concat, Copy, Flatten, Multiply, Reshape, Split
 
 PACK_NAME = "builtin"
 
@@ -44,6 +46,9 @@ BLOCKS: list[type] = [
     Multiply,
     Copy,
     OR,
+    Split,
+    Fill,
+    Custom,
     CrossEntropyLoss,
     BCEWithLogitsLoss,
     MSELoss,

@@ -279,3 +279,48 @@ class L1Loss(_WeightedLoss):
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return self._scaled(F.l1_loss(input, match_target("L1 loss", input, target)))
+
+
+# -- splitting and constants ------------------------------------------------------------------
+
+
+class Split(nn.Module):
+    """Split ``x`` along ``dim`` into parts as long as the reference tensors are along ``dim``."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: Tensor, *likes: Tensor) -> tuple[Tensor, ...]:
+        sizes = [t.shape[self.dim] for t in likes]
+        try:
+            return torch.split(x, sizes, self.dim)
+        except (RuntimeError, IndexError) as e:
+            raise ValueError(
+                f"Split: x {fmt(x.shape)} has {x.shape[self.dim] if x.dim() > self.dim else '?'} along dim "
+                f"{self.dim} but the references add up to {sum(sizes)} ({', '.join(fmt(t.shape) for t in likes)})"
+            ) from e
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Fill(nn.Module):
+    """A tensor of one value per sample of ``like`` (the value may depend on the order).
+
+    Called with the signal: ``forward(order, target, like)``.
+    """
+
+    def __init__(self, value: float, per_order: dict[int, float], shape: tuple[int, ...], dtype: torch.dtype) -> None:
+        super().__init__()
+        self.value = value
+        self.per_order = dict(per_order)
+        self.shape = tuple(shape)
+        self.dtype = dtype
+
+    def forward(self, order: int, target: Tensor | None, like: Tensor) -> Tensor:
+        value = self.per_order.get(order, self.value)
+        return torch.full((like.shape[0], *self.shape), value, dtype=self.dtype, device=like.device)
+
+    def extra_repr(self) -> str:
+        return f"value={self.value}, per_order={self.per_order}, shape={self.shape}, dtype={self.dtype}"

@@ -213,3 +213,38 @@ class OR:
         from .modules import Or
 
         return Or()
+
+
+@block("builtin.Split", category="Structure", name="Split", version=1)
+class Split:
+    """Cuts a tensor along one dimension into parts as long as its reference inputs — the
+    reverse of a Concat.
+
+    Example: source and target images are concatenated along the batch (dim 0) to share a
+    feature extractor; Split, with the source and target batches as references, gives back the
+    source rows (y1) and the target rows (y2), e.g. to apply the label loss to the source only.
+    """
+
+    x = In("tensor", doc="The tensor to cut.")
+    like = In("tensor", variadic="n_parts", doc="References: part k is as long as like k along 'dim'.")
+    y = Out("tensor", variadic="n_parts", doc="The parts, in order.")
+
+    n_parts = Param(int, 2, min=2, max=16, doc="Number of parts.")
+    dim = Param(int, 0, doc="Dimension to cut along (0 = the batch, 1 = features/channels).")
+
+    def build(self, ctx: BuildContext) -> Any:
+        """A module splitting ``x`` by the references' sizes."""
+        shape = ctx.in_shape("x")
+        dim = require_dim("Split", shape, self.dim)
+        likes = {f"like{i}": tuple(ctx.in_shape(f"like{i}")) for i in range(1, self.n_parts + 1)}
+        for port, s in likes.items():
+            require_dim(f"Split ({port})", s, self.dim)
+        total = sum(s[dim] for s in likes.values())
+        if total != shape[dim]:
+            raise ValueError(
+                f"Split: x {fmt(shape)} has {shape[dim]} along dim {self.dim} but the references add up to "
+                f"{total} ({_listing(likes)})"
+            )
+        from .modules import Split as SplitModule
+
+        return SplitModule(self.dim)

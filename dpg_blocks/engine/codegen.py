@@ -3,7 +3,9 @@
 The generated ``make(m)`` binds every module it calls to a closure local and returns
 ``forward(x_<input>, y_<input>, ...)``, a straight-line function: one call per live block, in
 topological order, then ``return total_loss, (losses...), ((prediction, target), ...)``. The
-same source is what "export to PyTorch" will write out.
+same source is what "export to PyTorch" will write out. A block declared ``takes_signal`` is
+called as ``m(order, target, *inputs)``; the order is a literal (each order has its own
+forward), so graphs without such blocks generate exactly the code they did before.
 """
 
 from __future__ import annotations
@@ -76,12 +78,18 @@ def generate_order_source(
         args = [names[a] if a is not None else "None" for a in step.args]
         if step.implicit_target is not None:
             args[ports.index("target")] = names[(step.implicit_target, "y")]
-        call = f"{module_var(step)}({', '.join(args)})"
+        call_args = args
+        if node.spec is not None and node.spec.takes_signal:
+            # the rest of the paper's signal: this order (a constant here) and the ground truth
+            target = names[(step.signal_target, "y")] if step.signal_target is not None else "None"
+            call_args = [str(plan.index), target, *args]
+        call = f"{module_var(step)}({', '.join(call_args)})"
         comment = f"  # {' › '.join(node.path)}"
         target_input = step.implicit_target
         if target_input is None and "target" in ports:
             src = node.sources.get("target")
-            target_input = src[0] if src is not None and src[1] == "y" else None
+            # only an Input's labels name a per-input accuracy (a Concat's "y" is not an input)
+            target_input = src[0] if src is not None and src[1] == "y" and src[0] in plan.inputs else None
         if node.role == "loss":
             var = f"loss_{node.id}".replace("-", "_")
             body.append(f"    {var} = {call}{comment}")

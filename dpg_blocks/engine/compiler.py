@@ -24,8 +24,14 @@ from dpg_blocks.core.project import Project
 from .codegen import generate_order_source
 from .datasets import DataSource
 from .plan import FlatGraph, FlatNode, OrderPlan, Source, flatten, order_indices, plan_order
-from .records import ERROR, IDLE, OK, PATH_SEP, UPSTREAM, BlockRecord, TensorInfo, worst
+from .records import ERROR, IDLE, OK, PATH_SEP, UNTRUSTED, UPSTREAM, BlockRecord, TensorInfo, worst
 from .registry import Registry
+from .usercode import USER_CODE_PREFIX, user_code_line
+
+UNTRUSTED_MESSAGE = (
+    "not run: this project's custom code is not trusted on this computer yet; trust the project "
+    "to run it (the --trust option of dpg-blocks validate/train)"
+)
 
 SAMPLE_SIZE = 4  # samples per input in a validation batch
 
@@ -76,14 +82,38 @@ def _user_traceback(exc: BaseException) -> str:
     frames = traceback.extract_tb(exc.__traceback__)
     engine_dir = str(Path(__file__).parent)
     kept = [f for f in frames if not f.filename.startswith(engine_dir)] or frames[-1:]
+    user = [f for f in frames if f.filename.startswith(USER_CODE_PREFIX)]
+    if user:  # an error in the block's own code: its lines are all the user needs
+        kept = user
     return "".join(traceback.format_list(kept)) + "".join(traceback.format_exception_only(type(exc), exc))
 
 
-class Validator:
-    """Runs every order on sample batches, building modules on the way; fills ``records``."""
+def has_code(node: FlatNode) -> bool:
+    """Whether the block carries source code of its own (it runs only in trusted projects)."""
+    if node.spec is None:
+        return False
+    return any(str(node.params.get(name) or "").strip() for name in node.spec.code_params())
 
-    def __init__(self, project: Project, registry: Registry, project_dir: Path, sample_size: int = SAMPLE_SIZE):
+
+class Validator:
+    """Runs every order on sample batches, building modules on the way; fills ``records``.
+
+    Blocks with code of their own are built (which runs the code) only when ``trusted``;
+    otherwise they get an error record of type ``UntrustedCode`` and nothing of theirs runs.
+    A built module with a ``check_gradient(order, target, *inputs)`` method (Custom blocks
+    with a backward) has it called once, after its first successful forward.
+    """
+
+    def __init__(
+        self,
+        project: Project,
+        registry: Registry,
+        project_dir: Path,
+        sample_size: int = SAMPLE_SIZE,
+        trusted: bool = False,
+    ):
         self.project = project
+        self.trusted = trusted
         self.registry = registry
         self.project_dir = project_dir
         self.sample_size = sample_size
@@ -98,11 +128,15 @@ class Validator:
             nid: BlockRecord(nid, n.block.name, n.block.type, n.path) for nid, n in self.flat.nodes.items()
         }
         self._buffers: dict[str, dict[str, torch.Tensor]] = {}
+        self._grad_checked: set[str] = set()
 
     # -- running -----------------------------------------------------------------------------
     def run(self) -> list[BlockRecord]:
         for node in self.flat.nodes.values():
             rec = self.records[node.id]
+            if not node.problem and not self.trusted and has_code(node):
+                node.problem = UNTRUSTED_MESSAGE
+                self._fail(rec, node.problem, UNTRUSTED)
             if node.problem:
                 self._fail(rec, node.problem, "ValueError")
             elif node.role == "input":
@@ -133,7 +167,7 @@ class Validator:
                 raise TypeError(f"load() must return a DataSource, got {type(source).__name__}")
             self.sources[node.id] = source
         except Exception as e:
-            self._fail(rec, str(e), type(e).__name__, _user_traceback(e))
+            self._fail_with(rec, e)
 
     def _run_order(self, plan: OrderPlan) -> None:
         values: dict[Source, Any] = {}
@@ -181,14 +215,23 @@ class Validator:
                 continue
             if self.on_block is not None:
                 self.on_block(node)
+            call_args = args
+            if node.spec.takes_signal:  # type: ignore[union-attr]
+                target = values.get((step.signal_target, "y")) if step.signal_target is not None else None
+                call_args = [plan.index, target, *args]
             try:
                 module = self._module(node, ports, args)
                 with torch.no_grad():
-                    out = module(*args)
+                    out = module(*call_args)
                 outs = self._check_outputs(node, out)
+                check = getattr(module, "check_gradient", None)
+                if check is not None and node.id not in self._grad_checked:
+                    self._grad_checked.add(node.id)
+                    with torch.enable_grad():
+                        check(*call_args)
             except Exception as e:
                 failed.add(node.id)
-                self._fail(rec, str(e) or type(e).__name__, type(e).__name__, _user_traceback(e))
+                self._fail_with(rec, e)
                 continue
             for port, value in zip((p.name for p in node.block.outputs), outs, strict=True):
                 values[(node.id, port)] = value
@@ -233,6 +276,17 @@ class Validator:
         self._buffers[node.id] = {n: b.detach().clone() for n, b in module.named_buffers()}
         return module
 
+    def _fail_with(self, rec: BlockRecord, e: BaseException) -> None:
+        """Record exception ``e``; an error inside user code names the line in that code."""
+        message = str(e) or type(e).__name__
+        where = user_code_line(e)
+        if where is not None and rec.status != ERROR:
+            rec.code_line = where[1]
+            if isinstance(e, SyntaxError):
+                message = f"syntax error: {e.msg}"
+            message = f"{message} (line {where[1]} of the code)"
+        self._fail(rec, message, type(e).__name__, _user_traceback(e))
+
     def _fail(self, rec: BlockRecord, message: str, error_type: str, tb: str = "") -> None:
         if rec.status != ERROR:
             rec.status, rec.message, rec.error_type, rec.traceback = ERROR, message, error_type, tb
@@ -261,9 +315,11 @@ class Validator:
         return not any(r.status == ERROR for r in self.records.values())
 
 
-def validate_project(project: Project, registry: Registry, project_dir: Path | str = ".") -> list[BlockRecord]:
+def validate_project(
+    project: Project, registry: Registry, project_dir: Path | str = ".", trusted: bool = False
+) -> list[BlockRecord]:
     """Records for every block (see :class:`Validator`)."""
-    return Validator(project, registry, Path(project_dir)).run()
+    return Validator(project, registry, Path(project_dir), trusted=trusted).run()
 
 
 class _CallableModule(nn.Module):
@@ -336,9 +392,11 @@ class CompileResult:
     flat: FlatGraph
 
 
-def compile_project(project: Project, registry: Registry, project_dir: Path | str = ".") -> CompileResult:
+def compile_project(
+    project: Project, registry: Registry, project_dir: Path | str = ".", trusted: bool = False
+) -> CompileResult:
     """Validate, then build the :class:`CompiledModel`; raises :class:`CompileError`."""
-    v = Validator(project, registry, Path(project_dir))
+    v = Validator(project, registry, Path(project_dir), trusted=trusted)
     records = v.run()
     if not v.ok:
         raise CompileError(records)

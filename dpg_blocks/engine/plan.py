@@ -123,6 +123,7 @@ class Step:
     live: bool
     args: list[Source | None]  # per input port; None: unconnected or null
     implicit_target: str | None = None  # input block id whose labels feed an unlinked target
+    signal_target: str | None = None  # takes_signal blocks: the one labelled input reaching them
     idle_reason: str = ""
     target_problem: str = ""
 
@@ -185,6 +186,8 @@ def plan_order(flat: FlatGraph, index: int, labelled: set[str] | None = None) ->
             if a is not None:
                 origin |= labelled_from.get(a, set())
         step = Step(node, True, live_args)
+        if node.spec is not None and node.spec.takes_signal and len(origin) == 1:
+            step.signal_target = next(iter(origin))
         if node.role in ("loss", "output") and "target" in ports and node.sources.get("target") is None:
             pred = node.sources.get(ports[0])
             origin = labelled_from.get(pred, set()) if pred else set()

@@ -161,13 +161,20 @@ class Engine:
             self.emit(m.ValidationResult(request_id=request_id, records=[], ok=False, error=str(e)))
             return None
 
+    def trusted(self, project: Any) -> bool:
+        """Whether this user trusts the project's custom code (the editor records trust in the
+        same user folder; the engine, which runs the code, is the one that checks)."""
+        from dpg_blocks.core.trust import TrustStore, code_digest, project_code
+
+        return TrustStore().is_trusted(code_digest(project_code(project, self.registry.code_params)))
+
     def validate(self, cmd: Any) -> None:
         from .compiler import Validator
 
         project = self._project(cmd.project, cmd.request_id)
         if project is None:
             return
-        v = Validator(project, self.registry, cmd.project_dir)
+        v = Validator(project, self.registry, cmd.project_dir, trusted=self.trusted(project))
         total = len(v.flat.nodes)
         done = [0]
 
@@ -201,7 +208,7 @@ class Engine:
         try:
             self.session = TrainingSession(
                 self.emit, self.emit_tap, project, self.registry, cmd.project_dir, cmd.request_id,
-                epochs=cmd.epochs, device=cmd.device,
+                epochs=cmd.epochs, device=cmd.device, trusted=self.trusted(project),
             )
         except CompileError as e:
             records = [r.to_dict() for r in e.records]

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 OK, ERROR, UPSTREAM, IDLE = "ok", "error", "upstream-error", "idle"
+UNTRUSTED = "UntrustedCode"  # error_type of a block whose code was not run: the project is not trusted
 _RANK = {ERROR: 3, UPSTREAM: 2, OK: 1, IDLE: 0}
 PATH_SEP = " › "
 
@@ -36,6 +37,7 @@ class BlockRecord:
     outputs: list[TensorInfo] = field(default_factory=list)
     orders: list[int] = field(default_factory=list)  # orders in which it ran
     failing_path: list[str] = field(default_factory=list)  # SuperBlocks: the inner block at fault
+    code_line: int = 0  # an error in the block's own code: the line inside that code (1-based)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -52,6 +54,7 @@ class BlockRecord:
             "outputs": [t.to_dict() for t in self.outputs],
             "orders": self.orders,
             "failing_path": self.failing_path,
+            "code_line": self.code_line,
         }
 
     def worse_than(self, status: str) -> bool:

@@ -99,6 +99,11 @@ class Registry:
         self.packs.append(pack)
         return pack
 
+    def code_params(self, type_id: str) -> list[str]:
+        """Names of the params of ``type_id`` that hold source code (for the trust check)."""
+        spec = self.get(type_id)
+        return spec.code_params() if spec is not None else []
+
     def catalog(self) -> list[dict[str, Any]]:
         """Every spec as plain data, for the editor's Blocks menu."""
         return [s.to_dict() for s in self.specs.values()]
@@ -127,9 +132,9 @@ def blocks_in_module(module: ModuleType) -> list[Any]:
 
 def default_plugin_dirs() -> list[Path]:
     """The repo's ``plugins/``, the user plugin folder and ``DPG_BLOCKS_PLUGIN_PATH``."""
-    import platformdirs
+    from dpg_blocks.core.user_folder import plugins_dir
 
-    dirs = [Path(__file__).resolve().parents[2] / "plugins", Path(platformdirs.user_data_dir("dpg-blocks")) / "plugins"]
+    dirs = [Path(__file__).resolve().parents[2] / "plugins", plugins_dir()]
     env = os.environ.get(PLUGIN_PATH_ENV, "")
     dirs.extend(Path(p) for p in env.split(os.pathsep) if p)
     return dirs

@@ -154,10 +154,11 @@ class TrainingSession:
         request_id: int,
         epochs: int | None = None,
         device: str | None = None,
+        trusted: bool = False,
     ) -> None:
         self.emit, self.emit_tap = emit, emit_tap
         self.request_id = request_id
-        self.trainer = Trainer(project, registry, project_dir, device=device)
+        self.trainer = Trainer(project, registry, project_dir, device=device, trusted=trusted)
         self.epochs = project.training.epochs if epochs is None else epochs
         self.taps = Taps(self.trainer)
         self.state = "running"

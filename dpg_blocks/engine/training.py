@@ -96,12 +96,14 @@ class Trainer:
         project_dir: Path | str = ".",
         device: str | None = None,
         seed: int | None = None,
+        trusted: bool = False,
     ) -> None:
         self.project = project
         self.seed = project.training.seed if seed is None else seed
         self.device = resolve_device(device or project.training.device)
         seed_everything(self.seed)
-        self.compiled: CompileResult = compile_project(project, registry, project_dir)
+        # custom code runs only in a trusted project (DESIGN.md §5; the CLI's --trust)
+        self.compiled: CompileResult = compile_project(project, registry, project_dir, trusted=trusted)
         self.model: CompiledModel = self.compiled.model.to(self.device)
         self.sources: dict[str, DataSource] = self.compiled.sources
         self.names = {nid: n.block.name for nid, n in self.compiled.flat.nodes.items()}
@@ -378,7 +380,7 @@ class EpochRun:
             self.last_batches[index] = batch
             total, _losses, heads = trainer.forward(index, batch)
             if check_finite and total is not None and not bool(torch.isfinite(total)):
-                raise NonFiniteLoss(index, batch, float(total))
+                raise NonFiniteLoss(index, batch, float(total.detach()))
             trainer.optimize(index, total)
             if total is not None:
                 totals[index] = total.detach()
