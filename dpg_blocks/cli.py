@@ -341,6 +341,28 @@ def cmd_open(args: argparse.Namespace) -> int:
     return int(run_editor(args.project))
 
 
+def cmd_screenshot(args: argparse.Namespace) -> int:
+    """Render the editor on a project once validation has arrived and save the frame as PNG."""
+    from dpg_blocks.core.project_file import ProjectFileError
+    from dpg_blocks.ui.app import run_screenshot
+
+    console = Console(stderr=True)
+    try:
+        w, h = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        console.print(f"[bold red]--size must be WIDTHxHEIGHT, got {args.size!r}[/]", highlight=False)
+        return EXIT_UNREADABLE
+    try:
+        code = run_screenshot(args.project, args.output, select=args.select, size=(w, h), boxes=args.boxes,
+                              timeout_s=args.timeout)
+    except ProjectFileError as e:
+        console.print(f"[bold red]cannot read the project:[/] {e}", highlight=False)
+        return EXIT_UNREADABLE
+    if code:
+        console.print(f"[bold red]no screenshot: validation did not arrive within {args.timeout:g} s[/]")
+    return code
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dpg-blocks", description="Design, train and debug neural networks as block graphs.")
     sub = parser.add_subparsers(dest="command")
@@ -371,6 +393,15 @@ def build_parser() -> argparse.ArgumentParser:
     o = sub.add_parser("open", help="open a project in the editor (the default command)")
     o.add_argument("project", nargs="?")
     o.set_defaults(func=cmd_open)
+
+    sc = sub.add_parser("screenshot", help="render the editor on a project after validation and save a PNG")
+    sc.add_argument("project")
+    sc.add_argument("-o", "--output", required=True, metavar="FILE.png")
+    sc.add_argument("--select", metavar="BLOCK", help="select this block (name, id or Outer/Inner path)")
+    sc.add_argument("--size", default="1600x1000", metavar="WxH", help="window size (default 1600x1000)")
+    sc.add_argument("--boxes", metavar="FILE.json", help="also write the nodes' rectangles and statuses")
+    sc.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for validation")
+    sc.set_defaults(func=cmd_screenshot)
 
     tr = sub.add_parser("trust", help="trust the custom code in a project so that it runs (or --show, --revoke)")
     tr.add_argument("project")
@@ -408,7 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
-    commands = {"validate", "train", "plugins", "open", "trust", "library"}
+    commands = {"validate", "train", "plugins", "open", "screenshot", "trust", "library"}
     if argv and argv[0] not in commands and not argv[0].startswith("-"):
         argv = ["open", *argv]  # `dpg-blocks PROJECT` opens the editor
     args = parser.parse_args(argv)
