@@ -289,3 +289,18 @@ def test_cuda_summary_matches_cpu(gen: torch.Generator) -> None:
     assert np.array_equal(cpu.heatmap, gpu.heatmap)
     assert (cpu.nan_count, cpu.min, cpu.max) == (gpu.nan_count, gpu.min, gpu.max)
     assert gpu.mean == pytest.approx(cpu.mean, rel=1e-6) and gpu.std == pytest.approx(cpu.std, rel=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(32, 128), (7,), (300,), (4, 10), (2, 3, 5), (3, 3, 4, 4), (1000,), (64, 1)])
+def test_the_small_tensor_fast_path_agrees_with_the_general_path(shape, monkeypatch):
+    import dpg_blocks.engine.taps as taps
+
+    x = torch.randn(*shape, generator=torch.Generator().manual_seed(1)) * 3 + 1
+    fast = taps.summarize(x)
+    monkeypatch.setattr(taps, "SMALL_NUMEL", 0)
+    general = taps.summarize(x)
+    assert fast.heatmap.shape == general.heatmap.shape
+    assert np.abs(fast.heatmap.astype(int) - general.heatmap.astype(int)).max() <= 1
+    assert fast.hist_counts == general.hist_counts and fast.hist_edges == general.hist_edges
+    assert np.allclose([fast.min, fast.max, fast.mean, fast.std], [general.min, general.max, general.mean, general.std],
+                       rtol=1e-5, atol=1e-6)

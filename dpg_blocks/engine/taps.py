@@ -42,8 +42,8 @@ HIST_BINS = 64
 HIST_SAMPLE = 1 << 16
 # CPU chunk of the statistics pass, in elements (4 MiB of float32: two workers' chunks stay in
 # L3 while the three reductions read them). Smaller chunks mean more ops, and every op hands the
-# GIL between the workers: on the project's busy 2-core machine 2^15 took 200-400 ms, 2^18
-# 60-110 ms, 2^20 42-90 ms for 10^8 elements.
+# GIL between the workers: for 10^8 elements on the project's shared 2-core machine, 2^15 took
+# 200-400 ms, 2^18 60-110 ms, 2^20 42-90 ms (2^21 and 2^22 were no better).
 CHUNK = 1 << 20
 # Above this ratio of mean² to variance, sum(x²)/n - mean² keeps too few digits (float32 sums
 # carry ~1e-6 relative error): the variance is recomputed around the mean.
@@ -112,6 +112,10 @@ def summarize(t: torch.Tensor, max_side: int = MAX_HEATMAP_SIDE, bins: int = HIS
         nan = math.nan
         return TensorSummary(shape, dtype, 0, np.zeros((0, 0), np.uint8), nan, nan, nan, nan, nan, nan,
                              [], [], 0, 0, 0)
+    if numel <= SMALL_NUMEL and x.device.type == "cpu" and not x.is_complex():
+        small = _summarize_small(x, shape, dtype, max_side, bins)
+        if small is not None:
+            return small
     flat = x.reshape(-1)
     acc = torch.float32 if x.dtype in _FLOAT32_EXACT else torch.float64
     m = _moments(flat, acc)
@@ -119,6 +123,43 @@ def summarize(t: torch.Tensor, max_side: int = MAX_HEATMAP_SIDE, bins: int = HIS
     counts, edges, sampled = _histogram(flat, acc, bins, m)
     return TensorSummary(shape, dtype, numel, image, lo, hi, m.min, m.max, m.mean, m.std,
                          counts, edges, sampled, m.nan, m.inf)
+
+
+# -- small tensors ----------------------------------------------------------------------------
+# Most tapped tensors are activations of a few thousand values: there, a dozen torch ops cost
+# far more in dispatch than in arithmetic (~0.4 ms per frame), which at 20 Hz × 3 taps was 5% of
+# a small model's training time. NumPy on the same memory does it in a fraction of that. Only
+# the common case takes this path (CPU, all finite, no tiling or pooling); the rest falls back.
+SMALL_NUMEL = 1 << 16
+
+
+def _summarize_small(
+    x: torch.Tensor, shape: tuple[int, ...], dtype: str, max_side: int, bins: int
+) -> TensorSummary | None:
+    source, tiled = heatmap_source(x, max_side)
+    if tiled or source.shape[0] > max_side or source.shape[1] > max_side or source.numel() != x.numel():
+        return None  # pooled, tiled or NaN-padded: the general path
+    a = x.numpy() if x.dtype in (torch.float32, torch.float64) else x.to(torch.float64).numpy()
+    if not np.isfinite(a).all():
+        return None  # the general path counts NaN/Inf and keeps them out of the statistics
+    flat = a.reshape(-1)
+    lo, hi = float(flat.min()), float(flat.max())
+    mean = float(flat.mean(dtype=np.float64))
+    std = float(flat.std(dtype=np.float64))
+    h_lo, h_hi = (lo, hi) if hi > lo else (lo - 0.5, hi + 0.5)  # a constant: one bin in the middle
+    # np.histogram's uniform-bin rule (the last bin closed), without its general-purpose setup
+    idx = ((flat.astype(np.float64) - h_lo) * (bins / (h_hi - h_lo))).astype(np.int64)
+    counts = np.bincount(np.minimum(idx, bins - 1), minlength=bins)
+    edges = np.linspace(h_lo, h_hi, bins + 1).tolist()
+    image = source.numpy() if source.dtype in (torch.float32, torch.float64) else source.to(torch.float64).numpy()
+    i_lo, i_hi = float(image.min()), float(image.max())
+    span = i_hi - i_lo
+    if span > 0 and math.isfinite(span):
+        heat = np.clip(np.rint((image.astype(np.float64) - i_lo) * (255.0 / span)), 0, 255).astype(np.uint8)
+    else:
+        heat = np.zeros(image.shape, np.uint8)
+    return TensorSummary(shape, dtype, flat.size, heat, i_lo, i_hi, lo, hi, mean, std,
+                         [int(c) for c in counts], edges, flat.size, 0, 0)
 
 
 # -- statistics -------------------------------------------------------------------------------
