@@ -16,6 +16,15 @@ from rich.console import Console
 from rich.table import Table
 
 EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
+PIPE_WIDTH = 160  # tables written to a file or a pipe: wide enough that messages stay on a line
+
+
+def _console(stderr: bool = False) -> Console:
+    """A rich console; when not a terminal, wide instead of rich's 80 columns."""
+    console = Console(stderr=stderr)
+    if not console.is_terminal:
+        console = Console(stderr=stderr, width=PIPE_WIDTH)
+    return console
 
 _STATUS_STYLE = {"ok": "green", "error": "bold red", "upstream-error": "yellow", "idle": "dim"}
 
@@ -96,14 +105,14 @@ def _trusted(project: Any, registry: Any, args: argparse.Namespace, console: Con
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    console = Console(stderr=args.json)
+    console = _console(stderr=args.json)
     project = _load(args.project, console)
     if project is None:
         return EXIT_UNREADABLE
     from dpg_blocks.engine.compiler import validate_project
 
     registry = _registry(args)
-    trusted = _trusted(project, registry, args, Console(stderr=True))
+    trusted = _trusted(project, registry, args, _console(stderr=True))
     folder = Path(args.project).resolve().parent
     records = [r.to_dict() for r in validate_project(project, registry, folder, trusted=trusted)]
     ok = not any(r["status"] == "error" for r in records)
@@ -123,7 +132,7 @@ def _fmt(v: Any) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    console = Console(stderr=True)
+    console = _console(stderr=True)
     project = _load(args.project, console)
     if project is None:
         return EXIT_UNREADABLE
@@ -184,7 +193,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     for k, v in last.items():
         if k != "confusion_matrix":
             summary.add_row(k, _fmt(v))
-    Console().print(summary)
+    _console().print(summary)
     return EXIT_OK
 
 
@@ -201,7 +210,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         json.dump(data, sys.stdout, indent=1)
         sys.stdout.write("\n")
         return EXIT_OK
-    console = Console()
+    console = _console()
     packs = Table(title="block packs")
     for col in ("pack", "source", "path", "blocks"):
         packs.add_column(col, overflow="fold")
@@ -225,7 +234,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 
 def cmd_trust(args: argparse.Namespace) -> int:
-    console = Console()
+    console = _console()
     project = _load(args.project, console)
     if project is None:
         return EXIT_UNREADABLE
@@ -272,8 +281,8 @@ def cmd_library(args: argparse.Namespace) -> int:
         save_to_library,
     )
 
-    console = Console()
-    err = Console(stderr=True)
+    console = _console()
+    err = _console(stderr=True)
     folder = Path(args.library) if args.library else None
     try:
         if args.action == "list":
@@ -328,7 +337,7 @@ def cmd_open(args: argparse.Namespace) -> int:
     import importlib.util
 
     if importlib.util.find_spec("dpg_blocks.ui.app") is None:
-        console = Console(stderr=True)
+        console = _console(stderr=True)
         console.print(
             "[bold]The Dear PyGui editor is not part of this build yet[/] (README, 'State of this build').\n"
             f"Meanwhile: dpg-blocks validate {args.project or 'PROJECT'}   |   "
@@ -346,7 +355,7 @@ def cmd_screenshot(args: argparse.Namespace) -> int:
     from dpg_blocks.core.project_file import ProjectFileError
     from dpg_blocks.ui.app import run_screenshot
 
-    console = Console(stderr=True)
+    console = _console(stderr=True)
     try:
         w, h = (int(v) for v in args.size.lower().split("x"))
     except ValueError:
