@@ -1,0 +1,144 @@
+"""The Network Menu (left): the blocks as a tree, SuperBlocks as branches, params editable.
+
+The tree is rebuilt only when the structure (blocks, names, nesting) changes; a parameter
+edit updates its widget in place, so the field being typed in is never destroyed under the
+user.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import dearpygui.dearpygui as dpg
+
+from dpg_blocks.core.graph import Block, Graph
+
+if TYPE_CHECKING:
+    from dpg_blocks.blocks.spec import ParamSpec
+
+from .state import EditorState
+
+LIST_TYPES = ("shape", "ints", "names")
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+class NetworkTree:
+    """Tree of the document; each block's node holds its name and parameters."""
+
+    def __init__(self, state: EditorState, parent: int | str) -> None:
+        self.state = state
+        with dpg.group(parent=parent):
+            dpg.add_text("Network")
+            dpg.add_separator()
+            self.body = dpg.add_child_window(border=False, width=-1, height=-1)
+        self._structure: Any = None
+        self.widgets: dict[tuple[str, str], int] = {}  # (block id, param) -> input item
+        self.labels: dict[str, int] = {}  # block id -> tree node
+        self.update()
+
+    def _shape(self, g: Graph) -> tuple[Any, ...]:
+        return tuple(
+            (b.id, b.name, b.type, self._shape(b.graph) if b.graph is not None else (),
+             bool(self.state.catalog.spec(b.type)))
+            for b in g.blocks.values()
+        )
+
+    def update(self) -> None:
+        """Rebuild if the structure changed, else refresh values and status colours."""
+        shape = self._shape(self.state.project.graph)
+        if shape != self._structure:
+            self._structure = shape
+            dpg.delete_item(self.body, children_only=True)
+            self.widgets, self.labels = {}, {}
+            if not self.state.project.graph.blocks:
+                dpg.add_text("empty: add blocks from the Blocks menu", parent=self.body, color=(170, 170, 170))
+            self._fill(self.state.project.graph, self.body)
+        for (bid, name), item in self.widgets.items():
+            b = self.state.block(bid)
+            if b is None:
+                continue
+            value = b.params.get(name)
+            shown = dpg.get_value(item)
+            want = _as_text(value) if isinstance(shown, str) else value
+            if want is not None and shown != want:
+                dpg.set_value(item, want)
+        self.colour()
+
+    def colour(self) -> None:
+        """Tint each block's tree label by its validation status."""
+        for bid, node in self.labels.items():
+            rec = self.state.record(bid)
+            b = self.state.block(bid)
+            if b is None:
+                continue
+            mark = {"error": "  (error)", "upstream-error": "  (upstream error)"}.get(rec["status"], "") if rec else ""
+            dpg.configure_item(node, label=f"{b.name}{mark}")
+
+    def _fill(self, g: Graph, parent: int) -> None:
+        for b in g.blocks.values():
+            node = dpg.add_tree_node(label=b.name, parent=parent, default_open=b.is_super)
+            self.labels[b.id] = node
+            self._block_widgets(b, node)
+            if b.graph is not None:
+                self._fill(b.graph, node)
+
+    def _block_widgets(self, b: Block, node: int) -> None:
+        with dpg.group(parent=node):
+            with dpg.group(horizontal=True):
+                dpg.add_text("name", color=(170, 170, 180))
+                dpg.add_input_text(default_value=b.name, width=-1, on_enter=True,
+                                   callback=self._on_rename, user_data=b.id)
+            if b.is_super:
+                return
+            spec = self.state.catalog.spec(b.type)
+            if spec is None:
+                if b.params:
+                    dpg.add_text("parameters appear when the engine is ready", color=(170, 170, 170))
+                return
+            for p in spec.params:
+                self._param_widget(b, p)
+
+    def _param_widget(self, b: Block, p: ParamSpec) -> None:
+        value = b.params.get(p.name, p.default)
+        label = p.label or p.name
+        kw: dict[str, Any] = {"callback": self._on_param, "user_data": (b.id, p.name)}
+        with dpg.group(horizontal=True):
+            dpg.add_text(label, color=(170, 170, 180))
+            if p.type == "bool":
+                item = dpg.add_checkbox(default_value=bool(value), **kw)
+            elif p.type == "int":
+                item = dpg.add_input_int(default_value=int(value or 0), width=-1, on_enter=True, **kw)
+            elif p.type == "float":
+                item = dpg.add_input_float(default_value=float(value or 0.0), width=-1, on_enter=True,
+                                           format="%g", **kw)
+            elif p.type == "choice":
+                item = dpg.add_combo(p.choices or [], default_value=str(value), width=-1, **kw)
+            elif p.type == "code":
+                item = dpg.add_input_text(default_value=str(value or ""), multiline=True, height=120,
+                                          width=-1, on_enter=False, readonly=True)
+            elif p.type == "values":
+                item = dpg.add_input_text(default_value=str(value or {}), width=-1, readonly=True)
+            else:
+                item = dpg.add_input_text(default_value=_as_text(value), width=-1, on_enter=True, **kw)
+        if p.doc:
+            with dpg.tooltip(item):
+                dpg.add_text(p.doc, wrap=320)
+        if p.type not in ("code", "values"):
+            self.widgets[(b.id, p.name)] = item
+
+    def _on_param(self, sender: Any, app_data: Any, user_data: tuple[str, str]) -> None:
+        bid, name = user_data
+        if not self.state.set_param(bid, name, app_data):
+            self.update()  # a refused value: show the document's value again
+
+    def _on_rename(self, sender: Any, app_data: Any, user_data: str) -> None:
+        if not self.state.rename(user_data, str(app_data)):
+            b = self.state.block(user_data)
+            if b is not None:
+                dpg.set_value(sender, b.name)
+

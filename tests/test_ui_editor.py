@@ -1,0 +1,188 @@
+"""The editor driven through its own widgets' callbacks, without a viewport or an engine.
+
+Validation results are fed in as the engine would send them; the canvas, tree, Debug pane and
+status bar are read back from the widgets.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import dearpygui.dearpygui as dpg
+import pytest
+from ui_fixtures import EXAMPLES, builtin_catalog, click, enter, gui_context
+
+from dpg_blocks.core import dumps, load_project
+from dpg_blocks.ui.app import Editor, find_block
+from dpg_blocks.ui.state import EditorState
+
+
+@pytest.fixture
+def editor() -> Iterator[Editor]:
+    with gui_context():
+        ed = Editor(EditorState())
+        ed.state.set_catalog(builtin_catalog())
+        yield ed
+
+
+def add(editor: Editor, type_id: str) -> str:
+    """Press "+" beside ``type_id`` in the Blocks menu; the new block's id."""
+    before = set(editor.state.project.graph.blocks)
+    click(editor.blocks_menu.add_buttons[type_id])
+    (new,) = set(editor.state.project.graph.blocks) - before
+    return new
+
+
+def drag_link(editor: Editor, src: tuple[str, str], dst: tuple[str, str]) -> None:
+    """What the node editor reports when the user drags from an output pin to an input pin."""
+    a = editor.canvas.nodes[src[0]].attrs[("out", src[1])]
+    b = editor.canvas.nodes[dst[0]].attrs[("in", dst[1])]
+    click(editor.canvas.editor, (a, b))
+
+
+def test_the_blocks_menu_lists_the_catalog_by_category_and_searches(editor):
+    assert "builtin.Linear" in editor.blocks_menu.add_buttons
+    assert "builtin.Input" in editor.blocks_menu.add_buttons
+    enter(editor.blocks_menu.search, "conv")
+    assert set(editor.blocks_menu.add_buttons) == {"builtin.Conv1d", "builtin.Conv2d", "builtin.ConvTranspose2d"}
+    enter(editor.blocks_menu.search, "")
+    assert len(editor.blocks_menu.add_buttons) == len(builtin_catalog())
+
+
+def test_plus_adds_blocks_left_to_right_and_links_go_through_the_core(editor):
+    data = add(editor, "builtin.Input")
+    fc = add(editor, "builtin.Linear")
+    st = editor.state
+    assert st.block(fc).pos[0] > st.block(data).pos[0]
+    assert set(editor.canvas.nodes) == {data, fc}
+    drag_link(editor, (data, "x"), (fc, "x"))
+    assert len(st.project.graph.links) == 1 and len(editor.canvas.links) == 1
+    # A second driver for the same input is refused by the core, with its reason shown.
+    drag_link(editor, (data, "y"), (fc, "x"))
+    assert len(st.project.graph.links) == 1
+    assert "already has an input" in dpg.get_value(editor.status_text)
+
+
+def test_delete_removes_links_first_and_undo_redo_restore_the_canvas(editor):
+    data, fc, loss = add(editor, "builtin.Input"), add(editor, "builtin.Linear"), add(editor, "builtin.CrossEntropyLoss")
+    drag_link(editor, (data, "x"), (fc, "x"))
+    drag_link(editor, (fc, "y"), (loss, "input"))
+    saved = dumps(editor.state.project)
+    editor.state.select([fc])
+    assert editor.canvas.delete_selected()
+    assert fc not in editor.canvas.nodes and not editor.canvas.links
+    editor.state.undo()
+    assert dumps(editor.state.project) == saved
+    assert fc in editor.canvas.nodes and len(editor.canvas.links) == 2
+    editor.state.redo()
+    assert fc not in editor.canvas.nodes and not editor.canvas.links
+
+
+def test_a_drag_is_recorded_as_one_move_when_the_mouse_is_released(editor):
+    fc = add(editor, "builtin.Linear")
+    node = editor.canvas.nodes[fc].node
+    dpg.set_item_pos(node, [333.0, 444.0])  # what imnodes does while the user drags
+    assert editor.canvas.record_moves()
+    assert editor.state.block(fc).pos == (333.0, 444.0)
+    assert not editor.canvas.record_moves()  # nothing moved since
+    editor.state.undo()
+    assert tuple(dpg.get_item_pos(node)) != (333, 444)
+
+
+def test_validation_colours_the_canvas_and_fills_the_debug_pane(editor):
+    st = editor.state
+    st.open(str(EXAMPLES / "mlp_digits_unflattened.dpgb"))
+    fc1, fc2 = find_block(st, "FC1"), find_block(st, "FC2")
+    st.validation_sent(1)
+    st.validation_result(1, [
+        {"id": fc1, "name": "FC1", "type": "builtin.Linear", "path": ["FC1"], "status": "error",
+         "error_type": "ValueError", "message": "got shape (4, 1, 8, 8); flatten to get (4, 64)",
+         "traceback": "Traceback…", "inputs": [{"port": "x", "shape": [4, 1, 8, 8], "dtype": "float32"}],
+         "outputs": [], "failing_path": []},
+        {"id": fc2, "name": "FC2", "type": "builtin.Linear", "path": ["FC2"], "status": "upstream-error",
+         "error_type": "", "message": "not processed", "traceback": "", "inputs": [], "outputs": [],
+         "failing_path": []},
+    ], ok=False)
+    canvas = editor.canvas
+    assert canvas.nodes[fc1].theme == editor.themes.failing_node
+    assert canvas.nodes[fc2].theme == 0 and canvas.nodes[fc2].pin_theme == editor.themes.upstream_pin
+    assert dpg.get_value(canvas.nodes[fc1].labels[("in", "x")]) == "x  4×1×8×8"
+    st.select([fc1])
+    text = editor.debug.text()
+    assert "error (ValueError)" in text and "(4, 1, 8, 8)" in text and "(4, 64)" in text
+    assert "x: 4×1×8×8  float32" in text
+
+
+def test_a_stale_validation_result_is_never_shown(editor):
+    st = editor.state
+    fc = add(editor, "builtin.Linear")
+    st.validation_sent(5)
+    stale = [{"id": fc, "name": "x", "type": "builtin.Linear", "path": ["x"], "status": "error",
+              "inputs": [], "outputs": []}]
+    assert not st.validation_result(4, stale, ok=False)
+    assert editor.canvas.nodes[fc].theme == 0
+    assert st.validation_result(5, [], ok=True)
+
+
+def test_merge_rename_expand_from_the_context_menu_and_the_tree(editor):
+    st = editor.state
+    st.open(str(EXAMPLES / "mlp_digits.dpgb"))
+    before = dumps(st.project)
+    fcs = [find_block(st, f"FC{i}") for i in range(1, 6)]
+    st.select(fcs)
+    sb = editor.merge_selected()
+    assert sb is not None and set(editor.canvas.nodes) == set(st.project.graph.blocks)
+    assert "SuperBlock · 5 blocks" == dpg.get_value(editor.canvas.nodes[sb].info)
+    editor.rename_dialog()
+    enter(editor.rename_input, "Backbone")
+    assert st.block(sb).name == "Backbone"
+    # The Network Menu shows the SuperBlock as a branch over its five children.
+    assert dpg.get_item_label(editor.tree.labels[sb]) == "Backbone"
+    assert all(dpg.get_item_parent(editor.tree.labels[f]) is not None for f in fcs)
+    assert find_block(st, "Backbone/FC3") == fcs[2]
+    st.undo()
+    st.undo()
+    assert dumps(st.project) == before
+    st.redo()
+    st.redo()
+    st.select([sb])
+    assert editor.expand_selected()
+    assert set(fcs) <= set(editor.canvas.nodes)
+
+
+def test_parameters_are_edited_in_the_network_menu_as_undoable_edits(editor):
+    st = editor.state
+    fc = add(editor, "builtin.Linear")
+    enter(editor.tree.widgets[(fc, "out_features")], 32)
+    click(editor.tree.widgets[(fc, "flatten_input")], True)
+    assert st.block(fc).params["out_features"] == 32 and st.block(fc).params["flatten_input"] is True
+    enter(editor.tree.widgets[(fc, "out_features")], 0)  # below the declared minimum: refused
+    assert st.block(fc).params["out_features"] == 32 and "must be >=" in st.status
+    st.undo()
+    assert st.block(fc).params["flatten_input"] is False
+    assert dpg.get_value(editor.tree.widgets[(fc, "flatten_input")]) is False
+
+
+def test_a_broken_file_is_reported_in_a_dialog_and_the_project_stays(editor, tmp_path):
+    st = editor.state
+    st.open(str(EXAMPLES / "mlp_digits.dpgb"))
+    before = dumps(st.project)
+    bad = tmp_path / "bad.dpgb"
+    bad.write_text('{"format": 1, "name": "x", "graph": {"blocks": [{"id": 3}]}}')
+    assert not editor.controls.open(str(bad))
+    assert dpg.is_item_shown(editor.controls.error_window)
+    assert "bad.dpgb" in dpg.get_value(editor.controls.error_text)
+    assert dumps(st.project) == before
+
+
+def test_save_marks_clean_and_reopening_gives_the_same_project(editor, tmp_path):
+    st = editor.state
+    add(editor, "builtin.Input")
+    assert st.title.startswith("untitled *")
+    target = tmp_path / "mine"
+    assert editor.controls.save_to(str(target))
+    assert st.path == str(Path(f"{target}.dpgb").resolve()) and " *" not in st.title
+    assert dumps(load_project(st.path)) == dumps(st.project)
+    assert json.loads(Path(st.path).read_text())["format"] == 1
