@@ -49,7 +49,8 @@ def main() -> None:
         sessions[name] = s
     ids = {n.block.name: nid for nid, n in sessions["tapped"].trainer.compiled.flat.nodes.items()}
     taps = [m.TapSpec(block_id=ids[n], port="y", direction="out") for n in ("FC1", "FC3", "FC5")]
-    sessions["tapped"].taps.configure(taps, args.rate)
+    if args.rate > 0:
+        sessions["tapped"].taps.configure(taps, args.rate)
     for s in sessions.values():  # warm up
         s.advance(0.3)
 

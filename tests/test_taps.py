@@ -304,3 +304,19 @@ def test_the_small_tensor_fast_path_agrees_with_the_general_path(shape, monkeypa
     assert fast.hist_counts == general.hist_counts and fast.hist_edges == general.hist_edges
     assert np.allclose([fast.min, fast.max, fast.mean, fast.std], [general.min, general.max, general.mean, general.std],
                        rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(32, 128), (2, 3, 40, 40), (5,)])
+def test_a_frame_built_unchecked_is_exactly_the_checked_one(shape):
+    from dpg_blocks.protocol import array_to_wire
+
+    s = summarize(torch.randn(*shape))
+    fast = s.to_frame("b1", "y", "out", 7)
+    checked = TapFrame(
+        block_id="b1", port="y", direction="out", step=7, shape=s.shape, dtype=s.dtype, numel=s.numel,
+        heatmap=array_to_wire(s.heatmap), heatmap_min=s.heatmap_min, heatmap_max=s.heatmap_max,
+        min=s.min, max=s.max, mean=s.mean, std=s.std, hist_counts=s.hist_counts, hist_edges=s.hist_edges,
+        hist_sample=s.hist_sample, nan_count=s.nan_count, inf_count=s.inf_count,
+    )
+    assert fast == checked
+    assert decode(encode(fast)) == checked

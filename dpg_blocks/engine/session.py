@@ -37,7 +37,11 @@ class TapKey:
 
 
 class Taps:
-    """Forward hooks on watched blocks; the latest tensor per tap, summarised on demand."""
+    """Watched blocks; their tensors are captured by forward hooks on the steps that send.
+
+    Hooks exist only during a step whose frames are due (``arm`` … ``disarm``): between frames
+    the watched modules run hook-free, so tapping costs the summaries and nothing else.
+    """
 
     def __init__(self, trainer: Trainer) -> None:
         self.trainer = trainer
@@ -45,25 +49,32 @@ class Taps:
         self.rate_hz = 0.0
         self.latest: dict[TapKey, torch.Tensor] = {}
         self._handles: list[Any] = []
+        self._by_module: dict[str, list[TapKey]] = {}
         self._last_sent = 0.0
 
     def configure(self, taps: list[m.TapSpec], rate_hz: float) -> None:
-        for h in self._handles:
-            h.remove()
-        self._handles.clear()
-        self.latest.clear()
+        self.disarm()
         self.keys = [TapKey(t.block_id, t.port, t.direction) for t in taps]
         self.rate_hz = rate_hz
-        nodes = self.trainer.compiled.flat.nodes
-        by_module: dict[str, list[TapKey]] = {}
+        self._by_module = {}
         for key in self.keys:
             if key.block_id in self.trainer.model.block_modules:
-                by_module.setdefault(key.block_id, []).append(key)
-        for bid, keys in by_module.items():
+                self._by_module.setdefault(key.block_id, []).append(key)
+
+    def arm(self) -> None:
+        """Hook the watched modules for the coming step."""
+        nodes = self.trainer.compiled.flat.nodes
+        self.latest.clear()
+        for bid, keys in self._by_module.items():
             node = nodes[bid]
             ins = [p.name for p in node.block.inputs]
             outs = [p.name for p in node.block.outputs] or [node.role or "out"]
             self._handles.append(self.trainer.model.block_modules[bid].register_forward_hook(self._hook(keys, ins, outs)))
+
+    def disarm(self) -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles.clear()
 
     def _hook(self, keys: list[TapKey], ins: list[str], outs: list[str]) -> Callable[..., None]:
         def hook(_module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
@@ -87,14 +98,15 @@ class Taps:
     def due(self, now: float) -> bool:
         return bool(self.keys) and self.rate_hz > 0 and now - self._last_sent >= 1.0 / self.rate_hz
 
-    def frames(self, step: int, now: float) -> list[m.TapFrame]:
+    def take(self, now: float) -> dict[TapKey, torch.Tensor]:
+        """The tensors captured on this step (for the summariser thread)."""
         self._last_sent = now
-        return [
-            summarize(tensor).to_frame(key.block_id, key.port, key.direction, step) for key, tensor in self.latest.items()
-        ]
+        taken, self.latest = self.latest, {}
+        return taken
 
     def close(self) -> None:
         self.configure([], 0.0)
+        self.latest.clear()
 
 
 def diagnose_non_finite(trainer: Trainer, index: int, batch: list[Any]) -> tuple[str, str, str]:
@@ -195,16 +207,22 @@ class TrainingSession:
             self._run = self.trainer.start_epoch()
             self._epoch_started = time.perf_counter()
         run = self._run
+        capture = self.taps.due(time.perf_counter())
+        if capture:
+            self.taps.arm()
         try:
             totals = run.step(check_finite=True)
         except NonFiniteLoss as e:
             self._non_finite(e.order, e.batch, f"the loss of order {e.order} is {e.value}")
             return
+        finally:
+            if capture:
+                self.taps.disarm()
         self.global_step += 1
         now = time.perf_counter()
-        for index, batch in run.last_batches.items():
-            self.taps.observe_batch(index, batch)
-        if self.taps.due(now):
+        if capture:
+            for index, batch in run.last_batches.items():
+                self.taps.observe_batch(index, batch)
             self._send_taps(now)
         if report or run.done or now - self._last_step_metrics >= STEP_METRICS_INTERVAL_S:
             self._last_step_metrics = now
@@ -224,11 +242,13 @@ class TrainingSession:
                 self.set_state("finished")
 
     def _send_taps(self, now: float) -> None:
-        for frame in self.taps.frames(self.global_step, now):
+        for key, tensor in self.taps.take(now).items():
+            frame = summarize(tensor).to_frame(key.block_id, key.port, key.direction, self.global_step)
             self.emit_tap(frame)
             if (frame.nan_count or frame.inf_count) and self.running:
-                index = next(iter(self._run.last_batches)) if self._run and self._run.last_batches else None
-                batch = self._run.last_batches.get(index) if index is not None and self._run else None
+                run = self._run
+                index = next(iter(run.last_batches)) if run and run.last_batches else None
+                batch = run.last_batches.get(index) if run is not None and index is not None else None
                 path = self._paths.get(frame.block_id, frame.block_id)
                 self._non_finite(index, batch, f"watched output {path}.{frame.port} went non-finite")
                 return

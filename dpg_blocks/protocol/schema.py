@@ -342,6 +342,24 @@ class Record:
     def _validate(self) -> None:
         """Invariants beyond the field types; raise ValueError with the reason."""
 
+    @classmethod
+    def unchecked(cls, **fields: Any) -> Any:
+        """Build without the field checks, for hot senders whose values are right by
+        construction (tap frames at tens of Hz: the checks cost as much as the summary).
+        The receiver's ``decode`` still checks everything, so nothing unchecked is trusted."""
+        obj = object.__new__(cls)
+        for f in dataclasses.fields(cls):
+            if f.name in fields:
+                value = fields[f.name]
+            elif f.default is not dataclasses.MISSING:
+                value = f.default
+            elif f.default_factory is not dataclasses.MISSING:
+                value = f.default_factory()
+            else:
+                raise TypeError(f"{cls.__name__}.unchecked: missing field {f.name!r}")
+            object.__setattr__(obj, f.name, value)
+        return obj
+
     def to_wire(self) -> dict[str, Any]:
         """The record's fields by name (nested records stay records; the encoder maps them)."""
         return {name: getattr(self, name) for name, _ in self.__schema__.fields}
