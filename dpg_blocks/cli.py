@@ -10,17 +10,26 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.table import Table
+if TYPE_CHECKING:  # rich is imported by the commands that print, not by the editor's start
+    from rich.console import Console
+    from rich.table import Table
 
 EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
 PIPE_WIDTH = 160  # tables written to a file or a pipe: wide enough that messages stay on a line
 
 
+def _table(**kwargs: Any) -> Table:
+    from rich.table import Table
+
+    return Table(**kwargs)
+
+
 def _console(stderr: bool = False) -> Console:
     """A rich console; when not a terminal, wide instead of rich's 80 columns."""
+    from rich.console import Console
+
     console = Console(stderr=stderr)
     if not console.is_terminal:
         console = Console(stderr=stderr, width=PIPE_WIDTH)
@@ -38,7 +47,7 @@ def _shapes(infos: list[dict[str, Any]]) -> str:
 
 
 def _records_table(records: list[dict[str, Any]], title: str) -> Table:
-    table = Table(title=title, show_lines=False)
+    table = _table(title=title, show_lines=False)
     for col in ("block", "type", "status", "inputs", "outputs", "message"):
         table.add_column(col, overflow="fold")
     for r in records:
@@ -187,7 +196,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     finally:
         if metrics_file:
             metrics_file.close()
-    summary = Table(title="summary (last epoch)")
+    summary = _table(title="summary (last epoch)")
     summary.add_column("metric")
     summary.add_column("value", justify="right")
     for k, v in last.items():
@@ -211,20 +220,20 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
         return EXIT_OK
     console = _console()
-    packs = Table(title="block packs")
+    packs = _table(title="block packs")
     for col in ("pack", "source", "path", "blocks"):
         packs.add_column(col, overflow="fold")
     for p in registry.packs:
         packs.add_row(p.name, p.source, p.path, str(len(p.blocks)))
     console.print(packs)
-    blocks = Table(title="blocks")
+    blocks = _table(title="blocks")
     for col in ("id", "name", "category", "pack"):
         blocks.add_column(col)
     for b in data["blocks"]:
         blocks.add_row(b["id"], b["name"], b["category"], b["pack"])
     console.print(blocks)
     if registry.failures:
-        fails = Table(title="failures", style="red")
+        fails = _table(title="failures", style="red")
         for col in ("pack", "path", "error"):
             fails.add_column(col, overflow="fold")
         for f in registry.failures:
@@ -291,7 +300,7 @@ def cmd_library(args: argparse.Namespace) -> int:
                 json.dump({"blocks": [e.to_dict() for e in entries], "problems": [str(p) for p in problems]}, sys.stdout, indent=1)
                 sys.stdout.write("\n")
                 return EXIT_OK
-            table = Table(title="block library")
+            table = _table(title="block library")
             for col in ("name", "type", "blocks", "saved", "file"):
                 table.add_column(col, overflow="fold")
             for e in entries:
