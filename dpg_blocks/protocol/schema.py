@@ -170,18 +170,23 @@ def _union(alternatives: list[_Type]) -> _Type:
     return _Type(check, describe)
 
 
+def _check_items(item: _Type, value: Any, wire: bool) -> list[Any]:
+    """Each element checked by ``item``; a failure's path gets the element's index."""
+    out = []
+    for i, element in enumerate(value):
+        try:
+            out.append(item.check(element, wire))
+        except _Bad as bad:
+            bad.keys.append(i)
+            raise
+    return out
+
+
 def _list(item: _Type) -> _Type:
     def check(value: Any, wire: bool) -> Any:
         if not (type(value) is list or (not wire and isinstance(value, list | tuple))):
             raise _Bad(f"expected a list, got {_got(value)}")
-        out = []
-        for i, element in enumerate(value):
-            try:
-                out.append(item.check(element, wire))
-            except _Bad as bad:
-                bad.keys.append(i)
-                raise
-        return out
+        return _check_items(item, value, wire)
 
     return _Type(check, f"list of {item.describe}")
 
@@ -190,14 +195,7 @@ def _tuple(item: _Type) -> _Type:
     def check(value: Any, wire: bool) -> Any:
         if not isinstance(value, list | tuple):
             raise _Bad(f"expected a list, got {_got(value)}")
-        out = []
-        for i, element in enumerate(value):
-            try:
-                out.append(item.check(element, wire))
-            except _Bad as bad:
-                bad.keys.append(i)
-                raise
-        return tuple(out)
+        return tuple(_check_items(item, value, wire))
 
     return _Type(check, f"list of {item.describe}")
 
