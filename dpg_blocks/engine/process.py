@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import queue
+import time
 import traceback
 from typing import Any
 
@@ -21,7 +22,8 @@ from dpg_blocks.protocol import ProtocolError, decode, encode
 from .records import PATH_SEP
 
 IDLE_WAIT_S = 0.25  # how long the idle loop blocks on the command queue
-TRAIN_SLICE_S = 0.05  # training runs in slices this long between command checks
+TRAIN_SLICE_S = 0.05
+PROGRESS_INTERVAL_S = 0.1  # validation progress events at most this often  # training runs in slices this long between command checks
 
 
 def engine_main(cmd_q: Any, evt_q: Any, tap_q: Any, beacon: Any, options: dict[str, Any]) -> None:
@@ -178,15 +180,20 @@ class Engine:
         total = len(v.flat.nodes)
         done = [0]
 
+        last = [0.0]
+
         def on_block(node: Any) -> None:
-            self.mark(node.id, PATH_SEP.join(node.path))
+            self.mark(node.id, PATH_SEP.join(node.path))  # always: it names a block that crashes us
             done[0] += 1
-            self.emit(
-                m.Progress(
-                    request_id=cmd.request_id, phase="validate", done=done[0], total=total,
-                    block_id=node.id, detail=PATH_SEP.join(node.path),
+            now = time.monotonic()
+            if now - last[0] >= PROGRESS_INTERVAL_S:  # a few per second keep the client informed;
+                last[0] = now  # one per block would flood the GUI's queue on big graphs
+                self.emit(
+                    m.Progress(
+                        request_id=cmd.request_id, phase="validate", done=done[0], total=total,
+                        block_id=node.id, detail=PATH_SEP.join(node.path),
+                    )
                 )
-            )
 
         v.on_block = on_block
         try:
