@@ -77,20 +77,28 @@ wid = ""
 while not wid and time.monotonic() < end:
     time.sleep(0.5)
     wid = xdo("search", "--name", "dpg-blocks").split("\n")[0]
-time.sleep(4)  # the first frames and the engine's catalog
-# Drag FC1 by its title bar 150 px down, then save with Ctrl+S. Hover first: imnodes starts a
-# drag only on a node it saw hovered in an earlier frame.
-xdo("mousemove", "--window", wid, "600", "250")
-time.sleep(0.5)
-xdo("mousedown", "1")
-for y in (280, 330, 400):
-    time.sleep(0.2)
-    xdo("mousemove", "--window", wid, "600", str(y))
-time.sleep(0.3)
-xdo("mouseup", "1")
-time.sleep(0.5)
-xdo("key", "--window", wid, "ctrl+s")
-time.sleep(1.5)
+import json
+def fc1_y():
+    doc = json.loads(open(project).read())
+    return next(b["pos"][1] for b in doc["graph"]["blocks"] if b["name"] == "FC1")
+# Drag FC1 by its title bar 150 px down, then save with Ctrl+S; try again (up to 4 times) until
+# the saved file shows the move: under load the first frames, the engine's catalog and imnodes'
+# hover state (it starts a drag only on a node it saw hovered in an earlier frame) can lag.
+for attempt in range(4):
+    time.sleep(2 + attempt)
+    xdo("mousemove", "--window", wid, "600", "250")
+    time.sleep(0.8)
+    xdo("mousedown", "1")
+    for y in (280, 330, 400):
+        time.sleep(0.3)
+        xdo("mousemove", "--window", wid, "600", str(y))
+    time.sleep(0.5)
+    xdo("mouseup", "1")
+    time.sleep(0.8)
+    xdo("key", "--window", wid, "ctrl+s")
+    time.sleep(1.5)
+    if fc1_y() > 300:
+        break
 editor.terminate()
 sys.exit(editor.wait(30))
 '''
