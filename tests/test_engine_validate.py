@@ -98,3 +98,32 @@ def test_validation_does_not_change_batchnorm_statistics(tmp_path):
     module = v.modules[bn]
     mean = next(buf for name, buf in module.named_buffers() if name.endswith("running_mean"))
     assert float(mean.abs().sum()) == 0.0
+
+
+def test_the_engine_reuses_a_dataset_between_validations_until_its_file_changes(tmp_path):
+    import os
+
+    from dpg_blocks.engine.compiler import Validator
+    from dpg_blocks.engine.source_cache import SourceCache
+
+    data_file = write_npz(tmp_path / "d.npz", n=40)
+    b = builder()
+    data = b.add("builtin.Input", "data", source="npz", path="d.npz")
+    fc = b.add("builtin.Linear", "fc", out_features=3)
+    b.link(data, "x", fc, "x")
+    cache = SourceCache()
+
+    def source():
+        v = Validator(b.project, registry(), tmp_path, source_cache=cache)
+        v.run()
+        return v.sources[data]
+
+    first = source()
+    assert source() is first  # the same file and params: not read again
+    b.project.block(data).params["batch_size"] = 8
+    assert source() is not first  # params changed
+    again = source()
+    write_npz(data_file, n=60, seed=3)
+    os.utime(data_file, ns=(1, 1))  # a different stamp even on coarse-mtime file systems
+    reread = source()
+    assert reread is not again and reread.split_size("train") != again.split_size("train")

@@ -26,6 +26,7 @@ from .datasets import DataSource
 from .plan import FlatGraph, FlatNode, OrderPlan, Source, flatten, order_indices, plan_order
 from .records import ERROR, IDLE, OK, PATH_SEP, UNTRUSTED, UPSTREAM, BlockRecord, TensorInfo, worst
 from .registry import Registry
+from .source_cache import SourceCache
 from .usercode import USER_CODE_PREFIX, user_code_line
 
 UNTRUSTED_MESSAGE = (
@@ -111,9 +112,11 @@ class Validator:
         project_dir: Path,
         sample_size: int = SAMPLE_SIZE,
         trusted: bool = False,
+        source_cache: SourceCache | None = None,
     ):
         self.project = project
         self.trusted = trusted
+        self.source_cache = source_cache  # the engine process keeps one across validations
         self.registry = registry
         self.project_dir = project_dir
         self.sample_size = sample_size
@@ -161,10 +164,16 @@ class Validator:
         if self.on_block is not None:
             self.on_block(node)
         ctx = BuildCtx(node.id, node.block.name, node.path, self.project_dir, "cpu")
+        cache = self.source_cache
+        key = cache.key(node, self.project_dir) if cache is not None else None
         try:
-            source = node.spec.instantiate(node.params).load(ctx)  # type: ignore[union-attr]
-            if not isinstance(source, DataSource):
-                raise TypeError(f"load() must return a DataSource, got {type(source).__name__}")
+            source = cache.get(key) if cache is not None and key is not None else None
+            if source is None:
+                source = node.spec.instantiate(node.params).load(ctx)  # type: ignore[union-attr]
+                if not isinstance(source, DataSource):
+                    raise TypeError(f"load() must return a DataSource, got {type(source).__name__}")
+                if cache is not None and key is not None:
+                    cache.put(key, source)
             self.sources[node.id] = source
         except Exception as e:
             self._fail_with(rec, e)

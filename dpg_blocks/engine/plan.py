@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dpg_blocks.blocks.spec import BlockSpec, ParamError
-from dpg_blocks.core.graph import Block, Endpoint, Graph
+from dpg_blocks.core.graph import Block, Endpoint, Graph, Link
 from dpg_blocks.core.project import Project
 
 from .registry import Registry
@@ -53,16 +53,24 @@ def flatten(project: Project, registry: Registry) -> FlatGraph:
     nodes: dict[str, FlatNode] = {}
     supers: dict[str, tuple[Block, list[str]]] = {}
     parents: dict[int, Graph | None] = {id(project.graph): None}
+    drivers: dict[int, dict[Endpoint, Link]] = {}
+
+    def driver(graph: Graph, dst: Endpoint) -> Link | None:
+        # Graph.driver scans the links; indexed once per graph, flattening stays linear.
+        index = drivers.get(id(graph))
+        if index is None:
+            index = drivers[id(graph)] = {lk.dst: lk for lk in graph.links}
+        return index.get(dst)
 
     def resolve(graph: Graph, ep: Endpoint, depth: int = 0) -> Source | None:
         if graph.owner is not None and ep.block == graph.owner.id:
             parent = parents[id(graph)]
             assert parent is not None
-            lk = parent.driver(Endpoint(graph.owner.id, ep.port))
+            lk = driver(parent, Endpoint(graph.owner.id, ep.port))
             return resolve(parent, lk.src) if lk else None
         b = graph.blocks[ep.block]
         if b.graph is not None:
-            lk = b.graph.driver(Endpoint(b.id, ep.port))
+            lk = driver(b.graph, Endpoint(b.id, ep.port))
             return resolve(b.graph, lk.src) if lk else None
         return (b.id, ep.port)
 
@@ -87,7 +95,7 @@ def flatten(project: Project, registry: Registry) -> FlatGraph:
                     problem = str(e)
             sources: dict[str, Source | None] = {}
             for port in b.inputs:
-                lk = graph.driver(Endpoint(b.id, port.name))
+                lk = driver(graph, Endpoint(b.id, port.name))
                 sources[port.name] = resolve(graph, lk.src) if lk else None
             nodes[b.id] = FlatNode(b, spec, path, params, sources, problem, chain)
 

@@ -40,6 +40,7 @@ class Engine:
         self.session: Any = None
         self.taps: tuple[list[dict[str, Any]], float] = ([], 0.0)
         self.pending_taps: dict[tuple[str, str, str], Any] = {}
+        self.sources: Any = None  # SourceCache, created with the engine's first validation
         self.quit = False
 
     # -- sending -----------------------------------------------------------------------------
@@ -152,6 +153,7 @@ class Engine:
         elif isinstance(cmd, m.Catalog):
             self.emit(m.Ready(catalog=self.registry.catalog(), failures=[f.to_dict() for f in self.registry.failures], pid=os.getpid()))
         elif isinstance(cmd, m.ReloadPlugins):
+            self.sources = None  # sources may come from a plugin's reloaded code
             self.load_plugins()
         elif isinstance(cmd, m.Shutdown):
             self.quit = True
@@ -172,11 +174,14 @@ class Engine:
 
     def validate(self, cmd: Any) -> None:
         from .compiler import Validator
+        from .source_cache import SourceCache
 
+        if self.sources is None:
+            self.sources = SourceCache()
         project = self._project(cmd.project, cmd.request_id)
         if project is None:
             return
-        v = Validator(project, self.registry, cmd.project_dir, trusted=self.trusted(project))
+        v = Validator(project, self.registry, cmd.project_dir, trusted=self.trusted(project), source_cache=self.sources)
         total = len(v.flat.nodes)
         done = [0]
 
