@@ -30,9 +30,11 @@ def _console(stderr: bool = False) -> Console:
     """A rich console; when not a terminal, wide instead of rich's 80 columns."""
     from rich.console import Console
 
-    console = Console(stderr=stderr)
+    # Messages never break inside a word or a path (tests and scripts grep them); tables
+    # still lay out within the width.
+    console = Console(stderr=stderr, soft_wrap=True)
     if not console.is_terminal:
-        console = Console(stderr=stderr, width=PIPE_WIDTH)
+        console = Console(stderr=stderr, width=PIPE_WIDTH, soft_wrap=True)
     return console
 
 _STATUS_STYLE = {"ok": "green", "error": "bold red", "upstream-error": "yellow", "idle": "dim"}

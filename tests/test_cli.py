@@ -89,3 +89,13 @@ def test_johns_mlp_reaches_95_percent_test_accuracy_in_10_epochs(tmp_path):
     last = json.loads(metrics.read_text().splitlines()[-1])
     assert last["epoch"] == 10
     assert last["test_accuracy"] >= 0.95
+
+
+def test_messages_with_long_paths_are_never_broken_across_lines(tmp_path, capsys):
+    deep = tmp_path / ("a_rather_long_folder_name_" * 4) / ("and_another_one_" * 4)
+    deep.mkdir(parents=True)
+    bad = deep / "broken.dpgb"
+    bad.write_text('{"format": 1, "graph": {"blocks": [{"id": 3}], "links": []}}')
+    assert main(["validate", str(bad)]) == 2
+    out = capsys.readouterr().out
+    assert f"{bad}: $.graph.blocks[0].id" in out
