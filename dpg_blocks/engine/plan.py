@@ -62,7 +62,7 @@ def flatten(project: Project, registry: Registry) -> FlatGraph:
             index = drivers[id(graph)] = {lk.dst: lk for lk in graph.links}
         return index.get(dst)
 
-    def resolve(graph: Graph, ep: Endpoint, depth: int = 0) -> Source | None:
+    def resolve(graph: Graph, ep: Endpoint) -> Source | None:
         if graph.owner is not None and ep.block == graph.owner.id:
             parent = parents[id(graph)]
             assert parent is not None

@@ -100,6 +100,10 @@ class Engine:
         from .registry import discover
 
         self.registry = discover(self.options.get("plugin_dirs") or [])
+        self.send_ready()
+
+    def send_ready(self) -> None:
+        """The catalog and the plugin failures (answers start-up, Catalog and ReloadPlugins)."""
         self.emit(
             m.Ready(
                 catalog=self.registry.catalog(),
@@ -151,7 +155,7 @@ class Engine:
             metrics = self.session.trainer.evaluate(cmd.split)
             self.emit(m.EvaluationResult(request_id=cmd.request_id, split=cmd.split, metrics=metrics))
         elif isinstance(cmd, m.Catalog):
-            self.emit(m.Ready(catalog=self.registry.catalog(), failures=[f.to_dict() for f in self.registry.failures], pid=os.getpid()))
+            self.send_ready()
         elif isinstance(cmd, m.ReloadPlugins):
             self.sources = None  # sources may come from a plugin's reloaded code
             self.load_plugins()

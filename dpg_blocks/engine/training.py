@@ -67,6 +67,9 @@ class _Score:
     correct: Any = 0
     total: int = 0
 
+    def add(self, correct: Any, total: int) -> None:
+        self.correct, self.total = self.correct + correct, self.total + total
+
     @property
     def accuracy(self) -> float | None:
         return float(self.correct) / self.total if self.total else None
@@ -212,10 +215,10 @@ class Trainer:
             for head, sc in zip(self.model.heads[index], order_scores, strict=True):
                 if not sc.total:
                     continue
-                overall.correct, overall.total = overall.correct + sc.correct, overall.total + sc.total
+                overall.add(sc.correct, sc.total)
                 if head.input_id is not None:
                     agg = per_input.setdefault(head.input_id, _Score())
-                    agg.correct, agg.total = agg.correct + sc.correct, agg.total + sc.total
+                    agg.add(sc.correct, sc.total)
         if overall.total:
             metrics[f"{split}_accuracy"] = overall.accuracy
         if len(per_input) > 1 or split != "train":
@@ -256,7 +259,7 @@ class Trainer:
                     if got is None:
                         continue
                     sc = scores[index][i]
-                    sc.correct, sc.total = sc.correct + int(got[0]), sc.total + got[1]
+                    sc.add(int(got[0]), got[1])
                     if (index, i) == cm_head:
                         confusion = _confuse(confusion, pred, target, self._classes(head, pred))
             if steps:
@@ -388,7 +391,7 @@ class EpochRun:
             for sc, head, (pred, target) in zip(self.scores[index], model.heads[index], heads, strict=True):
                 got = _score(head.kind, pred.detach(), target)
                 if got is not None:
-                    sc.correct, sc.total = sc.correct + got[0], sc.total + got[1]
+                    sc.add(got[0], got[1])
         self.steps_done += 1
         return totals
 
