@@ -97,14 +97,7 @@ class Project:
     def unique_name(self, base: str, graph: Graph | None = None) -> str:
         """``base`` or ``base2``, ``base3``… — a name unused in ``graph`` (default: root)."""
         g = graph if graph is not None else self.graph
-        names = {b.name for b in g.blocks.values()}
-        if base not in names:
-            return base
-        stem = base.rstrip("0123456789") or base
-        n = 2
-        while f"{stem}{n}" in names:
-            n += 1
-        return f"{stem}{n}"
+        return free_name(base, {b.name for b in g.blocks.values()})
 
     # -- lookup --------------------------------------------------------------------------------
     def locate(self, block_id: str) -> tuple[Graph, Block]:
@@ -148,6 +141,17 @@ class Project:
 
     def clone(self) -> Project:
         return copy.deepcopy(self)
+
+
+def free_name(base: str, taken: set[str]) -> str:
+    """``base``, or ``base2``, ``base3``… — the first not in ``taken``."""
+    if base not in taken:
+        return base
+    stem = base.rstrip("0123456789") or base
+    n = 2
+    while f"{stem}{n}" in taken:
+        n += 1
+    return f"{stem}{n}"
 
 
 def _find(graph: Graph, block_id: str) -> tuple[Graph, Block] | None:
