@@ -374,7 +374,7 @@ def cmd_screenshot(args: argparse.Namespace) -> int:
         return EXIT_UNREADABLE
     try:
         code = run_screenshot(args.project, args.output, select=args.select, size=(w, h), boxes=args.boxes,
-                              timeout_s=args.timeout)
+                              timeout_s=args.timeout, open_super=args.open, layout=args.auto_layout)
     except ProjectFileError as e:
         console.print(f"[bold red]cannot read the project:[/] {e}", highlight=False)
         return EXIT_UNREADABLE
@@ -421,6 +421,8 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--size", default="1600x1000", metavar="WxH", help="window size (default 1600x1000)")
     sc.add_argument("--boxes", metavar="FILE.json", help="also write the nodes' rectangles and statuses")
     sc.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for validation")
+    sc.add_argument("--open", metavar="SUPERBLOCK", help="show the inside of this SuperBlock on the canvas")
+    sc.add_argument("--auto-layout", action="store_true", help="lay the graph out first (the file is not changed)")
     sc.set_defaults(func=cmd_screenshot)
 
     tr = sub.add_parser("trust", help="trust the custom code in a project so that it runs (or --show, --revoke)")

@@ -1,9 +1,10 @@
-"""Shared fixtures for the headless core tests (graphs, projects, history)."""
+"""Shared fixtures: graphs, projects and history for the core tests; the editor for the UI tests."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import pytest
 
@@ -121,3 +122,18 @@ def history(classifier: Project) -> History:
 def _private_user_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test reads or writes the real user folder (trust records, library, user plugins)."""
     monkeypatch.setenv("DPG_BLOCKS_USER_DIR", str(tmp_path_factory.mktemp("user")))
+
+
+@pytest.fixture
+def editor() -> Iterator[Any]:
+    """The whole editor in a Dear PyGui context without a viewport or an engine, with the
+    built-in catalog as the engine would send it (tests with a real engine define their own)."""
+    from ui_fixtures import builtin_catalog, gui_context
+
+    from dpg_blocks.ui.app import Editor
+    from dpg_blocks.ui.state import EditorState
+
+    with gui_context():
+        ed = Editor(EditorState())
+        ed.state.set_catalog(builtin_catalog())
+        yield ed

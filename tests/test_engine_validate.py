@@ -127,3 +127,29 @@ def test_the_engine_reuses_a_dataset_between_validations_until_its_file_changes(
     os.utime(data_file, ns=(1, 1))  # a different stamp even on coarse-mtime file systems
     reread = source()
     assert reread is not again and reread.split_size("train") != again.split_size("train")
+
+
+def test_a_superblock_record_shows_the_shapes_crossing_its_boundary(tmp_path):
+    """Debug pane and port labels read a SuperBlock's inputs/outputs like a plain block's."""
+    write_npz(tmp_path / "d.npz", features=6)
+    b = builder()
+    data = b.add("builtin.Input", "data", source="npz", path="d.npz")
+    fc1 = b.add("builtin.Linear", "fc1", out_features=8)
+    fc2 = b.add("builtin.Linear", "fc2", out_features=5)
+    fc3 = b.add("builtin.Linear", "fc3", out_features=3)
+    loss = b.add("builtin.CrossEntropyLoss", "loss")
+    b.chain((data, "x", ""), (fc1, "y", "x"), (fc2, "y", "x"), (fc3, "y", "x"), (loss, "", "input"))
+    inner = b.merge([fc2], "Inner")  # nested: the outer boundary resolves through it
+    outer = b.merge([fc1, inner, fc3], "Backbone")
+    recs = {r.id: r for r in validate_project(b.project, registry(), tmp_path)}
+    sb = recs[outer]
+    assert sb.status == "ok" and len(sb.inputs) == len(sb.outputs) == 1
+    assert [(t.port, t.shape, t.dtype) for t in sb.inputs] == [
+        (p.name, [4, 6], "float32") for p in b.project.block(outer).inputs
+    ]
+    assert [(t.port, t.shape, t.dtype) for t in sb.outputs] == [
+        (p.name, [4, 3], "float32") for p in b.project.block(outer).outputs
+    ]
+    assert [t.shape for t in recs[inner].inputs] == [[4, 8]]
+    assert [t.shape for t in recs[inner].outputs] == [[4, 5]]
+    assert sb.to_dict()["inputs"][0]["shape"] == [4, 6]

@@ -7,24 +7,13 @@ status bar are read back from the widgets.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import dearpygui.dearpygui as dpg
-import pytest
-from ui_fixtures import EXAMPLES, builtin_catalog, click, enter, gui_context
+from ui_fixtures import EXAMPLES, builtin_catalog, click, enter
 
 from dpg_blocks.core import dumps, load_project
 from dpg_blocks.ui.app import Editor, find_block
-from dpg_blocks.ui.state import EditorState
-
-
-@pytest.fixture
-def editor() -> Iterator[Editor]:
-    with gui_context():
-        ed = Editor(EditorState())
-        ed.state.set_catalog(builtin_catalog())
-        yield ed
 
 
 def add(editor: Editor, type_id: str) -> str:

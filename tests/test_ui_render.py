@@ -68,7 +68,7 @@ def test_the_first_frame_comes_before_the_engine_and_fast():
 
 REAL_INPUT = r'''
 import subprocess, sys, time
-project = sys.argv[1]
+project, grab_x, grab_y = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 editor = subprocess.Popen([sys.executable, "-m", "dpg_blocks", project])
 def xdo(*args):
     return subprocess.run(["xdotool", *args], capture_output=True, text=True).stdout.strip()
@@ -86,12 +86,12 @@ def fc1_y():
 # hover state (it starts a drag only on a node it saw hovered in an earlier frame) can lag.
 for attempt in range(4):
     time.sleep(2 + attempt)
-    xdo("mousemove", "--window", wid, "600", "250")
+    xdo("mousemove", "--window", wid, str(grab_x), str(grab_y))
     time.sleep(0.8)
     xdo("mousedown", "1")
-    for y in (280, 330, 400):
+    for dy in (30, 80, 150):
         time.sleep(0.3)
-        xdo("mousemove", "--window", wid, "600", str(y))
+        xdo("mousemove", "--window", wid, str(grab_x), str(grab_y + dy))
     time.sleep(0.5)
     xdo("mouseup", "1")
     time.sleep(0.8)
@@ -110,7 +110,16 @@ def test_real_mouse_drag_and_ctrl_s_save_the_new_position(tmp_path):
     doc = json.loads((EXAMPLES / "mlp_digits_unflattened.dpgb").read_text())
     doc["graph"]["blocks"][0]["params"]["path"] = str(ROOT / "assets" / "data" / "digits.csv")
     project.write_text(json.dumps(doc))
-    cmd = ["xvfb-run", "-a", "-s", "-screen 0 1800x1200x24", sys.executable, "-c", REAL_INPUT, str(project)]
+    # Where FC1's title bar is drawn: the screenshot command lays the editor out the same way.
+    boxes = tmp_path / "boxes.json"
+    shot = ["xvfb-run", "-a", "-s", f"-screen 0 {W}x{H}x24", sys.executable, "-m", "dpg_blocks", "screenshot",
+            str(project), "-o", str(tmp_path / "shot.png"), "--size", f"{W}x{H}", "--boxes", str(boxes)]
+    out = subprocess.run(shot, capture_output=True, text=True, timeout=150, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-3000:]
+    fc1 = next(n for n in json.loads(boxes.read_text())["nodes"].values() if n["name"] == "FC1")
+    grab = (int(fc1["x"] + fc1["w"] / 2), int(fc1["y"] + 12))
+    cmd = ["xvfb-run", "-a", "-s", "-screen 0 1800x1200x24", sys.executable, "-c", REAL_INPUT, str(project),
+           str(grab[0]), str(grab[1])]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=150, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-3000:]
     saved = {b["name"]: b["pos"] for b in json.loads(project.read_text())["graph"]["blocks"]}

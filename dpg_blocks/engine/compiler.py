@@ -132,6 +132,9 @@ class Validator:
         }
         self._buffers: dict[str, dict[str, torch.Tensor]] = {}
         self._grad_checked: set[str] = set()
+        # shape and dtype of every output that carried a tensor (first order that produced it):
+        # a SuperBlock's record shows those that cross its boundary
+        self.port_infos: dict[Source, TensorInfo] = {}
 
     # -- running -----------------------------------------------------------------------------
     def run(self) -> list[BlockRecord]:
@@ -196,6 +199,8 @@ class Validator:
                     continue
                 x, y = self.sources[node.id].sample(self.sample_size)
                 values[(node.id, "x")], values[(node.id, "y")] = x, y
+                self._note((node.id, "x"), x)
+                self._note((node.id, "y"), y)
                 if rec.status == IDLE:
                     rec.status = OK
                     rec.outputs = [_info("x", x), _info("y", y)]
@@ -244,11 +249,21 @@ class Validator:
                 continue
             for port, value in zip((p.name for p in node.block.outputs), outs, strict=True):
                 values[(node.id, port)] = value
+                self._note((node.id, port), value)
             if rec.status == IDLE:
                 rec.status = OK
                 rec.outputs = [_info(p.name, v) for p, v in zip(node.block.outputs, outs, strict=True)]
                 if node.role in ("loss", "output"):
                     rec.outputs = [_info(node.role, outs[0] if outs else out)]
+
+    def _note(self, source: Source, value: Any) -> None:
+        if source not in self.port_infos and isinstance(value, torch.Tensor):
+            self.port_infos[source] = _info(source[1], value)
+
+    def _boundary_info(self, port: str, source: Source | None) -> TensorInfo:
+        """What crosses a SuperBlock's port: the tensor of the plain output driving it."""
+        known = self.port_infos.get(source) if source is not None else None
+        return TensorInfo(port, known.shape, known.dtype) if known is not None else TensorInfo(port)
 
     def _check_outputs(self, node: FlatNode, out: Any) -> list[Any]:
         names = [p.name for p in node.block.outputs]
@@ -308,6 +323,9 @@ class Validator:
             inner = [r for nid, r in self.records.items() if sid in self.flat.nodes[nid].super_ids]
             rec = BlockRecord(sid, block.name, block.type, path, status=worst([r.status for r in inner]))
             rec.orders = sorted({o for r in inner for o in r.orders})
+            ins, outs = self.flat.boundaries.get(sid, ({}, {}))
+            rec.inputs = [self._boundary_info(p, src) for p, src in ins.items()]
+            rec.outputs = [self._boundary_info(p, src) for p, src in outs.items()]
             culprit = next((r for r in inner if r.status == ERROR), None) or next(
                 (r for r in inner if r.status == UPSTREAM), None
             )

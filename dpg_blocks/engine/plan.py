@@ -46,12 +46,16 @@ class FlatNode:
 class FlatGraph:
     nodes: dict[str, FlatNode]  # in topological order
     supers: dict[str, tuple[Block, list[str]]]  # SuperBlock id -> (block, path)
+    # SuperBlock id -> (input port -> driving output, output port -> driving output): what
+    # crosses its boundary, so its rolled-up record can show the shapes there.
+    boundaries: dict[str, tuple[dict[str, Source | None], dict[str, Source | None]]] = field(default_factory=dict)
 
 
 def flatten(project: Project, registry: Registry) -> FlatGraph:
     """Every plain block of the project, in an order where sources come first."""
     nodes: dict[str, FlatNode] = {}
     supers: dict[str, tuple[Block, list[str]]] = {}
+    boundaries: dict[str, tuple[dict[str, Source | None], dict[str, Source | None]]] = {}
     parents: dict[int, Graph | None] = {id(project.graph): None}
     drivers: dict[int, dict[Endpoint, Link]] = {}
 
@@ -82,6 +86,13 @@ def flatten(project: Project, registry: Registry) -> FlatGraph:
                 parents[id(b.graph)] = graph
                 supers[b.id] = (b, path)
                 visit(b.graph, path, chain + [b.id])
+                # after the visit: resolving an output may pass through nested SuperBlocks
+                ins: dict[str, Source | None] = {}
+                for port in b.inputs:
+                    lk = driver(graph, Endpoint(b.id, port.name))
+                    ins[port.name] = resolve(graph, lk.src) if lk else None
+                outs = {port.name: resolve(graph, Endpoint(b.id, port.name)) for port in b.outputs}
+                boundaries[b.id] = (ins, outs)
                 continue
             spec = registry.get(b.type)
             problem = ""
@@ -100,7 +111,7 @@ def flatten(project: Project, registry: Registry) -> FlatGraph:
             nodes[b.id] = FlatNode(b, spec, path, params, sources, problem, chain)
 
     visit(project.graph, [], [])
-    return FlatGraph(_topo(nodes), supers)
+    return FlatGraph(_topo(nodes), supers, boundaries)
 
 
 def _topo(nodes: dict[str, FlatNode]) -> dict[str, FlatNode]:

@@ -21,49 +21,67 @@ from .blocks_menu import BlocksMenu
 from .canvas import Canvas
 from .debug_pane import DebugPane
 from .network_tree import NetworkTree
+from .plugins_pane import PluginsPane
+from .prefs import Preferences
 from .project_controls import ProjectControls
+from .recovery import DEFAULT_INTERVAL_S, Recovery
 from .results_pane import ResultsPane
 from .state import EditorState
 from .theme import ENGINE_COLOURS, build_themes, load_fonts
+from .visual_pane import VisualPane
+from .workspace import Workspace, configure_docking
 
 POLL_BUDGET_MS = 4.0
-LEFT_W, RIGHT_W, BOTTOM_H, STATUS_H, MENU_H = 290, 290, 270, 26, 22
 INPUT_ITEMS = ("mvAppItemType::mvInputText", "mvAppItemType::mvInputInt", "mvAppItemType::mvInputFloat")
 
 
 class Editor:
     """Every pane, wired to one :class:`EditorState` and (optionally) an engine client."""
 
-    def __init__(self, state: EditorState | None = None, size: tuple[int, int] = (1600, 1000)) -> None:
+    def __init__(
+        self,
+        state: EditorState | None = None,
+        size: tuple[int, int] = (1600, 1000),
+        autosave_s: float = DEFAULT_INTERVAL_S,
+        saved_layout: bool = False,
+    ) -> None:
         self.state = state or EditorState()
         self.client: Any = None
         self._validate_wanted = True
         self.themes = build_themes()
         self.fonts = load_fonts()
+        self.prefs = Preferences.load()
         self.size = size
-        with dpg.window(tag="dpgb/main", no_scrollbar=True, menubar=True) as self.window:
+        with dpg.viewport_menu_bar() as self.menu_bar:
             self._menu_bar()
-            with dpg.group(horizontal=True):
-                self.left = dpg.add_child_window(width=LEFT_W, height=100)
-                self.centre = dpg.add_child_window(width=100, height=100, no_scrollbar=True)
-                self.right = dpg.add_child_window(width=RIGHT_W, height=100)
-            self.bottom = dpg.add_child_window(height=BOTTOM_H, width=-1)
-            with dpg.group(horizontal=True):
-                self.engine_text = dpg.add_text("engine stopped")
-                dpg.add_text("|", color=(110, 110, 110))
-                self.status_text = dpg.add_text("")
+            # The status line lives in the menu bar, so no pane can cover it.
+            dpg.add_spacer(width=24)
+            self.engine_text = dpg.add_text("engine stopped")
+            dpg.add_text("|", color=(110, 110, 110))
+            self.status_text = dpg.add_text("")
+        self.workspace = Workspace(size, saved=saved_layout)
+        panes = self.workspace.windows
+        self.left, self.centre, self.right, self.bottom = (panes[k] for k in ("network", "canvas", "blocks", "inspector"))
         self.canvas = Canvas(self.state, self.themes, self.centre)
-        self.tree = NetworkTree(self.state, self.left)
+        self.tree = NetworkTree(self.state, self.left, on_show=self.canvas.go_to)
         self.blocks_menu = BlocksMenu(self.state, self.right)
         with dpg.tab_bar(parent=self.bottom):
             with dpg.tab(label="Debug") as self.debug_tab:
                 self.debug = DebugPane(self.state, self.themes, self.debug_tab)
+            with dpg.tab(label="Visualization") as self.visual_tab:
+                self.visual = VisualPane(self.state, self.visual_tab)
             with dpg.tab(label="Optimization & Results") as self.results_tab:
                 self.results = ResultsPane(self.state, self.results_tab, self.training_command)
-        self.controls = ProjectControls(self.state)
+            with dpg.tab(label="Plugins") as self.plugins_tab:
+                self.plugins = PluginsPane(self.state, self.plugins_tab, self.reload_plugins)
+        self.recovery = Recovery(self.state, autosave_s)
+        self.controls = ProjectControls(self.state, self.prefs, self.recovery)
+        self.controls.attach_menus(self.recent_menu, self.font_menu)
         self._context_menu()
         self._handlers()
         self.state.subscribe(self._on_state)
+        if self.prefs.problem:
+            self.state.say(self.prefs.problem)
         self.layout(*size)
         self.canvas.sync()
         self.tree.update()
@@ -72,22 +90,40 @@ class Editor:
 
     # -- building ----------------------------------------------------------------------------
     def _menu_bar(self) -> None:
-        with dpg.menu_bar():
-            with dpg.menu(label="File"):
-                dpg.add_menu_item(label="New", callback=lambda: self.controls.new())
-                dpg.add_menu_item(label="Open…", callback=lambda: self.controls.open_dialog())
-                dpg.add_menu_item(label="Save", shortcut="Ctrl+S", callback=lambda: self.controls.save())
-                dpg.add_menu_item(label="Save As…", callback=lambda: self.controls.save_as_dialog())
-                dpg.add_separator()
-                dpg.add_menu_item(label="Quit", callback=lambda: dpg.stop_dearpygui())
-            with dpg.menu(label="Edit"):
-                dpg.add_menu_item(label="Undo", shortcut="Ctrl+Z", callback=lambda: self.state.undo())
-                dpg.add_menu_item(label="Redo", shortcut="Ctrl+Y", callback=lambda: self.state.redo())
-                dpg.add_separator()
-                dpg.add_menu_item(label="Delete", shortcut="Del", callback=lambda: self.canvas.delete_selected())
-                dpg.add_menu_item(label="Merge selected into a SuperBlock", callback=lambda: self.merge_selected())
-                dpg.add_menu_item(label="Expand SuperBlock", callback=lambda: self.expand_selected())
-                dpg.add_menu_item(label="Rename…", callback=lambda: self.rename_dialog())
+        """The menus (inside the viewport's menu bar)."""
+        with dpg.menu(label="File"):
+            dpg.add_menu_item(label="New", callback=lambda: self.controls.new())
+            dpg.add_menu_item(label="Open…", callback=lambda: self.controls.open_dialog())
+            self.recent_menu = dpg.add_menu(label="Open Recent")
+            dpg.add_menu_item(label="Save", shortcut="Ctrl+S", callback=lambda: self.controls.save())
+            dpg.add_menu_item(label="Save As…", callback=lambda: self.controls.save_as_dialog())
+            dpg.add_menu_item(label="Review custom code…", callback=lambda: self.controls.review_code())
+            dpg.add_separator()
+            dpg.add_menu_item(label="Quit", shortcut="Ctrl+Q", callback=lambda: self.controls.quit())
+        with dpg.menu(label="Edit"):
+            dpg.add_menu_item(label="Undo", shortcut="Ctrl+Z", callback=lambda: self.state.undo())
+            dpg.add_menu_item(label="Redo", shortcut="Ctrl+Y", callback=lambda: self.state.redo())
+            dpg.add_separator()
+            dpg.add_menu_item(label="Delete", shortcut="Del", callback=lambda: self.canvas.delete_selected())
+            dpg.add_menu_item(label="Merge selected into a SuperBlock", callback=lambda: self.merge_selected())
+            dpg.add_menu_item(label="Expand SuperBlock", callback=lambda: self.expand_selected())
+            dpg.add_menu_item(label="Rename…", callback=lambda: self.rename_dialog())
+            dpg.add_menu_item(label="Save to library", callback=lambda: self.save_to_library())
+            dpg.add_separator()
+            dpg.add_menu_item(label="Cut", shortcut="Ctrl+X", callback=lambda: self.cut())
+            dpg.add_menu_item(label="Copy", shortcut="Ctrl+C", callback=lambda: self.copy())
+            dpg.add_menu_item(label="Paste", shortcut="Ctrl+V", callback=lambda: self.paste())
+            dpg.add_menu_item(label="Duplicate", shortcut="Ctrl+D", callback=lambda: self.duplicate())
+        with dpg.menu(label="View"):
+            self.font_menu = dpg.add_menu(label="Font size")
+            dpg.add_menu_item(label="Reset layout", callback=lambda: self.workspace.reset(*self._viewport_size()))
+        with dpg.menu(label="Canvas"):
+            dpg.add_menu_item(label="Frame all", shortcut="Home", callback=lambda: self.canvas.frame())
+            dpg.add_menu_item(label="Go to block…", shortcut="Ctrl+G", callback=lambda: self.go_to_dialog())
+            dpg.add_menu_item(label="Auto-layout", shortcut="Ctrl+L", callback=lambda: self.canvas.auto_layout())
+            dpg.add_separator()
+            dpg.add_menu_item(label="Open SuperBlock", shortcut="double-click", callback=lambda: self.open_selected())
+            dpg.add_menu_item(label="Up one level", shortcut="Backspace", callback=lambda: self.state.leave())
 
     def _context_menu(self) -> None:
         with dpg.window(show=False, no_title_bar=True, no_move=True, autosize=True, popup=False,
@@ -95,6 +131,10 @@ class Editor:
             dpg.add_menu_item(label="Rename…", callback=lambda: self._menu(self.rename_dialog))
             dpg.add_menu_item(label="Merge selected into a SuperBlock", callback=lambda: self._menu(self.merge_selected))
             self.expand_item = dpg.add_menu_item(label="Expand SuperBlock", callback=lambda: self._menu(self.expand_selected))
+            self.library_item = dpg.add_menu_item(label="Save to library", callback=lambda: self._menu(self.save_to_library))
+            self.open_item = dpg.add_menu_item(label="Open SuperBlock", callback=lambda: self._menu(self.open_selected))
+            dpg.add_menu_item(label="Copy", callback=lambda: self._menu(self.copy))
+            dpg.add_menu_item(label="Duplicate", callback=lambda: self._menu(self.duplicate))
             dpg.add_menu_item(label="Delete", callback=lambda: self._menu(self.canvas.delete_selected))
         with dpg.window(label="Rename block", modal=True, show=False, autosize=True,
                         no_saved_settings=True) as self.rename_window:
@@ -102,22 +142,29 @@ class Editor:
             with dpg.group(horizontal=True):
                 dpg.add_button(label="Rename", callback=lambda: self._rename_ok())
                 dpg.add_button(label="Cancel", callback=lambda: dpg.configure_item(self.rename_window, show=False))
+        with dpg.window(label="Go to block", modal=True, show=False, width=420, height=360,
+                        no_saved_settings=True) as self.goto_window:
+            self.goto_input = dpg.add_input_text(hint="name or path, e.g. Backbone/FC3", width=-1,
+                                                 callback=lambda: self._goto_filter(), on_enter=False)
+            self.goto_list = dpg.add_listbox([], width=-1, num_items=12, callback=lambda s, a: self._goto_pick(a))
 
     def _handlers(self) -> None:
         with dpg.handler_registry():
             dpg.add_mouse_click_handler(button=dpg.mvMouseButton_Right, callback=self._on_right_click)
             dpg.add_mouse_click_handler(button=dpg.mvMouseButton_Left, callback=self._on_left_click)
+            dpg.add_mouse_double_click_handler(button=dpg.mvMouseButton_Left, callback=self._on_double_click)
             dpg.add_mouse_release_handler(button=dpg.mvMouseButton_Left, callback=lambda: self.canvas.record_moves())
             dpg.add_key_press_handler(callback=self._on_key)
 
     def layout(self, width: int, height: int) -> None:
-        """Size the panes for a viewport of ``width`` × ``height``."""
+        """Follow a viewport of ``width`` × ``height`` (unless the user arranged the panes)."""
         self.size = (width, height)
-        top = max(200, height - BOTTOM_H - STATUS_H - MENU_H - 30)
-        centre = max(300, width - LEFT_W - RIGHT_W - 40)
-        for item, w in ((self.left, LEFT_W), (self.centre, centre), (self.right, RIGHT_W)):
-            dpg.configure_item(item, width=w, height=top)
-        dpg.configure_item(self.bottom, height=BOTTOM_H)
+        self.workspace.on_resize(width, height)
+
+    def _viewport_size(self) -> tuple[int, int]:
+        if dpg.is_viewport_ok():
+            return dpg.get_viewport_client_width(), dpg.get_viewport_client_height()
+        return self.size
 
     # -- state -> widgets --------------------------------------------------------------------
     def _on_state(self, topic: str) -> None:
@@ -127,16 +174,25 @@ class Editor:
             self.debug.update()
             self.results.update_settings()
             self.request_validation()
+            if self.visual.update(force=False):  # the selected block's ports or sources changed
+                self.send_taps()
         elif topic == "validation":
             self.canvas.apply_validation()
             self.tree.colour()
             self.debug.update()
         elif topic == "selection":
             self.debug.update()
+            self.visual.update()
+            self.send_taps()
+        elif topic == "scope":
+            self.canvas.sync()
+            self.canvas.frame()
         elif topic == "catalog":
             self.blocks_menu.refresh()
             self.canvas.sync()
             self.tree.update()
+        elif topic == "trust":
+            self.request_validation()
         elif topic == "engine":
             self._show_engine()
         elif topic == "status":
@@ -162,6 +218,12 @@ class Editor:
         ctrl = dpg.is_key_down(dpg.mvKey_LControl) or dpg.is_key_down(dpg.mvKey_RControl)
         if ctrl and key == dpg.mvKey_S:
             self.controls.save()
+        elif ctrl and key == dpg.mvKey_Q:
+            self.controls.quit()
+        elif key in (dpg.mvKey_Return, dpg.mvKey_NumPadEnter) and dpg.is_item_shown(self.goto_window):
+            items = dpg.get_item_configuration(self.goto_list).get("items") or []
+            if items:
+                self._goto_pick(items[0])
         elif self._typing():
             return
         elif ctrl and key == dpg.mvKey_Z:
@@ -170,6 +232,22 @@ class Editor:
             self.state.redo()
         elif key == dpg.mvKey_Delete:
             self.canvas.delete_selected()
+        elif ctrl and key == dpg.mvKey_C:
+            self.copy()
+        elif ctrl and key == dpg.mvKey_X:
+            self.cut()
+        elif ctrl and key == dpg.mvKey_V:
+            self.paste()
+        elif ctrl and key == dpg.mvKey_D:
+            self.duplicate()
+        elif ctrl and key == dpg.mvKey_G:
+            self.go_to_dialog()
+        elif ctrl and key == dpg.mvKey_L:
+            self.canvas.auto_layout()
+        elif key == dpg.mvKey_Home:
+            self.canvas.frame()
+        elif key == dpg.mvKey_Back:
+            self.state.leave()
 
     def _on_right_click(self) -> None:
         bid = self.canvas.hovered_block()
@@ -179,6 +257,7 @@ class Editor:
             self.state.select([bid])
         b = self.state.block(bid)
         dpg.configure_item(self.expand_item, enabled=bool(b and b.is_super))
+        dpg.configure_item(self.open_item, enabled=bool(b and b.is_super))
         dpg.configure_item(self.menu_window, show=True, pos=dpg.get_mouse_pos(local=False))
 
     def _on_left_click(self) -> None:
@@ -189,6 +268,83 @@ class Editor:
         dpg.configure_item(self.menu_window, show=False)
         action()
 
+    def _on_double_click(self) -> None:
+        bid = self.canvas.hovered_block()
+        b = self.state.block(bid) if bid else None
+        if b is not None and b.is_super:
+            self.state.enter(b.id)
+
+    def open_selected(self) -> bool:
+        """Open the selected SuperBlock on the canvas."""
+        sel = self.state.selected
+        return self.state.enter(sel[-1]) if sel else False
+
+    # -- clipboard ---------------------------------------------------------------------------
+    def _chosen(self) -> list[str]:
+        return self.canvas.selected_blocks() or [b for b in self.state.selected if b in self.state.graph.blocks]
+
+    def copy(self) -> str:
+        """Copy the selected blocks (and the links among them) to the system clipboard."""
+        text = self.state.copy(self._chosen())
+        if text:
+            dpg.set_clipboard_text(text)
+        return text
+
+    def cut(self) -> bool:
+        return bool(self.copy()) and self.canvas.delete_selected()
+
+    def paste(self) -> list[str]:
+        """Paste at the mouse when it is over the canvas, else beside the originals."""
+        text = dpg.get_clipboard_text() if dpg.is_viewport_ok() else ""
+        if not text or not text.lstrip().startswith("{"):
+            text = self.state.clipboard
+        at = self.canvas.mouse_doc_pos()
+        if at is None:
+            at = self._beside(text)
+        return self.state.paste(text, at)
+
+    def _beside(self, text: str) -> tuple[float, float] | None:
+        try:
+            blocks = json.loads(text).get("blocks") or []
+            xs = [float(b["pos"][0]) for b in blocks]
+            ys = [float(b["pos"][1]) for b in blocks]
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError):
+            return None
+        return (min(xs) + 40.0, max(ys) + 140.0) if xs else None
+
+    def duplicate(self) -> list[str]:
+        text = self.state.copy(self._chosen())
+        return self.state.paste(text, self._beside(text)) if text else []
+
+    # -- go to block -------------------------------------------------------------------------
+    def go_to_dialog(self) -> None:
+        dpg.set_value(self.goto_input, "")
+        self._goto_filter()
+        vw = dpg.get_viewport_client_width() if dpg.is_viewport_ok() else 800
+        dpg.configure_item(self.goto_window, show=True, pos=[max(0, vw // 2 - 210), 120])
+        dpg.focus_item(self.goto_input)
+
+    def block_paths(self, query: str = "") -> dict[str, str]:
+        """``Backbone › FC3`` -> block id, for every block whose path contains ``query``."""
+        q = query.strip().lower().replace("/", "›")
+        q = " › ".join(part.strip() for part in q.split("›")) if "›" in q else q
+        out = {}
+        for b in self.state.project.graph.walk():
+            path = " › ".join(self.state.project.path_of(b.id))
+            if q in path.lower():
+                out[path] = b.id
+        return out
+
+    def _goto_filter(self) -> None:
+        items = sorted(self.block_paths(dpg.get_value(self.goto_input) or ""), key=str.lower)
+        dpg.configure_item(self.goto_list, items=items)
+
+    def _goto_pick(self, path: str) -> None:
+        bid = self.block_paths().get(path)
+        if bid is not None:
+            dpg.configure_item(self.goto_window, show=False)
+            self.canvas.go_to(bid)
+
     def merge_selected(self) -> str | None:
         ids = self.canvas.selected_blocks() or list(self.state.selected)
         return self.state.merge(ids)
@@ -196,6 +352,32 @@ class Editor:
     def expand_selected(self) -> bool:
         sel = self.state.selected
         return self.state.unmerge(sel[-1]) if sel else False
+
+    def save_to_library(self) -> Path | None:
+        """Save the selected block or SuperBlock to the library; asks before replacing one."""
+        sel = self.state.selected
+        if not sel:
+            self.state.say("select a block or SuperBlock to save to the library")
+            return None
+        target = self.state.library_file(sel[-1])
+        if target is None or not target.exists():
+            return self.state.save_to_library(sel[-1])
+        # created on first use: most sessions never replace a library block
+        if not hasattr(self, "replace_window"):
+            with dpg.window(label="Replace library block", modal=True, show=False, autosize=True,
+                            no_saved_settings=True) as self.replace_window:
+                self.replace_text = dpg.add_text("", wrap=420)
+                with dpg.group(horizontal=True):
+                    dpg.add_button(label="Replace", callback=lambda: self._replace_ok())
+                    dpg.add_button(label="Cancel", callback=lambda: dpg.configure_item(self.replace_window, show=False))
+        self._replace_id = sel[-1]
+        dpg.set_value(self.replace_text, f"The library already holds {target.stem!r} ({target}). Replace it?")
+        dpg.configure_item(self.replace_window, show=True)
+        return None
+
+    def _replace_ok(self) -> None:
+        dpg.configure_item(self.replace_window, show=False)
+        self.state.save_to_library(self._replace_id, overwrite=True)
 
     def rename_dialog(self) -> None:
         sel = self.state.selected
@@ -241,7 +423,8 @@ class Editor:
         st = self.state
         if isinstance(ev, m.Ready):
             st.set_catalog(ev.catalog)
-            failures = [f.get("plugin") or f.get("name") or "?" for f in ev.failures]
+            st.set_plugin_failures(ev.failures)
+            failures = [f.get("pack") or "?" for f in ev.failures]
             if failures:
                 st.say(f"{len(failures)} plugin(s) failed to load: {', '.join(map(str, failures))}")
         elif isinstance(ev, EngineStatus):
@@ -275,8 +458,25 @@ class Editor:
             if ev.request_id is not None and ev.request_id == st.training.request_id:
                 st.training.state, st.training.reason = "failed", f"{ev.error_type}: {ev.message}"
                 st.emit("training")
+        elif isinstance(ev, m.TapFrame):
+            self.visual.on_frame(ev)
         elif isinstance(ev, ClientError):
             st.say(ev.message)
+
+    def send_taps(self) -> None:
+        """Watch the Visualization pane's ports in the engine (it streams them while training)."""
+        if self.client is not None:
+            self.client.send(self.visual.taps)
+
+    def reload_plugins(self) -> None:
+        """The Plugins pane's button: the engine discovers the packs again and answers with Ready."""
+        from dpg_blocks import protocol as m
+
+        if self.client is None:
+            self.state.say("the engine is not running")
+            return
+        self.client.send(m.ReloadPlugins())
+        self.state.say("reloading plugins…")
 
     def training_command(self, what: str) -> None:
         """Train / pause / resume / stop through the protocol."""
@@ -291,6 +491,8 @@ class Editor:
                 st.say("the network has errors (red blocks); training would fail")
             rid = self.client.request_id()
             st.training = type(st.training)(request_id=rid, state="starting")
+            self.visual.update()  # a new run: drop the last run's frames
+            self.send_taps()  # before Train, so its first step is already watched
             self.client.send(m.Train(project=st.project_dict(), project_dir=st.project_dir, request_id=rid))
         elif what == "pause":
             self.client.send(m.Pause())
@@ -304,9 +506,13 @@ class Editor:
         """Everything the editor does once per frame, before rendering."""
         dpg.run_callbacks(dpg.get_callback_queue())
         self.pump()
-        self.canvas.poll_selection()
+        self.recovery.tick()
+        self.controls.tick()
+        self.canvas.poll()
 
     def close(self) -> None:
+        """Save the pane arrangement and shut the engine down."""
+        self.workspace.save()
         if self.client is not None:
             self.client.shutdown(timeout=3.0)
             self.client = None
@@ -316,15 +522,19 @@ class Editor:
 def _create(size: tuple[int, int], project_path: str | None) -> Editor:
     dpg.create_context()
     dpg.configure_app(manual_callback_management=True)
-    dpg.create_viewport(title="dpg-blocks", width=size[0], height=size[1], min_width=900, min_height=600)
-    editor = Editor(EditorState(), size)
-    dpg.set_primary_window(editor.window, True)
+    saved_layout = configure_docking()
+    dpg.create_viewport(title="dpg-blocks", width=size[0], height=size[1], min_width=900, min_height=600,
+                        disable_close=True)  # the close button asks about unsaved changes (exit callback)
+    editor = Editor(EditorState(), size, saved_layout=saved_layout)
+    dpg.set_exit_callback(lambda: editor.controls.quit())
     dpg.set_viewport_resize_callback(lambda: editor.layout(dpg.get_viewport_client_width(),
                                                            dpg.get_viewport_client_height()))
     dpg.setup_dearpygui()
     dpg.show_viewport()
     if project_path:
         editor.controls.open(project_path)
+    else:
+        editor.controls.offer_recovery(None)  # what a crashed editor left untitled
     dpg.set_viewport_title(editor.state.title)
     return editor
 
@@ -339,12 +549,14 @@ def run_editor(project_path: str | None, size: tuple[int, int] = (1600, 1000)) -
             Path(probe).write_text(repr(time.time()))
             return 0
         editor.start_engine()
-        # SIGTERM ends the loop like closing the window: the engine is shut down cleanly.
+        # SIGTERM ends the loop without asking; unsaved work goes to the recovery file (below).
         signal.signal(signal.SIGTERM, lambda *_: dpg.stop_dearpygui())
         while dpg.is_dearpygui_running():
             editor.frame()
             dpg.render_dearpygui_frame()
     finally:
+        if not editor.controls.closed_cleanly:
+            editor.recovery.write_if_dirty()  # SIGTERM or an exception: keep the unsaved work
         editor.close()
         dpg.destroy_context()
     return 0
@@ -368,9 +580,13 @@ def run_screenshot(
     size: tuple[int, int] = (1600, 1000),
     boxes: str | None = None,
     timeout_s: float = 90.0,
+    open_super: str | None = None,
+    layout: bool = False,
 ) -> int:
     """Render the editor on ``project_path`` once validation has arrived, save the frame, exit.
 
+    ``open_super`` opens that SuperBlock on the canvas; ``select`` opens the graph holding that
+    block and centres it; ``layout`` runs auto-layout first (the file is not changed).
     Returns 0 on success, 1 on a timeout, 2 when the project cannot be read.
     """
     from dpg_blocks.core import load_project
@@ -383,11 +599,13 @@ def run_screenshot(
     try:
         dpg.render_dearpygui_frame()
         editor.start_engine()
+        for name in (open_super, select):
+            if name and find_block(state, name) is None:
+                raise SystemExit(f"no block {name!r} in {project_path}")
+        if open_super:
+            state.enter(find_block(state, open_super) or "")
         if select:
-            bid = find_block(state, select)
-            if bid is None:
-                raise SystemExit(f"no block {select!r} in {project_path}")
-            state.select([bid])
+            editor.canvas.go_to(find_block(state, select) or "")  # opens its graph, centres it
         deadline = time.monotonic() + timeout_s
         settled = 0
         saved_at = 0
@@ -397,6 +615,10 @@ def run_screenshot(
             v = state.validation
             if state.catalog and v.received and not v.pending and not editor._validate_wanted:
                 settled += 1
+            if layout and settled == 2:
+                layout = False
+                editor.canvas.auto_layout()
+                settled = 0
             if settled == 8 and not saved_at:
                 dpg.output_frame_buffer(str(out_path))
                 saved_at = settled

@@ -19,7 +19,33 @@ from .state import EditorState
 from .theme import Themes
 
 NODE_PAD = 8
+FRAME_MARGIN = 30.0
 PortKey = tuple[str, str, str]  # block id, "in"/"out", port name
+# Inside a SuperBlock its boundary is drawn as two pseudo-nodes: its inputs (as outputs that
+# feed the inner blocks) on the left, its outputs (as inputs) on the right.
+BOUNDARY_IN, BOUNDARY_OUT = "<inputs>", "<outputs>"
+Box = tuple[float, float, float, float]  # x, y, w, h
+
+
+def framing_delta(boxes: list[Box], view: Box, centre: bool = False) -> tuple[float, float]:
+    """How far to shift ``boxes`` (screen pixels) so they show in ``view``.
+
+    Boxes that fit are centred when ``centre`` is set, else put ``FRAME_MARGIN`` from the
+    view's top-left; boxes too big for the view keep their top-left corner in sight.
+    """
+    x0 = min(b[0] for b in boxes)
+    y0 = min(b[1] for b in boxes)
+    x1 = max(b[0] + b[2] for b in boxes)
+    y1 = max(b[1] + b[3] for b in boxes)
+    vx, vy, vw, vh = view
+    out = []
+    for lo, hi, v0, vsize in ((x0, x1, vx, vw), (y0, y1, vy, vh)):
+        span = hi - lo
+        if centre and span + 2 * FRAME_MARGIN <= vsize:
+            out.append(v0 + (vsize - span) / 2 - lo)
+        else:
+            out.append(v0 + FRAME_MARGIN - lo)
+    return out[0], out[1]
 
 
 def shape_text(info: dict[str, Any] | None) -> str:
@@ -44,13 +70,23 @@ class NodeView:
 
 
 class Canvas:
-    """The node editor and the mapping between its items and the document."""
+    """The node editor and the mapping between its items and the document.
+
+    Nodes sit at their document position plus a per-graph view ``offset``: Dear PyGui has no
+    panning API (DESIGN.md §7), so "frame all" and "go to block" shift the view by moving every
+    node by the same amount, which never touches the document.
+    """
 
     def __init__(self, state: EditorState, themes: Themes, parent: int | str) -> None:
         self.state = state
         self.themes = themes
+        with dpg.group(horizontal=True, parent=parent) as self.crumbs:
+            pass
+        self.box = dpg.add_child_window(parent=parent, border=False, no_scrollbar=True, width=-1, height=-1)
+        # A group reports its screen rectangle (a child window does not): the view for framing.
+        self.view = dpg.add_group(parent=self.box)
         self.editor = dpg.add_node_editor(
-            parent=parent,
+            parent=self.view,
             callback=self._on_link,
             delink_callback=self._on_delink,
             minimap=True,
@@ -64,6 +100,117 @@ class Canvas:
         self.links: dict[Link, int] = {}
         self.link_of_item: dict[int, Link] = {}
         self._dpg_selection: list[int] = []
+        self.shown_scope: list[str] = []
+        self.shown_project: object = None
+        self.offsets: dict[str | None, tuple[float, float]] = {}  # view offset per graph
+        self.boundary_pos: dict[tuple[str, str], tuple[float, float]] = {}
+        self._pending_frame: tuple[list[str] | None, bool] | None = None
+        self._crumb_key: tuple[Any, ...] = ()
+        self._breadcrumbs()
+
+    # -- the view ----------------------------------------------------------------------------
+    @property
+    def offset(self) -> tuple[float, float]:
+        return self.offsets.get(self.state.scope_id, (0.0, 0.0))
+
+    def _screen_pos(self, doc: tuple[float, float]) -> list[float]:
+        ox, oy = self.offset
+        return [doc[0] + ox, doc[1] + oy]
+
+    def frame(self, block_ids: list[str] | None = None, centre: bool = False) -> bool:
+        """Shift the view so ``block_ids`` (default: everything) are in sight.
+
+        Node sizes are known only once drawn, so before the first frame this waits for the
+        next :meth:`poll` (returns False); it never changes the document.
+        """
+        keys = [k for k in (block_ids if block_ids is not None else self.nodes) if k in self.nodes]
+        if not keys:
+            return False
+        boxes: list[Box] = []
+        origin: tuple[float, float] | None = None
+        for key in keys:
+            st = dpg.get_item_state(self.nodes[key].node)
+            (x, y), (w, h) = st.get("rect_min", (0, 0)), st.get("rect_size", (0, 0))
+            if w <= 0 or h <= 0:
+                self._pending_frame = (block_ids, centre)
+                return False
+            gx, gy = dpg.get_item_pos(self.nodes[key].node)
+            origin = (x - gx, y - gy)  # where grid (0, 0) is on screen: panning included
+            boxes.append((x, y, w, h))
+        vx, vy = dpg.get_item_rect_min(self.view)
+        vw, vh = dpg.get_item_rect_size(self.view)
+        if vw <= 0 or vh <= 0 or origin is None:
+            self._pending_frame = (block_ids, centre)
+            return False
+        self._pending_frame = None
+        dx, dy = framing_delta(boxes, (vx, vy, vw, vh), centre)
+        if abs(dx) < 0.5 and abs(dy) < 0.5:
+            return True
+        ox, oy = self.offset
+        self.offsets[self.state.scope_id] = (ox + dx, oy + dy)
+        for view in self.nodes.values():
+            gx, gy = dpg.get_item_pos(view.node)
+            dpg.set_item_pos(view.node, [gx + dx, gy + dy])
+        return True
+
+    def go_to(self, block_id: str) -> bool:
+        """Open the graph holding ``block_id``, select it and centre it in the view."""
+        if not self.state.go_to(block_id):
+            return False
+        self.sync()
+        view = self.nodes.get(block_id)
+        if view is not None:
+            dpg.clear_selected_nodes(self.editor)
+            self._dpg_selection = []
+        self.frame([block_id], centre=True)
+        return True
+
+    def visible_width(self) -> float:
+        """The canvas' width in pixels (what auto-layout wraps to)."""
+        w = dpg.get_item_rect_size(self.view)[0] if dpg.is_viewport_ok() else 0
+        return float(w) if w > 0 else 1000.0
+
+    def node_sizes(self) -> dict[str, tuple[float, float]]:
+        """Each block's drawn size (only for blocks drawn at least once)."""
+        out = {}
+        for bid, view in self.nodes.items():
+            w, h = dpg.get_item_state(view.node).get("rect_size", (0, 0))
+            if w > 0 and h > 0:
+                out[bid] = (float(w), float(h))
+        return out
+
+    def auto_layout(self) -> bool:
+        """Lay the open graph out to fit the canvas' width, then frame it."""
+        moved = self.state.auto_layout(self.node_sizes(), max_width=self.visible_width() - 2 * FRAME_MARGIN)
+        self._place_boundary(force=True)
+        self.frame()
+        return moved
+
+    def poll(self) -> None:
+        """Per frame: follow the canvas selection and finish a framing that waited for sizes."""
+        self.poll_selection()
+        if self._pending_frame is not None:
+            self.frame(*self._pending_frame)
+
+    # -- breadcrumbs ---------------------------------------------------------------------------
+    def _breadcrumbs(self) -> None:
+        names = tuple((sb, b.name) for sb in self.state.scope if (b := self.state.block(sb)) is not None)
+        if names == self._crumb_key and dpg.get_item_children(self.crumbs, 1):
+            return
+        self._crumb_key = names
+        dpg.delete_item(self.crumbs, children_only=True)
+        dpg.add_button(label="Project", parent=self.crumbs, small=True,
+                       callback=lambda: self.state.set_scope([]), enabled=bool(names))
+        for i, (_sb, name) in enumerate(names):
+            dpg.add_text("›", parent=self.crumbs, color=(150, 150, 160))
+            dpg.add_button(label=name, parent=self.crumbs, small=True, enabled=i < len(names) - 1,
+                           callback=lambda s, a, u: self.state.set_scope(u), user_data=list(self.state.scope[: i + 1]))
+        if names:
+            dpg.add_button(label="Up", parent=self.crumbs, small=True, callback=lambda: self.state.leave())
+            dpg.add_text("inside a SuperBlock: its inputs enter on the left, its outputs leave on the right",
+                         parent=self.crumbs, color=(150, 150, 160))
+        else:
+            dpg.add_text("double-click a SuperBlock to open it", parent=self.crumbs, color=(150, 150, 160))
 
     # -- document -> screen ----------------------------------------------------------------
     def _signature(self, b: Block) -> tuple[Any, ...]:
@@ -83,19 +230,43 @@ class Canvas:
         spec = self.state.catalog.spec(b.type)
         return spec.name if spec else b.type.removeprefix("builtin.")
 
+    def _clear(self) -> None:
+        for link, item in list(self.links.items()):
+            self._delete_link(link, item)
+        for key in list(self.nodes):
+            self._delete_node(key)
+        self._dpg_selection = []
+
     def sync(self) -> None:
-        """Make the canvas show the document's root graph (nodes, ports, links, positions)."""
-        graph = self.state.project.graph
+        """Make the canvas show the open graph (nodes, ports, links, positions)."""
+        if self.shown_project is not self.state.project:
+            # Another project (new, open, recovered): a fresh view, framed once sizes are known.
+            self._clear()
+            self.offsets.clear()
+            self.boundary_pos.clear()
+            self.shown_project = self.state.project
+            self._pending_frame = (None, False)
+        if self.shown_scope != self.state.scope:
+            self._clear()
+            self.shown_scope = list(self.state.scope)
+        self._breadcrumbs()
+        graph = self.state.graph
+        owner = graph.owner
+        wanted_nodes: dict[str, Any] = dict(graph.blocks)
+        if owner is not None:
+            wanted_nodes[BOUNDARY_IN] = owner
+            wanted_nodes[BOUNDARY_OUT] = owner
         stale = [
-            bid for bid, view in self.nodes.items()
-            if bid not in graph.blocks or view.signature != self._signature(graph.blocks[bid])
+            key for key, view in self.nodes.items()
+            if key not in wanted_nodes or view.signature != self._node_signature(key, wanted_nodes[key])
         ]
         wanted = set(graph.links)
         for link, item in list(self.links.items()):
-            if link not in wanted or link.src.block in stale or link.dst.block in stale:
+            ends = {self._node_key(link.src.block, "src"), self._node_key(link.dst.block, "dst")}
+            if link not in wanted or ends & set(stale):
                 self._delete_link(link, item)
-        for bid in stale:
-            self._delete_node(bid)
+        for key in stale:
+            self._delete_node(key)
         for bid, b in graph.blocks.items():
             view = self.nodes.get(bid)
             if view is None:
@@ -104,13 +275,54 @@ class Canvas:
                 info = self._type_text(b)
                 if dpg.get_value(view.info) != info:
                     dpg.set_value(view.info, info)
+                want = self._screen_pos(b.pos)
                 pos = dpg.get_item_pos(view.node)
-                if abs(pos[0] - b.pos[0]) > 0.5 or abs(pos[1] - b.pos[1]) > 0.5:
-                    dpg.set_item_pos(view.node, [b.pos[0], b.pos[1]])
+                if abs(pos[0] - want[0]) > 0.5 or abs(pos[1] - want[1]) > 0.5:
+                    dpg.set_item_pos(view.node, want)
+        if owner is not None:
+            for key in (BOUNDARY_IN, BOUNDARY_OUT):
+                if key not in self.nodes:
+                    self._add_boundary(owner, key)
+            self._place_boundary()
         for link in graph.links:
             if link not in self.links:
                 self._add_link(link)
         self.apply_validation()
+
+    def _node_key(self, block_id: str, end: str) -> str:
+        """The node a link end is drawn on (a SuperBlock's own id is its boundary inside)."""
+        if block_id == self.state.scope_id:
+            return BOUNDARY_IN if end == "src" else BOUNDARY_OUT
+        return block_id
+
+    def _node_signature(self, key: str, b: Block) -> tuple[Any, ...]:
+        if key == BOUNDARY_IN:
+            return ("boundary-in", tuple((p.name, p.kind) for p in b.inputs))
+        if key == BOUNDARY_OUT:
+            return ("boundary-out", tuple((p.name, p.kind) for p in b.outputs))
+        return self._signature(b)
+
+    def _place_boundary(self, force: bool = False) -> None:
+        """Put the boundary nodes left and right of the inner blocks (until the user drags them)."""
+        graph = self.state.graph
+        sb = self.state.scope_id
+        if sb is None:
+            return
+        xs = [b.pos[0] for b in graph.blocks.values()] or [300.0]
+        ys = [b.pos[1] for b in graph.blocks.values()] or [200.0]
+        sizes = self.node_sizes()
+        right = max((b.pos[0] + sizes.get(bid, (170.0, 0))[0] for bid, b in graph.blocks.items()), default=500.0)
+        default = {BOUNDARY_IN: (min(xs) - 230.0, min(ys)), BOUNDARY_OUT: (right + 70.0, min(ys))}
+        for key in (BOUNDARY_IN, BOUNDARY_OUT):
+            view = self.nodes.get(key)
+            if view is None:
+                continue
+            if force or (sb, key) not in self.boundary_pos:
+                self.boundary_pos[(sb, key)] = default[key]
+            want = self._screen_pos(self.boundary_pos[(sb, key)])
+            pos = dpg.get_item_pos(view.node)
+            if abs(pos[0] - want[0]) > 0.5 or abs(pos[1] - want[1]) > 0.5:
+                dpg.set_item_pos(view.node, want)
 
     def _delete_link(self, link: Link, item: int) -> None:
         self.links.pop(link, None)
@@ -118,12 +330,12 @@ class Canvas:
         if dpg.does_item_exist(item):
             dpg.delete_item(item)
 
-    def _delete_node(self, bid: str) -> None:
+    def _delete_node(self, key: str) -> None:
         # Links first, always (DESIGN.md §7): callers removed ours; this catches any other.
         for link, item in list(self.links.items()):
-            if bid in (link.src.block, link.dst.block):
+            if key in (self._node_key(link.src.block, "src"), self._node_key(link.dst.block, "dst")):
                 self._delete_link(link, item)
-        view = self.nodes.pop(bid)
+        view = self.nodes.pop(key)
         self.block_of_node.pop(view.node, None)
         for attr in view.attrs.values():
             self.port_of_attr.pop(attr, None)
@@ -132,7 +344,7 @@ class Canvas:
 
     def _add_node(self, b: Block) -> None:
         label = f"{b.name}  [+]" if b.graph is not None else b.name
-        node = dpg.add_node(label=label, parent=self.editor, pos=[b.pos[0], b.pos[1]])
+        node = dpg.add_node(label=label, parent=self.editor, pos=self._screen_pos(b.pos))
         view = NodeView(node, self._signature(b))
         with dpg.node_attribute(parent=node, attribute_type=dpg.mvNode_Attr_Static):
             view.info = dpg.add_text(self._type_text(b), color=(170, 170, 180))
@@ -141,17 +353,37 @@ class Canvas:
             ("out", b.outputs, dpg.mvNode_Attr_Output),
         ):
             for p in ports:
-                shape = dpg.mvNode_PinShape_Circle if p.optional else dpg.mvNode_PinShape_CircleFilled
-                attr = dpg.add_node_attribute(parent=node, attribute_type=kind, shape=shape)
-                view.labels[(direction, p.name)] = dpg.add_text(p.name, parent=attr)
-                view.attrs[(direction, p.name)] = attr
-                self.port_of_attr[attr] = (b.id, direction, p.name)
+                self._add_port(view, b.id, direction, p.name, p.optional, kind)
         self.nodes[b.id] = view
         self.block_of_node[node] = b.id
 
+    def _add_port(self, view: NodeView, bid: str, direction: str, name: str, optional: bool, kind: int) -> None:
+        shape = dpg.mvNode_PinShape_Circle if optional else dpg.mvNode_PinShape_CircleFilled
+        attr = dpg.add_node_attribute(parent=view.node, attribute_type=kind, shape=shape)
+        view.labels[(direction, name)] = dpg.add_text(name, parent=attr)
+        view.attrs[(direction, name)] = attr
+        self.port_of_attr[attr] = (bid, direction, name)
+
+    def _add_boundary(self, sb: Block, key: str) -> None:
+        """A pseudo-node for the open SuperBlock's inputs (left) or outputs (right)."""
+        incoming = key == BOUNDARY_IN
+        node = dpg.add_node(label=f"{sb.name} inputs" if incoming else f"{sb.name} outputs",
+                            parent=self.editor, pos=self._screen_pos((0.0, 0.0)))
+        view = NodeView(node, self._node_signature(key, sb))
+        with dpg.node_attribute(parent=node, attribute_type=dpg.mvNode_Attr_Static):
+            view.info = dpg.add_text("boundary", color=(170, 170, 180))
+        # The SuperBlock's inputs are sources inside it, so they are drawn as output pins.
+        for p in sb.inputs if incoming else sb.outputs:
+            direction = "out" if incoming else "in"
+            kind = dpg.mvNode_Attr_Output if incoming else dpg.mvNode_Attr_Input
+            self._add_port(view, sb.id, direction, p.name, p.optional, kind)
+        dpg.bind_item_theme(node, self.themes.boundary_node)
+        self.nodes[key] = view
+        self.block_of_node[node] = key
+
     def _add_link(self, link: Link) -> None:
-        src = self.nodes.get(link.src.block)
-        dst = self.nodes.get(link.dst.block)
+        src = self.nodes.get(self._node_key(link.src.block, "src"))
+        dst = self.nodes.get(self._node_key(link.dst.block, "dst"))
         if src is None or dst is None:
             return
         a = src.attrs.get(("out", link.src.port))
@@ -165,8 +397,19 @@ class Canvas:
     def apply_validation(self) -> None:
         """Red outline on failing blocks (and SuperBlocks holding one), yellow pins on blocks
         not processed because of an upstream error, shapes beside the ports."""
-        for bid, view in self.nodes.items():
-            rec = self.state.record(bid)
+        sb = self.state.scope_id
+        sb_rec = self.state.record(sb) if sb is not None else None
+        for key, view in self.nodes.items():
+            if key in (BOUNDARY_IN, BOUNDARY_OUT):
+                # The boundary's pins carry the SuperBlock's own port shapes, sides swapped.
+                infos = {}
+                if sb_rec:
+                    side = "inputs" if key == BOUNDARY_IN else "outputs"
+                    flipped = "out" if key == BOUNDARY_IN else "in"
+                    infos = {(flipped, t["port"]): t for t in sb_rec.get(side, [])}
+                self._label_ports(view, infos)
+                continue
+            rec = self.state.record(key)
             status = rec["status"] if rec else ""
             theme = self.themes.failing_node if status == "error" else (self.themes.idle_node if status == "idle" else 0)
             if theme != view.theme:
@@ -181,11 +424,14 @@ class Canvas:
             if rec:
                 infos = {("in", t["port"]): t for t in rec.get("inputs", [])}
                 infos.update({("out", t["port"]): t for t in rec.get("outputs", [])})
-            for (direction, port), text in view.labels.items():
-                shape = shape_text(infos.get((direction, port)))
-                label = (f"{port}  {shape}" if direction == "in" else f"{shape}  {port}") if shape else port
-                if dpg.get_value(text) != label:
-                    dpg.set_value(text, label)
+            self._label_ports(view, infos)
+
+    def _label_ports(self, view: NodeView, infos: dict[tuple[str, str], dict[str, Any]]) -> None:
+        for (direction, port), text in view.labels.items():
+            shape = shape_text(infos.get((direction, port)))
+            label = (f"{port}  {shape}" if direction == "in" else f"{shape}  {port}") if shape else port
+            if dpg.get_value(text) != label:
+                dpg.set_value(text, label)
 
     # -- screen -> document ----------------------------------------------------------------
     def _on_link(self, sender: Any, app_data: Any) -> None:
@@ -205,7 +451,9 @@ class Canvas:
             self.state.disconnect(link)
 
     def selected_blocks(self) -> list[str]:
-        return [self.block_of_node[n] for n in map(_item_id, dpg.get_selected_nodes(self.editor)) if n in self.block_of_node]
+        """Blocks selected on the canvas (boundary nodes are not blocks)."""
+        keys = (self.block_of_node.get(n) for n in map(_item_id, dpg.get_selected_nodes(self.editor)))
+        return [k for k in keys if k is not None and k not in (BOUNDARY_IN, BOUNDARY_OUT)]
 
     def selected_links(self) -> list[Link]:
         return [self.link_of_item[i] for i in map(_item_id, dpg.get_selected_links(self.editor)) if i in self.link_of_item]
@@ -215,7 +463,7 @@ class Canvas:
         sel = [_item_id(n) for n in dpg.get_selected_nodes(self.editor)]
         if sel != self._dpg_selection:
             self._dpg_selection = sel
-            blocks = [self.block_of_node[n] for n in sel if n in self.block_of_node]
+            blocks = self.selected_blocks()
             if blocks:
                 self.state.select(blocks)
 
@@ -230,16 +478,39 @@ class Canvas:
         return self.state.delete(blocks, links)
 
     def positions(self) -> dict[str, tuple[float, float]]:
-        return {bid: tuple(dpg.get_item_pos(v.node)) for bid, v in self.nodes.items()}  # type: ignore[misc]
+        """Where the user has put each block, in document coordinates."""
+        ox, oy = self.offset
+        out = {}
+        for key, view in self.nodes.items():
+            x, y = dpg.get_item_pos(view.node)
+            if key in (BOUNDARY_IN, BOUNDARY_OUT):
+                if self.state.scope_id is not None:
+                    self.boundary_pos[(self.state.scope_id, key)] = (x - ox, y - oy)
+                continue
+            out[key] = (x - ox, y - oy)
+        return out
 
     def record_moves(self) -> bool:
         """After a drag: Move edits for every block whose node moved."""
         return self.state.move(self.positions())
 
     def hovered_block(self) -> str | None:
-        for bid, view in self.nodes.items():
-            if dpg.get_item_state(view.node).get("hovered"):
-                return bid
+        for key, view in self.nodes.items():
+            if key not in (BOUNDARY_IN, BOUNDARY_OUT) and dpg.get_item_state(view.node).get("hovered"):
+                return key
+        return None
+
+    def mouse_doc_pos(self) -> tuple[float, float] | None:
+        """The mouse position in document coordinates, when it is over the canvas."""
+        if not dpg.get_item_state(self.editor).get("hovered"):
+            return None
+        mx, my = dpg.get_mouse_pos(local=False)
+        ox, oy = self.offset
+        for view in self.nodes.values():
+            st = dpg.get_item_state(view.node)
+            if st.get("rect_size", (0, 0))[0] > 0:
+                (x, y), (gx, gy) = st["rect_min"], dpg.get_item_pos(view.node)
+                return (mx - (x - gx) - ox, my - (y - gy) - oy)
         return None
 
     def boxes(self) -> dict[str, dict[str, Any]]:

@@ -7,6 +7,7 @@ user.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import dearpygui.dearpygui as dpg
@@ -30,11 +31,11 @@ def _as_text(value: Any) -> str:
 class NetworkTree:
     """Tree of the document; each block's node holds its name and parameters."""
 
-    def __init__(self, state: EditorState, parent: int | str) -> None:
+    def __init__(self, state: EditorState, parent: int | str, on_show: Callable[[str], Any] | None = None) -> None:
         self.state = state
+        self.on_show = on_show  # "Show": open the block's graph on the canvas and centre it
+        self.show_buttons: dict[str, int] = {}
         with dpg.group(parent=parent):
-            dpg.add_text("Network")
-            dpg.add_separator()
             self.body = dpg.add_child_window(border=False, width=-1, height=-1)
         self._structure: Any = None
         self.widgets: dict[tuple[str, str], int] = {}  # (block id, param) -> input item
@@ -54,7 +55,7 @@ class NetworkTree:
         if shape != self._structure:
             self._structure = shape
             dpg.delete_item(self.body, children_only=True)
-            self.widgets, self.labels = {}, {}
+            self.widgets, self.labels, self.show_buttons = {}, {}, {}
             if not self.state.project.graph.blocks:
                 dpg.add_text("empty: add blocks from the Blocks menu", parent=self.body, color=(170, 170, 170))
             self._fill(self.state.project.graph, self.body)
@@ -91,8 +92,11 @@ class NetworkTree:
         with dpg.group(parent=node):
             with dpg.group(horizontal=True):
                 dpg.add_text("name", color=(170, 170, 180))
-                dpg.add_input_text(default_value=b.name, width=-1, on_enter=True,
+                dpg.add_input_text(default_value=b.name, width=-70, on_enter=True,
                                    callback=self._on_rename, user_data=b.id)
+                show = dpg.add_button(label="Show", small=True, user_data=b.id,
+                                      callback=lambda s, a, u: self.on_show(u) if self.on_show else None)
+                self.show_buttons[b.id] = show
             if b.is_super:
                 return
             spec = self.state.catalog.spec(b.type)

@@ -37,7 +37,20 @@ from dpg_blocks.core import (
     project_to_dict,
     save_project,
 )
-from dpg_blocks.core.graph import Block, Link
+from dpg_blocks.core.clipboard import copy_blocks, paste_edit
+from dpg_blocks.core.graph import Block, Graph, Link
+from dpg_blocks.core.layout import Size, auto_layout
+from dpg_blocks.core.library import (
+    LibraryEntry,
+    LibraryError,
+    file_name,
+    insert_copy,
+    library_dir,
+    list_library,
+    load_from_library,
+    save_to_library,
+)
+from dpg_blocks.core.project import OptimizerSettings, Order
 
 from .catalog import Catalog
 
@@ -93,15 +106,19 @@ class EditorState:
         self.engine_failures: list[str] = []  # why the engine died, oldest first
         self.status = ""  # the status bar's message (refused links, errors)
         self.selected: list[str] = []
+        self.scope: list[str] = []  # SuperBlock ids from the root down to the graph on the canvas
+        self.clipboard = ""  # the last copy, for when the system clipboard is unavailable
         self.validation = Validation()
         self.training = TrainingRun()
+        self.plugin_failures: list[dict[str, Any]] = []  # Ready.failures: pack, path, error, traceback
         self._listeners: list[Listener] = []
         self._set_project(project or Project(), path)
 
     # -- listeners -------------------------------------------------------------------------
     def subscribe(self, listener: Listener) -> None:
         """``listener(topic)`` after a change; topics: document, selection, validation,
-        catalog, engine, status, training, file."""
+        catalog, engine, status, training, file, scope (the canvas opened another graph),
+        plugins (plugin failures), trust (the user trusted the project's code)."""
         self._listeners.append(listener)
 
     def emit(self, topic: str) -> None:
@@ -116,11 +133,80 @@ class EditorState:
         self.history.mark_saved()
         self.history.subscribe(lambda _action, _edit: self._changed())
         self.selected = []
+        self.scope = []
         self.validation = Validation(sent=self.validation.sent, received=self.validation.sent)
+        self.recovered = False  # loaded from a recovery file: unsaved until the next save
+        self.trust_checked = False  # whether this project's code was checked against the trust records
+        self.code_declined = False  # it holds code this user has not trusted (yet)
 
     def _changed(self) -> None:
+        self._trim_scope()
         self.emit("document")
         self.emit("file")
+
+    # -- the graph on the canvas -----------------------------------------------------------
+    @property
+    def scope_id(self) -> str | None:
+        """The SuperBlock whose inside the canvas shows (None: the root graph)."""
+        return self.scope[-1] if self.scope else None
+
+    @property
+    def graph(self) -> Graph:
+        """The graph the canvas shows and new blocks go into."""
+        return self.project.graph_of(self.scope_id)
+
+    def _trim_scope(self) -> None:
+        # An undo can remove the SuperBlock being looked at: fall back to its nearest ancestor.
+        for i, sb in enumerate(self.scope):
+            b = self.block(sb)
+            if b is None or b.graph is None or (i and self.project.parent_of(sb) != self.scope[i - 1]):
+                del self.scope[i:]
+                self.selected = [x for x in self.selected if self.block(x) is not None]
+                self.emit("scope")
+                return
+
+    def enter(self, sb_id: str) -> bool:
+        """Show the inside of SuperBlock ``sb_id`` on the canvas."""
+        b = self.block(sb_id)
+        if b is None or b.graph is None:
+            self.say("only a SuperBlock can be opened")
+            return False
+        self.set_scope([*self.supers_above(sb_id), sb_id])
+        return True
+
+    def supers_above(self, block_id: str) -> list[str]:
+        """The SuperBlock ids from the root down to the graph holding ``block_id``."""
+        chain: list[str] = []
+        parent = self.project.parent_of(block_id)
+        while parent is not None:
+            chain.append(parent)
+            parent = self.project.parent_of(parent)
+        return chain[::-1]
+
+    def set_scope(self, scope: list[str]) -> None:
+        if scope != self.scope:
+            self.scope = list(scope)
+            self.selected = []
+            self.emit("scope")
+            self.emit("selection")
+
+    def leave(self) -> bool:
+        """Go up one level (to the graph holding the open SuperBlock)."""
+        if not self.scope:
+            return False
+        left = self.scope[-1]
+        self.set_scope(self.scope[:-1])
+        self.select([left])
+        return True
+
+    def go_to(self, block_id: str) -> bool:
+        """Open the graph holding ``block_id`` and select it."""
+        if self.block(block_id) is None:
+            self.say(f"no block {block_id!r}")
+            return False
+        self.set_scope(self.supers_above(block_id))
+        self.select([block_id])
+        return True
 
     @property
     def project_dir(self) -> str:
@@ -129,7 +215,12 @@ class EditorState:
     @property
     def title(self) -> str:
         name = Path(self.path).name if self.path else "untitled"
-        return f"{name}{' *' if self.history.dirty else ''} — dpg-blocks"
+        return f"{name}{' *' if self.dirty else ''} — dpg-blocks"
+
+    @property
+    def dirty(self) -> bool:
+        """Unsaved changes: edits since the last save, or a recovered project not saved yet."""
+        return self.history.dirty or self.recovered
 
     def project_dict(self) -> dict[str, Any]:
         return project_to_dict(self.project)
@@ -158,6 +249,7 @@ class EditorState:
     # -- files -----------------------------------------------------------------------------
     def new(self) -> None:
         self._set_project(Project(), None)
+        self.trust_checked = True  # an empty project holds no code from elsewhere
         self.emit("document")
         self.emit("file")
 
@@ -177,6 +269,7 @@ class EditorState:
         save_project(self.project, target)
         self.path = str(Path(target).resolve())
         self.history.mark_saved()
+        self.recovered = False
         self._record_trust()
         self.say(f"saved {target}")
         self.emit("file")
@@ -184,6 +277,10 @@ class EditorState:
 
     def _record_trust(self) -> None:
         """A project this user saves is theirs: its custom code may run (docs/architecture.md)."""
+        if not self.trust_checked:
+            self.check_trust()
+        if self.code_declined:
+            return  # code opened from elsewhere is trusted only through the trust prompt
         code = {s.id: s.code_params() for s in self.catalog.unique_specs() if s.code_params()}
         if not code:
             return
@@ -191,6 +288,50 @@ class EditorState:
 
         digest = code_digest(project_code(self.project, lambda t: code.get(t, [])))
         TrustStore().trust(digest, project=self.project.name, file=self.path or "")
+
+    def recover(self, project: Project, path: str | None) -> None:
+        """Show ``project`` (read from a recovery file) as unsaved changes to the file ``path``."""
+        self._set_project(project, path)
+        self.recovered = True
+        self.say(f"recovered the unsaved changes{f' to {path}' if path else ''}; save to keep them")
+        self.emit("document")
+        self.emit("file")
+
+    # -- trust -----------------------------------------------------------------------------
+    def code_items(self) -> list[Any]:
+        """Every piece of custom code in the project (``core.trust.CodeItem``), by the catalog."""
+        from dpg_blocks.core.trust import project_code
+
+        code = {s.id: s.code_params() for s in self.catalog.unique_specs() if s.code_params()}
+        return project_code(self.project, lambda t: code.get(t, [])) if code else []
+
+    def untrusted_code(self) -> tuple[str, list[Any]] | None:
+        """The code digest and items when the project holds code this user has not trusted."""
+        from dpg_blocks.core.trust import TrustStore, code_digest
+
+        items = self.code_items()
+        digest = code_digest(items)
+        if digest is None or TrustStore().is_trusted(digest):
+            return None
+        return digest, items
+
+    def check_trust(self) -> tuple[str, list[Any]] | None:
+        """Once per opened project, when the catalog is known: its untrusted code, to ask about."""
+        if self.trust_checked or not self.catalog:
+            return None
+        self.trust_checked = True
+        found = self.untrusted_code()
+        self.code_declined = found is not None  # until the user trusts it, it stays disabled
+        return found
+
+    def trust_code(self, digest: str) -> None:
+        """The user trusts the code with ``digest``: record it; the engine runs it from now on."""
+        from dpg_blocks.core.trust import TrustStore
+
+        TrustStore().trust(digest, project=self.project.name, file=self.path or "")
+        self.code_declined = False
+        self.say("trusted this project's custom code; validating it")
+        self.emit("trust")
 
     # -- blocks ----------------------------------------------------------------------------
     def block(self, block_id: str) -> Block | None:
@@ -201,8 +342,8 @@ class EditorState:
 
     def next_position(self) -> tuple[float, float]:
         """Right of the selected block, else right of the rightmost block of the canvas."""
-        blocks = list(self.project.graph.blocks.values())
-        anchor = self.block(self.selected[-1]) if self.selected else None
+        blocks = list(self.graph.blocks.values())
+        anchor = self.graph.blocks.get(self.selected[-1]) if self.selected else None
         if anchor is None and blocks:
             anchor = max(blocks, key=lambda b: (b.pos[0], -b.pos[1]))
         if anchor is None:
@@ -219,22 +360,26 @@ class EditorState:
             self.say(f"unknown block type {type_id!r} (is the engine ready?)")
             return None
         bid = self.project.new_id()
-        block = spec.new_block(bid, self.project.unique_name(spec.name), pos or self.next_position())
-        if not self.do(AddBlock(block)):
+        block = spec.new_block(bid, self.project.unique_name(spec.name, self.graph), pos or self.next_position())
+        if not self.do(AddBlock(block, self.scope_id)):
             return None
         self.select([bid])
         return bid
 
     def connect(self, src: tuple[str, str], dst: tuple[str, str]) -> bool:
-        """Link output ``src`` to input ``dst`` (root graph); refused links say why."""
-        return self.do(Connect(Endpoint(*src), Endpoint(*dst)))
+        """Link output ``src`` to input ``dst`` in the graph on the canvas; refused links say why.
+
+        Inside a SuperBlock its own id stands for the boundary: ``(sb, port)`` as ``src`` is
+        one of its inputs, as ``dst`` one of its outputs.
+        """
+        return self.do(Connect(Endpoint(*src), Endpoint(*dst), self.scope_id))
 
     def disconnect(self, link: Link) -> bool:
-        return self.do(Disconnect(link.src, link.dst))
+        return self.do(Disconnect(link.src, link.dst, self.scope_id))
 
     def delete(self, block_ids: Iterable[str] = (), links: Iterable[Link] = ()) -> bool:
         """Remove links, then blocks, as one undo step."""
-        edits: list[Edit] = [Disconnect(lk.src, lk.dst) for lk in links]
+        edits: list[Edit] = [Disconnect(lk.src, lk.dst, self.scope_id) for lk in links]
         ids = [b for b in block_ids if self.block(b) is not None]
         removed = set(ids)
         edits = [e for e in edits if not ({e.link.src.block, e.link.dst.block} & removed)]  # type: ignore[attr-defined]
@@ -256,6 +401,45 @@ class EditorState:
         if not edits:
             return False
         return self.do(edits[0] if len(edits) == 1 else Compound(edits, label=f"move {len(edits)} blocks"))
+
+    def copy(self, block_ids: list[str]) -> str:
+        """Clipboard text for ``block_ids`` of the graph on the canvas ("" when nothing)."""
+        try:
+            text = copy_blocks(self.graph, block_ids)
+        except GraphError as e:
+            self.say(str(e))
+            return ""
+        self.clipboard = text
+        n = sum(1 for b in block_ids if b in self.graph.blocks)
+        self.say(f"copied {n} block{'s' if n != 1 else ''}")
+        return text
+
+    def paste(self, text: str | None = None, at: tuple[float, float] | None = None) -> list[str]:
+        """Paste clipboard ``text`` (default: the last copy) into the graph on the canvas."""
+        text = text if text is not None else self.clipboard
+        if not text:
+            self.say("nothing to paste: copy blocks first (Ctrl+C)")
+            return []
+        try:
+            edit, ids = paste_edit(self.project, text, self.scope_id, at)
+        except (ProjectFileError, GraphError) as e:
+            self.say(f"paste: {e}")
+            return []
+        if not self.do(edit):
+            return []
+        self.select(ids)
+        return ids
+
+    def auto_layout(self, sizes: dict[str, Size] | None = None, max_width: float | None = None) -> bool:
+        """Lay the graph on the canvas out in columns, as one undoable edit."""
+        try:
+            positions = auto_layout(self.graph, sizes, max_width)
+        except GraphError as e:
+            self.say(f"auto-layout: {e}")
+            return False
+        moved = self.move(positions)
+        self.say("laid out the blocks" if moved else "the layout is already tidy")
+        return moved
 
     def rename(self, block_id: str, name: str) -> bool:
         return self.do(Rename(block_id, name))
@@ -314,17 +498,146 @@ class EditorState:
     def set_training(self, name: str, value: Any) -> bool:
         return self.do(SetTraining(name, value))
 
-    def set_optimizer(self, order_index: int, **settings: Any) -> bool:
-        """Change one order's optimizer settings (type, lr, ...)."""
+    # -- orders (each its own optimizer, optimised blocks and losses) ------------------------
+    def _change_order(self, order_index: int, label: str, change: Callable[[Order], None]) -> bool:
+        """Apply ``change`` to a copy of order ``order_index`` as one undoable SetOrders; no
+        edit when nothing changed (a widget echoing its value back adds no undo step)."""
         import copy
 
         orders = copy.deepcopy(self.project.orders)
         order = next((o for o in orders if o.index == order_index), None)
         if order is None:
+            self.say(f"there is no order {order_index}")
             return False
-        for k, v in settings.items():
-            setattr(order.optimizer, k, v)
-        return self.do(SetOrders(orders))
+        change(order)
+        if orders == self.project.orders:
+            return False
+        edit = SetOrders(orders)
+        edit.label = f"order {order_index}: {label}"
+        return self.do(edit)
+
+    def set_optimizer(self, order_index: int, **settings: Any) -> bool:
+        """Change one order's optimizer settings (type, lr, weight_decay, momentum, scheduler…)."""
+        unknown = [k for k in settings if k not in OptimizerSettings.__dataclass_fields__]
+        if unknown:
+            self.say(f"order {order_index}: no optimizer setting {unknown[0]!r}")
+            return False
+
+        def change(order: Order) -> None:
+            for k, v in settings.items():
+                setattr(order.optimizer, k, v)
+
+        label = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in settings.items())
+        return self._change_order(order_index, label, change)
+
+    def set_order(self, order_index: int, **fields: Any) -> bool:
+        """Change an order's ``name``, ``optimize`` or ``losses`` (block ids; None: every live one)."""
+        unknown = [k for k in fields if k not in ("name", "optimize", "losses")]
+        if unknown:
+            self.say(f"order {order_index}: no setting {unknown[0]!r}")
+            return False
+
+        def change(order: Order) -> None:
+            for k, v in fields.items():
+                setattr(order, k, list(v) if isinstance(v, list | tuple) else v)
+
+        return self._change_order(order_index, ", ".join(f"set {k}" for k in fields), change)
+
+    def input_names(self, order_index: int) -> list[str]:
+        """The input blocks (as paths) that emit in order ``order_index``."""
+        return [
+            " › ".join(self.project.path_of(b.id))
+            for b in self.project.graph.walk()
+            if self.role(b) == "input" and order_index in _ints(b.params.get("orders", [1]))
+        ]
+
+    def role(self, b: Block) -> str | None:
+        """A block's role from its spec; without a catalog the built-in Input is still known."""
+        spec = self.catalog.spec(b.type)
+        if spec is None:
+            return "input" if b.type == "builtin.Input" else None
+        return spec.role
+
+    def optimizable_blocks(self) -> list[Block]:
+        """Root-level blocks and SuperBlocks an order can optimise (not inputs, losses, outputs)."""
+        return [b for b in self.project.graph.blocks.values()
+                if b.is_super or self.role(b) not in ("input", "loss", "output")]
+
+    def loss_blocks(self) -> list[Block]:
+        """Every loss block of the document, SuperBlocks' insides included."""
+        return [b for b in self.project.graph.walk() if self.role(b) == "loss"]
+
+    def add_order(self) -> int | None:
+        """Append an order (its optimizer copied from the last one); returns its index."""
+        import copy
+
+        index = max((o.index for o in self.project.orders), default=0) + 1
+        last = self.project.orders[-1].optimizer if self.project.orders else OptimizerSettings()
+        orders = [*copy.deepcopy(self.project.orders), Order(index, f"order {index}", copy.deepcopy(last))]
+        edit = SetOrders(orders)
+        edit.label = f"add order {index}"
+        if not self.do(edit):
+            return None
+        self.say(f"added order {index}; no input emits in it until an Input lists {index} in its orders")
+        return index
+
+    def remove_order(self, order_index: int) -> bool:
+        """Remove an order; refused while inputs emit in it, or when it is the only one."""
+        users = self.input_names(order_index)
+        if users:
+            self.say(f"cannot remove order {order_index}: {', '.join(users)} still emit in it; "
+                     f"remove {order_index} from their orders first")
+            return False
+        if len(self.project.orders) <= 1:
+            self.say("cannot remove the only order: a project needs at least one")
+            return False
+        orders = [o for o in self.project.orders if o.index != order_index]
+        if len(orders) == len(self.project.orders):
+            self.say(f"there is no order {order_index}")
+            return False
+        edit = SetOrders(orders)
+        edit.label = f"remove order {order_index}"
+        return self.do(edit)
+
+    # -- the block library (user folder; stdlib only, works without the engine) --------------
+    def library(self) -> tuple[list[LibraryEntry], list[LibraryError]]:
+        """The saved blocks and the library files that cannot be read."""
+        return list_library()
+
+    def library_file(self, block_id: str) -> Path | None:
+        """Where ``block_id`` would be saved in the library (None: no such block)."""
+        b = self.block(block_id)
+        return library_dir() / file_name(b.name) if b is not None else None
+
+    def save_to_library(self, block_id: str, overwrite: bool = False) -> Path | None:
+        """Save a block or SuperBlock (with its insides) to the library under its name."""
+        b = self.block(block_id)
+        if b is None:
+            self.say("select a block to save to the library")
+            return None
+        try:
+            path = save_to_library(self.project, block_id, overwrite=overwrite)
+        except (LibraryError, OSError) as e:
+            self.say(f"save to library: {e}")
+            return None
+        self.say(f"saved {b.name!r} to the library ({path})")
+        self.emit("library")
+        return path
+
+    def insert_from_library(self, name: str) -> str | None:
+        """Insert a fresh-id copy of library block ``name`` (or its file) into the graph on the
+        canvas at :meth:`next_position`, as one undoable AddBlock; returns its id (selected)."""
+        try:
+            saved = load_from_library(name)
+        except LibraryError as e:
+            self.say(f"insert from library: {e}")
+            return None
+        edit = insert_copy(self.project, saved, self.scope_id, pos=self.next_position())
+        edit.label = f"insert {edit.block.name} from the library"
+        if not self.do(edit):
+            return None
+        self.select([edit.block.id])
+        return edit.block.id
 
     # -- selection -------------------------------------------------------------------------
     def select(self, block_ids: list[str]) -> None:
@@ -345,7 +658,7 @@ class EditorState:
         if request_id < self.validation.sent:
             return False
         self.validation.received = request_id
-        self.validation.records = {r["id"]: r for r in records}
+        self.validation.records = {r["id"]: _explain_untrusted(r) for r in records}
         self.validation.ok = ok
         self.validation.error = error
         if error:
@@ -358,6 +671,11 @@ class EditorState:
     def set_catalog(self, specs: list[dict[str, Any]]) -> None:
         self.catalog = Catalog(specs)
         self.emit("catalog")
+
+    def set_plugin_failures(self, failures: list[dict[str, Any]]) -> None:
+        """The packs that failed to load, as the engine's Ready event lists them."""
+        self.plugin_failures = [dict(f) for f in failures]
+        self.emit("plugins")
 
     def set_engine(self, state: str, reason: str = "") -> None:
         if state in ("crashed", "hung"):
@@ -376,3 +694,26 @@ class EditorState:
         if state in ("crashed", "hung", "restarting") and self.engine_reason:
             return f"engine {state}: {self.engine_reason}"
         return f"engine {state}"
+
+def _ints(value: Any) -> list[int]:
+    """An Input's ``orders`` param as ints (a hand-edited file may hold anything)."""
+    out = []
+    for v in value if isinstance(value, list | tuple) else [value]:
+        try:
+            out.append(int(v))
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+UNTRUSTED_HINT = (
+    "not run: this project's custom code is not trusted yet, so none of it ran; "
+    "File › Review custom code… shows it and can trust it"
+)
+
+
+def _explain_untrusted(record: dict[str, Any]) -> dict[str, Any]:
+    """The engine's message for untrusted code names CLI options; the editor has its own way."""
+    if record.get("error_type") == "UntrustedCode":
+        return {**record, "message": UNTRUSTED_HINT}
+    return record

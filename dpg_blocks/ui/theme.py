@@ -55,6 +55,7 @@ class Themes:
     failing_node: int
     upstream_pin: int
     idle_node: int
+    boundary_node: int
     status_text: dict[str, int]
     mono_font: int = 0
 
@@ -119,5 +120,6 @@ def build_themes() -> Themes:
         failing_node=node_theme(RED, 4.0, (120, 30, 30)),
         upstream_pin=upstream,
         idle_node=idle,
+        boundary_node=node_theme((80, 160, 130), 2.0, (35, 85, 70)),
         status_text=status_text,
     )
