@@ -97,19 +97,32 @@ def measure_feedback(path: Path, edits: int = 10) -> float:
         wait_validated(editor)
         st = editor.state
         target = next(b.id for b in st.project.graph.walk() if b.name == "fc_0_0")
-        latencies = []
+        latencies, gui, renders, frames = [], [], [], []
         for i in range(edits):
             t0 = time.perf_counter()
             st.set_param(target, "out_features", 17 + i)
+            py = time.perf_counter() - t0
+            n = 0
             while True:
+                a = time.perf_counter()
                 editor.frame()
+                b = time.perf_counter()
                 dpg.render_dearpygui_frame()
+                renders.append(time.perf_counter() - b)
+                py += b - a
+                n += 1
                 v = st.validation
                 if v.received == v.sent and not v.pending and not editor._validate_wanted:
                     break
                 if time.perf_counter() - t0 > 60:
                     raise SystemExit("no validation result for the edit")
             latencies.append(time.perf_counter() - t0)
+            gui.append(py)
+            frames.append(n)
+        # Where the time goes: the editor's own Python, and Dear PyGui's render calls (software GL
+        # under Xvfb); the rest is the engine validating while those frames render.
+        print(f"breakdown: gui_python_ms={statistics.median(gui) * 1000:.1f} "
+              f"render_ms_per_frame={statistics.median(renders) * 1000:.1f} frames_per_edit={statistics.median(frames)}")
         return statistics.median(latencies) * 1000
     finally:
         editor.close()
@@ -139,6 +152,9 @@ def main() -> int:
             # Each measurement in its own process: a second Dear PyGui context in one process can crash.
             out = subprocess.run([sys.executable, __file__, "--child", kind, str(path)], capture_output=True,
                                  text=True, timeout=900)
+            for ln in out.stdout.splitlines():
+                if ln.startswith("breakdown:"):
+                    print(f"{n} blocks {ln}")
             line = next((ln for ln in out.stdout.splitlines() if ln.startswith(f"{kind}=")), None)
             if line is None:
                 print(out.stdout, out.stderr, file=sys.stderr)

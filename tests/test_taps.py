@@ -4,6 +4,7 @@ that match numpy, with NaN/Inf counted and kept out of the numbers, in a frame o
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -320,3 +321,31 @@ def test_a_frame_built_unchecked_is_exactly_the_checked_one(shape):
     )
     assert fast == checked
     assert decode(encode(fast)) == checked
+
+
+def test_an_input_tap_on_a_custom_block_reads_its_input_not_the_signal() -> None:
+    """Custom blocks are called as module(order, target, *inputs): the "in x" tap must skip the
+    order and the target and show the tensor on the port (DANN's gradient reversal)."""
+    from engine_fixtures import registry
+
+    from dpg_blocks import protocol as m
+    from dpg_blocks.core import load_project
+    from dpg_blocks.engine.session import TrainingSession
+
+    examples = Path(__file__).resolve().parents[1] / "assets" / "examples"
+    project = load_project(examples / "dann_digits.dpgb")
+    grl = next(b for b in project.graph.blocks.values() if b.type == "builtin.Custom")
+    copy = next(b for b in project.graph.blocks.values() if b.name == "Copy")
+    frames: list[m.TapFrame] = []
+    session = TrainingSession(lambda ev: None, frames.append, project, registry(), str(examples),
+                              request_id=1, epochs=1, trusted=True)
+    try:
+        session.taps.configure([m.TapSpec(grl.id, "x", "in"), m.TapSpec(copy.id, "y2", "out")], rate_hz=1000.0)
+        while not frames:
+            session.step()
+        got = {(f.block_id, f.direction): f for f in frames}
+        tapped_in, driver = got[(grl.id, "in")], got[(copy.id, "out")]
+        assert len(tapped_in.shape) == 4 and tapped_in.dtype == "float32"
+        assert (tapped_in.shape, tapped_in.mean, tapped_in.std) == (driver.shape, driver.mean, driver.std)
+    finally:
+        session.close()

@@ -69,18 +69,21 @@ class Taps:
             node = nodes[bid]
             ins = [p.name for p in node.block.inputs]
             outs = [p.name for p in node.block.outputs] or [node.role or "out"]
-            self._handles.append(self.trainer.model.block_modules[bid].register_forward_hook(self._hook(keys, ins, outs)))
+            # A takes_signal block is called as module(order, target, *inputs) (codegen.py).
+            skip = 2 if node.spec is not None and node.spec.takes_signal else 0
+            hook = self._hook(keys, ins, outs, skip)
+            self._handles.append(self.trainer.model.block_modules[bid].register_forward_hook(hook))
 
     def disarm(self) -> None:
         for h in self._handles:
             h.remove()
         self._handles.clear()
 
-    def _hook(self, keys: list[TapKey], ins: list[str], outs: list[str]) -> Callable[..., None]:
+    def _hook(self, keys: list[TapKey], ins: list[str], outs: list[str], skip: int = 0) -> Callable[..., None]:
         def hook(_module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
             values = output if isinstance(output, tuple | list) else (output,)
             for key in keys:
-                names, vals = (ins, args) if key.direction == "in" else (outs, values)
+                names, vals = (ins, args[skip:]) if key.direction == "in" else (outs, values)
                 idx = names.index(key.port) if key.port in names else 0
                 if idx < len(vals) and isinstance(vals[idx], torch.Tensor):
                     self.latest[key] = vals[idx].detach()

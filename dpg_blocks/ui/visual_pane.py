@@ -69,9 +69,7 @@ def tap_slots(project: Project, block_id: str, catalog: Catalog | None = None) -
     blocks), at any depth since ids are unique; a SuperBlock's input is shown as the plain
     output driving it from outside and its output as the plain output driving it inside. A
     block without outputs (a loss) gets one ``out`` panel named by its role: the engine's hook
-    reads the module's return value. A ``takes_signal`` block (Custom, Fill) is called as
-    ``module(order, target, *inputs)``, which the engine's input hook does not allow for (it
-    reads positional argument i for input port i), so its inputs are shown as their drivers.
+    reads the module's return value.
     """
     try:
         graph, block = project.locate(block_id)
@@ -80,7 +78,7 @@ def tap_slots(project: Project, block_id: str, catalog: Catalog | None = None) -
     spec = catalog.spec(block.type) if catalog else None
     slots: list[TapSlot] = []
     for p in block.inputs:
-        if block.graph is None and not (spec is not None and spec.takes_signal):
+        if block.graph is None:
             slots.append(TapSlot("in", p.name, (block.id, p.name, "in")))
         else:
             lk = graph.driver(Endpoint(block.id, p.name))
