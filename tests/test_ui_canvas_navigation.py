@@ -160,3 +160,17 @@ def test_go_to_block_finds_nested_blocks_by_path(editor):
     editor.state.set_scope([])
     click(editor.tree.show_buttons[bid])
     assert editor.state.selected == [bid] and bid in editor.canvas.nodes
+
+
+def test_copied_blocks_paste_in_another_window_without_reading_the_system_clipboard(editor, monkeypatch):
+    # Dear PyGui 2.3's get_clipboard_text aborts the process when X11 holds no text.
+    monkeypatch.setattr(dpg, "get_clipboard_text", lambda: (_ for _ in ()).throw(AssertionError("read")))
+    st = editor.state
+    assert editor.controls.open(str(EXAMPLES / "mlp_digits.dpgb"))
+    st.select([by_name(editor, "FC1"), by_name(editor, "FC2")])
+    assert editor.copy()
+    st.new()  # what another editor window sees: only the user folder's clipboard file
+    st.clipboard = ""
+    pasted = editor.paste()
+    assert sorted(st.block(b).name for b in pasted) == ["FC1", "FC2"]
+    assert len(st.project.graph.links) == 1

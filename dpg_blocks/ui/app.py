@@ -17,6 +17,8 @@ from typing import Any
 
 import dearpygui.dearpygui as dpg
 
+from dpg_blocks.core.project_file import write_text_atomic
+
 from .blocks_menu import BlocksMenu
 from .canvas import Canvas
 from .debug_pane import DebugPane
@@ -65,7 +67,7 @@ class Editor:
         self.canvas = Canvas(self.state, self.themes, self.centre)
         self.tree = NetworkTree(self.state, self.left, on_show=self.canvas.go_to)
         self.blocks_menu = BlocksMenu(self.state, self.right)
-        with dpg.tab_bar(parent=self.bottom):
+        with dpg.tab_bar(parent=self.bottom) as self.tabs:
             with dpg.tab(label="Debug") as self.debug_tab:
                 self.debug = DebugPane(self.state, self.themes, self.debug_tab)
             with dpg.tab(label="Visualization") as self.visual_tab:
@@ -160,6 +162,14 @@ class Editor:
         """Follow a viewport of ``width`` × ``height`` (unless the user arranged the panes)."""
         self.size = (width, height)
         self.workspace.on_resize(width, height)
+
+    def show_tab(self, name: str) -> None:
+        """Bring a bottom tab forward: debug, visualization, optimization or plugins."""
+        tabs = {"debug": self.debug_tab, "visualization": self.visual_tab,
+                "optimization": self.results_tab, "plugins": self.plugins_tab}
+        if name not in tabs:
+            raise ValueError(f"no tab {name!r}; one of {', '.join(tabs)}")
+        dpg.set_value(self.tabs, tabs[name])
 
     def _viewport_size(self) -> tuple[int, int]:
         if dpg.is_viewport_ok():
@@ -284,10 +294,22 @@ class Editor:
         return self.canvas.selected_blocks() or [b for b in self.state.selected if b in self.state.graph.blocks]
 
     def copy(self) -> str:
-        """Copy the selected blocks (and the links among them) to the system clipboard."""
+        """Copy the selected blocks (and the links among them) for pasting in any editor window.
+
+        The text goes to the user folder's ``clipboard.json`` (read back by :meth:`paste`) and,
+        for pasting into a text file, to the system clipboard. Pasting never reads the system
+        clipboard: Dear PyGui 2.3's ``get_clipboard_text`` aborts the process when the X11
+        clipboard holds no text (``basic_string::_M_construct null not valid``).
+        """
         text = self.state.copy(self._chosen())
         if text:
-            dpg.set_clipboard_text(text)
+            try:
+                clipboard_file().parent.mkdir(parents=True, exist_ok=True)
+                write_text_atomic(clipboard_file(), text)
+            except OSError as e:
+                self.state.say(f"copied, but only for this window: {clipboard_file()}: {e}")
+            if dpg.is_viewport_ok():
+                dpg.set_clipboard_text(text)
         return text
 
     def cut(self) -> bool:
@@ -295,8 +317,9 @@ class Editor:
 
     def paste(self) -> list[str]:
         """Paste at the mouse when it is over the canvas, else beside the originals."""
-        text = dpg.get_clipboard_text() if dpg.is_viewport_ok() else ""
-        if not text or not text.lstrip().startswith("{"):
+        try:
+            text = clipboard_file().read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
             text = self.state.clipboard
         at = self.canvas.mouse_doc_pos()
         if at is None:
@@ -562,6 +585,13 @@ def run_editor(project_path: str | None, size: tuple[int, int] = (1600, 1000)) -
     return 0
 
 
+def clipboard_file() -> Path:
+    """Where the last copied blocks are kept, shared by every editor window of this user."""
+    from dpg_blocks.core.user_folder import user_dir
+
+    return user_dir() / "clipboard.json"
+
+
 def find_block(state: EditorState, name: str) -> str | None:
     """A block by id, name, or path (``Backbone/FC1`` or ``Backbone › FC1``)."""
     if state.block(name) is not None:
@@ -582,11 +612,16 @@ def run_screenshot(
     timeout_s: float = 90.0,
     open_super: str | None = None,
     layout: bool = False,
+    tab: str | None = None,
+    train_epochs: int = 0,
 ) -> int:
     """Render the editor on ``project_path`` once validation has arrived, save the frame, exit.
 
     ``open_super`` opens that SuperBlock on the canvas; ``select`` opens the graph holding that
-    block and centres it; ``layout`` runs auto-layout first (the file is not changed).
+    block and centres it; ``layout`` runs auto-layout first (the file is not changed); ``tab``
+    shows that bottom tab (debug, visualization, optimization or plugins); ``train_epochs``
+    presses Train and shoots once that many epochs are plotted and the selected block's
+    heatmaps have arrived.
     Returns 0 on success, 1 on a timeout, 2 when the project cannot be read.
     """
     from dpg_blocks.core import load_project
@@ -604,6 +639,8 @@ def run_screenshot(
                 raise SystemExit(f"no block {name!r} in {project_path}")
         if open_super:
             state.enter(find_block(state, open_super) or "")
+        if tab:
+            editor.show_tab(tab)
         if select:
             editor.canvas.go_to(find_block(state, select) or "")  # opens its graph, centres it
         deadline = time.monotonic() + timeout_s
@@ -619,6 +656,10 @@ def run_screenshot(
                 layout = False
                 editor.canvas.auto_layout()
                 settled = 0
+            if train_epochs and settled == 2 and state.training.state == "idle":
+                editor.training_command("train")
+            if train_epochs and not _trained(editor, train_epochs):
+                settled = min(settled, 2)
             if settled == 8 and not saved_at:
                 dpg.output_frame_buffer(str(out_path))
                 saved_at = settled
@@ -630,6 +671,15 @@ def run_screenshot(
     finally:
         editor.close()
         dpg.destroy_context()
+
+
+def _trained(editor: Editor, epochs: int) -> bool:
+    """Whether ``epochs`` epochs are plotted and every watched port has shown a frame."""
+    run = editor.state.training
+    if run.state == "failed":
+        raise SystemExit(f"training failed: {run.reason}")
+    watched = {s.tap for s in editor.visual.slots if s.tap}
+    return len(run.epochs) >= epochs and watched <= set(editor.visual.frames)
 
 
 def _layout_info(editor: Editor) -> dict[str, Any]:
