@@ -67,9 +67,10 @@ def test_the_first_frame_comes_before_the_engine_and_fast():
     assert seconds <= 1.0, out.stdout
 
 
-REAL_INPUT = r'''
-import subprocess, sys, time
-project, grab_x, grab_y = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+# Both real-input scripts start the editor on argv[1] and find its window.
+START_EDITOR = r'''
+import json, subprocess, sys, time
+project = sys.argv[1]
 editor = subprocess.Popen([sys.executable, "-m", "dpg_blocks", project])
 def xdo(*args):
     return subprocess.run(["xdotool", *args], capture_output=True, text=True).stdout.strip()
@@ -78,7 +79,10 @@ wid = ""
 while not wid and time.monotonic() < end:
     time.sleep(0.5)
     wid = xdo("search", "--name", "dpg-blocks").split("\n")[0]
-import json
+'''
+
+REAL_INPUT = START_EDITOR + r'''
+grab_x, grab_y = int(sys.argv[2]), int(sys.argv[3])
 def fc1_y():
     doc = json.loads(open(project).read())
     return next(b["pos"][1] for b in doc["graph"]["blocks"] if b["name"] == "FC1")
@@ -128,17 +132,8 @@ def test_real_mouse_drag_and_ctrl_s_save_the_new_position(tmp_path):
     assert saved["FC2"] == [480.0, 200.0]
 
 
-REAL_NESTED = r'''
-import json, subprocess, sys, time
-project, copy_xy, super_xy, empty_xy = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
-editor = subprocess.Popen([sys.executable, "-m", "dpg_blocks", project])
-def xdo(*args):
-    return subprocess.run(["xdotool", *args], capture_output=True, text=True).stdout.strip()
-end = time.monotonic() + 60
-wid = ""
-while not wid and time.monotonic() < end:
-    time.sleep(0.5)
-    wid = xdo("search", "--name", "dpg-blocks").split("\n")[0]
+REAL_NESTED = START_EDITOR + r'''
+copy_xy, super_xy, empty_xy = sys.argv[2], sys.argv[3], sys.argv[4]
 def inner_names():
     doc = json.loads(open(project).read())
     fx = next(b for b in doc["graph"]["blocks"] if b["name"] == "Feature Extractor")
