@@ -175,3 +175,32 @@ def test_save_marks_clean_and_reopening_gives_the_same_project(editor, tmp_path)
     assert st.path == str(Path(f"{target}.dpgb").resolve()) and " *" not in st.title
     assert dumps(load_project(st.path)) == dumps(st.project)
     assert json.loads(Path(st.path).read_text())["format"] == 1
+
+
+def test_a_bug_in_a_pane_is_reported_and_the_editor_and_the_work_survive(editor, monkeypatch, capsys):
+    from dpg_blocks.ui import app
+
+    st = editor.state
+    assert editor.controls.open(str(EXAMPLES / "mlp_digits.dpgb"))
+    fc1 = find_block(st, "FC1")
+    st.rename(fc1, "first")  # unsaved work
+
+    def broken() -> None:
+        raise KeyError("boom")
+
+    monkeypatch.setattr(editor.canvas, "poll", broken)
+    # A queued callback that fails does not stop the ones queued after it.
+    ran = []
+    queue = [[lambda: 1 / 0], [lambda s: ran.append(s), "second job"]]
+    monkeypatch.setattr(app.dpg, "get_callback_queue", lambda: queue)
+    editor.frame()
+    editor.frame()
+    assert ran == ["second job", "second job"]
+    assert editor.internal_errors == 4
+    assert "internal error in" in st.status and "KeyError" in st.status
+    assert "Traceback" in capsys.readouterr().err
+    # The unsaved rename went to the recovery file.
+    from dpg_blocks.ui.recovery import recovery_dir
+
+    assert any(recovery_dir().glob("*.dpgb"))
+    assert st.block(fc1).name == "first"

@@ -8,10 +8,13 @@ the engine client (numpy, msgpack) is imported only after the first frame is on 
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import json
 import os
 import signal
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +52,7 @@ class Editor:
     ) -> None:
         self.state = state or EditorState()
         self.client: Any = None
+        self.internal_errors = 0  # exceptions caught by _guarded (tests and the status line)
         self._validate_wanted = True
         self.themes = build_themes()
         self.fonts = load_fonts()
@@ -526,12 +530,30 @@ class Editor:
         st.emit("training")
 
     def frame(self) -> None:
-        """Everything the editor does once per frame, before rendering."""
-        dpg.run_callbacks(dpg.get_callback_queue())
-        self.pump()
-        self.recovery.tick()
-        self.controls.tick()
-        self.canvas.poll()
+        """Everything the editor does once per frame, before rendering.
+
+        A bug in one callback or pane must not take the editor, and the user's work, down with
+        it: each queued callback and each stage runs guarded (:meth:`_guarded`).
+        """
+        for job in dpg.get_callback_queue() or []:
+            self._guarded(_run_callback, job)
+        for stage in (self.pump, self.recovery.tick, self.controls.tick, self.canvas.poll):
+            self._guarded(stage)
+
+    def _guarded(self, fn: Any, *args: Any) -> None:
+        """Run ``fn``; an exception is reported in the status line (traceback on stderr) and
+        the project is written to its recovery file, and the editor carries on."""
+        try:
+            fn(*args)
+        except Exception as e:  # noqa: BLE001 - the editor must outlive its own bugs
+            self.internal_errors += 1
+            traceback.print_exc()
+            target = args[0][0] if fn is _run_callback and args and args[0] else fn
+            where = getattr(target, "__qualname__", repr(target))
+            self.state.say(f"internal error in {where}: {type(e).__name__}: {e} "
+                           "(please report it; unsaved work is in the recovery file)")
+            with contextlib.suppress(Exception):
+                self.recovery.write_if_dirty()
 
     def close(self) -> None:
         """Save the pane arrangement and shut the engine down."""
@@ -583,6 +605,13 @@ def run_editor(project_path: str | None, size: tuple[int, int] = (1600, 1000)) -
         editor.close()
         dpg.destroy_context()
     return 0
+
+
+def _run_callback(job: Any) -> None:
+    """One job of Dear PyGui's callback queue, called as ``dpg.run_callbacks`` would."""
+    fn = job[0]
+    if fn is not None:
+        fn(*job[1:1 + len(inspect.signature(fn).parameters)])
 
 
 def clipboard_file() -> Path:
