@@ -466,6 +466,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv:
+        argv = ["open"]  # a bare `dpg-blocks` (a desktop launcher) opens an empty editor
     commands = {"validate", "train", "plugins", "open", "screenshot", "trust", "library"}
     if argv and argv[0] not in commands and not argv[0].startswith("-"):
         argv = ["open", *argv]  # `dpg-blocks PROJECT` opens the editor

@@ -99,3 +99,12 @@ def test_messages_with_long_paths_are_never_broken_across_lines(tmp_path, capsys
     assert main(["validate", str(bad)]) == 2
     out = capsys.readouterr().out
     assert f"{bad}: $.graph.blocks[0].id" in out
+
+
+def test_a_bare_dpg_blocks_opens_an_empty_editor(monkeypatch):
+    import dpg_blocks.cli as cli
+
+    opened = []
+    monkeypatch.setattr(cli, "cmd_open", lambda args: opened.append(args.project) or 0)
+    assert cli.main([]) == 0
+    assert opened == [None]

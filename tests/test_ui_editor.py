@@ -204,3 +204,15 @@ def test_a_bug_in_a_pane_is_reported_and_the_editor_and_the_work_survive(editor,
 
     assert any(recovery_dir().glob("*.dpgb"))
     assert st.block(fc1).name == "first"
+
+
+def test_file_open_example_lists_the_shipped_examples_and_opens_one(editor):
+    from dpg_blocks.ui.app import EXAMPLES_DIR
+
+    items = {dpg.get_item_label(i): i for i in dpg.get_all_items()
+             if dpg.get_item_type(i).endswith("MenuItem") and dpg.get_item_user_data(i)
+             and str(dpg.get_item_user_data(i)).startswith(str(EXAMPLES_DIR))}
+    assert {"mlp_digits", "dann_digits", "gan_digits"} <= set(items)
+    click(items["gan_digits"])
+    assert editor.state.path == str(EXAMPLES / "gan_digits.dpgb")
+    assert find_block(editor.state, "Generator") is not None

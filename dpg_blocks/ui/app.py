@@ -37,6 +37,8 @@ from .visual_pane import VisualPane
 from .workspace import Workspace, configure_docking
 
 POLL_BUDGET_MS = 4.0
+# The shipped examples (scenarios A-C), present in a source checkout.
+EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "assets" / "examples"
 INPUT_ITEMS = ("mvAppItemType::mvInputText", "mvAppItemType::mvInputInt", "mvAppItemType::mvInputFloat")
 
 
@@ -101,6 +103,11 @@ class Editor:
             dpg.add_menu_item(label="New", callback=lambda: self.controls.new())
             dpg.add_menu_item(label="Open…", callback=lambda: self.controls.open_dialog())
             self.recent_menu = dpg.add_menu(label="Open Recent")
+        if EXAMPLES_DIR.is_dir():
+            with dpg.menu(label="Open Example"):
+                for path in sorted(EXAMPLES_DIR.glob("*.dpgb")):
+                    dpg.add_menu_item(label=path.stem, user_data=str(path),
+                                      callback=lambda s, a, u: self.controls.open_recent(u))
             dpg.add_menu_item(label="Save", shortcut="Ctrl+S", callback=lambda: self.controls.save())
             dpg.add_menu_item(label="Save As…", callback=lambda: self.controls.save_as_dialog())
             dpg.add_menu_item(label="Review custom code…", callback=lambda: self.controls.review_code())
