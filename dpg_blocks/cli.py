@@ -1,4 +1,4 @@
-"""The ``dpg-blocks`` command line: validate, train, trust, the block library, list plugins.
+"""The ``dpg-blocks`` command line: validate, train, export, trust, the block library, plugins, new packs.
 
 Heavy modules (torch, the engine) are imported inside the commands that need them, so
 ``dpg-blocks --help`` and the editor start fast.
@@ -208,6 +208,31 @@ def cmd_train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write the project as one standalone PyTorch script (model, data loading, training)."""
+    console = _console(stderr=True)
+    project = _load(args.project, console)
+    if project is None:
+        return EXIT_UNREADABLE
+    from dpg_blocks.engine.compiler import CompileError
+    from dpg_blocks.engine.export import ExportError, write_export
+
+    registry = _registry(args)
+    if not _trusted(project, registry, args, console):
+        return EXIT_INVALID  # the script would carry code this user has not trusted
+    try:
+        path = write_export(project, registry, Path(args.project).resolve().parent, args.output, trusted=True)
+    except CompileError as e:
+        bad = [r.to_dict() for r in e.records if r.status in ("error", "upstream-error")]
+        console.print(_records_table(bad, "the project does not validate; nothing was exported"))
+        return EXIT_INVALID
+    except (ExportError, ValueError, OSError) as e:  # a layer that cannot be written out, a bad path
+        console.print(f"[bold red]cannot export:[/] {e}", highlight=False)
+        return EXIT_INVALID
+    _console().print(f"wrote {path}\n  python {path} --epochs 1   # needs only torch and numpy", highlight=False)
+    return EXIT_OK
+
+
 def cmd_plugins(args: argparse.Namespace) -> int:
     registry = _registry(args)
     data = {
@@ -344,6 +369,25 @@ def cmd_library(args: argparse.Namespace) -> int:
         return EXIT_INVALID
 
 
+def cmd_new_pack(args: argparse.Namespace) -> int:
+    """Write a pip-installable block pack with two example blocks and a test."""
+    from dpg_blocks.scaffold import PackError, new_pack
+
+    try:
+        root = new_pack(args.name, args.dir)
+    except PackError as e:
+        _console(stderr=True).print(f"[bold red]new-pack:[/] {e}", highlight=False)
+        return EXIT_UNREADABLE  # 2: the name or folder cannot be used; nothing was written
+    _console().print(
+        f"wrote the block pack {args.name!r} to {root}\n"
+        f"  cd {root}\n"
+        "  pip install -e .      # then `dpg-blocks plugins` lists it; the editor shows its blocks\n"
+        "  python -m pytest      # its tests: each block's declaration, build and forward",
+        highlight=False,
+    )
+    return EXIT_OK
+
+
 def cmd_open(args: argparse.Namespace) -> int:
     import importlib.util
 
@@ -411,6 +455,13 @@ def build_parser() -> argparse.ArgumentParser:
     with_plugins(t)
     t.set_defaults(func=cmd_train)
 
+    ex = sub.add_parser("export", help="write the project as one standalone PyTorch script (torch and numpy only)")
+    ex.add_argument("project")
+    ex.add_argument("-o", "--output", required=True, metavar="FILE.py")
+    ex.add_argument("--trust", action="store_true", help="trust and inline this project's custom code (it is recorded)")
+    with_plugins(ex)
+    ex.set_defaults(func=cmd_export)
+
     o = sub.add_parser("open", help="open a project in the editor (the default command)")
     o.add_argument("project", nargs="?")
     o.set_defaults(func=cmd_open)
@@ -460,6 +511,11 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--json", action="store_true")
     with_plugins(pl)
     pl.set_defaults(func=cmd_plugins)
+
+    np_ = sub.add_parser("new-pack", help="write a pip-installable block pack (two example blocks and a test)")
+    np_.add_argument("name", help="the pack's Python package name, e.g. my_blocks")
+    np_.add_argument("--dir", default=".", help="create NAME/ inside this folder (default: the current one)")
+    np_.set_defaults(func=cmd_new_pack)
     return parser
 
 
@@ -468,7 +524,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv:
         argv = ["open"]  # a bare `dpg-blocks` (a desktop launcher) opens an empty editor
-    commands = {"validate", "train", "plugins", "open", "screenshot", "trust", "library"}
+    commands = {"validate", "train", "export", "plugins", "open", "screenshot", "trust", "library", "new-pack"}
     if argv and argv[0] not in commands and not argv[0].startswith("-"):
         argv = ["open", *argv]  # `dpg-blocks PROJECT` opens the editor
     args = parser.parse_args(argv)

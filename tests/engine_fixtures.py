@@ -30,3 +30,24 @@ def write_npz(path: Path, n: int = 64, features: int = 6, classes: int = 3, seed
     y = x[:, :classes].argmax(1).astype(np.int64)
     np.savez(path, x=x, y=y)
     return path
+
+
+# A one-block plugin (``demo.Scale``): what the registry and plugin-folder tests drop in folders.
+SCALE_PLUGIN = '''
+from dpg_blocks.blocks import In, Out, Param, block
+
+@block("demo.Scale", category="Demo")
+class Scale:
+    """Multiply by a constant."""
+    x = In()
+    y = Out()
+    factor = Param(float, default=2.0)
+
+    def build(self, ctx):
+        import torch
+        factor = self.factor
+        class M(torch.nn.Module):
+            def forward(self, x):
+                return x * factor
+        return M()
+'''

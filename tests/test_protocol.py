@@ -26,6 +26,8 @@ from dpg_blocks.protocol import (
     EvaluationResult,
     Event,
     Exit,
+    Export,
+    ExportResult,
     Log,
     Message,
     NonFinite,
@@ -86,6 +88,7 @@ EXAMPLES: list[Message] = [
     SetTaps(taps=[TapSpec("b2", "y", "out"), TapSpec("b3", "x", "in")], rate_hz=20.0),
     SetTaps(taps=[]),
     Evaluate(split="test", request_id=4),
+    Export(project=PROJECT, project_dir="/tmp/proj", path="/tmp/out/model.py", request_id=5),
     ReloadPlugins(),
     Shutdown(),
     Ping(seq=2**40),
@@ -94,6 +97,8 @@ EXAMPLES: list[Message] = [
     ValidationResult(request_id=1, records=[RECORD], ok=False),
     EpochMetrics(request_id=2, epoch=3, metrics={"loss": 0.5, "confusion_matrix": [[3, 1], [0, 4]], "nan": None}),
     EvaluationResult(request_id=4, split="test", metrics={"test_accuracy": 0.93}),
+    ExportResult(request_id=5, ok=True, path="/tmp/out/model.py"),
+    ExportResult(request_id=6, ok=False, error="the project has errors:\n  FC1: expects a 2-D input"),
     StepMetrics(request_id=2, step=120, epoch=3, losses={"order_1": 0.25, "order_2": float("inf")}),
     tap_frame(),
     tap_frame(heatmap=np.zeros((256, 256), np.float16), nan_count=3, inf_count=1, mean=float("nan")),
@@ -285,6 +290,9 @@ def test_ill_typed_fields_name_their_path() -> None:
         (SetTaps(taps=[]), "rate_hz", -1.0, "SetTaps: rate_hz must be in (0, 1000], got -1.0"),
         (Evaluate(split="val", request_id=1), "split", "dev", "Evaluate.split: expected one of 'train', "
                                                              "'val', 'test', got str 'dev'"),
+        (Export(project=PROJECT, project_dir=".", path="m.py", request_id=1), "path", " ",
+         "Export: path must name the file to write"),
+        (ExportResult(request_id=1, ok=True, path="m.py"), "ok", "yes", "ExportResult.ok: expected bool, got str 'yes'"),
     ],
 )
 def test_each_bad_field_gives_one_clear_error(msg: Message, field: str, value: Any, expected: str) -> None:

@@ -4,26 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from engine_fixtures import SCALE_PLUGIN
+
 from dpg_blocks.engine.registry import discover
 
-GOOD = '''
-from dpg_blocks.blocks import In, Out, Param, block
-
-@block("demo.Scale", category="Demo")
-class Scale:
-    """Multiply by a constant."""
-    x = In()
-    y = Out()
-    factor = Param(float, default=2.0)
-
-    def build(self, ctx):
-        import torch
-        factor = self.factor
-        class M(torch.nn.Module):
-            def forward(self, x):
-                return x * factor
-        return M()
-'''
+GOOD = SCALE_PLUGIN
 
 
 def _pack(root: Path, name: str, source: str) -> None:

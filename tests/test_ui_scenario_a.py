@@ -13,21 +13,15 @@ from collections.abc import Iterator
 
 import dearpygui.dearpygui as dpg
 import pytest
-from ui_fixtures import ROOT, builtin_catalog, click, enter, gui_context, wait_for
+from ui_fixtures import ROOT, builtin_catalog, click, enter, live_editor, wait_for
 
 from dpg_blocks.ui.app import Editor
-from dpg_blocks.ui.state import EditorState
 
 
 @pytest.fixture
 def editor() -> Iterator[Editor]:
-    with gui_context():
-        ed = Editor(EditorState())
-        ed.start_engine(threads=1)
-        try:
-            yield ed
-        finally:
-            ed.close()
+    with live_editor() as ed:
+        yield ed
 
 
 def validated(editor: Editor) -> bool:

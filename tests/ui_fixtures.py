@@ -70,3 +70,18 @@ def wait_for(editor: Any, pred: Callable[[], bool], timeout: float = 60.0) -> No
             )
         editor.pump(4.0)
         time.sleep(0.005)
+
+
+@contextlib.contextmanager
+def live_editor(**options: Any) -> Iterator[Any]:
+    """The whole editor (no viewport) with a real engine process, shut down afterwards."""
+    from dpg_blocks.ui.app import Editor
+    from dpg_blocks.ui.state import EditorState
+
+    with gui_context():
+        ed = Editor(EditorState(), **options)
+        ed.start_engine(threads=1)
+        try:
+            yield ed
+        finally:
+            ed.close()

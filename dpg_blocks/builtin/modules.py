@@ -4,6 +4,9 @@ Imported only from inside ``build()`` (it imports torch at the top). The classes
 level, not inside functions, so built models pickle, ``torch.save`` and export by name. Forward
 methods are the training hot path: decisions are made at build time (which class to use), and
 error translation sits in ``except`` branches, which cost nothing until something fails.
+
+Each class has ``export_args()``: its constructor arguments, so export to PyTorch
+(``engine/export.py``) can copy the class into a standalone script and build it the same way.
 """
 
 from __future__ import annotations
@@ -20,6 +23,10 @@ class FlattenLinear(nn.Linear):
 
     def forward(self, x: Tensor) -> Tensor:
         return F.linear(x.flatten(1), self.weight, self.bias)
+
+    def export_args(self) -> tuple[object, ...]:
+        """The constructor arguments that rebuild this module (export to PyTorch writes them)."""
+        return (self.in_features, self.out_features, self.bias is not None)
 
 
 # Functions, not Modules: calling one costs no module hooks on the hot path, and each pickles
@@ -46,6 +53,10 @@ class LinearAct(nn.Linear):
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, activation={self.activation}"
+
+    def export_args(self) -> tuple[object, ...]:
+        """The constructor arguments that rebuild this module (export to PyTorch writes them)."""
+        return (self.in_features, self.out_features, self.bias is not None, self.activation)
 
 
 class FlattenLinearAct(LinearAct):
@@ -74,6 +85,10 @@ class Reshape(nn.Module):
     def extra_repr(self) -> str:
         return f"shape={self.shape}"
 
+    def export_args(self) -> tuple[object, ...]:
+        """The constructor arguments that rebuild this module (export to PyTorch writes them)."""
+        return (self.shape,)
+
 
 def _shapes(xs: tuple[Tensor | None, ...]) -> str:
     return ", ".join(f"x{i} {fmt(t.shape)}" for i, t in enumerate(xs, 1) if t is not None)
@@ -101,9 +116,17 @@ class Concat(nn.Module):
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
 
+    def export_args(self) -> tuple[object, ...]:
+        """The constructor arguments that rebuild this module (export to PyTorch writes them)."""
+        return (self.dim,)
+
 
 class Add(nn.Module):
     """Element-wise sum of the inputs (same shapes, or size 1 where they differ)."""
+
+    def export_args(self) -> tuple[object, ...]:
+        """The constructor arguments that rebuild this module (export to PyTorch writes them)."""
+        return ()
 
     def forward(self, *xs: Tensor) -> Tensor:
         try:
@@ -117,6 +140,10 @@ class Add(nn.Module):
 
 class Multiply(nn.Module):
     """Element-wise product of the inputs (same shapes, or size 1 where they differ)."""
+
+    def export_args(self) -> tuple[object, ...]:
+        """The constructor arguments that rebuild this module (export to PyTorch writes them)."""
+        return ()
 
     def forward(self, *xs: Tensor) -> Tensor:
         try:
@@ -141,9 +168,17 @@ class Copy(nn.Module):
     def extra_repr(self) -> str:
         return f"n={self.n}"
 
+    def export_args(self) -> tuple[object, ...]:
+        """The constructor arguments that rebuild this module (export to PyTorch writes them)."""
+        return (self.n,)
+
 
 class Or(nn.Module):
     """The first input that is not null (null when all are)."""
+
+    def export_args(self) -> tuple[object, ...]:
+        """The constructor arguments that rebuild this module (export to PyTorch writes them)."""
+        return ()
 
     def forward(self, *xs: Tensor | None) -> Tensor | None:
         for t in xs:
@@ -154,6 +189,10 @@ class Or(nn.Module):
 
 class PassThrough(nn.Module):
     """The Output block: returns the predictions; the engine computes metrics from them."""
+
+    def export_args(self) -> tuple[object, ...]:
+        """The constructor arguments that rebuild this module (export to PyTorch writes them)."""
+        return ()
 
     def forward(self, x: Tensor, target: Tensor | None = None) -> Tensor:
         return x
@@ -169,6 +208,10 @@ class _WeightedLoss(nn.Module):
 
     def extra_repr(self) -> str:
         return f"weight={self.weight}"
+
+    def export_args(self) -> tuple[object, ...]:
+        """The constructor arguments that rebuild this module (export to PyTorch writes them)."""
+        return (self.weight,)
 
     def _scaled(self, loss: Tensor) -> Tensor:
         # weight 1 (the default) adds no multiply node to the autograd graph
@@ -304,6 +347,10 @@ class Split(nn.Module):
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
 
+    def export_args(self) -> tuple[object, ...]:
+        """The constructor arguments that rebuild this module (export to PyTorch writes them)."""
+        return (self.dim,)
+
 
 class Fill(nn.Module):
     """A tensor of one value per sample of ``like`` (the value may depend on the order).
@@ -324,3 +371,7 @@ class Fill(nn.Module):
 
     def extra_repr(self) -> str:
         return f"value={self.value}, per_order={self.per_order}, shape={self.shape}, dtype={self.dtype}"
+
+    def export_args(self) -> tuple[object, ...]:
+        """The constructor arguments that rebuild this module (export to PyTorch writes them)."""
+        return (self.value, self.per_order, self.shape, self.dtype)

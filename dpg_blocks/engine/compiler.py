@@ -21,7 +21,7 @@ from torch import nn
 
 from dpg_blocks.core.project import Project
 
-from .codegen import generate_order_source
+from .codegen import ClosureCodeGen
 from .datasets import DataSource
 from .plan import FlatGraph, FlatNode, OrderPlan, Source, flatten, order_indices, plan_order
 from .records import ERROR, IDLE, OK, PATH_SEP, UNTRUSTED, UPSTREAM, BlockRecord, TensorInfo, worst
@@ -235,14 +235,17 @@ class Validator:
                 call_args = [plan.index, target, *args]
             try:
                 module = self._module(node, ports, args)
-                with torch.no_grad():
-                    out = module(*call_args)
-                outs = self._check_outputs(node, out)
-                check = getattr(module, "check_gradient", None)
-                if check is not None and node.id not in self._grad_checked:
-                    self._grad_checked.add(node.id)
-                    with torch.enable_grad():
-                        check(*call_args)
+                # Building draws the initial weights from the seeded stream; running (dropout) must
+                # not draw from it, so training (and an exported script) sees the same numbers.
+                with torch.random.fork_rng(devices=[]):
+                    with torch.no_grad():
+                        out = module(*call_args)
+                    outs = self._check_outputs(node, out)
+                    check = getattr(module, "check_gradient", None)
+                    if check is not None and node.id not in self._grad_checked:
+                        self._grad_checked.add(node.id)
+                        with torch.enable_grad():
+                            check(*call_args)
             except Exception as e:
                 failed.add(node.id)
                 self._fail_with(rec, e)
@@ -417,6 +420,8 @@ class CompileResult:
     sources: dict[str, DataSource]
     plans: dict[int, OrderPlan]
     flat: FlatGraph
+    # block ids in the order their modules were built (and drew their initial weights)
+    build_order: list[str] = field(default_factory=list)
 
 
 def compile_project(
@@ -451,7 +456,7 @@ def compile_project(
     for index, plan in v.plans.items():
         order = next((o for o in project.orders if o.index == index), None)
         selected = set(order.losses) if order is not None and order.losses is not None else None
-        code = generate_order_source(plan, v.modules, leaf, selected)
+        code = ClosureCodeGen(plan, selected, v.modules, leaf).generate()
         namespace: dict[str, Any] = {}
         exec(compile(code.source, f"<dpg-blocks order {index}>", "exec"), namespace)
         model._forwards[index] = namespace["make"](leaf)
@@ -462,4 +467,4 @@ def compile_project(
             Head(nid, v.flat.nodes[nid].block.name, kind, code.head_inputs[i])
             for i, (nid, kind) in enumerate(code.heads)
         ]
-    return CompileResult(model, records, v.sources, v.plans, v.flat)
+    return CompileResult(model, records, v.sources, v.plans, v.flat, list(v.modules))

@@ -154,6 +154,8 @@ class Engine:
                 raise RuntimeError("nothing to evaluate: no model has been trained in this engine")
             metrics = self.session.trainer.evaluate(cmd.split)
             self.emit(m.EvaluationResult(request_id=cmd.request_id, split=cmd.split, metrics=metrics))
+        elif isinstance(cmd, m.Export):
+            self.export(cmd)
         elif isinstance(cmd, m.Catalog):
             self.send_ready()
         elif isinstance(cmd, m.ReloadPlugins):
@@ -236,6 +238,35 @@ class Engine:
             return
         self.session.taps.configure(*self.taps)
         self.session.set_state("running")
+
+    def export(self, cmd: Any) -> None:
+        """Write the standalone PyTorch script; ExportResult says where, or why not."""
+        from dpg_blocks.core.trust import project_code
+
+        from .compiler import CompileError
+        from .export import ExportError, write_export
+
+        def fail(error: str) -> None:
+            self.emit(m.ExportResult(request_id=cmd.request_id, ok=False, error=error))
+
+        try:
+            project = project_from_dict(cmd.project)
+        except ProjectFileError as e:
+            fail(f"cannot read the project: {e}")
+            return
+        if not self.trusted(project):  # the script would carry code this user has not trusted
+            blocks = ", ".join(sorted({i.block_name for i in project_code(project, self.registry.code_params)}))
+            fail(f"not exported: the custom code in {blocks} is not trusted on this computer; trust it "
+                 "(File › Review custom code…) and export again")
+            return
+        try:
+            path = write_export(project, self.registry, cmd.project_dir, cmd.path, trusted=True)
+        except CompileError as e:
+            fail(str(e))
+        except (ExportError, ValueError, OSError) as e:
+            fail(f"{type(e).__name__}: {e}" if isinstance(e, OSError) else str(e))
+        else:
+            self.emit(m.ExportResult(request_id=cmd.request_id, ok=True, path=str(path)))
 
     def control(self, cmd: Any) -> None:
         s = self.session

@@ -13,7 +13,6 @@ import hashlib
 import importlib
 import importlib.metadata
 import importlib.util
-import os
 import sys
 import traceback
 from collections.abc import Iterable
@@ -23,9 +22,10 @@ from types import ModuleType
 from typing import Any
 
 from dpg_blocks.blocks.spec import BlockSpec
+from dpg_blocks.core.plugin_folders import plugin_dirs as folders_to_load
+from dpg_blocks.core.plugin_folders import plugins_in
 
 ENTRY_POINT_GROUP = "dpg_blocks.blocks"
-PLUGIN_PATH_ENV = "DPG_BLOCKS_PLUGIN_PATH"
 
 
 @dataclass
@@ -130,16 +130,6 @@ def blocks_in_module(module: ModuleType) -> list[Any]:
     ]
 
 
-def default_plugin_dirs() -> list[Path]:
-    """The repo's ``plugins/``, the user plugin folder and ``DPG_BLOCKS_PLUGIN_PATH``."""
-    from dpg_blocks.core.user_folder import plugins_dir
-
-    dirs = [Path(__file__).resolve().parents[2] / "plugins", plugins_dir()]
-    env = os.environ.get(PLUGIN_PATH_ENV, "")
-    dirs.extend(Path(p) for p in env.split(os.pathsep) if p)
-    return dirs
-
-
 class PluginDiscovery:
     """Finds and loads block packs into a :class:`Registry`, one try/except per pack."""
 
@@ -172,14 +162,10 @@ class PluginDiscovery:
 
     def load_folder(self, folder: Path) -> None:
         """Load each ``*.py`` file and each package (folder with ``__init__.py``) in ``folder``."""
-        if not folder.is_dir():
-            return
-        for entry in sorted(folder.iterdir()):
-            if entry.name.startswith((".", "_")):
-                continue
-            if entry.is_dir() and (entry / "__init__.py").is_file():
+        for entry in plugins_in(folder):  # the editor's watcher agrees on what a plugin is
+            if entry.is_dir():
                 self._load_path(entry.name, entry / "__init__.py", package_dir=entry)
-            elif entry.suffix == ".py" and entry.is_file():
+            else:
                 self._load_path(entry.stem, entry)
 
     def _load_path(self, pack: str, file: Path, package_dir: Path | None = None) -> None:
@@ -216,11 +202,6 @@ def discover(plugin_dirs: Iterable[Path | str] = (), defaults: bool = True) -> R
     registry = Registry()
     finder = PluginDiscovery(registry)
     finder.load_entry_points()
-    folders = (default_plugin_dirs() if defaults else []) + [Path(d) for d in plugin_dirs]
-    seen: set[Path] = set()
-    for folder in folders:
-        key = folder.resolve()
-        if key not in seen:
-            seen.add(key)
-            finder.load_folder(folder)
+    for folder in folders_to_load(plugin_dirs, defaults):
+        finder.load_folder(folder)
     return registry

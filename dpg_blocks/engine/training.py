@@ -31,6 +31,7 @@ SPLITS = ("train", "val", "test")
 
 
 def seed_everything(seed: int) -> None:
+    """Seed Python's, numpy's and torch's global random streams."""
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -89,6 +90,24 @@ def _score(kind: str, pred: torch.Tensor, target: torch.Tensor | None) -> tuple[
     return None
 
 
+def order_of(project: Project, index: int) -> Order:
+    """The project's order ``index``; one with the first order's optimizer when it has none."""
+    for o in project.orders:
+        if o.index == index:
+            return o
+    return Order(index, f"order {index}", project.orders[0].optimizer if project.orders else OptimizerSettings())
+
+
+def order_block_ids(project: Project, compiled: CompileResult, index: int) -> list[str]:
+    """The blocks order ``index`` optimises, in parameter order: its chosen blocks (SuperBlocks
+    include their children) or, when it names none, every block live in the order."""
+    order = order_of(project, index)
+    if order.optimize is None:
+        return [s.node.id for s in compiled.plans[index].steps if s.live]
+    chosen = set(order.optimize)
+    return [nid for nid, n in compiled.flat.nodes.items() if nid in chosen or chosen & set(n.super_ids)]
+
+
 class Trainer:
     """Compiles a project and trains it; ``fit`` yields one metrics dict per epoch."""
 
@@ -123,25 +142,14 @@ class Trainer:
         self._forwards = {k: self.model._forwards[k] for k in self.model.orders}
 
     def _order(self, index: int) -> Order:
-        for o in self.project.orders:
-            if o.index == index:
-                return o
-        return Order(index, f"order {index}", self.project.orders[0].optimizer if self.project.orders else OptimizerSettings())
+        return order_of(self.project, index)
 
     def order_parameters(self, index: int) -> list[nn.Parameter]:
         """The parameters order ``index`` updates: its chosen blocks (SuperBlocks include their
         children) or, when it names none, every block live in the order."""
-        order = self._order(index)
-        flat = self.compiled.flat
-        if order.optimize is None:
-            plan = self.compiled.plans[index]
-            ids = [s.node.id for s in plan.steps if s.live]
-        else:
-            chosen = set(order.optimize)
-            ids = [nid for nid, n in flat.nodes.items() if nid in chosen or chosen & set(n.super_ids)]
         seen: set[int] = set()
         params: list[nn.Parameter] = []
-        for nid in ids:
+        for nid in order_block_ids(self.project, self.compiled, index):
             module = self.model.block_modules.get(nid)
             if module is None:
                 continue

@@ -105,7 +105,7 @@ class _UserFunction(torch.autograd.Function):
     """A user forward/backward pair as an autograd Function."""
 
     @staticmethod
-    def forward(fn_ctx: Any, module: CustomModule, uctx: UserContext, grad_factor: float, *inputs: Any) -> Any:
+    def forward(fn_ctx: Any, module: UserCodeModule, uctx: UserContext, grad_factor: float, *inputs: Any) -> Any:
         uctx._fn_ctx = fn_ctx
         fn_ctx.uctx, fn_ctx.module, fn_ctx.grad_factor = uctx, module, grad_factor
         fn_ctx.n_inputs = len(inputs)
@@ -140,38 +140,28 @@ def _check_arity(fn: Any, name: str, expected: list[str], what: str) -> None:
         raise UserCodeError(f"{name} must take ({want}): ctx, then {what}; it takes {len(positional)} argument(s)")
 
 
-class CustomModule(nn.Module):
-    """A Custom block: the user's forward (and backward) called with the signal.
+class UserCodeModule(nn.Module):
+    """A user's forward (and optional backward) called with the signal.
 
-    Called as ``module(order, target, *inputs)`` (the block is declared ``takes_signal``).
+    Called as ``module(order, target, *inputs)`` (the Custom block is declared ``takes_signal``).
+    An exported script holds this class as it is here (``engine/export.py`` copies it).
     """
 
     def __init__(
         self,
-        source: str,
-        filename: str,
+        forward: Any,
+        backward: Any,
         inputs: list[str],
         outputs: list[str],
         values: dict[str, Any],
         gradient_scale: float,
     ) -> None:
         super().__init__()
-        namespace = compile_user_code(source, filename)
-        forward = namespace.get("forward")
-        if not callable(forward):
-            raise UserCodeError(f"the code must define forward(ctx, {', '.join(inputs)})")
-        backward = namespace.get("backward")
-        if backward is not None and not callable(backward):
-            raise UserCodeError("'backward' must be a function: backward(ctx, <one gradient per output>)")
-        _check_arity(forward, "forward", inputs, "one argument per input port")
-        if backward is not None:
-            _check_arity(backward, "backward", [f"grad_{o}" for o in outputs], "one gradient per output port")
         self.user_forward = forward
         self.user_backward = backward
         self.input_names, self.output_names = list(inputs), list(outputs)
         self.values = dict(values)
         self.gradient_scale = float(gradient_scale)
-        self.filename = filename
 
     def forward(self, order: int, target: Any, *inputs: Any) -> Any:
         ctx = UserContext(order, self.training, target, self.values, self.gradient_scale)
@@ -182,6 +172,34 @@ class CustomModule(nn.Module):
     def extra_repr(self) -> str:
         back = ", custom backward" if self.user_backward is not None else ""
         return f"inputs={self.input_names}, outputs={self.output_names}{back}"
+
+
+class CustomModule(UserCodeModule):
+    """A Custom block: compiles the block's code (its top level runs), then runs it as
+    :class:`UserCodeModule`; validation calls :meth:`check_gradient`."""
+
+    def __init__(
+        self,
+        source: str,
+        filename: str,
+        inputs: list[str],
+        outputs: list[str],
+        values: dict[str, Any],
+        gradient_scale: float,
+    ) -> None:
+        namespace = compile_user_code(source, filename)
+        forward = namespace.get("forward")
+        if not callable(forward):
+            raise UserCodeError(f"the code must define forward(ctx, {', '.join(inputs)})")
+        backward = namespace.get("backward")
+        if backward is not None and not callable(backward):
+            raise UserCodeError("'backward' must be a function: backward(ctx, <one gradient per output>)")
+        _check_arity(forward, "forward", inputs, "one argument per input port")
+        if backward is not None:
+            _check_arity(backward, "backward", [f"grad_{o}" for o in outputs], "one gradient per output port")
+        super().__init__(forward, backward, inputs, outputs, values, gradient_scale)
+        self.source = source  # what an export inlines
+        self.filename = filename
 
     # -- validation ----------------------------------------------------------------------------
     def check_gradient(self, order: int, target: Any, *inputs: Any) -> None:

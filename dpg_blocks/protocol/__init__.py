@@ -11,6 +11,7 @@ from .codec import MAX_MESSAGE_BYTES, PROTOCOL_VERSION, decode, encode
 from .commands import (
     Catalog,
     Evaluate,
+    Export,
     Pause,
     Ping,
     ReloadPlugins,
@@ -30,6 +31,7 @@ from .events import (
     Error,
     EvaluationResult,
     Exit,
+    ExportResult,
     Log,
     NonFinite,
     Pong,
@@ -49,7 +51,7 @@ __all__ = [
     "Record", "record", "Message", "Command", "Event",
     "WireArray", "array_to_wire", "wire_to_array",
     "Catalog", "Validate", "Train", "Pause", "Resume", "Stop", "Step", "TapSpec", "SetTaps",
-    "Evaluate", "ReloadPlugins", "Shutdown", "Ping",
+    "Evaluate", "Export", "ReloadPlugins", "Shutdown", "Ping",
     "Ready", "ValidationResult", "EpochMetrics", "EvaluationResult", "StepMetrics", "TapFrame", "Log",
-    "Error", "Progress", "TrainingState", "NonFinite", "Pong", "Exit",
+    "Error", "Progress", "TrainingState", "NonFinite", "Pong", "Exit", "ExportResult",
 ]

@@ -46,6 +46,23 @@ class Train(Command):
 
 
 @message
+class Export(Command):
+    """Write ``project`` as one standalone PyTorch script to ``path``; answered by ExportResult.
+
+    ``project_dir`` is the folder of the project file: dataset paths are relative to it.
+    """
+
+    project: dict[str, Any]
+    project_dir: str
+    path: str
+    request_id: int
+
+    def _validate(self) -> None:
+        if not self.path.strip():
+            raise ValueError("path must name the file to write")
+
+
+@message
 class Pause(Command):
     """Pause training after the current step."""
 

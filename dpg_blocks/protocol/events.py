@@ -59,6 +59,16 @@ class EvaluationResult(Event):
 
 
 @message
+class ExportResult(Event):
+    """The answer to Export: the file written (``path``, absolute) or, when not ``ok``, why not."""
+
+    request_id: int
+    ok: bool
+    path: str = ""
+    error: str = ""
+
+
+@message
 class StepMetrics(Event):
     """Losses of one training step (by name, e.g. ``order_1``)."""
 

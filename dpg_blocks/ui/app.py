@@ -25,6 +25,7 @@ from dpg_blocks.core.project_file import write_text_atomic
 from .blocks_menu import BlocksMenu
 from .canvas import Canvas
 from .debug_pane import DebugPane
+from .export_dialog import ExportControls
 from .network_tree import NetworkTree
 from .plugins_pane import PluginsPane
 from .prefs import Preferences
@@ -54,6 +55,8 @@ class Editor:
     ) -> None:
         self.state = state or EditorState()
         self.client: Any = None
+        self.plugin_watch: Any = None  # a PluginWatch once the engine runs (ui/plugin_watch.py)
+        self.extra_plugin_dirs: tuple[str, ...] = ()  # the engine's --plugins folders
         self.internal_errors = 0  # exceptions caught by _guarded (tests and the status line)
         self._validate_wanted = True
         self.themes = build_themes()
@@ -81,9 +84,10 @@ class Editor:
             with dpg.tab(label="Optimization & Results") as self.results_tab:
                 self.results = ResultsPane(self.state, self.results_tab, self.training_command)
             with dpg.tab(label="Plugins") as self.plugins_tab:
-                self.plugins = PluginsPane(self.state, self.plugins_tab, self.reload_plugins)
+                self.plugins = PluginsPane(self.state, self.plugins_tab, self.reload_plugins, self.plugin_dirs)
         self.recovery = Recovery(self.state, autosave_s)
         self.controls = ProjectControls(self.state, self.prefs, self.recovery)
+        self.exporter = ExportControls(self.state, lambda: self.client)  # File › Export to PyTorch…
         self.controls.attach_menus(self.recent_menu, self.font_menu)
         self._context_menu()
         self._handlers()
@@ -110,6 +114,7 @@ class Editor:
                                       callback=lambda s, a, u: self.controls.open_recent(u))
             dpg.add_menu_item(label="Save", shortcut="Ctrl+S", callback=lambda: self.controls.save())
             dpg.add_menu_item(label="Save As…", callback=lambda: self.controls.save_as_dialog())
+            dpg.add_menu_item(label="Export to PyTorch…", callback=lambda: self.exporter.show())
             dpg.add_menu_item(label="Review custom code…", callback=lambda: self.controls.review_code())
             dpg.add_separator()
             dpg.add_menu_item(label="Quit", shortcut="Ctrl+Q", callback=lambda: self.controls.quit())
@@ -432,8 +437,14 @@ class Editor:
         """Spawn the engine process (imports the client, never torch)."""
         from dpg_blocks.client.engine_client import EngineClient
 
+        from .plugin_watch import PluginWatch
+
         self.client = EngineClient(**options)
+        self.extra_plugin_dirs = tuple(str(d) for d in options.get("plugin_dirs", ()))
+        # Before the engine starts: what it discovers at start-up is the watcher's baseline.
+        self.plugin_watch = PluginWatch(self.plugin_dirs, lambda: self.reload_plugins("plugin folders changed"))
         self.client.start()
+        self.plugins.update()  # --plugins folders join the watched list
 
     def request_validation(self) -> None:
         self._validate_wanted = True
@@ -494,6 +505,8 @@ class Editor:
                 st.emit("training")
         elif isinstance(ev, m.TapFrame):
             self.visual.on_frame(ev)
+        elif isinstance(ev, m.ExportResult):
+            self.exporter.on_result(ev)
         elif isinstance(ev, ClientError):
             st.say(ev.message)
 
@@ -502,15 +515,25 @@ class Editor:
         if self.client is not None:
             self.client.send(self.visual.taps)
 
-    def reload_plugins(self) -> None:
-        """The Plugins pane's button: the engine discovers the packs again and answers with Ready."""
+    def plugin_dirs(self) -> list[Path]:
+        """The plugin folders the engine reads (and the editor watches), ``--plugins`` included."""
+        from dpg_blocks.core.plugin_folders import plugin_dirs
+
+        return plugin_dirs(self.extra_plugin_dirs)
+
+    def _watch_plugins(self) -> None:
+        if self.plugin_watch is not None:
+            self.plugin_watch.tick()
+
+    def reload_plugins(self, why: str = "") -> None:
+        """Have the engine discover the packs again (Reload plugins, the folder watcher)."""
         from dpg_blocks import protocol as m
 
         if self.client is None:
             self.state.say("the engine is not running")
             return
         self.client.send(m.ReloadPlugins())
-        self.state.say("reloading plugins…")
+        self.state.say(f"{why}: reloading plugins…" if why else "reloading plugins…")
 
     def training_command(self, what: str) -> None:
         """Train / pause / resume / stop through the protocol."""
@@ -544,7 +567,7 @@ class Editor:
         """
         for job in dpg.get_callback_queue() or []:
             self._guarded(_run_callback, job)
-        for stage in (self.pump, self.recovery.tick, self.controls.tick, self.canvas.poll):
+        for stage in (self.pump, self.recovery.tick, self.controls.tick, self.canvas.poll, self._watch_plugins):
             self._guarded(stage)
 
     def _guarded(self, fn: Any, *args: Any) -> None:

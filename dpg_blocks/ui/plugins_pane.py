@@ -1,18 +1,25 @@
-"""The Plugins pane: the block packs the engine loaded, the ones that failed, and a reload button.
+"""The Plugins pane: the block packs the engine loaded, the ones that failed, the watched plugin
+folders, a reload button and "Add plugin folder…".
 
 Loaded packs come from the catalog (each spec's ``pack``); failures from the engine's Ready
 event (``PluginFailure.to_dict()``: pack, path, error, traceback), kept in
 ``EditorState.plugin_failures``. "Reload plugins" sends ``ReloadPlugins``; the engine answers
-with a new Ready, which refreshes the catalog and this pane.
+with a new Ready, which refreshes the catalog and this pane. "Add plugin folder…" copies a
+chosen plugin package into the user plugin folder, where the editor's watcher
+(``ui/plugin_watch.py``) notices it and has the engine load it.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import dearpygui.dearpygui as dpg
+
+from dpg_blocks.core.plugin_folders import PluginFolderError, add_plugin_folder, default_plugin_dirs
+from dpg_blocks.core.user_folder import plugins_dir
 
 from .state import EditorState
 from .theme import GREY, RED
@@ -21,16 +28,37 @@ TRACEBACK_LINES = 14  # the traceback box's height in lines; longer ones scroll
 
 
 class PluginsPane:
-    """Loaded packs with their block counts, and failures in red with their tracebacks."""
+    """Loaded packs with their block counts, failures in red with their tracebacks, and the
+    watched folders (``folders()``: the engine's plugin folders, the user's one among them)."""
 
-    def __init__(self, state: EditorState, parent: int | str, on_reload: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        state: EditorState,
+        parent: int | str,
+        on_reload: Callable[[], None],
+        folders: Callable[[], list[Path]] = default_plugin_dirs,
+    ) -> None:
         self.state = state
         self.on_reload = on_reload
+        self.folders = folders
+        self.add_dialog: int | str | None = None  # created on first use: most sessions add none
         with dpg.group(parent=parent):
             with dpg.group(horizontal=True):
                 self.reload_button = dpg.add_button(label="Reload plugins", callback=lambda: self.on_reload())
+                self.add_button = dpg.add_button(label="Add plugin folder…", callback=lambda: self.add_folder_dialog())
                 self.summary = dpg.add_text("", color=GREY)
-            self.body = dpg.add_group()
+            # Two columns, so that packs, failures and the folders to drop plugins into all fit
+            # in the short bottom pane.
+            with dpg.table(header_row=False, policy=dpg.mvTable_SizingStretchProp, borders_innerV=True):
+                dpg.add_table_column(init_width_or_weight=0.55)
+                dpg.add_table_column(init_width_or_weight=0.45)
+                with dpg.table_row():
+                    self.body = dpg.add_group()
+                    with dpg.group():
+                        self.message = dpg.add_text("", wrap=0, show=False)
+                        self.folders_group = dpg.add_group()
+        self.folder_lines: list[str] = []
+        self.message_text = ""  # the last "Add plugin folder…" outcome
         self.lines: list[str] = []  # what the pane shows, as text (tests read it)
         self.tracebacks: list[int | str] = []  # the traceback boxes, one per failure that has one
         state.subscribe(self._on_state)
@@ -49,8 +77,52 @@ class PluginsPane:
         self.lines.append(text)
         return dpg.add_text(text, parent=self.body, **kw)
 
+    def _show_folders(self) -> None:
+        dpg.delete_item(self.folders_group, children_only=True)
+        user = plugins_dir()
+        self.folder_lines = ["Watched plugin folders: copy a plugin folder into one and it loads, no restart needed"]
+        for folder in self.folders():
+            note = "  (yours; Add plugin folder… copies here)" if folder == user else ""
+            if not folder.is_dir():
+                note += "  (does not exist yet)"
+            self.folder_lines.append(f"    {folder}{note}")
+        for i, line in enumerate(self.folder_lines):
+            dpg.add_text(line, parent=self.folders_group, wrap=0, **({"color": GREY} if i else {}))
+
+    def _say(self, text: str, error: bool = False) -> None:
+        self.message_text = text
+        dpg.set_value(self.message, text)
+        dpg.configure_item(self.message, color=RED if error else GREY, show=True)
+        self.state.say(text)
+
+    def add_folder_dialog(self) -> None:
+        """"Add plugin folder…": choose a plugin package to copy into the user plugin folder."""
+        if self.add_dialog is None:
+            self.add_dialog = dpg.add_file_dialog(
+                label="Add plugin folder", directory_selector=True, show=False, modal=True, width=720,
+                height=440, callback=self._chosen,
+            )
+        dpg.show_item(self.add_dialog)
+
+    def _chosen(self, sender: Any, app_data: dict[str, Any]) -> None:
+        path = app_data.get("file_path_name") or app_data.get("current_path") or ""
+        if path:
+            self.add_folder(path)
+
+    def add_folder(self, path: str | Path) -> Path | None:
+        """Copy the plugin package at ``path`` into the user plugin folder; the watcher loads it."""
+        try:
+            target = add_plugin_folder(path)
+        except PluginFolderError as e:
+            self._say(f"not added: {e}", error=True)
+            return None
+        self._say(f"copied {target.name} into {target.parent}; its blocks appear in a moment")
+        self._show_folders()  # the user folder may have just been created
+        return target
+
     def update(self) -> None:
-        """Redraw from the catalog and the failures."""
+        """Redraw from the catalog, the failures and the watched folders."""
+        self._show_folders()
         dpg.delete_item(self.body, children_only=True)
         self.lines, self.tracebacks = [], []
         failures = self.state.plugin_failures
@@ -83,4 +155,5 @@ class PluginsPane:
 
     def text(self) -> str:
         """Everything the pane shows, one line per row (for tests and screenshots' reports)."""
-        return "\n".join([str(dpg.get_value(self.summary)), *self.lines])
+        message = [self.message_text] if self.message_text else []
+        return "\n".join([str(dpg.get_value(self.summary)), *message, *self.folder_lines, *self.lines])
