@@ -107,11 +107,11 @@ class Editor:
             dpg.add_menu_item(label="New", callback=lambda: self.controls.new())
             dpg.add_menu_item(label="Open…", callback=lambda: self.controls.open_dialog())
             self.recent_menu = dpg.add_menu(label="Open Recent")
-        if EXAMPLES_DIR.is_dir():
-            with dpg.menu(label="Open Example"):
-                for path in sorted(EXAMPLES_DIR.glob("*.dpgb")):
-                    dpg.add_menu_item(label=path.stem, user_data=str(path),
-                                      callback=lambda s, a, u: self.controls.open_recent(u))
+            if EXAMPLES_DIR.is_dir():
+                with dpg.menu(label="Open Example"):
+                    for path in sorted(EXAMPLES_DIR.glob("*.dpgb")):
+                        dpg.add_menu_item(label=path.stem, user_data=str(path),
+                                          callback=lambda s, a, u: self.controls.open_recent(u))
             dpg.add_menu_item(label="Save", shortcut="Ctrl+S", callback=lambda: self.controls.save())
             dpg.add_menu_item(label="Save As…", callback=lambda: self.controls.save_as_dialog())
             dpg.add_menu_item(label="Export to PyTorch…", callback=lambda: self.exporter.show())
