@@ -220,6 +220,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     registry = _registry(args)
     if not _trusted(project, registry, args, console):
         return EXIT_INVALID  # the script would carry code this user has not trusted
+    if args.onnx:
+        return _export_onnx(args, project, registry, console)
     try:
         path = write_export(project, registry, Path(args.project).resolve().parent, args.output, trusted=True)
     except CompileError as e:
@@ -230,6 +232,97 @@ def cmd_export(args: argparse.Namespace) -> int:
         console.print(f"[bold red]cannot export:[/] {e}", highlight=False)
         return EXIT_INVALID
     _console().print(f"wrote {path}\n  python {path} --epochs 1   # needs only torch and numpy", highlight=False)
+    return EXIT_OK
+
+
+def _export_onnx(args: argparse.Namespace, project: Any, registry: Any, console: Console) -> int:
+    """``export --onnx``: one order's inference graph (no losses) with a dynamic batch dimension."""
+    from dpg_blocks.engine.compiler import CompileError
+    from dpg_blocks.engine.export import ExportError
+    from dpg_blocks.engine.export_onnx import export_onnx
+
+    outputs = []
+    for ref in args.outputs or []:
+        block = _find_block(project, ref)
+        if block is None:
+            console.print(f"[bold red]cannot export:[/] no block {ref!r} (use its name, id or Outer/Inner path)")
+            return EXIT_INVALID
+        outputs.append(block.id)
+    try:
+        path, interface = export_onnx(
+            project, registry, Path(args.project).resolve().parent, args.output, order=args.order,
+            outputs=outputs or None, weights=args.weights, trusted=True,
+        )
+    except CompileError as e:
+        bad = [r.to_dict() for r in e.records if r.status in ("error", "upstream-error")]
+        console.print(_records_table(bad, "the project does not validate; nothing was exported"))
+        return EXIT_INVALID
+    except (ExportError, ValueError, OSError) as e:
+        from rich.markup import escape
+
+        console.print(f"[bold red]cannot export:[/] {escape(str(e))}", highlight=False)  # "dpg-blocks[onnx]"
+        return EXIT_INVALID
+    ins = ", ".join(name for _, name in interface.inputs)
+    outs = ", ".join(name for _, name in interface.outputs)
+    _console().print(f"wrote {path}\n  order {interface.order}: inputs {ins} -> outputs {outs} (batch dimension dynamic)",
+                     highlight=False)
+    return EXIT_OK
+
+
+def _shape_arg(text: str) -> tuple[int, ...]:
+    """``1,8,8`` -> (1, 8, 8): one sample's shape, without the batch."""
+    try:
+        shape = tuple(int(v) for v in text.replace("x", ",").split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a shape is numbers separated by commas, e.g. 1,8,8; got {text!r}") from None
+    if not shape or any(d < 1 for d in shape):
+        raise argparse.ArgumentTypeError(f"a shape is positive numbers, e.g. 1,8,8; got {text!r}")
+    return shape
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Build a project from an nn.Module (torch.fx), with its weights saved as a checkpoint."""
+    console = _console(stderr=True)
+    from dpg_blocks.core import save_project
+    from dpg_blocks.core.trust import TrustStore, code_digest
+    from dpg_blocks.engine.compiler import CompileError
+    from dpg_blocks.engine.import_fx import FxImportError, import_module, load_module, write_weights
+
+    try:
+        init = json.loads(args.args) if args.args else None
+        if init is not None and not isinstance(init, list | dict):
+            raise FxImportError("--args takes a JSON list (positional) or object (keywords)")
+        module = load_module(args.module, init)
+        registry = _registry(args)
+        imported = import_module(module, args.input_shape, registry)
+        out = Path(args.output).expanduser().resolve()
+        save_project(imported.project, out)
+        # The code of its Custom blocks was generated from the user's own module, which this
+        # command has already run: record it as trusted, as for a project the user made.
+        digest = code_digest(_code_items(imported.project, registry))
+        if digest is not None:
+            TrustStore().trust(digest, imported.project.name, str(out))
+        weights = out.with_suffix(".weights.pt")
+        if not args.no_weights:
+            write_weights(imported, module, registry, out.parent, weights)
+    except json.JSONDecodeError as e:
+        console.print(f"[bold red]cannot import:[/] --args is not JSON ({e})", highlight=False)
+        return EXIT_INVALID
+    except CompileError as e:
+        console.print(f"[bold red]the imported project does not validate:[/] {e}", highlight=False)
+        return EXIT_INVALID
+    except (FxImportError, OSError) as e:
+        console.print(f"[bold red]cannot import:[/] {e}", highlight=False)
+        return EXIT_INVALID
+    except Exception as e:  # the module's own constructor or code failed
+        console.print(f"[bold red]cannot import:[/] {type(e).__name__}: {e}", highlight=False)
+        return EXIT_INVALID
+    lines = [f"wrote {out} ({len(imported.project.graph.blocks)} blocks, {imported.parameters} parameters)"]
+    if not args.no_weights:
+        lines.append(f"wrote the weights to {weights} (dpg-blocks export {out.name} --onnx --weights {weights.name} …)")
+    if imported.custom:
+        lines.append(f"Custom blocks calling operations without a built-in block: {', '.join(imported.custom)}")
+    _console().print("\n".join(lines), highlight=False)
     return EXIT_OK
 
 
@@ -457,10 +550,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     ex = sub.add_parser("export", help="write the project as one standalone PyTorch script (torch and numpy only)")
     ex.add_argument("project")
-    ex.add_argument("-o", "--output", required=True, metavar="FILE.py")
+    ex.add_argument("-o", "--output", required=True, metavar="FILE.py|FILE.onnx")
     ex.add_argument("--trust", action="store_true", help="trust and inline this project's custom code (it is recorded)")
+    ex.add_argument("--onnx", action="store_true",
+                    help="write one order's inference graph as ONNX instead (needs: pip install 'dpg-blocks[onnx]')")
+    ex.add_argument("--order", type=int, metavar="K",
+                    help="ONNX: the order to export (default: the first whose losses/Outputs a trainable block feeds)")
+    ex.add_argument("--outputs", action="append", metavar="BLOCK",
+                    help="ONNX: export this block's outputs instead of what feeds the losses/Outputs (repeatable)")
+    ex.add_argument("--weights", metavar="CHECKPOINT",
+                    help="ONNX: load the model's weights from a checkpoint (train --checkpoint-dir, or import)")
     with_plugins(ex)
     ex.set_defaults(func=cmd_export)
+
+    im = sub.add_parser("import", help="build a project from a PyTorch nn.Module (torch.fx), weights included")
+    im.add_argument("module", metavar="FILE.py:ClassName")
+    im.add_argument("-o", "--output", required=True, metavar="PROJECT.dpgb")
+    im.add_argument("--input-shape", action="append", required=True, type=_shape_arg, metavar="C,H,W",
+                    help="one sample's shape (no batch) for each input of forward, e.g. 1,8,8 (repeatable)")
+    im.add_argument("--args", metavar="JSON", help="constructor arguments: a JSON list or object (default: none)")
+    im.add_argument("--no-weights", action="store_true",
+                    help="do not write PROJECT.weights.pt (the module's weights as a checkpoint)")
+    with_plugins(im)
+    im.set_defaults(func=cmd_import)
 
     o = sub.add_parser("open", help="open a project in the editor (the default command)")
     o.add_argument("project", nargs="?")
@@ -524,7 +636,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv:
         argv = ["open"]  # a bare `dpg-blocks` (a desktop launcher) opens an empty editor
-    commands = {"validate", "train", "export", "plugins", "open", "screenshot", "trust", "library", "new-pack"}
+    commands = {"validate", "train", "export", "import", "plugins", "open", "screenshot", "trust", "library", "new-pack"}
     if argv and argv[0] not in commands and not argv[0].startswith("-"):
         argv = ["open", *argv]  # `dpg-blocks PROJECT` opens the editor
     args = parser.parse_args(argv)

@@ -104,7 +104,9 @@ def dann() -> Project:
         b.link(split, port, out, "x")
         b.link(inp, "y", out, "target")
 
-    grl = b.add("builtin.Custom", "Gradient Reversal", (2020, 440), code=GRADIENT_REVERSAL_CODE, gradient_scale=1.0)
+    # λ_p ramps the reversal up from 0 (Ganin & Lempitsky 2015): the domain classifier learns first
+    grl = b.add("builtin.Custom", "Gradient Reversal", (2020, 440), code=GRADIENT_REVERSAL_CODE, gradient_scale=1.0,
+                gradient_schedule="ganin")
     b.link(copy, "y2", grl, "x")
     dc = head(["d_fc1", "d_fc2", "d_fc3"], [64, 64, 1], 440)
     b.link(grl, "y", dc[0], "x")

@@ -11,7 +11,7 @@ from typing import Any
 from dpg_blocks.blocks import BuildContext, In, Out, Param, block
 
 DEFAULT_CODE = '''def forward(ctx, x):
-    # ctx.order, ctx.training, ctx.target, ctx.values["name"]
+    # ctx.order, ctx.training, ctx.target, ctx.progress, ctx.values["name"]
     return x
 '''
 
@@ -20,7 +20,8 @@ GRADIENT_REVERSAL_CODE = '''def forward(ctx, x):
 
 
 def backward(ctx, grad_y):
-    # gradient reversal (Ganin & Lempitsky 2015): the identity forward, -scale * gradient back
+    # gradient reversal (Ganin & Lempitsky 2015): the identity forward, -scale * gradient back;
+    # with gradient_schedule "ganin" the scale ramps up with ctx.progress
     return -ctx.gradient_scale * grad_y
 '''
 
@@ -32,8 +33,10 @@ class Custom:
     Optionally ``backward(ctx, <one gradient per output>)`` returns one gradient per input; the
     block then runs as a ``torch.autograd.Function`` (e.g. gradient reversal). ``ctx`` carries
     the signal: ``ctx.order``, ``ctx.training``, ``ctx.target`` (the labels reaching the block,
-    or None) and ``ctx.values`` (this block's named values). Validation checks a backward
-    against the numerical gradient of the forward (``torch.autograd.gradcheck``).
+    or None), ``ctx.progress`` (the fraction of the planned training done, 0 → 1),
+    ``ctx.step``, ``ctx.epoch`` and ``ctx.values`` (this block's named values). Validation
+    checks a backward against the numerical gradient of the forward
+    (``torch.autograd.gradcheck``).
 
     The code runs only once you trust the project (``--trust``).
     """
@@ -51,6 +54,13 @@ class Custom:
         doc="For a backward that reverses the gradient on purpose: its scale s. Validation then checks "
         "backward == −s × gradient. 0: backward must be the true gradient.",
     )
+    gradient_schedule = Param(
+        str,
+        "constant",
+        choices=["constant", "ganin"],
+        doc="How ctx.gradient_scale follows training: constant s, or ganin: s × (2 / (1 + exp(−10 p)) − 1) "
+        "with p = ctx.progress (0 at the start, → s at the end; Ganin & Lempitsky 2015).",
+    )
 
     def build(self, ctx: BuildContext) -> Any:
         """A module running the code (compiling it runs its top level: trusted projects only)."""
@@ -67,4 +77,5 @@ class Custom:
             list(self.outputs),
             dict(self.values),
             self.gradient_scale,
+            self.gradient_schedule,
         )

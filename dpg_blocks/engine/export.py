@@ -36,7 +36,7 @@ from torch import nn
 from dpg_blocks.builtin import modules as builtin_modules
 from dpg_blocks.core.project import Project
 
-from . import datasets, export_runtime, training, usercode
+from . import datasets, export_runtime, progress, training, usercode
 from .codegen import MethodCodeGen
 from .compiler import CompileResult, compile_project
 from .registry import Registry
@@ -135,7 +135,7 @@ class _Exporter:
         self.copier = SourceCopier(drop_methods=("export_args",))
         self.copy_modules = [export_runtime, datasets, usercode]  # where generated code's names live
         self.taken = {"load_data", "make_orders", "main", "DATA_DIR"}
-        for module in (export_runtime, datasets, training, usercode, builtin_modules):
+        for module in (export_runtime, datasets, training, usercode, progress, builtin_modules):
             self.taken |= self.copier.defined(module)  # a SuperBlock named "Concat" must not hide a layer
         by_module = {id(mod): name for name, mod in self.model.named_modules() if name}
         self.paths = {nid: by_module[id(mod)] for nid, mod in self.model.block_modules.items()}
@@ -228,7 +228,7 @@ class _Exporter:
         )
         return (
             f"UserCodeModule(*{name}(), {lit(module.input_names)}, {lit(module.output_names)}, {lit(module.values)}, "
-            f"{lit(module.gradient_scale)})"
+            f"{lit(module.gradient_scale)}{_schedule_arg(module)})"
         )
 
     # -- writing -----------------------------------------------------------------------------
@@ -430,10 +430,10 @@ loop. A checkpoint of ``dpg-blocks train --checkpoint-dir`` loads into the model
                 self.copier.imports.setdefault(module, set()).add(what)
         self.copier.add(training, "seed_everything")
         # the built-in pack's layers (a plugin's copied layer class sits with them)
-        internal = {datasets.__name__, training.__name__, export_runtime.__name__, usercode.__name__}
+        internal = {datasets.__name__, training.__name__, export_runtime.__name__, usercode.__name__, progress.__name__}
         layers = self.copier.texts(self.copier.copied_from() - internal)
         code_support = self.copier.texts({usercode.__name__})
-        rest = self.copier.texts({datasets.__name__, training.__name__, export_runtime.__name__})
+        rest = self.copier.texts({datasets.__name__, training.__name__, export_runtime.__name__, progress.__name__})
         sections = [
             ("the layers of dpg-blocks' blocks that plain torch lacks (copied from dpg-blocks)", layers),
             ("Custom blocks: the code as written in the project, run as dpg-blocks runs it",
@@ -460,6 +460,11 @@ def _optimizer(settings: Any, params: str) -> str:
         cls = "Adam" if kind == "adam" else "AdamW"
         return f"torch.optim.{cls}({params}, lr={lit(settings.lr)}, weight_decay={lit(settings.weight_decay)})"
     raise ExportError(f"unknown optimizer {settings.type!r}")
+
+
+def _schedule_arg(module: usercode.CustomModule) -> str:
+    """A Custom block's gradient schedule argument (none for the default, constant)."""
+    return "" if module.gradient_schedule == "constant" else f", {lit(module.gradient_schedule)}"
 
 
 def _scheduler(settings: Any, opt: str, epochs: int) -> str:

@@ -2,9 +2,9 @@
 written out as code.
 
 ``engine/export.py`` copies what a script uses from here into it, together with the dataset
-classes of :mod:`.datasets` and the scoring helpers of :mod:`.training` that these functions
-name — the same code the engine runs. So this module may use only the standard library, numpy
-and torch, plus names from those two modules. Every function follows the Trainer step for step
+classes of :mod:`.datasets`, the scoring helpers of :mod:`.training` and the training clock of
+:mod:`.progress` that these functions name — the same code the engine runs. So this module may
+use only the standard library, numpy and torch, plus names from those three modules. Every function follows the Trainer step for step
 (the same batches in the same order, the same float sums), so an exported script reproduces
 ``dpg-blocks train`` with the same seed.
 """
@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from .datasets import DataSource
+from .progress import TrainingClock, attach_clock
 from .training import _confuse, _Score, _score
 
 
@@ -119,18 +120,29 @@ def add_accuracy(metrics: dict[str, Any], split: str, orders: list[Order], score
             metrics[f"{split}_accuracy/{name}"] = sc.accuracy
 
 
+def steps_per_epoch(orders: list[Order], data: dict[str, DataSource]) -> int:
+    """Steps in a full epoch: the batches of the largest Input."""
+    return max((data[name].num_batches("train") for o in orders for name in o.inputs), default=0)
+
+
 def train_epoch(
     model: nn.Module, orders: list[Order], data: dict[str, DataSource], epoch: int, device: torch.device,
     max_steps: int | None = None, on_step: Callable[[int, dict[int, float]], None] | None = None,
+    clock: TrainingClock | None = None,
 ) -> dict[str, Any]:
-    """One epoch: every step runs each order once, over the largest Input; smaller ones cycle."""
+    """One epoch: every step runs each order once, over the largest Input; smaller ones cycle.
+
+    ``clock`` (what Custom blocks read as ``ctx.progress``) is advanced after every step.
+    """
     model.train()
     iters = {name: cycle(source, "train", epoch, True, device) for name, source in data.items()}
     loss_sums: dict[int, Any] = {o.index: 0.0 for o in orders}
     scores = {o.index: [_Score() for _ in o.heads] for o in orders}
-    n_steps = max((data[name].num_batches("train") for o in orders for name in o.inputs), default=0)
+    n_steps = steps_per_epoch(orders, data)
     if max_steps is not None:
         n_steps = min(n_steps, max_steps)
+    if clock is not None:
+        clock.at(epoch, 0)
     for step in range(n_steps):
         totals: dict[int, float] = {}
         for order in orders:
@@ -149,6 +161,8 @@ def train_epoch(
                 got = _score(kind, pred.detach(), target)
                 if got is not None:
                     sc.add(got[0], got[1])
+        if clock is not None:
+            clock.at(epoch, step + 1)
         if on_step is not None:
             on_step(step + 1, totals)
     metrics: dict[str, Any] = {}
@@ -212,6 +226,8 @@ def parse_args(argv: list[str] | None, *, epochs: int, seed: int, device: str, d
     parser.add_argument("--max-steps", type=int, help="train only the first N steps of each epoch (quick checks)")
     parser.add_argument("--metrics-out", metavar="FILE", help="write each epoch's metrics as a JSON line")
     parser.add_argument("--steps-out", metavar="FILE", help="write each step's loss per order as a JSON line")
+    # ctx.progress runs over the project's epochs (as in dpg-blocks), whatever --epochs says
+    parser.set_defaults(planned_epochs=epochs)
     return parser.parse_args(argv)
 
 
@@ -221,6 +237,7 @@ def fit(
 ) -> list[dict[str, Any]]:
     """Train ``args.epochs`` epochs, evaluating after each; print and return each epoch's metrics."""
     history: list[dict[str, Any]] = []
+    clock = attach_clock(model, TrainingClock(steps_per_epoch(orders, data), args.planned_epochs))
     metrics_file = open(args.metrics_out, "w", encoding="utf-8") if args.metrics_out else None  # noqa: SIM115
     steps_file = open(args.steps_out, "w", encoding="utf-8") if args.steps_out else None  # noqa: SIM115
     try:
@@ -233,7 +250,7 @@ def fit(
                     steps_file.write(json.dumps({"epoch": epoch + 1, "step": step, "losses": losses}) + "\n")
 
             metrics: dict[str, Any] = {"epoch": epoch + 1}
-            metrics.update(train_epoch(model, orders, data, epoch, device, args.max_steps, on_step))
+            metrics.update(train_epoch(model, orders, data, epoch, device, args.max_steps, on_step, clock))
             losses = [v for k, v in metrics.items() if k.startswith("loss/")]
             if losses:
                 metrics["loss"] = float(sum(losses))
@@ -263,5 +280,5 @@ def fit(
 
 __all__ = [
     "Order", "parameters", "load_csv", "pick_device", "cycle", "next_batch", "add_accuracy",
-    "train_epoch", "evaluate", "parse_args", "fit",
+    "steps_per_epoch", "train_epoch", "evaluate", "parse_args", "fit",
 ]

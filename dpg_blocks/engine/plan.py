@@ -212,13 +212,14 @@ def plan_order(flat: FlatGraph, index: int, labelled: set[str] | None = None) ->
             origin = labelled_from.get(pred, set()) if pred else set()
             if len(origin) == 1:
                 step.implicit_target = next(iter(origin))
-            elif not origin:
-                step.target_problem = "no ground truth reaches this block: link its 'target' input"
-            else:
+            elif origin:
                 names = ", ".join(sorted(flat.nodes[o].block.name for o in origin))
                 step.target_problem = (
                     f"the prediction mixes data from several inputs ({names}); link 'target' to say which labels to use"
                 )
+            elif node.role == "loss":
+                step.target_problem = "no ground truth reaches this block: link its 'target' input"
+            # an Output that no labels reach (noise, an imported model) marks the output and scores nothing
         for port in node.block.outputs:
             live_values.add((node.id, port.name))
             labelled_from[(node.id, port.name)] = origin

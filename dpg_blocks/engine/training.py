@@ -25,6 +25,7 @@ from dpg_blocks.core.project import OptimizerSettings, Order, Project
 from .compiler import CompiledModel, CompileResult, Head, compile_project
 from .datasets import DataSource
 from .device import resolve_device
+from .progress import TrainingClock, attach_clock
 from .registry import Registry
 
 SPLITS = ("train", "val", "test")
@@ -140,6 +141,8 @@ class Trainer:
             self.optimizers[index] = opt
             self.schedulers[index] = make_scheduler(order.optimizer, opt, project.training.epochs) if opt else None
         self._forwards = {k: self.model._forwards[k] for k in self.model.orders}
+        # the plan is the project's epochs (as for the cosine schedule), whatever a run's length
+        self.clock = attach_clock(self.model, TrainingClock(self.steps_per_epoch(), project.training.epochs))
 
     def _order(self, index: int) -> Order:
         return order_of(self.project, index)
@@ -344,6 +347,7 @@ class Trainer:
             if sched is not None:
                 sched.load_state_dict(s)
         self.epoch = int(state["epoch"])
+        self.clock.at(self.epoch, 0)
 
 
 def _confuse(matrix: np.ndarray | None, pred: torch.Tensor, target: torch.Tensor, classes: int) -> np.ndarray:
@@ -371,6 +375,7 @@ class EpochRun:
         self.n_steps = trainer.steps_per_epoch()
         self.steps_done = 0
         self.last_batches: dict[int, list[Any]] = {}
+        trainer.clock.at(trainer.epoch, 0)
 
     @property
     def done(self) -> bool:
@@ -401,6 +406,7 @@ class EpochRun:
                 if got is not None:
                     sc.add(got[0], got[1])
         self.steps_done += 1
+        self.trainer.clock.at(self.trainer.epoch, self.steps_done)
         return totals
 
     def metrics(self) -> dict[str, Any]:

@@ -3,8 +3,10 @@
 A Custom block's ``code`` parameter is Python source that defines ``forward(ctx, <inputs>)``
 and, optionally, ``backward(ctx, <grads of outputs>)``. With a backward the block runs as a
 ``torch.autograd.Function``. ``ctx`` is a :class:`UserContext`: the current order, the
-train/test flag, the ground truth reaching the block, the block's own named values, and (for a
-backward) ``save_for_backward``/``saved_tensors`` plus any attribute the forward sets.
+train/test flag, the ground truth reaching the block, the training progress (see
+:mod:`.progress`), the block's own named values, its gradient scale (constant, or following
+:func:`scheduled_scale`), and (for a backward) ``save_for_backward``/``saved_tensors`` plus any
+attribute the forward sets.
 
 The source is compiled under a file name that starts with :data:`USER_CODE_PREFIX` and is
 registered with :mod:`linecache`, so tracebacks show the user's lines and
@@ -26,7 +28,26 @@ import torch
 from torch import nn
 from torch.autograd.gradcheck import GradcheckError
 
+from .progress import TrainingClock
+
 USER_CODE_PREFIX = "<code of "
+GRADIENT_SCHEDULES = ("constant", "ganin")
+# Where a scheduled scale is gradchecked: λ ≈ 0.46 there, neither 0 (which would check nothing)
+# nor ≈ 1 (where a backward that ignores the schedule would pass).
+GRADCHECK_PROGRESS = 0.1
+
+
+def scheduled_scale(scale: float, schedule: str, progress: float) -> float:
+    """The gradient scale at ``progress``: ``scale`` (constant) or ``scale`` × λ_p (ganin).
+
+    λ_p = 2 / (1 + exp(−10 p)) − 1 (Ganin & Lempitsky 2015): 0 at the start, so the domain
+    classifier learns before its reversed gradient reaches the features, → 1 at the end.
+    """
+    if schedule == "ganin":
+        return scale * (2.0 / (1.0 + math.exp(-10.0 * progress)) - 1.0)
+    if schedule == "constant":
+        return scale
+    raise ValueError(f"unknown gradient schedule {schedule!r} (choose {', '.join(GRADIENT_SCHEDULES)})")
 
 
 def code_filename(where: str, param: str = "code") -> str:
@@ -74,17 +95,30 @@ class UserContext:
 
     ``order``: the current order (1, 2 …); ``training``: True while training, False in
     evaluation; ``target``: the labels of the one labelled input whose data reaches this block
-    (None when none or several do; link them to an input port instead); ``values``: the block's
-    named values; ``gradient_scale``: the block's declared gradient scale. A forward may set
-    any attribute for its backward, or call ``save_for_backward(*tensors)``.
+    (None when none or several do; link them to an input port instead); ``progress``: the
+    fraction of the planned training done (0 at the first step; see :mod:`.progress`);
+    ``step``: planned-training steps done; ``epoch``: the epoch (0-based); ``values``: the
+    block's named values; ``gradient_scale``: the block's gradient scale at this progress. A
+    forward may set any attribute for its backward, or call ``save_for_backward(*tensors)``.
     """
 
-    def __init__(self, order: int, training: bool, target: Any, values: dict[str, Any], gradient_scale: float):
+    def __init__(
+        self,
+        order: int,
+        training: bool,
+        target: Any,
+        values: dict[str, Any],
+        gradient_scale: float,
+        clock: TrainingClock | None = None,
+    ) -> None:
+        clock = clock or TrainingClock()
         self.order = order
         self.training = training
         self.target = target
         self.values = values
         self.gradient_scale = gradient_scale
+        # read once: the backward runs after the step but belongs to it
+        self.progress, self.step, self.epoch = clock.progress, clock.step, clock.epoch
         self._fn_ctx: Any = None
 
     def save_for_backward(self, *tensors: torch.Tensor) -> None:
@@ -155,6 +189,7 @@ class UserCodeModule(nn.Module):
         outputs: list[str],
         values: dict[str, Any],
         gradient_scale: float,
+        gradient_schedule: str = "constant",
     ) -> None:
         super().__init__()
         self.user_forward = forward
@@ -162,16 +197,25 @@ class UserCodeModule(nn.Module):
         self.input_names, self.output_names = list(inputs), list(outputs)
         self.values = dict(values)
         self.gradient_scale = float(gradient_scale)
+        self.gradient_schedule = gradient_schedule
+        scheduled_scale(1.0, gradient_schedule, 0.0)  # an unknown schedule fails when built
+        self.clock = TrainingClock()  # the training loop attaches its own (attach_clock)
+
+    def context(self, order: int, target: Any, clock: TrainingClock) -> UserContext:
+        """The ``ctx`` the user's code receives at ``clock``."""
+        scale = scheduled_scale(self.gradient_scale, self.gradient_schedule, clock.progress)
+        return UserContext(order, self.training, target, self.values, scale, clock)
 
     def forward(self, order: int, target: Any, *inputs: Any) -> Any:
-        ctx = UserContext(order, self.training, target, self.values, self.gradient_scale)
+        ctx = self.context(order, target, self.clock)
         if self.user_backward is None:
             return self.user_forward(ctx, *inputs)
         return _UserFunction.apply(self, ctx, 1.0, *inputs)
 
     def extra_repr(self) -> str:
         back = ", custom backward" if self.user_backward is not None else ""
-        return f"inputs={self.input_names}, outputs={self.output_names}{back}"
+        sched = f", gradient_schedule={self.gradient_schedule}" if self.gradient_schedule != "constant" else ""
+        return f"inputs={self.input_names}, outputs={self.output_names}{back}{sched}"
 
 
 class CustomModule(UserCodeModule):
@@ -186,6 +230,7 @@ class CustomModule(UserCodeModule):
         outputs: list[str],
         values: dict[str, Any],
         gradient_scale: float,
+        gradient_schedule: str = "constant",
     ) -> None:
         namespace = compile_user_code(source, filename)
         forward = namespace.get("forward")
@@ -197,7 +242,7 @@ class CustomModule(UserCodeModule):
         _check_arity(forward, "forward", inputs, "one argument per input port")
         if backward is not None:
             _check_arity(backward, "backward", [f"grad_{o}" for o in outputs], "one gradient per output port")
-        super().__init__(forward, backward, inputs, outputs, values, gradient_scale)
+        super().__init__(forward, backward, inputs, outputs, values, gradient_scale, gradient_schedule)
         self.source = source  # what an export inlines
         self.filename = filename
 
@@ -206,15 +251,22 @@ class CustomModule(UserCodeModule):
         """Gradcheck the user backward (double precision, the validation batch).
 
         With a declared ``gradient_scale`` s (gradient reversal) the backward must equal
-        −s × the gradient; otherwise the gradient itself. Raises :class:`GradientCheckError`.
+        −s × the gradient (with a schedule: −s·λ_p × the gradient, checked at progress
+        :data:`GRADCHECK_PROGRESS`); otherwise the gradient itself. Raises
+        :class:`GradientCheckError`.
         """
         if self.user_backward is None:
             return
+        clock = self.clock
+        if self.gradient_schedule != "constant":
+            clock = TrainingClock(steps_per_epoch=1000, planned_epochs=1, step=round(1000 * GRADCHECK_PROGRESS))
+        scale = scheduled_scale(self.gradient_scale, self.gradient_schedule, clock.progress)
         factor = 1.0
         expected = "the numerical gradient of forward"
-        if self.gradient_scale:
-            factor = -1.0 / self.gradient_scale  # undo the declared reversal, then compare
-            expected = f"−{self.gradient_scale:g} × the numerical gradient of forward (gradient scale)"
+        if scale:
+            factor = -1.0 / scale  # undo the declared reversal, then compare
+            at = f" at progress {clock.progress:g}" if self.gradient_schedule != "constant" else ""
+            expected = f"−{scale:g} × the numerical gradient of forward (gradient scale{at})"
         diff = [isinstance(x, torch.Tensor) and x.is_floating_point() for x in inputs]
         if not any(diff):
             return
@@ -227,8 +279,7 @@ class CustomModule(UserCodeModule):
             args = list(doubles)
             for i, t in zip(positions, checked, strict=True):
                 args[i] = t
-            ctx = UserContext(order, self.training, target, self.values, self.gradient_scale)
-            return _UserFunction.apply(self, ctx, factor, *args)
+            return _UserFunction.apply(self, self.context(order, target, clock), factor, *args)
 
         checked = [doubles[i] for i in positions]
         fast = sum(t.numel() for t in checked) > 64  # a random projection instead of the full Jacobian

@@ -1,0 +1,502 @@
+"""Import an existing ``nn.Module`` as editable blocks, through ``torch.fx`` (scenario E).
+
+``torch.fx.symbolic_trace`` turns the module's forward into a graph of nodes; shape
+propagation on an example batch gives every node's tensor shape. Each tensor-valued node becomes
+one block (no folding, so node and block correspond one to one):
+
+* ``placeholder``: an Input of source "noise" with the given sample shape (it validates without
+  data; point it at a dataset later);
+* ``call_module`` / ``call_function`` / ``call_method``: the matching built-in block when the
+  layer's configuration is one the block builds exactly (``nn.Conv2d`` with a square kernel,
+  no dilation or groups …); a parameter-free operation with no built-in block becomes a Custom
+  block whose code calls it; anything else (a layer with weights the built-in pack cannot
+  build, a shared layer, a ``get_attr``) is refused with the node's name and target;
+* ``output``: one Output block per returned tensor.
+
+Nodes that compute shapes (``x.size(0)``) feed the arguments of the node that reads them
+(``x.view(x.size(0), -1)`` becomes a Reshape) and are not blocks. Blocks are placed by
+:func:`dpg_blocks.core.layout.auto_layout`. The weights are copied into the engine's compiled
+model and written as a checkpoint (the format ``dpg-blocks train --checkpoint-dir`` writes and
+``Trainer.load_checkpoint`` / ``export --onnx --weights`` read).
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import math
+import operator
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import fx, nn
+from torch.fx.passes.shape_prop import ShapeProp
+
+from dpg_blocks.blocks.builder import ProjectBuilder
+from dpg_blocks.core.edits import Move
+from dpg_blocks.core.layout import auto_layout
+from dpg_blocks.core.project import Project
+
+from .compiler import CompileResult, compile_project
+from .registry import Registry
+
+__all__ = ["FxImportError", "ImportedModule", "load_module", "import_module", "write_weights"]
+
+EXAMPLE_BATCH = 2  # shape propagation's batch: 2 keeps batch norm happy and tells batch from features
+
+
+class FxImportError(ValueError):
+    """The module cannot be imported; the message names the node and its target."""
+
+
+def load_module(ref: str, args: list[Any] | dict[str, Any] | None = None) -> nn.Module:
+    """Instantiate ``FILE.py:ClassName`` with ``args`` (a JSON-like list or dict; none by default)."""
+    file_text, sep, class_name = ref.rpartition(":")
+    if not sep or not file_text or not class_name:
+        raise FxImportError(f"name the module as FILE.py:ClassName, got {ref!r}")
+    file = Path(file_text).expanduser().resolve()
+    if not file.is_file():
+        raise FxImportError(f"no file {file}")
+    spec = importlib.util.spec_from_file_location(f"dpg_blocks_import_{file.stem}", file)
+    if spec is None or spec.loader is None:
+        raise FxImportError(f"cannot load {file} as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(file.parent))  # the file may import its neighbours
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(file.parent))
+    cls = getattr(module, class_name, None)
+    if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+        raise FxImportError(f"{file.name} has no nn.Module class {class_name!r}")
+    if isinstance(args, dict):
+        return cls(**args)
+    return cls(*(args or []))
+
+
+@dataclass
+class _Block:
+    """What one fx node becomes: a block type, its params, and the nodes feeding its inputs."""
+
+    type: str
+    params: dict[str, Any] = field(default_factory=dict)
+    inputs: list[fx.Node] = field(default_factory=list)
+
+
+@dataclass
+class ImportedModule:
+    """The imported project, which node became which block, and the copied weights."""
+
+    project: Project
+    blocks: dict[str, str]  # fx node name -> block id
+    layers: dict[str, str]  # block id -> the original module's qualified name (layers with state)
+    custom: list[str] = field(default_factory=list)  # names of blocks that run generated code
+    parameters: int = 0
+
+
+def _shape(node: fx.Node) -> tuple[int, ...] | None:
+    meta = node.meta.get("tensor_meta")
+    return tuple(meta.shape) if meta is not None and hasattr(meta, "shape") else None
+
+
+def _pair(value: Any, what: str) -> int:
+    """An int, or a tuple of equal ints (the built-in blocks are square)."""
+    if isinstance(value, int):
+        return value
+    if isinstance(value, tuple | list) and value and all(v == value[0] for v in value) and isinstance(value[0], int):
+        return int(value[0])
+    raise ValueError(f"{what} {value!r} (the built-in block takes one number for every side)")
+
+
+def _require(ok: bool, why: str) -> None:
+    if not ok:
+        raise ValueError(why)
+
+
+def _conv(m: Any, transposed: bool = False) -> dict[str, Any]:
+    _require(m.groups == 1, f"groups={m.groups}")
+    _require(all(d == 1 for d in m.dilation), f"dilation={m.dilation}")
+    _require(m.padding_mode == "zeros", f"padding_mode={m.padding_mode!r}")
+    _require(not isinstance(m.padding, str), f"padding={m.padding!r}")
+    params = {
+        "out_channels": m.out_channels, "kernel_size": _pair(m.kernel_size, "kernel_size"),
+        "stride": _pair(m.stride, "stride"), "padding": _pair(m.padding, "padding"), "bias": m.bias is not None,
+    }
+    if transposed:
+        params["output_padding"] = _pair(m.output_padding, "output_padding")
+    return params
+
+
+def _norm(m: Any) -> dict[str, Any]:
+    _require(m.eps == 1e-5 and m.momentum == 0.1, f"eps={m.eps}, momentum={m.momentum}")
+    _require(m.affine and m.track_running_stats, "affine=False or track_running_stats=False")
+    return {}
+
+
+def _layer_norm(m: nn.LayerNorm, node: fx.Node) -> dict[str, Any]:
+    _require(m.eps == 1e-5 and m.elementwise_affine and m.bias is not None, "eps, elementwise_affine or bias")
+    return {"normalized_dims": len(m.normalized_shape)}
+
+
+def _pool(m: Any) -> dict[str, Any]:
+    _require(_pair(m.padding, "padding") == 0 and not m.ceil_mode, f"padding={m.padding}, ceil_mode={m.ceil_mode}")
+    if isinstance(m, nn.MaxPool2d):
+        _require(_pair(m.dilation, "dilation") == 1 and not m.return_indices, "dilation or return_indices")
+    else:
+        _require(m.divisor_override is None, f"divisor_override={m.divisor_override}")
+    kernel = _pair(m.kernel_size, "kernel_size")
+    stride = _pair(m.stride, "stride") if m.stride is not None else kernel
+    return {"kernel_size": kernel, "stride": 0 if stride == kernel else stride}
+
+
+def _adaptive(size: Any) -> dict[str, Any]:
+    sizes = list(size) if isinstance(size, tuple | list) else [size, size]
+    return {"output_size": [-1 if s is None else int(s) for s in sizes]}
+
+
+def _input_rank(node: fx.Node) -> int:
+    src = node.args[0] if node.args else None
+    return len(_shape(src) or ()) if isinstance(src, fx.Node) else 0
+
+
+def _linear(m: nn.Linear, node: fx.Node) -> dict[str, Any]:
+    # nn.Linear on (N, C, L) acts on the last dim; the block takes (N, features) only
+    _require(_input_rank(node) == 2, f"a {_input_rank(node)}-D input")
+    return {"out_features": m.out_features, "bias": m.bias is not None}
+
+
+def _flatten_params(start: int, end: int, node: fx.Node) -> dict[str, Any]:
+    rank = _input_rank(node)
+    _require(rank >= 2, f"a {rank}-D input")
+    _require(end in (-1, rank - 1), f"end_dim={end}")
+    _require(start % max(rank, 1) >= 1, "start_dim=0 (the batch would be merged)")
+    return {"start_dim": start % rank}
+
+
+def _gelu(approximate: str) -> dict[str, Any]:
+    _require(approximate == "none", f"approximate={approximate!r}")
+    return {}
+
+
+def _softmax(dim: Any) -> dict[str, Any]:
+    _require(isinstance(dim, int), f"dim={dim!r}")
+    return {"dim": dim}
+
+
+# call_module: module type -> params of the built-in block (ValueError: the block cannot build it)
+MODULES: dict[type, tuple[str, Callable[[Any, fx.Node], dict[str, Any]]]] = {
+    nn.Linear: ("builtin.Linear", _linear),
+    nn.Conv1d: ("builtin.Conv1d", lambda m, n: _conv(m)),
+    nn.Conv2d: ("builtin.Conv2d", lambda m, n: _conv(m)),
+    nn.ConvTranspose2d: ("builtin.ConvTranspose2d", lambda m, n: _conv(m, transposed=True)),
+    nn.BatchNorm1d: ("builtin.BatchNorm1d", lambda m, n: _norm(m)),
+    nn.BatchNorm2d: ("builtin.BatchNorm2d", lambda m, n: _norm(m)),
+    nn.LayerNorm: ("builtin.LayerNorm", _layer_norm),
+    nn.Dropout: ("builtin.Dropout", lambda m, n: {"p": m.p}),
+    nn.ReLU: ("builtin.ReLU", lambda m, n: {}),
+    nn.LeakyReLU: ("builtin.LeakyReLU", lambda m, n: {"negative_slope": m.negative_slope}),
+    nn.GELU: ("builtin.GELU", lambda m, n: _gelu(m.approximate)),
+    nn.Sigmoid: ("builtin.Sigmoid", lambda m, n: {}),
+    nn.Tanh: ("builtin.Tanh", lambda m, n: {}),
+    nn.Softmax: ("builtin.Softmax", lambda m, n: _softmax(m.dim)),
+    nn.MaxPool2d: ("builtin.MaxPool2d", lambda m, n: _pool(m)),
+    nn.AvgPool2d: ("builtin.AvgPool2d", lambda m, n: _pool(m)),
+    nn.AdaptiveAvgPool2d: ("builtin.AdaptiveAvgPool2d", lambda m, n: _adaptive(m.output_size)),
+    nn.Flatten: ("builtin.Flatten", lambda m, n: _flatten_params(m.start_dim, m.end_dim, n)),
+}
+
+_ELEMENTWISE = {"relu": "builtin.ReLU", "sigmoid": "builtin.Sigmoid", "tanh": "builtin.Tanh"}
+_FUNCTIONS: dict[Any, str] = {
+    F.relu: "relu", torch.relu: "relu", torch.sigmoid: "sigmoid", F.sigmoid: "sigmoid",
+    torch.tanh: "tanh", F.tanh: "tanh", operator.add: "add", torch.add: "add", operator.mul: "mul",
+    torch.mul: "mul", torch.cat: "cat", torch.concat: "cat", torch.flatten: "flatten", torch.reshape: "reshape",
+    F.leaky_relu: "leaky_relu", F.gelu: "gelu", F.softmax: "softmax", torch.softmax: "softmax",
+    F.dropout: "dropout", F.max_pool2d: "max_pool2d", F.avg_pool2d: "avg_pool2d",
+    F.adaptive_avg_pool2d: "adaptive_avg_pool2d",
+}
+
+
+def _arg(node: fx.Node, index: int, name: str, default: Any) -> Any:
+    if len(node.args) > index:
+        return node.args[index]
+    return node.kwargs.get(name, default)
+
+
+def _elementwise(kind: str, node: fx.Node, tensors: list[fx.Node]) -> _Block:
+    """Add / Multiply of tensors of the same rank (the blocks refuse broadcasting across ranks)."""
+    _require(len(tensors) == len(node.args) == 2 and not node.kwargs, "a scalar operand or alpha")
+    ranks = {len(_shape(t) or ()) for t in tensors}
+    _require(len(ranks) == 1, "operands of different ranks")
+    return _Block("builtin.Add" if kind == "add" else "builtin.Multiply", {"n_inputs": 2}, tensors)
+
+
+def _reshape(node: fx.Node) -> _Block:
+    src, out = node.args[0], _shape(node)
+    assert isinstance(src, fx.Node)
+    before = _shape(src)
+    _require(out is not None and before is not None and out[0] == before[0] and len(out) >= 2,
+             "a reshape that does not keep the batch dimension")
+    return _Block("builtin.Reshape", {"shape": list(out[1:])}, [src])  # type: ignore[index]
+
+
+def _function_block(kind: str, node: fx.Node, tensors: list[fx.Node]) -> _Block:
+    """The built-in block for a call_function/call_method node of ``kind``."""
+    x = tensors[0] if tensors else None
+    if kind in _ELEMENTWISE:
+        return _Block(_ELEMENTWISE[kind], {}, [x])  # type: ignore[list-item]
+    if kind in ("add", "mul"):
+        return _elementwise(kind, node, tensors)
+    if kind == "cat":
+        dim = _arg(node, 1, "dim", 0)
+        _require(len(tensors) >= 2, "fewer than two tensors")
+        return _Block("builtin.Concat", {"n_inputs": len(tensors), "dim": dim}, tensors)
+    if kind == "flatten":
+        return _Block("builtin.Flatten", _flatten_params(_arg(node, 1, "start_dim", 0), _arg(node, 2, "end_dim", -1), node), [x])  # type: ignore[list-item]
+    if kind in ("reshape", "view"):
+        return _reshape(node)
+    if kind == "leaky_relu":
+        return _Block("builtin.LeakyReLU", {"negative_slope": _arg(node, 1, "negative_slope", 0.01)}, [x])  # type: ignore[list-item]
+    if kind == "gelu":
+        return _Block("builtin.GELU", _gelu(node.kwargs.get("approximate", "none")), [x])  # type: ignore[list-item]
+    if kind == "softmax":
+        return _Block("builtin.Softmax", _softmax(_arg(node, 1, "dim", None)), [x])  # type: ignore[list-item]
+    if kind == "dropout":
+        return _Block("builtin.Dropout", {"p": _arg(node, 1, "p", 0.5)}, [x])  # type: ignore[list-item]
+    if kind in ("max_pool2d", "avg_pool2d"):
+        kernel = _pair(_arg(node, 1, "kernel_size", None), "kernel_size")
+        stride = _arg(node, 2, "stride", None)
+        stride = kernel if stride in (None, []) else _pair(stride, "stride")
+        _require(_pair(_arg(node, 3, "padding", 0), "padding") == 0, "padding")
+        # fx records every keyword the functional passes on; only their defaults match the blocks
+        defaults = {"dilation": 1, "ceil_mode": False, "return_indices": False, "count_include_pad": True,
+                    "divisor_override": None}
+        extra = {k: v for k, v in node.kwargs.items() if k not in ("kernel_size", "stride", "padding")}
+        _require(len(node.args) <= 4 and all(defaults.get(k, object()) == v for k, v in extra.items()),
+                 f"{extra}")
+        block = "builtin.MaxPool2d" if kind == "max_pool2d" else "builtin.AvgPool2d"
+        return _Block(block, {"kernel_size": kernel, "stride": 0 if stride == kernel else stride}, [x])  # type: ignore[list-item]
+    if kind == "adaptive_avg_pool2d":
+        return _Block("builtin.AdaptiveAvgPool2d", _adaptive(_arg(node, 1, "output_size", 1)), [x])  # type: ignore[list-item]
+    raise ValueError("no built-in block")
+
+
+_LITERALS = (int, float, bool, str, type(None))
+
+
+def _literal(value: Any, names: dict[fx.Node, str]) -> str:
+    """``value`` as source: a tensor input's name, or a literal; ValueError for anything else."""
+    if isinstance(value, fx.Node):
+        if value not in names:
+            raise ValueError(f"its argument {value.name} is not a tensor")
+        return names[value]
+    if isinstance(value, _LITERALS):
+        return repr(value)
+    if isinstance(value, tuple | list):
+        items = [_literal(v, names) for v in value]
+        text = ", ".join(items) + ("," if isinstance(value, tuple) and len(items) == 1 else "")
+        return f"({text})" if isinstance(value, tuple) else f"[{text}]"
+    if isinstance(value, torch.dtype):
+        return str(value)  # "torch.float32"
+    raise ValueError(f"an argument of type {type(value).__name__}")
+
+
+def _callee(target: Any) -> str:
+    """The source that names a torch, functional, operator or math function."""
+    name = getattr(target, "__name__", "")
+    for prefix, home in (("torch.", torch), ("F.", F), ("operator.", operator), ("math.", math)):
+        if name and getattr(home, name, None) is target:
+            return prefix + name
+    raise ValueError("a function outside torch, torch.nn.functional, operator and math")
+
+
+def _custom(node: fx.Node, tensors: list[fx.Node], module: nn.Module | None) -> _Block:
+    """A Custom block whose code calls the node's operation (parameter-free operations only)."""
+    _require(bool(tensors), "it reads no tensor (a block computes from its inputs)")
+    inputs = ["x"] if len(tensors) == 1 else [f"x{i}" for i in range(1, len(tensors) + 1)]
+    names = dict(zip(tensors, inputs, strict=True))
+    args = [_literal(a, names) for a in node.args]
+    args += [f"{k}={_literal(v, names)}" for k, v in node.kwargs.items()]
+    setup = ""
+    if node.op == "call_module":
+        assert module is not None
+        text = f"nn.{module!r}"
+        try:
+            again = eval(text, {"nn": nn, "torch": torch})  # noqa: S307 - a torch layer's own repr, checked
+        except Exception:
+            again = None
+        if "\n" in text or type(again) is not type(module) or repr(again) != repr(module):
+            raise ValueError(f"{type(module).__name__} cannot be rebuilt from its description")
+        setup, call = f"layer = {text}\n\n\n", f"layer({', '.join(args)})"
+    elif node.op == "call_method":
+        call = f"{args[0]}.{node.target}({', '.join(args[1:])})"
+    else:
+        call = f"{_callee(node.target)}({', '.join(args)})"
+    imports = "import operator\n\n\n" if call.startswith("operator.") else ""
+    code = f"{imports}{setup}def forward(ctx, {', '.join(inputs)}):\n    return {call}\n"
+    return _Block("builtin.Custom", {"inputs": inputs, "outputs": ["y"], "code": code}, tensors)
+
+
+class _Importer:
+    """Walks the traced graph once, adding a block per tensor node through a ProjectBuilder."""
+
+    def __init__(self, module: nn.Module, shapes: list[tuple[int, ...]], registry: Registry, name: str) -> None:
+        self.module = module
+        self.shapes = shapes
+        self.builder = ProjectBuilder(registry.specs, name)
+        self.values: dict[fx.Node, tuple[str, str]] = {}  # tensor node -> (block id, port)
+        self.result = ImportedModule(self.builder.project, {}, {})
+        self.names: set[str] = set()
+        self.layer_users: dict[str, str] = {}  # module target -> first node calling it
+
+    def trace(self) -> fx.GraphModule:
+        try:
+            gm = fx.symbolic_trace(self.module)
+        except Exception as e:
+            raise FxImportError(
+                f"torch.fx cannot trace {type(self.module).__name__}: {type(e).__name__}: {str(e).splitlines()[0]}"
+            ) from e
+        placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
+        if len(placeholders) != len(self.shapes):
+            raise FxImportError(
+                f"{type(self.module).__name__}.forward takes {len(placeholders)} input(s) "
+                f"({', '.join(n.name for n in placeholders)}); give one --input-shape for each"
+            )
+        probe = copy.deepcopy(gm).eval()  # shapes only: running it must not touch the original's statistics
+        examples = [torch.randn(EXAMPLE_BATCH, *s) for s in self.shapes]
+        with torch.no_grad():
+            try:
+                ShapeProp(probe).propagate(*examples)
+            except Exception as e:
+                raise FxImportError(f"running {type(self.module).__name__} on inputs {self.shapes} failed: {e}") from e
+        for mine, theirs in zip(gm.graph.nodes, probe.graph.nodes, strict=True):
+            mine.meta.update(theirs.meta)
+        return gm
+
+    def _name(self, base: str) -> str:
+        out, n = base, 2
+        while out in self.names:
+            out, n = f"{base}_{n}", n + 1
+        self.names.add(out)
+        return out
+
+    def _add(self, node: fx.Node, spec: _Block, name: str) -> str:
+        bid = self.builder.add(spec.type, self._name(name), **spec.params)
+        inputs = [p.name for p in self.builder.project.graph.blocks[bid].inputs]
+        for port, src in zip(inputs, spec.inputs, strict=False):
+            self.builder.link(*self.values[src], bid, port)
+        self.result.blocks[node.name] = bid
+        return bid
+
+    def _fail(self, node: fx.Node, why: str) -> FxImportError:
+        target = node.target if isinstance(node.target, str) else getattr(node.target, "__name__", repr(node.target))
+        return FxImportError(f"node {node.name!r} ({node.op} {target}): {why}")
+
+    def node(self, node: fx.Node, gm: fx.GraphModule) -> None:
+        if node.op == "placeholder":
+            shape = list(self.shapes[len([v for v in self.values if v.op == "placeholder"])])
+            bid = self._add(node, _Block("builtin.Input", {"source": "noise", "noise_shape": shape}), node.name)
+            self.values[node] = (bid, "x")
+            return
+        if node.op == "output":
+            results = node.args[0] if isinstance(node.args[0], tuple | list) else (node.args[0],)
+            for i, r in enumerate(results):
+                if not isinstance(r, fx.Node) or r not in self.values:
+                    raise self._fail(node, f"output {i} is not a tensor the blocks compute")
+                self._add(node, _Block("builtin.Output", {}, [r]), "output" if len(results) == 1 else f"output_{i}")
+            return
+        if _shape(node) is None:
+            # a shape helper (x.size(0), x.shape): it feeds the arguments of the node reading it
+            if any(u.op == "output" for u in node.users):
+                raise self._fail(node, "the module returns a value that is not a tensor")
+            return
+        tensors = [a for a in node.all_input_nodes if a in self.values]
+        if node.op == "get_attr":
+            raise self._fail(node, "reads a parameter or buffer directly; only layers (modules) can be imported")
+        module = gm.get_submodule(str(node.target)) if node.op == "call_module" else None
+        stateful = module is not None and any(True for _ in module.state_dict())
+        try:
+            spec = self._builtin(node, tensors, module)
+        except ValueError as builtin_why:
+            if stateful:  # a Custom block cannot hold weights (yet): refuse rather than lose them
+                raise self._fail(node, f"the built-in {type(module).__name__} block cannot build it ({builtin_why})") from None
+            try:
+                spec = _custom(node, tensors, module)
+            except ValueError as why:
+                raise self._fail(node, f"no built-in block, and no Custom block can call it: {why}") from None
+            self.result.custom.append(node.name)
+        if stateful:
+            first = self.layer_users.setdefault(str(node.target), node.name)
+            if first != node.name:
+                raise self._fail(node, f"calls the layer {node.target} again (after {first}); blocks cannot share weights")
+        bid = self._add(node, spec, str(node.target) if node.op == "call_module" else node.name)
+        if stateful:
+            self.result.layers[bid] = str(node.target)
+        self.values[node] = (bid, "y")
+
+    def _builtin(self, node: fx.Node, tensors: list[fx.Node], module: nn.Module | None) -> _Block:
+        if module is not None:
+            entry = MODULES.get(type(module))
+            if entry is None:
+                raise ValueError("no built-in block")
+            type_id, params = entry
+            return _Block(type_id, params(module, node), tensors[:1])
+        kind = str(node.target) if node.op == "call_method" else _FUNCTIONS.get(node.target)
+        if kind is None:
+            raise ValueError("no built-in block")
+        return _function_block(kind, node, tensors)
+
+    def run(self) -> ImportedModule:
+        gm = self.trace()
+        for node in gm.graph.nodes:
+            self.node(node, gm)
+        project = self.builder.project
+        for bid, pos in auto_layout(project.graph, origin=(40.0, 40.0)).items():
+            self.builder.history.do(Move(bid, pos))
+        self.result.parameters = sum(p.numel() for p in self.module.parameters())
+        return self.result
+
+
+def import_module(
+    module: nn.Module, input_shapes: list[tuple[int, ...]], registry: Registry, name: str | None = None
+) -> ImportedModule:
+    """A project with one block per tensor node of ``module``'s traced forward (see the module doc)."""
+    return _Importer(module, [tuple(s) for s in input_shapes], registry, name or type(module).__name__).run()
+
+
+def copy_weights(imported: ImportedModule, module: nn.Module, result: CompileResult) -> None:
+    """Load the original layers' parameters and buffers into the compiled model's blocks."""
+    for bid, target in imported.layers.items():
+        original = module.get_submodule(target)
+        built = result.model.block_modules[bid]
+        try:
+            built.load_state_dict(original.state_dict())
+        except RuntimeError as e:
+            raise FxImportError(f"layer {target}: its weights do not fit the block ({str(e).splitlines()[0]})") from e
+
+
+def write_weights(
+    imported: ImportedModule, module: nn.Module, registry: Registry, project_dir: Path | str, path: Path | str
+) -> CompileResult:
+    """Compile the imported project, copy the weights in, and save them as a training checkpoint.
+
+    Raises FxImportError when the project's parameter count differs from the module's.
+    """
+    from dpg_blocks.core.project_file import project_to_dict
+
+    with torch.random.fork_rng(devices=[]):  # building draws initial weights; they are replaced
+        result = compile_project(imported.project, registry, project_dir, trusted=True)
+    count = sum(p.numel() for p in result.model.parameters())
+    if count != imported.parameters:
+        raise FxImportError(f"the blocks hold {count} parameters, the module {imported.parameters}")
+    copy_weights(imported, module, result)
+    # the layout of Trainer.save_checkpoint, so Trainer.load_checkpoint and export --weights read it
+    state = {"epoch": 0, "model": result.model.state_dict(), "optimizers": {}, "schedulers": {}, "metrics": {},
+             "project": json.dumps(project_to_dict(imported.project))}
+    torch.save(state, path)
+    return result
