@@ -283,46 +283,15 @@ def _shape_arg(text: str) -> tuple[int, ...]:
 def cmd_import(args: argparse.Namespace) -> int:
     """Build a project from an nn.Module (torch.fx), with its weights saved as a checkpoint."""
     console = _console(stderr=True)
-    from dpg_blocks.core import save_project
-    from dpg_blocks.core.trust import TrustStore, code_digest
-    from dpg_blocks.engine.compiler import CompileError
-    from dpg_blocks.engine.import_fx import FxImportError, import_module, load_module, write_weights
+    from dpg_blocks.engine.import_fx import FxImportError, import_to_project
 
     try:
-        init = json.loads(args.args) if args.args else None
-        if init is not None and not isinstance(init, list | dict):
-            raise FxImportError("--args takes a JSON list (positional) or object (keywords)")
-        module = load_module(args.module, init)
-        registry = _registry(args)
-        imported = import_module(module, args.input_shape, registry)
-        out = Path(args.output).expanduser().resolve()
-        save_project(imported.project, out)
-        # The code of its Custom blocks was generated from the user's own module, which this
-        # command has already run: record it as trusted, as for a project the user made.
-        digest = code_digest(_code_items(imported.project, registry))
-        if digest is not None:
-            TrustStore().trust(digest, imported.project.name, str(out))
-        weights = out.with_suffix(".weights.pt")
-        if not args.no_weights:
-            write_weights(imported, module, registry, out.parent, weights)
-    except json.JSONDecodeError as e:
-        console.print(f"[bold red]cannot import:[/] --args is not JSON ({e})", highlight=False)
-        return EXIT_INVALID
-    except CompileError as e:
-        console.print(f"[bold red]the imported project does not validate:[/] {e}", highlight=False)
-        return EXIT_INVALID
-    except (FxImportError, OSError) as e:
+        report = import_to_project(args.module, args.input_shape, args.output, _registry(args),
+                                   args_json=args.args, weights=not args.no_weights)
+    except FxImportError as e:
         console.print(f"[bold red]cannot import:[/] {e}", highlight=False)
         return EXIT_INVALID
-    except Exception as e:  # the module's own constructor or code failed
-        console.print(f"[bold red]cannot import:[/] {type(e).__name__}: {e}", highlight=False)
-        return EXIT_INVALID
-    lines = [f"wrote {out} ({len(imported.project.graph.blocks)} blocks, {imported.parameters} parameters)"]
-    if not args.no_weights:
-        lines.append(f"wrote the weights to {weights} (dpg-blocks export {out.name} --onnx --weights {weights.name} …)")
-    if imported.custom:
-        lines.append(f"Custom blocks calling operations without a built-in block: {', '.join(imported.custom)}")
-    _console().print("\n".join(lines), highlight=False)
+    _console().print(report.summary(), highlight=False)
     return EXIT_OK
 
 

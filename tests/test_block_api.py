@@ -100,3 +100,46 @@ def test_the_builtin_catalog_is_plain_data_without_torch():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert int(proc.stdout) >= 30
+
+
+def test_a_loss_declares_the_accuracy_it_is_scored_by_and_the_gui_receives_it():
+    @block("demo.Hinge", category="Demo", role="loss", metric="binary")
+    class Hinge:
+        """A hinge loss on one logit."""
+
+        input = In()
+        target = In(optional=True)
+
+        def build(self, ctx):
+            return None
+
+    data = spec_of(Hinge).to_dict()
+    assert data["metric"] == "binary"
+    assert BlockSpec.from_dict(json.loads(json.dumps(data))).metric == "binary"
+    assert BlockSpec.from_dict({k: v for k, v in data.items() if k != "metric"}).metric is None  # older catalogs
+
+
+def test_the_builtin_losses_declare_their_metrics():
+    from dpg_blocks.builtin import losses
+
+    metrics = {cls.__name__: spec_of(cls).metric for cls in
+               (losses.CrossEntropyLoss, losses.NLLLoss, losses.BCEWithLogitsLoss, losses.MSELoss, losses.L1Loss)}
+    assert metrics == {"CrossEntropyLoss": "classification", "NLLLoss": "classification",
+                       "BCEWithLogitsLoss": "binary", "MSELoss": None, "L1Loss": None}
+
+
+@pytest.mark.parametrize(
+    "options,ports,message",
+    [
+        ("role='loss', metric='accuracy'", "input = In()\n    target = In()", "Broken.metric: unknown metric 'accuracy'"),
+        ("metric='classification'", "x = In()\n    y = Out()", "Broken.metric: only a loss is scored"),
+        ("role='loss', metric='binary'", "input = In()", "Broken.metric: a scored loss declares its prediction"),
+        ("role='loss', metric='binary'", "target = In()\n    input = In()",
+         "Broken.metric: a scored loss declares its prediction as its first In"),
+    ],
+)
+def test_metric_declaration_errors_name_the_class_and_the_member(options, ports, message):
+    source = (f"@block('demo.Broken', category='Demo', {options})\nclass Broken:\n    {ports}\n"
+              "    def build(self, ctx):\n        pass\n")
+    with pytest.raises(BlockDeclarationError, match=message):
+        exec(source, {"block": block, "In": In, "Out": Out, "Param": Param})

@@ -28,6 +28,8 @@ from dpg_blocks.protocol import (
     Exit,
     Export,
     ExportResult,
+    ImportModule,
+    ImportResult,
     Log,
     Message,
     NonFinite,
@@ -73,6 +75,7 @@ def tap_frame(heatmap: np.ndarray | None = None, **changes: Any) -> TapFrame:
 
 
 PROJECT = project_to_dict(Project("demo"))
+IMPORT = ImportModule(path="net.py", class_name="Net", input_shapes=[[64]], out_path="Net.dpgb", request_id=1)
 RECORD = {"id": "b2", "name": "fc", "status": "error", "path": ["Backbone", "fc"], "inputs": [{"port": "x",
           "shape": [4, 6], "dtype": "float32"}], "traceback": "File ...", "orders": [1]}
 
@@ -89,6 +92,8 @@ EXAMPLES: list[Message] = [
     SetTaps(taps=[]),
     Evaluate(split="test", request_id=4),
     Export(project=PROJECT, project_dir="/tmp/proj", path="/tmp/out/model.py", request_id=5),
+    ImportModule(path="/tmp/net.py", class_name="Net", input_shapes=[[1, 8, 8]], out_path="/tmp/Net.dpgb",
+                 request_id=8, args_json='{"width": 4}'),
     ReloadPlugins(),
     Shutdown(),
     Ping(seq=2**40),
@@ -99,6 +104,8 @@ EXAMPLES: list[Message] = [
     EvaluationResult(request_id=4, split="test", metrics={"test_accuracy": 0.93}),
     ExportResult(request_id=5, ok=True, path="/tmp/out/model.py"),
     ExportResult(request_id=6, ok=False, error="the project has errors:\n  FC1: expects a 2-D input"),
+    ImportResult(request_id=8, ok=True, path="/tmp/Net.dpgb", summary="wrote /tmp/Net.dpgb (4 blocks, 90 parameters)"),
+    ImportResult(request_id=9, ok=False, error="node 'conv' (call_module conv): the built-in Conv2d block cannot"),
     StepMetrics(request_id=2, step=120, epoch=3, losses={"order_1": 0.25, "order_2": float("inf")}),
     tap_frame(),
     tap_frame(heatmap=np.zeros((256, 256), np.float16), nan_count=3, inf_count=1, mean=float("nan")),
@@ -293,6 +300,16 @@ def test_ill_typed_fields_name_their_path() -> None:
         (Export(project=PROJECT, project_dir=".", path="m.py", request_id=1), "path", " ",
          "Export: path must name the file to write"),
         (ExportResult(request_id=1, ok=True, path="m.py"), "ok", "yes", "ExportResult.ok: expected bool, got str 'yes'"),
+        (IMPORT, "input_shapes", [[1, 0]], "ImportModule: a shape is positive sizes, e.g. [1, 8, 8]; got [1, 0]"),
+        (IMPORT, "input_shapes", [], "ImportModule: input_shapes needs one shape per input of forward"),
+        (IMPORT, "input_shapes", [["1"]], "ImportModule.input_shapes[0][0]: expected int, got str '1'"),
+        (IMPORT, "class_name", "my net", "ImportModule: class_name must be a Python class name, got 'my net'"),
+        (IMPORT, "path", "", "ImportModule: path must name the Python file to import"),
+        (IMPORT, "out_path", " ", "ImportModule: out_path must name the project file to write"),
+        (IMPORT, "args_json", "3", "ImportModule: args_json must be a JSON list (positional) or object (keywords)"),
+        (IMPORT, "args_json", "{", "ImportModule: args_json is not JSON (Expecting property name enclosed in double "
+                                   "quotes: line 1 column 2 (char 1))"),
+        (ImportResult(request_id=1, ok=False), "error", None, "ImportResult.error: expected str, got NoneType None"),
     ],
 )
 def test_each_bad_field_gives_one_clear_error(msg: Message, field: str, value: Any, expected: str) -> None:

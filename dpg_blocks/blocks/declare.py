@@ -24,7 +24,7 @@ import inspect
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from .spec import PARAM_TYPES, ROLES, BlockDeclarationError, BlockSpec, ParamSpec, PortSpec
+from .spec import METRICS, PARAM_TYPES, ROLES, BlockDeclarationError, BlockSpec, ParamSpec, PortSpec
 
 T = TypeVar("T", bound=type)
 
@@ -126,10 +126,15 @@ def block(
     version: int = 1,
     legacy_ids: Sequence[str] = (),
     role: str | None = None,
+    metric: str | None = None,
     accepts_null: bool = False,
     takes_signal: bool = False,
 ) -> Callable[[T], T]:
     """Class decorator declaring a block type with a stable ``id`` (see module docstring).
+
+    ``metric`` (a loss only): how training scores the loss's prediction (its first input) against
+    its ``target`` input — ``"classification"`` (argmax accuracy vs integer labels), ``"binary"``
+    (logit > 0 vs a 0/1 target) or None (no accuracy).
 
     ``takes_signal``: the built module is called as ``module(order, target, *inputs)`` — the
     current order and the ground truth reaching the block (None when not exactly one labelled
@@ -144,6 +149,10 @@ def block(
             raise BlockDeclarationError(f"{cname}: version must be an integer >= 1")
         if role not in ROLES:
             raise BlockDeclarationError(f"{cname}: role must be one of {ROLES}, got {role!r}")
+        if metric not in METRICS:
+            raise BlockDeclarationError(f"{cname}.metric: unknown metric {metric!r}; use one of {METRICS}")
+        if metric is not None and role != "loss":
+            raise BlockDeclarationError(f"{cname}.metric: only a loss is scored; declare role='loss'")
         if not category or category.startswith("/") or category.endswith("/"):
             raise BlockDeclarationError(f"{cname}: category must be a path like 'Layers/Linear'")
         inputs: list[PortSpec] = []
@@ -184,6 +193,13 @@ def block(
                     )
                 if port.variadic is not None:
                     raise BlockDeclarationError(f"{cname}.{port.name}: a port is variadic or named_by, not both")
+        in_names = [p.name for p in inputs]
+        if metric is not None and (not in_names or in_names[0] == "target" or "target" not in in_names):
+            # codegen scores (first input, "target"): the prediction comes first
+            raise BlockDeclarationError(
+                f"{cname}.metric: a scored loss declares its prediction as its first In and an In "
+                "named 'target'"
+            )
         if role == "input":
             _require_method(cls, "load", cname)
         else:
@@ -201,6 +217,7 @@ def block(
             outputs=outputs,
             params=params,
             role=role,
+            metric=metric,
             accepts_null=accepts_null,
             takes_signal=takes_signal,
             cls=cls,

@@ -17,6 +17,10 @@ from dpg_blocks.core.graph import PORT_NAME, Block, Port
 # named numbers, booleans or strings (a Custom block's own settings, an order -> value table).
 PARAM_TYPES = ("int", "float", "bool", "str", "choice", "path", "shape", "ints", "code", "names", "values")
 ROLES = (None, "input", "loss", "output")
+# How training scores a loss's prediction against its target (``engine/training._score``):
+# "classification": argmax over (N, classes) vs integer labels; "binary": logit > 0 vs a 0/1
+# target; None: the loss gives no accuracy.
+METRICS = (None, "classification", "binary")
 
 
 class BlockDeclarationError(TypeError):
@@ -179,6 +183,7 @@ class BlockSpec:
     outputs: list[PortSpec] = field(default_factory=list)
     params: list[ParamSpec] = field(default_factory=list)
     role: str | None = None
+    metric: str | None = None  # one of METRICS: the accuracy a loss's prediction is scored by
     accepts_null: bool = False
     # The built module is called as ``module(order, target, *inputs)``: the rest of the paper's
     # signal (the current order and the ground truth); ``module.training`` is the train flag.
@@ -199,6 +204,7 @@ class BlockSpec:
             "outputs": [p.to_dict() for p in self.outputs],
             "params": [p.to_dict() for p in self.params],
             "role": self.role,
+            "metric": self.metric,
             "accepts_null": self.accepts_null,
             "takes_signal": self.takes_signal,
             "pack": self.pack,
@@ -217,6 +223,7 @@ class BlockSpec:
             outputs=[PortSpec(**p) for p in d.get("outputs", [])],
             params=[ParamSpec(**p) for p in d.get("params", [])],
             role=d.get("role"),
+            metric=d.get("metric"),
             accepts_null=d.get("accepts_null", False),
             takes_signal=d.get("takes_signal", False),
             pack=d.get("pack", ""),

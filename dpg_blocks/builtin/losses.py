@@ -89,12 +89,12 @@ class _ElementwiseLoss(_Loss):
             )
 
 
-def _loss_block(id: str, name: str) -> Any:
+def _loss_block(id: str, name: str, metric: str | None = None) -> Any:
     """``@block`` with what every loss shares: the category and the role."""
-    return block(id, category="Losses", name=name, role="loss", version=1)
+    return block(id, category="Losses", name=name, role="loss", metric=metric, version=1)
 
 
-@_loss_block("builtin.CrossEntropyLoss", "Cross-Entropy Loss")
+@_loss_block("builtin.CrossEntropyLoss", "Cross-Entropy Loss", metric="classification")
 class CrossEntropyLoss(_ClassificationLoss):
     """Classification loss on raw class scores (softmax is applied inside).
 
@@ -110,7 +110,7 @@ class CrossEntropyLoss(_ClassificationLoss):
         return Module(self.weight)
 
 
-@_loss_block("builtin.NLLLoss", "NLL Loss")
+@_loss_block("builtin.NLLLoss", "NLL Loss", metric="classification")
 class NLLLoss(_ClassificationLoss):
     """Negative log-likelihood: classification loss on log-probabilities (after a log-softmax).
 
@@ -125,7 +125,7 @@ class NLLLoss(_ClassificationLoss):
         return Module(self.weight)
 
 
-@_loss_block("builtin.BCEWithLogitsLoss", "BCE With Logits Loss")
+@_loss_block("builtin.BCEWithLogitsLoss", "BCE With Logits Loss", metric="binary")
 class BCEWithLogitsLoss(_ElementwiseLoss):
     """Binary cross-entropy on raw scores (sigmoid applied inside), for yes/no targets in 0..1.
 

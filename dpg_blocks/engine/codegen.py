@@ -22,15 +22,7 @@ from torch import nn
 
 from .plan import OrderPlan, Source, Step
 
-__all__ = ["HEAD_KINDS", "OrderCode", "CodeGen", "ClosureCodeGen", "MethodCodeGen", "generate_order_source"]
-
-# Which losses give a classification-style score of their prediction.
-HEAD_KINDS = {
-    "builtin.CrossEntropyLoss": "classification",
-    "builtin.NLLLoss": "classification",
-    "builtin.BCEWithLogitsLoss": "binary",
-}
-
+__all__ = ["OrderCode", "CodeGen", "ClosureCodeGen", "MethodCodeGen", "generate_order_source"]
 
 @dataclass
 class OrderCode:
@@ -110,7 +102,8 @@ class CodeGen:
                 body.append(f"    {var} = {call}{comment}")
                 code.loss_ids.append(node.id)
                 losses.append(var)
-                kind = HEAD_KINDS.get(node.spec.id if node.spec else "")
+                # a loss declared with a metric scores its prediction (``@block(metric=...)``)
+                kind = node.spec.metric if node.spec is not None else None
                 if kind and not output_heads:
                     heads.append(f"({args[0]}, {args[ports.index('target')]})")
                     code.heads.append((node.id, kind))

@@ -46,7 +46,10 @@ from dpg_blocks.core.project import Project
 from .compiler import CompileResult, compile_project
 from .registry import Registry
 
-__all__ = ["FxImportError", "ImportedModule", "load_module", "import_module", "write_weights"]
+__all__ = [
+    "FxImportError", "ImportedModule", "ImportReport", "load_module", "import_module", "write_weights",
+    "import_to_project",
+]
 
 EXAMPLE_BATCH = 2  # shape propagation's batch: 2 keeps batch norm happy and tells batch from features
 
@@ -500,3 +503,72 @@ def write_weights(
              "project": json.dumps(project_to_dict(imported.project))}
     torch.save(state, path)
     return result
+
+
+@dataclass
+class ImportReport:
+    """What :func:`import_to_project` wrote: the project, its weights and what it holds."""
+
+    project_path: Path
+    weights_path: Path | None
+    blocks: int
+    parameters: int
+    custom: list[str]
+
+    def summary(self) -> str:
+        """The lines the CLI prints and the editor's status line shows (joined)."""
+        lines = [f"wrote {self.project_path} ({self.blocks} blocks, {self.parameters} parameters)"]
+        if self.weights_path is not None:
+            lines.append(f"wrote the weights to {self.weights_path} (dpg-blocks export {self.project_path.name} "
+                         f"--onnx --weights {self.weights_path.name} …)")
+        if self.custom:
+            lines.append(f"Custom blocks calling operations without a built-in block: {', '.join(self.custom)}")
+        return "\n".join(lines)
+
+
+def import_to_project(
+    ref: str,
+    input_shapes: list[tuple[int, ...]],
+    out: Path | str,
+    registry: Registry,
+    args_json: str | None = None,
+    weights: bool = True,
+) -> ImportReport:
+    """Import ``FILE.py:ClassName`` into the project file ``out`` (the CLI's ``import`` and the editor's).
+
+    Records the trust of the generated Custom code and writes ``out`` with ``.weights.pt`` next
+    to it. Every failure is raised as FxImportError, its message ready to show.
+    """
+    from dpg_blocks.core import save_project
+    from dpg_blocks.core.trust import TrustStore, code_digest, project_code
+
+    from .compiler import CompileError
+
+    try:
+        init = json.loads(args_json) if args_json else None
+        if init is not None and not isinstance(init, list | dict):
+            raise FxImportError("--args takes a JSON list (positional) or object (keywords)")
+        module = load_module(ref, init)
+        imported = import_module(module, input_shapes, registry)
+        path = Path(out).expanduser().resolve()
+        save_project(imported.project, path)
+        # The code of its Custom blocks was generated from the user's own module, which this
+        # import has already run: record it as trusted, as for a project the user made.
+        digest = code_digest(project_code(imported.project, registry.code_params))
+        if digest is not None:
+            TrustStore().trust(digest, imported.project.name, str(path))
+        weights_path = path.with_suffix(".weights.pt") if weights else None
+        if weights_path is not None:
+            write_weights(imported, module, registry, path.parent, weights_path)
+    except FxImportError:
+        raise
+    except json.JSONDecodeError as e:
+        raise FxImportError(f"--args is not JSON ({e})") from e
+    except CompileError as e:
+        raise FxImportError(f"the imported project does not validate: {e}") from e
+    except OSError as e:
+        raise FxImportError(str(e)) from e
+    except Exception as e:  # the module's own constructor or code failed
+        raise FxImportError(f"{type(e).__name__}: {e}") from e
+    return ImportReport(path, weights_path, len(imported.project.graph.blocks), imported.parameters,
+                        list(imported.custom))

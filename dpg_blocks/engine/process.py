@@ -156,6 +156,8 @@ class Engine:
             self.emit(m.EvaluationResult(request_id=cmd.request_id, split=cmd.split, metrics=metrics))
         elif isinstance(cmd, m.Export):
             self.export(cmd)
+        elif isinstance(cmd, m.ImportModule):
+            self.import_module(cmd)
         elif isinstance(cmd, m.Catalog):
             self.send_ready()
         elif isinstance(cmd, m.ReloadPlugins):
@@ -267,6 +269,19 @@ class Engine:
             fail(f"{type(e).__name__}: {e}" if isinstance(e, OSError) else str(e))
         else:
             self.emit(m.ExportResult(request_id=cmd.request_id, ok=True, path=str(path)))
+
+    def import_module(self, cmd: Any) -> None:
+        """Import an nn.Module as the CLI's ``import`` does; ImportResult says where, or why not."""
+        from .import_fx import FxImportError, import_to_project
+
+        try:
+            report = import_to_project(f"{cmd.path}:{cmd.class_name}", [tuple(s) for s in cmd.input_shapes],
+                                       cmd.out_path, self.registry, args_json=cmd.args_json)
+        except FxImportError as e:
+            self.emit(m.ImportResult(request_id=cmd.request_id, ok=False, error=str(e)))
+        else:
+            self.emit(m.ImportResult(request_id=cmd.request_id, ok=True, path=str(report.project_path),
+                                     summary=report.summary()))
 
     def control(self, cmd: Any) -> None:
         s = self.session

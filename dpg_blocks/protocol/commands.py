@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any, Literal
 
@@ -60,6 +61,42 @@ class Export(Command):
     def _validate(self) -> None:
         if not self.path.strip():
             raise ValueError("path must name the file to write")
+
+
+@message
+class ImportModule(Command):
+    """Import the nn.Module ``class_name`` of the file ``path`` into the project ``out_path``.
+
+    ``input_shapes`` holds one sample shape (no batch) per input of its forward; ``args_json``
+    its constructor arguments, a JSON list or object ("": none). Answered by ImportResult.
+    """
+
+    path: str
+    class_name: str
+    input_shapes: list[list[int]]
+    out_path: str
+    request_id: int
+    args_json: str = ""
+
+    def _validate(self) -> None:
+        if not self.path.strip():
+            raise ValueError("path must name the Python file to import")
+        if not self.class_name.isidentifier():
+            raise ValueError(f"class_name must be a Python class name, got {self.class_name!r}")
+        if not self.input_shapes:
+            raise ValueError("input_shapes needs one shape per input of forward")
+        for shape in self.input_shapes:
+            if not shape or any(d < 1 for d in shape):
+                raise ValueError(f"a shape is positive sizes, e.g. [1, 8, 8]; got {shape}")
+        if not self.out_path.strip():
+            raise ValueError("out_path must name the project file to write")
+        if self.args_json.strip():
+            try:
+                args = json.loads(self.args_json)
+            except ValueError as e:
+                raise ValueError(f"args_json is not JSON ({e})") from None
+            if not isinstance(args, list | dict):
+                raise ValueError("args_json must be a JSON list (positional) or object (keywords)")
 
 
 @message

@@ -69,6 +69,20 @@ class ExportResult(Event):
 
 
 @message
+class ImportResult(Event):
+    """The answer to ImportModule: the project written (``path``, absolute) or, when not ``ok``, why not.
+
+    ``summary`` says what was written (blocks, parameters, the weights file, Custom blocks).
+    """
+
+    request_id: int
+    ok: bool
+    path: str = ""
+    summary: str = ""
+    error: str = ""
+
+
+@message
 class StepMetrics(Event):
     """Losses of one training step (by name, e.g. ``order_1``)."""
 

@@ -26,6 +26,7 @@ from .blocks_menu import BlocksMenu
 from .canvas import Canvas
 from .debug_pane import DebugPane
 from .export_dialog import ExportControls
+from .import_dialog import ImportControls
 from .network_tree import NetworkTree
 from .plugins_pane import PluginsPane
 from .prefs import Preferences
@@ -88,6 +89,7 @@ class Editor:
         self.recovery = Recovery(self.state, autosave_s)
         self.controls = ProjectControls(self.state, self.prefs, self.recovery)
         self.exporter = ExportControls(self.state, lambda: self.client)  # File › Export to PyTorch…
+        self.importer = ImportControls(self.state, lambda: self.client, self.controls)  # File › Import PyTorch…
         self.controls.attach_menus(self.recent_menu, self.font_menu)
         self._context_menu()
         self._handlers()
@@ -114,6 +116,7 @@ class Editor:
                                           callback=lambda s, a, u: self.controls.open_recent(u))
             dpg.add_menu_item(label="Save", shortcut="Ctrl+S", callback=lambda: self.controls.save())
             dpg.add_menu_item(label="Save As…", callback=lambda: self.controls.save_as_dialog())
+            dpg.add_menu_item(label="Import PyTorch module…", callback=lambda: self.importer.show())
             dpg.add_menu_item(label="Export to PyTorch…", callback=lambda: self.exporter.show())
             dpg.add_menu_item(label="Review custom code…", callback=lambda: self.controls.review_code())
             dpg.add_separator()
@@ -507,6 +510,8 @@ class Editor:
             self.visual.on_frame(ev)
         elif isinstance(ev, m.ExportResult):
             self.exporter.on_result(ev)
+        elif isinstance(ev, m.ImportResult):
+            self.importer.on_result(ev)
         elif isinstance(ev, ClientError):
             st.say(ev.message)
 
