@@ -67,7 +67,25 @@ def test_the_first_frame_comes_before_the_engine_and_fast():
     assert seconds <= 1.0, out.stdout
 
 
-# Both real-input scripts start the editor on argv[1] and find its window.
+def drawn_nodes(project, tmp_path) -> dict[str, dict]:
+    """Where each block of ``project`` is drawn (by name): the screenshot command lays the
+    editor out exactly as a real window of the same size does."""
+    boxes = tmp_path / "boxes.json"
+    shot = ["xvfb-run", "-a", "-s", f"-screen 0 {W}x{H}x24", sys.executable, "-m", "dpg_blocks", "screenshot",
+            str(project), "-o", str(tmp_path / "shot.png"), "--size", f"{W}x{H}", "--boxes", str(boxes)]
+    out = subprocess.run(shot, capture_output=True, text=True, timeout=150, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return {n["name"]: n for n in json.loads(boxes.read_text())["nodes"].values()}
+
+
+def run_real_input(script: str, project, *args: str) -> None:
+    """Run an xdotool ``script`` (START_EDITOR + steps) against the editor on ``project``."""
+    cmd = ["xvfb-run", "-a", "-s", "-screen 0 1800x1200x24", sys.executable, "-c", script, str(project), *args]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=150, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-3000:]
+
+
+# The real-input scripts start the editor on argv[1] and find its window.
 START_EDITOR = r'''
 import json, subprocess, sys, time
 project = sys.argv[1]
@@ -115,18 +133,8 @@ def test_real_mouse_drag_and_ctrl_s_save_the_new_position(tmp_path):
     doc = json.loads((EXAMPLES / "mlp_digits_unflattened.dpgb").read_text())
     doc["graph"]["blocks"][0]["params"]["path"] = str(ROOT / "assets" / "data" / "digits.csv")
     project.write_text(json.dumps(doc))
-    # Where FC1's title bar is drawn: the screenshot command lays the editor out the same way.
-    boxes = tmp_path / "boxes.json"
-    shot = ["xvfb-run", "-a", "-s", f"-screen 0 {W}x{H}x24", sys.executable, "-m", "dpg_blocks", "screenshot",
-            str(project), "-o", str(tmp_path / "shot.png"), "--size", f"{W}x{H}", "--boxes", str(boxes)]
-    out = subprocess.run(shot, capture_output=True, text=True, timeout=150, cwd=ROOT)
-    assert out.returncode == 0, out.stderr[-3000:]
-    fc1 = next(n for n in json.loads(boxes.read_text())["nodes"].values() if n["name"] == "FC1")
-    grab = (int(fc1["x"] + fc1["w"] / 2), int(fc1["y"] + 12))
-    cmd = ["xvfb-run", "-a", "-s", "-screen 0 1800x1200x24", sys.executable, "-c", REAL_INPUT, str(project),
-           str(grab[0]), str(grab[1])]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=150, cwd=ROOT)
-    assert out.returncode == 0, out.stderr[-3000:]
+    fc1 = drawn_nodes(project, tmp_path)["FC1"]  # grabbed by its title bar
+    run_real_input(REAL_INPUT, project, str(int(fc1["x"] + fc1["w"] / 2)), str(int(fc1["y"] + 12)))
     saved = {b["name"]: b["pos"] for b in json.loads(project.read_text())["graph"]["blocks"]}
     assert saved["FC1"][0] == 260.0 and saved["FC1"][1] > 300.0, saved
     assert saved["FC2"] == [480.0, 200.0]
@@ -179,22 +187,14 @@ def test_real_input_copies_a_block_into_a_superblock_opened_by_double_click(tmp_
     ids = {b.name: b.id for b in john.graph.blocks.values()}
     Merge([ids["FC2"], ids["FC3"]], john.new_id(), "Feature Extractor").apply(john)
     save_project(john, project)
-    boxes = tmp_path / "boxes.json"
-    shot = ["xvfb-run", "-a", "-s", f"-screen 0 {W}x{H}x24", sys.executable, "-m", "dpg_blocks", "screenshot",
-            str(project), "-o", str(tmp_path / "shot.png"), "--size", f"{W}x{H}", "--boxes", str(boxes)]
-    out = subprocess.run(shot, capture_output=True, text=True, timeout=150, cwd=ROOT)
-    assert out.returncode == 0, out.stderr[-3000:]
-    nodes = {n["name"]: n for n in json.loads(boxes.read_text())["nodes"].values()}
+    nodes = drawn_nodes(project, tmp_path)
 
     def title(name: str) -> str:
         n = nodes[name]
         assert n["x"] + n["w"] < W - RIGHT_PANE, f"{name} is not in sight: {n}"
         return f"{int(n['x'] + n['w'] / 2)},{int(n['y'] + 12)}"
 
-    cmd = ["xvfb-run", "-a", "-s", "-screen 0 1800x1200x24", sys.executable, "-c", REAL_NESTED, str(project),
-           title("FC1"), title("Feature Extractor"), "420,560"]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=150, cwd=ROOT)
-    assert out.returncode == 0, out.stderr[-3000:]
+    run_real_input(REAL_NESTED, project, title("FC1"), title("Feature Extractor"), "420,560")
     saved = json.loads(project.read_text())
     fx = next(b for b in saved["graph"]["blocks"] if b["name"] == "Feature Extractor")
     inner = {b["name"]: b for b in fx["graph"]["blocks"]}
@@ -237,19 +237,11 @@ def test_real_box_select_and_delete_remove_exactly_the_boxed_blocks(tmp_path):
     doc = json.loads((EXAMPLES / "mlp_digits.dpgb").read_text())
     doc["graph"]["blocks"][0]["params"]["path"] = str(ROOT / "assets" / "data" / "digits.csv")
     project.write_text(json.dumps(doc))
-    boxes = tmp_path / "boxes.json"
-    shot = ["xvfb-run", "-a", "-s", f"-screen 0 {W}x{H}x24", sys.executable, "-m", "dpg_blocks", "screenshot",
-            str(project), "-o", str(tmp_path / "shot.png"), "--size", f"{W}x{H}", "--boxes", str(boxes)]
-    out = subprocess.run(shot, capture_output=True, text=True, timeout=150, cwd=ROOT)
-    assert out.returncode == 0, out.stderr[-3000:]
-    nodes = {n["name"]: n for n in json.loads(boxes.read_text())["nodes"].values()}
+    nodes = drawn_nodes(project, tmp_path)
     fc1, fc2 = nodes["FC1"], nodes["FC2"]
     # From below-left of FC1 (empty canvas) to above-right of FC2: a box around both, no other.
     box = (int(fc1["x"] - 20), int(fc1["y"] + fc1["h"] + 60), int(fc2["x"] + fc2["w"] + 20), int(fc2["y"] - 15))
-    cmd = ["xvfb-run", "-a", "-s", "-screen 0 1800x1200x24", sys.executable, "-c", REAL_BOX_SELECT, str(project),
-           ",".join(map(str, box))]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=150, cwd=ROOT)
-    assert out.returncode == 0, out.stderr[-3000:]
+    run_real_input(REAL_BOX_SELECT, project, ",".join(map(str, box)))
     saved = json.loads(project.read_text())
     assert [b["name"] for b in saved["graph"]["blocks"]] == ["digits", "FC3", "FC4", "FC5", "loss"]
     # The links of the deleted blocks went with them (links first, DESIGN.md §7); the rest stay.
