@@ -262,7 +262,12 @@ class Engine:
                  "(File › Review custom code…) and export again")
             return
         try:
-            path = write_export(project, self.registry, cmd.project_dir, cmd.path, trusted=True)
+            if cmd.format == "onnx":
+                from .export_onnx import export_onnx
+
+                path, _ = export_onnx(project, self.registry, cmd.project_dir, cmd.path, trusted=True)
+            else:
+                path = write_export(project, self.registry, cmd.project_dir, cmd.path, trusted=True)
         except CompileError as e:
             fail(str(e))
         except (ExportError, ValueError, OSError) as e:

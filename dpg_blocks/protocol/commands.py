@@ -13,6 +13,8 @@ Direction = Literal["in", "out"]
 Split = Literal["train", "val", "test"]
 MAX_TAP_RATE_HZ = 1000.0
 
+EXPORT_FORMATS = ("py", "onnx")  # Export.format: a standalone script, or an ONNX graph
+
 
 @message
 class Catalog(Command):
@@ -48,19 +50,24 @@ class Train(Command):
 
 @message
 class Export(Command):
-    """Write ``project`` as one standalone PyTorch script to ``path``; answered by ExportResult.
+    """Write ``project`` to ``path``; answered by ExportResult.
 
-    ``project_dir`` is the folder of the project file: dataset paths are relative to it.
+    ``format`` "py" is one standalone PyTorch script; "onnx" is the default order's inference
+    graph (as ``dpg-blocks export --onnx``). ``project_dir`` is the folder of the project file:
+    dataset paths are relative to it.
     """
 
     project: dict[str, Any]
     project_dir: str
     path: str
     request_id: int
+    format: str = "py"
 
     def _validate(self) -> None:
         if not self.path.strip():
             raise ValueError("path must name the file to write")
+        if self.format not in EXPORT_FORMATS:
+            raise ValueError(f"format must be one of {', '.join(EXPORT_FORMATS)}, got {self.format!r}")
 
 
 @message

@@ -88,7 +88,7 @@ class Editor:
                 self.plugins = PluginsPane(self.state, self.plugins_tab, self.reload_plugins, self.plugin_dirs)
         self.recovery = Recovery(self.state, autosave_s)
         self.controls = ProjectControls(self.state, self.prefs, self.recovery)
-        self.exporter = ExportControls(self.state, lambda: self.client)  # File › Export to PyTorch…
+        self.exporter = ExportControls(self.state, lambda: self.client)  # File › Export to PyTorch / ONNX…
         self.importer = ImportControls(self.state, lambda: self.client, self.controls)  # File › Import PyTorch…
         self.controls.attach_menus(self.recent_menu, self.font_menu)
         self._context_menu()
@@ -117,7 +117,7 @@ class Editor:
             dpg.add_menu_item(label="Save", shortcut="Ctrl+S", callback=lambda: self.controls.save())
             dpg.add_menu_item(label="Save As…", callback=lambda: self.controls.save_as_dialog())
             dpg.add_menu_item(label="Import PyTorch module…", callback=lambda: self.importer.show())
-            dpg.add_menu_item(label="Export to PyTorch…", callback=lambda: self.exporter.show())
+            dpg.add_menu_item(label="Export to PyTorch / ONNX…", callback=lambda: self.exporter.show())
             dpg.add_menu_item(label="Review custom code…", callback=lambda: self.controls.review_code())
             dpg.add_separator()
             dpg.add_menu_item(label="Quit", shortcut="Ctrl+Q", callback=lambda: self.controls.quit())
