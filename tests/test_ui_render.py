@@ -67,6 +67,15 @@ def test_the_first_frame_comes_before_the_engine_and_fast():
     assert seconds <= 1.0, out.stdout
 
 
+def johns_copy(example: str, tmp_path) -> tuple:
+    """A copy of John's ``example`` in ``tmp_path`` (digits path made absolute), and its JSON."""
+    project = tmp_path / "john.dpgb"
+    doc = json.loads((EXAMPLES / example).read_text())
+    doc["graph"]["blocks"][0]["params"]["path"] = str(ROOT / "assets" / "data" / "digits.csv")
+    project.write_text(json.dumps(doc))
+    return project, doc
+
+
 def drawn_nodes(project, tmp_path) -> dict[str, dict]:
     """Where each block of ``project`` is drawn (by name): the screenshot command lays the
     editor out exactly as a real window of the same size does."""
@@ -129,10 +138,7 @@ sys.exit(editor.wait(30))
 
 @pytest.mark.skipif(shutil.which("xdotool") is None, reason="needs xdotool for real input")
 def test_real_mouse_drag_and_ctrl_s_save_the_new_position(tmp_path):
-    project = tmp_path / "john.dpgb"
-    doc = json.loads((EXAMPLES / "mlp_digits_unflattened.dpgb").read_text())
-    doc["graph"]["blocks"][0]["params"]["path"] = str(ROOT / "assets" / "data" / "digits.csv")
-    project.write_text(json.dumps(doc))
+    project, _ = johns_copy("mlp_digits_unflattened.dpgb", tmp_path)
     fc1 = drawn_nodes(project, tmp_path)["FC1"]  # grabbed by its title bar
     run_real_input(REAL_INPUT, project, str(int(fc1["x"] + fc1["w"] / 2)), str(int(fc1["y"] + 12)))
     saved = {b["name"]: b["pos"] for b in json.loads(project.read_text())["graph"]["blocks"]}
@@ -233,10 +239,7 @@ sys.exit(editor.wait(30))
 
 @pytest.mark.skipif(shutil.which("xdotool") is None, reason="needs xdotool for real input")
 def test_real_box_select_and_delete_remove_exactly_the_boxed_blocks(tmp_path):
-    project = tmp_path / "john.dpgb"
-    doc = json.loads((EXAMPLES / "mlp_digits.dpgb").read_text())
-    doc["graph"]["blocks"][0]["params"]["path"] = str(ROOT / "assets" / "data" / "digits.csv")
-    project.write_text(json.dumps(doc))
+    project, doc = johns_copy("mlp_digits.dpgb", tmp_path)
     nodes = drawn_nodes(project, tmp_path)
     fc1, fc2 = nodes["FC1"], nodes["FC2"]
     # From below-left of FC1 (empty canvas) to above-right of FC2: a box around both, no other.
