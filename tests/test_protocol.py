@@ -50,6 +50,7 @@ from dpg_blocks.protocol import (
     TapSpec,
     Train,
     TrainingState,
+    TrainingStuck,
     Validate,
     ValidationResult,
     WireArray,
@@ -117,6 +118,8 @@ EXAMPLES: list[Message] = [
     Progress(request_id=1, phase="load data", done=3, total=None),
     TrainingState(state="paused", reason="non-finite output"),
     NonFinite(request_id=2, block_id="b7", path=["Backbone", "fc3"], port="y", step=55, what="nan"),
+    TrainingStuck(request_id=2, block_id="b7", path=["Backbone", "fc3"], seconds=5.5),
+    TrainingStuck(request_id=2, block_id="", path=[], seconds=61.0, where="backward (torch/autograd.py:200)"),
     Pong(seq=7),
     Exit(code=-9, reason="killed by SIGKILL"),
 ]

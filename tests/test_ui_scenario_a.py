@@ -35,7 +35,7 @@ def test_john_connects_sees_red_flattens_and_undoes(editor):
     assert st.engine_state in ("starting", "stopped") or st.catalog
     wait_for(editor, lambda: bool(st.catalog))
     assert st.engine_state == "ready"
-    assert dpg.get_value(editor.engine_text).startswith("engine ")
+    assert dpg.get_value(editor.engine_text).startswith(("engine ", "validating… ("))
 
     click(editor.blocks_menu.add_buttons["builtin.Input"])
     click(editor.blocks_menu.add_buttons["builtin.Linear"])

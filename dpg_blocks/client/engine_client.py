@@ -48,6 +48,13 @@ class ClientError:
     message: str
 
 
+def stuck_text(ev: m.TrainingStuck) -> str:
+    """The status line's words for a stuck training step."""
+    if ev.block_id:
+        return f"training is stuck in block {' › '.join(ev.path) or ev.block_id} ({ev.seconds:.0f} s)"
+    return f"training is stuck ({ev.seconds:.0f} s){f' in {ev.where}' if ev.where else ''}"
+
+
 def describe_exit(exitcode: int | None) -> tuple[str, int | None]:
     """A human reason for a dead process, and the signal number if a signal killed it."""
     if exitcode is None:
@@ -72,10 +79,18 @@ class EngineClient:
         train_deadline_s: float = 60.0,
         auto_restart: bool = True,
         threads: int | None = None,
+        start_deadline_s: float = 180.0,
+        stuck_after_s: float = 5.0,
     ) -> None:
-        self.options = {"plugin_dirs": [str(p) for p in plugin_dirs], "threads": threads}
+        # stuck_after_s: the engine reports a training step running this long (TrainingStuck)
+        self.options = {"plugin_dirs": [str(p) for p in plugin_dirs], "threads": threads,
+                        "stuck_after_s": stuck_after_s}
+        # Deadlines count silence while the engine is up: a request sent before Ready waits for
+        # it (torch's import and plugin discovery are not the request's time); start-up has its
+        # own, generous deadline.
         self.validate_deadline_s = validate_deadline_s
         self.train_deadline_s = train_deadline_s
+        self.start_deadline_s = start_deadline_s
         self.auto_restart = auto_restart
         self.state = "stopped"
         self.catalog: list[dict[str, Any]] = []
@@ -92,9 +107,15 @@ class EngineClient:
         self._busy_request = 0
         self._beacon: Any = None
         self._last_validate: m.Validate | None = None
-        self._poisoned_request = -1  # a Validate that killed the engine is not re-sent
+        self._poisoned_request = -1  # a Validate that killed the engine twice is not re-sent
+        self._kills: dict[int, int] = {}  # Validate request id -> engines that died running it
+        self._running_validate = -1  # the Validate the engine said it is running (Progress)
         self._next_request = 1
         self._resend = False
+        self._ready = False
+        self._spawned_at = 0.0
+        self._busy_since = 0.0  # when the outstanding request's clock started (send, or Ready)
+        self.stuck: m.TrainingStuck | None = None  # the latest report of a stuck training step
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -112,8 +133,10 @@ class EngineClient:
             daemon=True,
         )
         self._proc.start()
-        self._last_event = time.monotonic()
+        self._last_event = self._spawned_at = time.monotonic()
+        self._ready = False
         self._busy = ""
+        self.stuck = None
         self._set_state("starting" if self.restarts == 0 else "restarting")
 
     @property
@@ -177,7 +200,20 @@ class EngineClient:
 
     def _mark_busy(self, what: str, request_id: int) -> None:
         self._busy, self._busy_request = what, request_id
-        self._last_event = time.monotonic()
+        self._last_event = self._busy_since = time.monotonic()
+        self.stuck = None
+
+    def activity(self) -> str:
+        """What the engine is doing and for how long, for the status line ("" when nothing is
+        under way): "starting engine… (12 s)", "validating… (3 s)"."""
+        now = time.monotonic()
+        if self._proc is not None and not self._ready:
+            return f"starting engine… ({now - self._spawned_at:.0f} s)"
+        if self._busy == "validate":
+            return f"validating… ({now - self._busy_since:.0f} s)"
+        if self._busy == "train" and self.stuck is not None:
+            return stuck_text(self.stuck)
+        return ""
 
     # -- events ------------------------------------------------------------------------------
     def poll(self, max_ms: float = 5.0) -> list[Any]:
@@ -212,25 +248,38 @@ class EngineClient:
         return out
 
     def _decode(self, data: bytes) -> Any:
-        self._last_event = time.monotonic()
+        now = time.monotonic()
         try:
             msg = decode(data)
         except ProtocolError as e:
+            self._last_event = now
             return ClientError(f"undecodable event from the engine: {e}")
+        if not isinstance(msg, m.TrainingStuck):  # the watchdog's reports are not the step's progress
+            self._last_event = now
         self._track(msg)
         return msg
 
     def _track(self, msg: Any) -> None:
         if isinstance(msg, m.Ready):
             self.catalog = msg.catalog
+            if not self._ready and self._busy:
+                self._busy_since = time.monotonic()  # a request sent during start-up starts now
+            self._ready = True
             self._set_state("ready")
             last = self._last_validate
             if self._resend and last is not None and last.request_id != self._poisoned_request:
                 self.send(last)  # a restarted engine gets the current project again
             self._resend = False
+        elif isinstance(msg, m.Progress):
+            if msg.phase in ("validate", "load data"):
+                self._running_validate = msg.request_id
         elif isinstance(msg, m.ValidationResult):
+            if msg.request_id == self._running_validate:
+                self._running_validate = -1
             if self._busy == "validate" and msg.request_id == self._busy_request:
                 self._busy = ""
+        elif isinstance(msg, m.TrainingStuck):
+            self.stuck = msg
         elif isinstance(msg, m.TrainingState):
             if msg.state in ("running", "paused"):
                 self._busy = "train" if msg.state == "running" else ""
@@ -253,10 +302,18 @@ class EngineClient:
             reason, sig = describe_exit(self._proc.exitcode)
             self._died("crashed", reason, self._proc.exitcode, sig)
             return
+        if not self._ready:
+            # no request's deadline runs before Ready; start-up itself gets a generous one
+            waited = now - self._spawned_at
+            if waited > self.start_deadline_s:
+                self._proc.kill()
+                self._proc.join(2.0)
+                self._died("hung", f"engine hung: not started after {waited:.0f} s", self._proc.exitcode, None)
+            return
         if not self._busy:
             return
         deadline = self.validate_deadline_s if self._busy == "validate" else self.train_deadline_s
-        quiet = now - self._last_event
+        quiet = now - max(self._last_event, self._busy_since)
         if quiet > deadline:
             block_id, path = self._beacon_block()
             block = path or block_id
@@ -278,11 +335,22 @@ class EngineClient:
         block_id, _, path = raw.partition("\t")
         return block_id, path
 
+    def _strike(self, reason: str) -> str:
+        """Count a death against the Validate the engine was running; the current project is
+        re-sent once after a restart (the kill may have been the machine's fault), and not after
+        it has killed the engine twice (it would again). Returns ``reason``, extended."""
+        running = self._running_validate if self._running_validate > 0 else self._busy_request
+        self._running_validate = -1
+        self._kills[running] = self._kills.get(running, 0) + 1
+        if self._kills[running] >= 2 and self._last_validate is not None and self._last_validate.request_id == running:
+            self._poisoned_request = running
+            return reason + "; it killed the engine twice, so it is not sent again until the next edit"
+        return reason
+
     def _died(self, state: str, reason: str, exitcode: int | None, sig: int | None) -> None:
         block_id, block_path = self._beacon_block() if self._busy else ("", "")
         if self._busy == "validate":
-            # Re-sending the project that just killed the engine would kill it again.
-            self._poisoned_request = self._busy_request
+            reason = self._strike(reason)
             if block_path:
                 reason += f" (while validating {block_path})"
         self._set_state(state, reason=reason, exitcode=exitcode, signal=sig, block_id=block_id, block_path=block_path)

@@ -32,6 +32,9 @@ class OrderCode:
     loss_ids: list[str] = field(default_factory=list)
     heads: list[tuple[str, str]] = field(default_factory=list)  # (block id, kind)
     head_inputs: list[str | None] = field(default_factory=list)
+    # 1-based source line -> the block id called on it: the engine's training watchdog reads
+    # which line of the generated forward is running and names that block (no hot-path cost)
+    block_lines: dict[int, str] = field(default_factory=dict)
 
 
 def _var(src: Source) -> str:
@@ -75,6 +78,7 @@ class CodeGen:
         output_heads = [s for s in plan.steps if s.live and s.node.role == "output"
                         and s.node.params.get("task", "classification") == "classification"]
         body: list[str] = []
+        body_ids: list[str] = []  # the block called on each body line
         losses: list[str] = []
         heads: list[str] = []
         for step in plan.steps:
@@ -100,6 +104,7 @@ class CodeGen:
             if node.role == "loss":
                 var = f"loss_{node.id}".replace("-", "_")
                 body.append(f"    {var} = {call}{comment}")
+                body_ids.append(node.id)
                 code.loss_ids.append(node.id)
                 losses.append(var)
                 # a loss declared with a metric scores its prediction (``@block(metric=...)``)
@@ -112,6 +117,7 @@ class CodeGen:
             if node.role == "output":
                 var = f"out_{node.id}".replace("-", "_")
                 body.append(f"    {var} = {call}{comment}")
+                body_ids.append(node.id)
                 if step in output_heads and "target" in ports:
                     heads.append(f"({var}, {args[ports.index('target')]})")
                     code.heads.append((node.id, "classification"))
@@ -121,11 +127,19 @@ class CodeGen:
             for o in outs:
                 names[o] = _var(o)
             body.append(f"    {', '.join(names[o] for o in outs)} = {call}{comment}")
+            body_ids.append(node.id)
         chosen = [v for v, nid in zip(losses, code.loss_ids, strict=True) if self.selected is None or nid in self.selected]
         total = " + ".join(chosen) if chosen else "None"
         loss_tuple = _tuple(losses) if losses else "()"
         head_tuple = _tuple(heads) if heads else "()"
-        code.source = "\n".join(self.wrap(params, body, f"{total}, {loss_tuple}, {head_tuple}"))
+        lines = self.wrap(params, body, f"{total}, {loss_tuple}, {head_tuple}")
+        code.source = "\n".join(lines)
+        if body:  # wrap() indents the body as one run of lines: find where it starts
+            first = next(i for i, line in enumerate(lines) if line.strip() == body[0].strip())
+            lineno = 1 + sum(line.count("\n") + 1 for line in lines[:first])
+            for line, bid in zip(body, body_ids, strict=True):
+                code.block_lines[lineno] = bid
+                lineno += line.count("\n") + 1
         return code
 
 

@@ -389,6 +389,8 @@ class CompiledModel(nn.Module):
         self.heads: dict[int, list[Head]] = {}
         self.block_modules: dict[str, nn.Module] = {}
         self.sources_code: dict[int, str] = {}
+        # the generated forwards' file names -> {line: block id} (the training watchdog's map)
+        self.block_lines: dict[str, dict[int, str]] = {}
         self._forwards: dict[int, Any] = {}
 
     def run_order(self, index: int, *batch: torch.Tensor) -> Any:
@@ -458,9 +460,11 @@ def compile_project(
         selected = set(order.losses) if order is not None and order.losses is not None else None
         code = ClosureCodeGen(plan, selected, v.modules, leaf).generate()
         namespace: dict[str, Any] = {}
-        exec(compile(code.source, f"<dpg-blocks order {index}>", "exec"), namespace)
+        filename = f"<dpg-blocks order {index}>"
+        exec(compile(code.source, filename, "exec"), namespace)
         model._forwards[index] = namespace["make"](leaf)
         model.sources_code[index] = code.source
+        model.block_lines[filename] = code.block_lines
         model.input_ids[index] = list(plan.inputs)
         model.loss_ids[index] = code.loss_ids
         model.heads[index] = [

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import queue
+import threading
 import time
 import traceback
 from typing import Any
@@ -22,13 +23,47 @@ from dpg_blocks.protocol import ProtocolError, decode, encode
 from .records import PATH_SEP
 
 IDLE_WAIT_S = 0.25  # how long the idle loop blocks on the command queue
-TRAIN_SLICE_S = 0.05
-PROGRESS_INTERVAL_S = 0.1  # validation progress events at most this often  # training runs in slices this long between command checks
+TRAIN_SLICE_S = 0.05  # training runs in slices this long between command checks
+PROGRESS_INTERVAL_S = 0.1  # validation progress events at most this often
+STUCK_AFTER_S = 5.0  # a training slice running this long is reported stuck (options["stuck_after_s"])
+PARENT_POLL_S = 0.5  # how often the parent watch also checks os.getppid()
+# Test-only: seconds the engine sleeps before it starts (before torch is imported), to make a
+# slow machine; tests/test_engine_deadlines.py sets it. Unset in normal use.
+START_DELAY_ENV = "DPG_BLOCKS_TEST_ENGINE_START_DELAY_S"
 
 
 def engine_main(cmd_q: Any, evt_q: Any, tap_q: Any, beacon: Any, options: dict[str, Any]) -> None:
     """Entry point of the engine process."""
+    watch_parent()
+    delay = os.environ.get(START_DELAY_ENV)
+    if delay:
+        time.sleep(float(delay))
     Engine(cmd_q, evt_q, tap_q, beacon, options).run()
+
+
+def watch_parent() -> None:
+    """End this process (``os._exit``, no torch teardown) as soon as the editor that spawned it
+    dies: kill -9 of the editor runs no cleanup, and an orphaned engine holds torch's memory."""
+    import multiprocessing as mp
+    from multiprocessing.connection import wait
+
+    parent = mp.parent_process()
+    ppid = os.getppid()
+    sentinel = parent.sentinel if parent is not None else None
+
+    def run() -> None:
+        while True:
+            # the sentinel becomes ready when the parent exits; getppid() changes when we are
+            # re-parented (the fallback where there is no sentinel)
+            if sentinel is not None:
+                if wait([sentinel], timeout=PARENT_POLL_S):
+                    os._exit(0)
+            else:
+                time.sleep(PARENT_POLL_S)
+            if os.getppid() != ppid:
+                os._exit(0)
+
+    threading.Thread(target=run, name="dpg-blocks-parent-watch", daemon=True).start()
 
 
 class Engine:
@@ -42,6 +77,9 @@ class Engine:
         self.pending_taps: dict[tuple[str, str, str], Any] = {}
         self.sources: Any = None  # SourceCache, created with the engine's first validation
         self.quit = False
+        self.slice: tuple[float, Any] | None = None  # (start, session) of the running training slice
+        self.stuck_marked = False  # the watchdog wrote a stuck block to the beacon
+        self.loading: tuple[float, int, str, str] | None = None  # (start, request, block, path) of a data load
 
     # -- sending -----------------------------------------------------------------------------
     def emit(self, msg: Any) -> None:
@@ -66,6 +104,11 @@ class Engine:
             data = f"{block_id}\t{path}".encode()[: len(self.beacon) - 1]
             self.beacon.raw = data + b"\0" * (len(self.beacon) - len(data))
 
+    def mark_stuck(self, block_id: str, path: str) -> None:
+        """The watchdog's beacon write: the block a stuck training step is running."""
+        self.stuck_marked = True
+        self.mark(block_id, path)
+
     def error(self, where: str, exc: BaseException) -> None:
         self.emit(
             m.Error(
@@ -84,15 +127,25 @@ class Engine:
         if threads:
             torch.set_num_threads(int(threads))
         self.load_plugins()
+        from .watchdog import Watchdog
+
+        Watchdog(lambda: self.slice, self.emit, self.mark_stuck,
+                 float(self.options.get("stuck_after_s") or STUCK_AFTER_S), lambda: self.loading).start()
         while not self.quit:
             training = self.session is not None and self.session.running
             self.handle_commands(block=not training)
             if self.session is not None and self.session.running:
+                self.slice = (time.monotonic(), self.session)  # all the watchdog needs to know
                 try:
                     self.session.advance(TRAIN_SLICE_S)
                 except Exception as e:  # the user's model failed mid-training
                     self.error("training", e)
                     self.session.set_state("failed", f"{type(e).__name__}: {e}")
+                finally:
+                    self.slice = None
+                if self.stuck_marked:  # the step was slow, not dead: the beacon names nothing now
+                    self.stuck_marked = False
+                    self.mark("", "")
             self.flush_taps()
         self.emit(m.Exit(code=0, reason="shutdown"))
 
@@ -197,6 +250,9 @@ class Engine:
 
         def on_block(node: Any) -> None:
             self.mark(node.id, PATH_SEP.join(node.path))  # always: it names a block that crashes us
+            # an Input loads its data next: the watchdog sends progress while that load works
+            path = PATH_SEP.join(node.path)
+            self.loading = (time.monotonic(), cmd.request_id, node.id, path) if node.role == "input" else None
             done[0] += 1
             now = time.monotonic()
             if now - last[0] >= PROGRESS_INTERVAL_S:  # a few per second keep the client informed;
@@ -212,6 +268,7 @@ class Engine:
         try:
             records = [r.to_dict() for r in v.run()]
         finally:
+            self.loading = None
             self.mark("", "")
         self.emit(m.ValidationResult(request_id=cmd.request_id, records=records, ok=v.ok, error=""))
 

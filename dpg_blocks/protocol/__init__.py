@@ -42,6 +42,7 @@ from .events import (
     StepMetrics,
     TapFrame,
     TrainingState,
+    TrainingStuck,
     ValidationResult,
 )
 from .messages import MESSAGE_TYPES, Command, Event, Message, is_lossy
@@ -56,5 +57,5 @@ __all__ = [
     "Evaluate", "Export", "ImportModule", "ReloadPlugins", "Shutdown", "Ping",
     "Ready", "ValidationResult", "EpochMetrics", "EvaluationResult", "StepMetrics", "TapFrame", "Log",
     "Error", "Progress", "TrainingState", "NonFinite", "Pong", "Exit", "ExportResult",
-    "ImportResult",
+    "ImportResult", "TrainingStuck",
 ]

@@ -206,6 +206,21 @@ class NonFinite(Event):
 
 
 @message
+class TrainingStuck(Event):
+    """A training step has been running for ``seconds`` (the engine's watchdog, every second).
+
+    ``block_id``/``path`` name the block whose call in the generated forward is running (empty
+    when the step is stuck elsewhere: ``where`` then names the function and line).
+    """
+
+    request_id: int
+    block_id: str
+    path: list[str]
+    seconds: float
+    where: str = ""
+
+
+@message
 class Pong(Event):
     """The answer to Ping."""
 

@@ -462,11 +462,15 @@ class Editor:
             self._validate_wanted = False
             rid = self.client.validate(self.state.project_dict(), self.state.project_dir)
             self.state.validation_sent(rid)
+        activity = self.client.activity()  # "validating… (3 s)": the seconds tick while it lasts
+        if activity != self.state.engine_activity:
+            self.state.engine_activity = activity
+            self.state.emit("engine")
 
     def handle(self, ev: Any) -> None:
         """Apply one engine event to the state."""
         from dpg_blocks import protocol as m
-        from dpg_blocks.client.engine_client import ClientError, EngineStatus
+        from dpg_blocks.client.engine_client import ClientError, EngineStatus, stuck_text
 
         st = self.state
         if isinstance(ev, m.Ready):
@@ -499,6 +503,12 @@ class Editor:
                 st.training.last_step_loss = float(sum(ev.losses.values()))
                 if not st.training.epochs:
                     st.emit("training")
+        elif isinstance(ev, m.TrainingStuck):
+            if ev.request_id == st.training.request_id:
+                if ev.block_id != st.stuck_block:
+                    st.stuck_block = ev.block_id
+                    st.say(stuck_text(ev))  # once; the engine indicator counts the seconds
+                    st.emit("validation")  # outline the block
         elif isinstance(ev, m.NonFinite):
             st.say(f"non-finite values ({ev.what}) in {' › '.join(ev.path)}.{ev.port} at step {ev.step}; training paused")
         elif isinstance(ev, m.Error):
@@ -553,6 +563,9 @@ class Editor:
                 st.say("the network has errors (red blocks); training would fail")
             rid = self.client.request_id()
             st.training = type(st.training)(request_id=rid, state="starting")
+            if st.stuck_block:  # a new run: the last one's stuck block is history
+                st.stuck_block = ""
+                st.emit("validation")
             self.visual.update()  # a new run: drop the last run's frames
             self.send_taps()  # before Train, so its first step is already watched
             self.client.send(m.Train(project=st.project_dict(), project_dir=st.project_dir, request_id=rid))

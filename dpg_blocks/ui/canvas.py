@@ -412,6 +412,8 @@ class Canvas:
             rec = self.state.record(key)
             status = rec["status"] if rec else ""
             theme = self.themes.failing_node if status == "error" else (self.themes.idle_node if status == "idle" else 0)
+            if key == self.state.stuck_block:  # the block a stuck training step is running
+                theme = self.themes.failing_node
             if theme != view.theme:
                 dpg.bind_item_theme(view.node, theme)
                 view.theme = theme

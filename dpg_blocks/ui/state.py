@@ -104,6 +104,8 @@ class EditorState:
         self.engine_state = "stopped"
         self.engine_reason = ""
         self.engine_failures: list[str] = []  # why the engine died, oldest first
+        self.engine_activity = ""  # the client's "validating… (3 s)" while something is under way
+        self.stuck_block = ""  # the block a stuck training step is running (outlined red)
         self.status = ""  # the status bar's message (refused links, errors)
         self.selected: list[str] = []
         self.scope: list[str] = []  # SuperBlock ids from the root down to the graph on the canvas
@@ -693,6 +695,8 @@ class EditorState:
             state = "validating"
         if state in ("crashed", "hung", "restarting") and self.engine_reason:
             return f"engine {state}: {self.engine_reason}"
+        if self.engine_activity:  # "starting engine… (12 s)", "validating… (3 s)"
+            return self.engine_activity
         return f"engine {state}"
 
 def _ints(value: Any) -> list[int]:
