@@ -229,7 +229,8 @@ def test_kill_9_of_the_editor_takes_its_engine_within_2_s(tmp_path):
             editor.kill()
 
 
-def test_a_training_step_that_hangs_is_named_at_its_block_well_before_the_train_deadline(make_client):
+@pytest.mark.parametrize("then", ["deadline", "stop"])
+def test_a_training_step_that_hangs_is_named_at_its_block_well_before_the_train_deadline(make_client, then):
     from engine_fixtures import registry
 
     from dpg_blocks.core.project_file import project_from_dict
@@ -248,6 +249,12 @@ def test_a_training_step_that_hangs_is_named_at_its_block_well_before_the_train_
     assert time.monotonic() - started < client.validate_deadline_s
     assert stuck.request_id == rid and stuck.block_id == "b98" and stuck.path == ["Spinner"]
     assert client.activity().startswith("training is stuck in block Spinner (")
-    # Still stuck at the train deadline: the engine is killed, the block named in the reason.
-    hung = wait_for(client, lambda e: isinstance(e, EngineStatus) and e.state == "hung", 30)
-    assert hung.block_id == "b98" and "Spinner" in hung.reason
+    if then == "stop":  # the stuck step never reads a Stop: the client ends the engine at once
+        client.send(m.Stop())
+        hung = wait_for(client, lambda e: isinstance(e, EngineStatus) and e.state == "hung", 1)
+        assert "training stopped: training is stuck in block Spinner" in hung.reason
+    else:  # still stuck at the train deadline: the engine is killed, the block named in the reason
+        hung = wait_for(client, lambda e: isinstance(e, EngineStatus) and e.state == "hung", 30)
+        assert "engine hung" in hung.reason and "Spinner" in hung.reason
+    assert hung.block_id == "b98"
+    wait_for(client, is_ready, 60)  # and it comes back

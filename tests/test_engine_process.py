@@ -170,7 +170,8 @@ def test_a_block_that_hangs_hits_the_deadline_and_is_named(client):
     assert time.monotonic() - started < 15
     assert "trap" in hung.reason and hung.block_id == "b99"
     wait_for(client, is_ready, 30)
-    # The project that hung is not re-sent on its own; a good one validates again.
+    # The project that hung is re-sent once (and hangs again, which poisons it); a good one
+    # validates again.
     assert validate(client, mlp()).ok
 
 

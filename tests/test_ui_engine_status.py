@@ -1,6 +1,6 @@
-"""The editor on a slow machine: its engine takes 20 s to start, longer than the validate
-deadline; the project opened meanwhile ends up validated, the status line counting the wait,
-and nothing says "hung"."""
+"""What the editor says about its engine: on a slow machine (the engine takes 20 s to start,
+longer than the validate deadline) the project opened meanwhile ends up validated, the status
+line counting the wait, and nothing says "hung"; a stuck training step is named and outlined."""
 
 from __future__ import annotations
 
@@ -28,3 +28,18 @@ def test_a_slow_engine_start_ends_validated_with_no_hung_message(monkeypatch):
         assert editor.client.restarts == 0 and not st.engine_failures
         assert not [t for t in shown if "hung" in t] and "hung" not in st.status
         assert "starting engine… (0 s)" in shown and any(t.startswith("starting engine… (1") for t in shown)
+
+
+def test_a_stuck_training_step_is_named_in_the_status_line_and_its_block_outlined(editor):
+    from dpg_blocks import protocol as m
+    from dpg_blocks.ui.app import find_block
+
+    st = editor.state
+    st.open(str(EXAMPLES / "mlp_digits.dpgb"))
+    fc3 = find_block(st, "FC3")
+    st.training = type(st.training)(request_id=7, state="running")
+    editor.handle(m.TrainingStuck(request_id=7, block_id=fc3, path=["FC3"], seconds=5.2))
+    assert "training is stuck in block FC3 (5 s)" in dpg.get_value(editor.status_text)
+    assert editor.canvas.nodes[fc3].theme == editor.themes.failing_node
+    editor.handle(m.TrainingStuck(request_id=6, block_id="", path=[], seconds=9.0))  # an older run's
+    assert editor.canvas.nodes[fc3].theme == editor.themes.failing_node

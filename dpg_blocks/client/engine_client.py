@@ -183,6 +183,13 @@ class EngineClient:
             self._mark_busy("validate", msg.request_id)
         elif isinstance(msg, m.Train):
             self._mark_busy("train", msg.request_id)
+        elif isinstance(msg, m.Stop) and self._busy == "train" and self.stuck is not None and self.alive:
+            # the stuck step will not return to read a Stop: end the engine (it restarts)
+            reason = f"training stopped: {stuck_text(self.stuck)}; the engine was restarted"
+            self._proc.kill()
+            self._proc.join(2.0)
+            self._died("hung", reason, self._proc.exitcode, None)
+            return
         if self._proc is None:
             return
         self._cmd.put(encode(msg))
