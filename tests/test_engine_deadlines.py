@@ -258,3 +258,21 @@ def test_a_training_step_that_hangs_is_named_at_its_block_well_before_the_train_
         assert "engine hung" in hung.reason and "Spinner" in hung.reason
     assert hung.block_id == "b98"
     wait_for(client, is_ready, 60)  # and it comes back
+
+
+def test_every_line_of_a_generated_forward_that_calls_a_block_is_mapped_to_that_block():
+    """The watchdog names a stuck block from the generated forward's running line."""
+    from engine_fixtures import registry
+
+    from dpg_blocks.core import load_project
+    from dpg_blocks.engine.compiler import compile_project
+
+    project = load_project(EXAMPLES / "gan_digits.dpgb")
+    model = compile_project(project, registry(), EXAMPLES).model
+    assert set(model.block_lines) == {f"<dpg-blocks order {k}>" for k in model.orders}
+    for k in model.orders:
+        lines = model.sources_code[k].splitlines()
+        mapped = model.block_lines[f"<dpg-blocks order {k}>"]
+        calls = {n for n, line in enumerate(lines, 1) if "= m" in line and "(" in line and "= m[" not in line}
+        assert set(mapped) == calls, k
+        assert len(set(mapped.values())) == len(mapped)  # one line per block
