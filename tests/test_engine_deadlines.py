@@ -239,11 +239,15 @@ def test_a_training_step_that_hangs_is_named_at_its_block_well_before_the_train_
     doc = with_block("builtin.Custom", block_id="b98", name="Spinner", inputs=["x"], outputs=["y"],
                      code=HANG_AT_STEP_3, values={}, gradient_scale=0.0, gradient_schedule="constant")
     TrustStore().trust(code_digest(project_code(project_from_dict(doc), registry().code_params)))
-    client = make_client(validate_deadline_s=4.0, train_deadline_s=6.0, stuck_after_s=1.0)
+    client = make_client(validate_deadline_s=4.0, train_deadline_s=10.0, stuck_after_s=1.0)
     wait_for(client, is_ready, 60)
+    # validated first, as the editor does: the Train's own compile then finds the data loaded
+    vid = client.validate(doc, str(EXAMPLES))
+    assert wait_for(client, lambda e: isinstance(e, m.ValidationResult) and e.request_id == vid, 30).ok
     rid = client.request_id()
     client.send(m.Train(project=doc, project_dir=str(EXAMPLES), request_id=rid, epochs=5))
-    wait_for(client, lambda e: isinstance(e, m.TrainingState) and e.state == "running", 30)
+    state = wait_for(client, lambda e: isinstance(e, m.TrainingState | m.ValidationResult | m.Error | EngineStatus), 30)
+    assert isinstance(state, m.TrainingState) and state.state == "running", state
     started = time.monotonic()
     stuck = wait_for(client, lambda e: isinstance(e, m.TrainingStuck), 10)
     assert time.monotonic() - started < client.validate_deadline_s
