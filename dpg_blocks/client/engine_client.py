@@ -278,7 +278,7 @@ class EngineClient:
                 self.send(last)  # a restarted engine gets the current project again
             self._resend = False
         elif isinstance(msg, m.Progress):
-            if msg.phase in ("validate", "load data"):
+            if msg.phase == "validate" or (msg.phase == "load data" and self._busy == "validate"):
                 self._running_validate = msg.request_id
         elif isinstance(msg, m.ValidationResult):
             if msg.request_id == self._running_validate:

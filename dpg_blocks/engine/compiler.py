@@ -427,10 +427,14 @@ class CompileResult:
 
 
 def compile_project(
-    project: Project, registry: Registry, project_dir: Path | str = ".", trusted: bool = False
+    project: Project, registry: Registry, project_dir: Path | str = ".", trusted: bool = False,
+    on_block: Callable[[FlatNode], None] | None = None,
 ) -> CompileResult:
-    """Validate, then build the :class:`CompiledModel`; raises :class:`CompileError`."""
+    """Validate, then build the :class:`CompiledModel`; raises :class:`CompileError`.
+
+    ``on_block`` is the validator's (the engine reports progress and names a block that hangs)."""
     v = Validator(project, registry, Path(project_dir), trusted=trusted)
+    v.on_block = on_block
     records = v.run()
     if not v.ok:
         raise CompileError(records)

@@ -243,34 +243,32 @@ class Engine:
         if project is None:
             return
         v = Validator(project, self.registry, cmd.project_dir, trusted=self.trusted(project), source_cache=self.sources)
-        total = len(v.flat.nodes)
-        done = [0]
-
-        last = [0.0]
-
-        def on_block(node: Any) -> None:
-            self.mark(node.id, PATH_SEP.join(node.path))  # always: it names a block that crashes us
-            # an Input loads its data next: the watchdog sends progress while that load works
-            path = PATH_SEP.join(node.path)
-            self.loading = (time.monotonic(), cmd.request_id, node.id, path) if node.role == "input" else None
-            done[0] += 1
-            now = time.monotonic()
-            if now - last[0] >= PROGRESS_INTERVAL_S:  # a few per second keep the client informed;
-                last[0] = now  # one per block would flood the GUI's queue on big graphs
-                self.emit(
-                    m.Progress(
-                        request_id=cmd.request_id, phase="validate", done=done[0], total=total,
-                        block_id=node.id, detail=PATH_SEP.join(node.path),
-                    )
-                )
-
-        v.on_block = on_block
+        v.on_block = self.block_progress(cmd.request_id, "validate", len(v.flat.nodes))
         try:
             records = [r.to_dict() for r in v.run()]
         finally:
             self.loading = None
             self.mark("", "")
         self.emit(m.ValidationResult(request_id=cmd.request_id, records=records, ok=v.ok, error=""))
+
+    def block_progress(self, request_id: int, phase: str, total: int | None) -> Any:
+        """The validator's ``on_block``: the beacon, Progress a few times a second, data loads."""
+        done = [0]
+        last = [0.0]
+
+        def on_block(node: Any) -> None:
+            path = PATH_SEP.join(node.path)
+            self.mark(node.id, path)  # always: it names a block that crashes us
+            # an Input loads its data next: the watchdog sends progress while that load works
+            self.loading = (time.monotonic(), request_id, node.id, path) if node.role == "input" else None
+            done[0] += 1
+            now = time.monotonic()
+            if now - last[0] >= PROGRESS_INTERVAL_S:  # a few per second keep the client informed;
+                last[0] = now  # one per block would flood the GUI's queue on big graphs
+                self.emit(m.Progress(request_id=request_id, phase=phase, done=done[0], total=total,
+                                     block_id=node.id, detail=path))
+
+        return on_block
 
     def train(self, cmd: Any) -> None:
         from .compiler import CompileError
@@ -286,6 +284,7 @@ class Engine:
             self.session = TrainingSession(
                 self.emit, self.emit_tap, project, self.registry, cmd.project_dir, cmd.request_id,
                 epochs=cmd.epochs, device=cmd.device, trusted=self.trusted(project),
+                on_block=self.block_progress(cmd.request_id, "compile", None),
             )
         except CompileError as e:
             records = [r.to_dict() for r in e.records]
@@ -295,6 +294,9 @@ class Engine:
         except ValueError as e:
             self.emit(m.TrainingState(state="failed", reason=str(e), request_id=cmd.request_id))
             return
+        finally:
+            self.loading = None
+            self.mark("", "")
         self.session.taps.configure(*self.taps)
         self.session.set_state("running")
 

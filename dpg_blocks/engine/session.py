@@ -170,10 +170,12 @@ class TrainingSession:
         epochs: int | None = None,
         device: str | None = None,
         trusted: bool = False,
+        on_block: Callable[[Any], None] | None = None,
     ) -> None:
         self.emit, self.emit_tap = emit, emit_tap
         self.request_id = request_id
-        self.trainer = Trainer(project, registry, project_dir, device=device, trusted=trusted)
+        # on_block: the engine's progress and beacon while the Train compiles (validates) the project
+        self.trainer = Trainer(project, registry, project_dir, device=device, trusted=trusted, on_block=on_block)
         self.epochs = project.training.epochs if epochs is None else epochs
         self.taps = Taps(self.trainer)
         self.state = "running"

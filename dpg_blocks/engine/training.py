@@ -120,13 +120,15 @@ class Trainer:
         device: str | None = None,
         seed: int | None = None,
         trusted: bool = False,
+        on_block: Callable[[Any], None] | None = None,
     ) -> None:
         self.project = project
         self.seed = project.training.seed if seed is None else seed
         self.device = resolve_device(device or project.training.device)
         seed_everything(self.seed)
         # custom code runs only in a trusted project (DESIGN.md §5; the CLI's --trust)
-        self.compiled: CompileResult = compile_project(project, registry, project_dir, trusted=trusted)
+        self.compiled: CompileResult = compile_project(project, registry, project_dir, trusted=trusted,
+                                                            on_block=on_block)
         self.model: CompiledModel = self.compiled.model.to(self.device)
         self.sources: dict[str, DataSource] = self.compiled.sources
         self.names = {nid: n.block.name for nid, n in self.compiled.flat.nodes.items()}
