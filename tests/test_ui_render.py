@@ -251,3 +251,31 @@ def test_real_box_select_and_delete_remove_exactly_the_boxed_blocks(tmp_path):
     ids = {b["id"] for b in saved["graph"]["blocks"]}
     assert all(lk["src"][0] in ids and lk["dst"][0] in ids for lk in saved["graph"]["links"])
     assert len(saved["graph"]["links"]) == len(doc["graph"]["links"]) - 3
+
+
+def colour_columns(img: np.ndarray, box: dict, colour: list[int], tol: int = 40) -> set[int]:
+    """The x coordinates inside ``box`` where a pixel has ``colour`` (within ``tol`` per channel)."""
+    region = img[box["y"]:box["y"] + box["h"], box["x"]:box["x"] + box["w"]].astype(int)
+    hit = np.all(np.abs(region - np.array(colour)) <= tol, axis=2)
+    return set(np.nonzero(hit.any(axis=0))[0].tolist())
+
+
+@pytest.mark.skipif(shutil.which("convert") is None, reason="needs ImageMagick's convert to read the PNG")
+def test_after_training_three_epochs_the_results_plots_draw_every_curve(tmp_path):
+    png, boxes = tmp_path / "shot.png", tmp_path / "boxes.json"
+    project, _ = johns_copy("mlp_digits.dpgb", tmp_path)
+    cmd = ["xvfb-run", "-a", "-s", f"-screen 0 {W}x{H}x24", sys.executable, "-m", "dpg_blocks", "screenshot",
+           str(project), "-o", str(png), "--size", f"{W}x{H}", "--boxes", str(boxes),
+           "--tab", "optimization", "--train", "3"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=240, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-3000:]
+    plots = json.loads(boxes.read_text())["plots"]
+    img = read_png(str(png))
+    for name in ("loss", "accuracy"):
+        box = plots[name]
+        assert box["w"] > 150 and box["h"] > 100, box
+        for series, colour in box["series"].items():
+            columns = colour_columns(img, box, colour)
+            # A curve over epochs 1-3 crosses most of the fitted plot; the legend's swatch is a few
+            # pixels wide, and an unfitted X axis (0-1) showed only that swatch.
+            assert columns and max(columns) - min(columns) > 0.4 * box["w"], (name, series, len(columns))

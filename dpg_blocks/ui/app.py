@@ -752,4 +752,5 @@ def _layout_info(editor: Editor) -> dict[str, Any]:
     for bid, box in nodes.items():
         rec = editor.state.record(bid)
         box["status"] = rec["status"] if rec else ""
-    return {"nodes": nodes, "debug": editor.debug.text(), "engine": editor.state.engine_text}
+    return {"nodes": nodes, "debug": editor.debug.text(), "engine": editor.state.engine_text,
+            "plots": editor.results.plot_boxes()}

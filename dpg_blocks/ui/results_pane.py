@@ -20,11 +20,11 @@ from dpg_blocks.core.project import OPTIMIZERS, SCHEDULERS, Order
 
 from .state import EditorState
 
-SERIES = (
-    ("loss", "loss (train)", "loss"),
-    ("train_accuracy", "train accuracy", "acc"),
-    ("val_accuracy", "val accuracy", "acc"),
-    ("test_accuracy", "test accuracy", "acc"),
+SERIES = (  # key, legend label, plot, line colour (fixed, so a render test can find each curve)
+    ("loss", "loss (train)", "loss", (90, 160, 255)),
+    ("train_accuracy", "train accuracy", "acc", (90, 160, 255)),
+    ("val_accuracy", "val accuracy", "acc", (255, 150, 60)),
+    ("test_accuracy", "test accuracy", "acc", (80, 200, 110)),
 )
 DEVICES = ("auto", "cpu", "cuda")
 SETTINGS_W = 390  # the settings column; two fields a row still fit beside the plots at 1600 px
@@ -96,19 +96,25 @@ class ResultsPane:
                                  wrap=380)
                 self.orders_body = dpg.add_group()
             with dpg.group():
-                with dpg.plot(label="loss", height=-1, width=340):
+                with dpg.plot(label="loss", height=-1, width=340) as self.loss_plot:
                     dpg.add_plot_legend()
-                    dpg.add_plot_axis(dpg.mvXAxis, label="epoch")
+                    self.loss_x = dpg.add_plot_axis(dpg.mvXAxis, label="epoch")
                     self.loss_axis = dpg.add_plot_axis(dpg.mvYAxis, label="loss")
             with dpg.group():
-                with dpg.plot(label="accuracy", height=-1, width=-1):
+                with dpg.plot(label="accuracy", height=-1, width=-1) as self.acc_plot:
                     dpg.add_plot_legend()
-                    dpg.add_plot_axis(dpg.mvXAxis, label="epoch")
+                    self.acc_x = dpg.add_plot_axis(dpg.mvXAxis, label="epoch")
                     self.acc_axis = dpg.add_plot_axis(dpg.mvYAxis, label="accuracy")
         self.series: dict[str, int] = {}
-        for key, label, axis in SERIES:
+        self.colours: dict[str, tuple[int, int, int]] = {}
+        for key, label, axis, colour in SERIES:
             parent_axis = self.loss_axis if axis == "loss" else self.acc_axis
             self.series[key] = dpg.add_line_series([], [], label=label, parent=parent_axis)
+            self.colours[key] = colour
+            with dpg.theme() as line_theme, dpg.theme_component(dpg.mvLineSeries):
+                dpg.add_theme_color(dpg.mvPlotCol_Line, colour, category=dpg.mvThemeCat_Plots)
+                dpg.add_theme_style(dpg.mvPlotStyleVar_LineWeight, 2.0, category=dpg.mvThemeCat_Plots)
+            dpg.bind_item_theme(self.series[key], line_theme)
         # the catalog tells which blocks are inputs and losses: the order lists depend on it
         state.subscribe(lambda topic: self.update_settings() if topic == "catalog" else None)
         self.update_settings()
@@ -264,9 +270,20 @@ class ResultsPane:
         for key, item in self.series.items():
             xs, ys = run.series(key)
             dpg.set_value(item, [xs, ys])
-        for axis in (self.loss_axis, self.acc_axis):
-            if run.epochs:
+        if run.epochs:
+            # Both axes: epochs start at 1, so an X axis left at its default 0-1 shows no curve.
+            for axis in (self.loss_x, self.loss_axis, self.acc_x, self.acc_axis):
                 dpg.fit_axis_data(axis)
+
+    def plot_boxes(self) -> dict[str, dict[str, Any]]:
+        """Where the two plots are drawn and the colour of each curve (for render tests)."""
+        out: dict[str, dict[str, Any]] = {}
+        for name, plot, keys in (("loss", self.loss_plot, ["loss"]),
+                                 ("accuracy", self.acc_plot, ["train_accuracy", "val_accuracy", "test_accuracy"])):
+            (x, y), (w, h) = dpg.get_item_rect_min(plot), dpg.get_item_rect_size(plot)
+            out[name] = {"x": int(x), "y": int(y), "w": int(w), "h": int(h),
+                         "series": {k: list(self.colours[k]) for k in keys}}
+        return out
 
     # -- widgets -> edits ----------------------------------------------------------------------
     def _on_pause(self) -> None:
