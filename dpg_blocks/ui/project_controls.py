@@ -278,7 +278,7 @@ class ProjectControls:
     def _quit_now(self) -> None:
         self.closed_cleanly = True
         if self.recovery is not None:
-            self.recovery.discard()  # a clean close leaves nothing to recover
+            self.recovery.close()  # a clean close leaves nothing to recover, now or later
         self.quit_app()
 
     # -- recent files and fonts --------------------------------------------------------------
