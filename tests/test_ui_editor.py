@@ -227,3 +227,23 @@ def test_the_menu_bar_holds_only_the_menus_and_the_status_line(editor):
     file_menu = next(k for k in kids if dpg.get_item_label(k) == "File")
     file_items = [dpg.get_item_label(k) for k in dpg.get_item_children(file_menu, 1)]
     assert {"New", "Open…", "Open Recent", "Open Example", "Save", "Save As…", "Quit"} <= set(file_items)
+
+
+def test_renaming_a_block_keeps_the_network_tree_as_the_user_left_it(editor):
+    st = editor.state
+    st.open(str(EXAMPLES / "mlp_digits.dpgb"))
+    fc2, fc3 = find_block(st, "FC2"), find_block(st, "FC3")
+    node = editor.tree.labels[fc3]
+    dpg.set_value(node, True)  # the user opened FC3's branch to edit it
+    enter(editor.tree.name_fields[fc2], "hidden")
+    assert st.block(fc2).name == "hidden"
+    # Relabelled in place: the same rows, FC3 still open (a rebuild collapsed everything and
+    # the next click landed on a row that had moved).
+    assert editor.tree.labels[fc3] == node and dpg.get_value(node) is True
+    assert dpg.get_item_label(editor.tree.labels[fc2]) == "hidden"
+    st.undo()
+    assert dpg.get_value(editor.tree.name_fields[fc2]) == "FC2"
+    assert st.history.can_redo
+    enter(editor.tree.name_fields[fc2], "FC2")  # committing an unchanged name is no edit:
+    assert st.history.can_redo  # a new edit would have cleared the redo step
+    assert st.block(fc2).name == "FC2"

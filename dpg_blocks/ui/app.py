@@ -752,5 +752,15 @@ def _layout_info(editor: Editor) -> dict[str, Any]:
     for bid, box in nodes.items():
         rec = editor.state.record(bid)
         box["status"] = rec["status"] if rec else ""
+    tabs = {"debug": editor.debug_tab, "visualization": editor.visual_tab,
+            "optimization": editor.results_tab, "plugins": editor.plugins_tab}
+    widgets = {f"tab:{name}": tab for name, tab in tabs.items()}
+    widgets.update({"epochs": editor.results.epochs, "seed": editor.results.seed})
     return {"nodes": nodes, "debug": editor.debug.text(), "engine": editor.state.engine_text,
-            "plots": editor.results.plot_boxes()}
+            "plots": editor.results.plot_boxes(), "widgets": {name: _rect(item) for name, item in widgets.items()}}
+
+
+def _rect(item: int | str) -> dict[str, int]:
+    """Where ``item`` was drawn in the last frame (zero-sized when it was not shown)."""
+    (x, y), (w, h) = dpg.get_item_rect_min(item), dpg.get_item_rect_size(item)
+    return {"x": int(x), "y": int(y), "w": int(w), "h": int(h)}

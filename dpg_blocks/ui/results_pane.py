@@ -18,6 +18,7 @@ import dearpygui.dearpygui as dpg
 from dpg_blocks.core.graph import Block
 from dpg_blocks.core.project import OPTIMIZERS, SCHEDULERS, Order
 
+from .fields import add_typed, show
 from .state import EditorState
 
 SERIES = (  # key, legend label, plot, line colour (fixed, so a render test can find each curve)
@@ -77,11 +78,10 @@ class ResultsPane:
                     self.stop_btn = dpg.add_button(label="Stop", callback=lambda: command("stop"))
                     self.state_text = dpg.add_text("not trained", wrap=SETTINGS_W - 170)
                 with dpg.group(horizontal=True):
-                    self.epochs = dpg.add_input_int(label="epochs", width=50, step=0, on_enter=True, min_value=0,
-                                                    min_clamped=True, callback=self._on_training,
-                                                    user_data="epochs")
-                    self.seed = dpg.add_input_int(label="seed", width=50, step=0, on_enter=True,
-                                                  callback=self._on_training, user_data="seed")
+                    self.epochs = add_typed(dpg.add_input_int, self._on_training, "epochs", label="epochs",
+                                            width=50, step=0, min_value=0, min_clamped=True)
+                    self.seed = add_typed(dpg.add_input_int, self._on_training, "seed", label="seed", width=50,
+                                          step=0)
                     self.device = dpg.add_combo(list(DEVICES), label="device", width=70,
                                                 callback=self._on_training, user_data="device")
                 dpg.add_separator()
@@ -135,8 +135,8 @@ class ResultsPane:
     def update_settings(self) -> None:
         """Show the project's training settings and orders (after load, undo, redo)."""
         p = self.state.project
-        dpg.set_value(self.epochs, p.training.epochs)
-        dpg.set_value(self.seed, p.training.seed)
+        show(self.epochs, p.training.epochs)
+        show(self.seed, p.training.seed)
         devices = list(DEVICES) + ([p.training.device] if p.training.device not in DEVICES else [])
         dpg.configure_item(self.device, items=devices)
         dpg.set_value(self.device, p.training.device)
@@ -167,8 +167,7 @@ class ResultsPane:
         i, w = order.index, self.order_widgets
         with dpg.group(indent=8):
             with dpg.group(horizontal=True):
-                w[(i, "name")] = dpg.add_input_text(label="name", width=150, on_enter=True,
-                                                    callback=self._on_name, user_data=i)
+                w[(i, "name")] = add_typed(dpg.add_input_text, self._on_name, i, label="name", width=150)
                 w[(i, "remove")] = dpg.add_button(label="Remove order", callback=self._on_remove, user_data=i)
             w[(i, "fed")] = dpg.add_text("", wrap=SETTINGS_W - 30)
             fields = _optimizer_fields(order)
@@ -221,12 +220,10 @@ class ResultsPane:
         if f == "scheduler":
             return dpg.add_combo(list(SCHEDULERS), label="scheduler", width=FIELD_W, callback=cb, user_data=ud)
         if f == "step_size":
-            return dpg.add_input_int(label="step (epochs)", width=FIELD_W, step=0, on_enter=True,
-                                     callback=cb, user_data=ud)
+            return add_typed(dpg.add_input_int, cb, ud, label="step (epochs)", width=FIELD_W, step=0)
         label = {"lr": "learning rate", "weight_decay": "weight decay"}.get(f, f)
         # doubles, not floats: a float32 widget would turn 0.0005 into 0.0005000000237 in the file
-        return dpg.add_input_double(label=label, width=FIELD_W, format="%g", step=0, on_enter=True,
-                                    callback=cb, user_data=ud)
+        return add_typed(dpg.add_input_double, cb, ud, label=label, width=FIELD_W, format="%g", step=0)
 
     def _fill_orders(self) -> None:
         st = self.state
@@ -236,13 +233,13 @@ class ResultsPane:
             if (i, "name") not in w:
                 continue
             dpg.configure_item(self.headers[i], label=_summary(order, names))
-            dpg.set_value(w[(i, "name")], order.name)
+            show(w[(i, "name")], order.name)
             fed = st.input_names(i)
             dpg.set_value(w[(i, "fed")], f"fed by {', '.join(fed)}" if fed else
                           f"no input emits in this order yet: add {i} to an Input's orders")
             dpg.configure_item(w[(i, "fed")], color=MUTED if fed else WARN)
             for f in _optimizer_fields(order):
-                dpg.set_value(w[(i, f)], getattr(order.optimizer, f))
+                show(w[(i, f)], getattr(order.optimizer, f))
             dpg.set_value(w[(i, "all_blocks")], order.optimize is None)
             dpg.set_value(w[(i, "all_losses")], order.losses is None)
             for key, listed in (("block", order.optimize), ("loss", order.losses)):

@@ -442,6 +442,9 @@ class EditorState:
         return moved
 
     def rename(self, block_id: str, name: str) -> bool:
+        b = self.block(block_id)
+        if b is not None and b.name == name:
+            return False  # a field committing an unchanged name adds no undo step
         return self.do(Rename(block_id, name))
 
     def set_param(self, block_id: str, name: str, value: Any) -> bool:
@@ -496,6 +499,8 @@ class EditorState:
         return ok
 
     def set_training(self, name: str, value: Any) -> bool:
+        if getattr(self.project.training, name, None) == value:
+            return False  # a field committing an unchanged value adds no undo step
         return self.do(SetTraining(name, value))
 
     # -- orders (each its own optimizer, optimised blocks and losses) ------------------------
