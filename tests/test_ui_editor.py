@@ -223,7 +223,7 @@ def test_the_menu_bar_holds_only_the_menus_and_the_status_line(editor):
     kids = dpg.get_item_children(editor.menu_bar, 1)
     kinds = [dpg.get_item_type(k).split("::")[-1] for k in kids]
     assert "mvMenuItem" not in kinds
-    assert [dpg.get_item_label(k) for k in kids if kinds[kids.index(k)] == "mvMenu"] == ["File", "Edit", "View", "Canvas"]
+    assert [dpg.get_item_label(k) for k in kids if kinds[kids.index(k)] == "mvMenu"] == ["File", "Edit", "View", "Canvas", "Help"]
     file_menu = next(k for k in kids if dpg.get_item_label(k) == "File")
     file_items = [dpg.get_item_label(k) for k in dpg.get_item_children(file_menu, 1)]
     assert {"New", "Open…", "Open Recent", "Open Example", "Save", "Save As…", "Quit"} <= set(file_items)

@@ -33,6 +33,7 @@ from .prefs import Preferences
 from .project_controls import ProjectControls
 from .recovery import DEFAULT_INTERVAL_S, Recovery
 from .results_pane import ResultsPane
+from .shortcuts import MOUSE_HELP, SHORTCUTS, Keyboard
 from .state import EditorState
 from .theme import ENGINE_COLOURS, build_themes, load_fonts
 from .visual_pane import VisualPane
@@ -92,6 +93,8 @@ class Editor:
         self.importer = ImportControls(self.state, lambda: self.client, self.controls)  # File › Import PyTorch…
         self.controls.attach_menus(self.recent_menu, self.font_menu)
         self._context_menu()
+        self._help_window()
+        self.keyboard = Keyboard(self, self._typing)
         self._handlers()
         self.state.subscribe(self._on_state)
         if self.prefs.problem:
@@ -106,8 +109,8 @@ class Editor:
     def _menu_bar(self) -> None:
         """The menus (inside the viewport's menu bar)."""
         with dpg.menu(label="File"):
-            dpg.add_menu_item(label="New", callback=lambda: self.controls.new())
-            dpg.add_menu_item(label="Open…", callback=lambda: self.controls.open_dialog())
+            dpg.add_menu_item(label="New", shortcut="Ctrl+N", callback=lambda: self.controls.new())
+            dpg.add_menu_item(label="Open…", shortcut="Ctrl+O", callback=lambda: self.controls.open_dialog())
             self.recent_menu = dpg.add_menu(label="Open Recent")
             if EXAMPLES_DIR.is_dir():
                 with dpg.menu(label="Open Example"):
@@ -128,7 +131,8 @@ class Editor:
             dpg.add_menu_item(label="Delete", shortcut="Del", callback=lambda: self.canvas.delete_selected())
             dpg.add_menu_item(label="Merge selected into a SuperBlock", callback=lambda: self.merge_selected())
             dpg.add_menu_item(label="Expand SuperBlock", callback=lambda: self.expand_selected())
-            dpg.add_menu_item(label="Rename…", callback=lambda: self.rename_dialog())
+            dpg.add_menu_item(label="Rename…", shortcut="F2", callback=lambda: self.rename_dialog())
+            dpg.add_menu_item(label="Select all", shortcut="Ctrl+A", callback=lambda: self.select_all())
             dpg.add_menu_item(label="Save to library", callback=lambda: self.save_to_library())
             dpg.add_separator()
             dpg.add_menu_item(label="Cut", shortcut="Ctrl+X", callback=lambda: self.cut())
@@ -145,6 +149,8 @@ class Editor:
             dpg.add_separator()
             dpg.add_menu_item(label="Open SuperBlock", shortcut="double-click", callback=lambda: self.open_selected())
             dpg.add_menu_item(label="Up one level", shortcut="Backspace", callback=lambda: self.state.leave())
+        with dpg.menu(label="Help"):
+            dpg.add_menu_item(label="Shortcuts and mouse", shortcut="F1", callback=lambda: self.show_shortcuts())
 
     def _context_menu(self) -> None:
         with dpg.window(show=False, no_title_bar=True, no_move=True, autosize=True, popup=False,
@@ -176,6 +182,7 @@ class Editor:
             dpg.add_mouse_double_click_handler(button=dpg.mvMouseButton_Left, callback=self._on_double_click)
             dpg.add_mouse_release_handler(button=dpg.mvMouseButton_Left, callback=lambda: self.canvas.record_moves())
             dpg.add_key_press_handler(callback=self._on_key)
+            dpg.add_key_release_handler(callback=lambda s, key: self.keyboard.on_release(key))
 
     def layout(self, width: int, height: int) -> None:
         """Follow a viewport of ``width`` × ``height`` (unless the user arranged the panes)."""
@@ -244,39 +251,80 @@ class Editor:
         return bool(item) and dpg.does_item_exist(item) and dpg.get_item_type(item) in INPUT_ITEMS and dpg.is_item_active(item)
 
     def _on_key(self, sender: Any, key: int) -> None:
-        ctrl = dpg.is_key_down(dpg.mvKey_LControl) or dpg.is_key_down(dpg.mvKey_RControl)
-        if ctrl and key == dpg.mvKey_S:
-            self.controls.save()
-        elif ctrl and key == dpg.mvKey_Q:
-            self.controls.quit()
-        elif key in (dpg.mvKey_Return, dpg.mvKey_NumPadEnter) and dpg.is_item_shown(self.goto_window):
+        if key in (dpg.mvKey_Return, dpg.mvKey_NumPadEnter) and dpg.is_item_shown(self.goto_window):
             items = dpg.get_item_configuration(self.goto_list).get("items") or []
             if items:
                 self._goto_pick(items[0])
-        elif self._typing():
             return
-        elif ctrl and key == dpg.mvKey_Z:
-            self.state.undo()
-        elif ctrl and key == dpg.mvKey_Y:
-            self.state.redo()
-        elif key == dpg.mvKey_Delete:
-            self.canvas.delete_selected()
-        elif ctrl and key == dpg.mvKey_C:
-            self.copy()
-        elif ctrl and key == dpg.mvKey_X:
-            self.cut()
-        elif ctrl and key == dpg.mvKey_V:
-            self.paste()
-        elif ctrl and key == dpg.mvKey_D:
-            self.duplicate()
-        elif ctrl and key == dpg.mvKey_G:
-            self.go_to_dialog()
-        elif ctrl and key == dpg.mvKey_L:
-            self.canvas.auto_layout()
-        elif key == dpg.mvKey_Home:
-            self.canvas.frame()
-        elif key == dpg.mvKey_Back:
-            self.state.leave()
+        self.keyboard.on_press(key)
+
+    # -- what the shortcuts run (named in ui/shortcuts.py) --------------------------------------
+    def shortcut_new(self) -> None:
+        self.controls.new()
+
+    def shortcut_open(self) -> None:
+        self.controls.open_dialog()
+
+    def shortcut_save(self) -> None:
+        self.controls.save()
+
+    def shortcut_quit(self) -> None:
+        self.controls.quit()
+
+    def shortcut_undo(self) -> None:
+        self.state.undo()
+
+    def shortcut_redo(self) -> None:
+        self.state.redo()
+
+    def shortcut_layout(self) -> None:
+        self.canvas.auto_layout()
+
+    def shortcut_frame(self) -> None:
+        self.canvas.frame()
+
+    def shortcut_leave(self) -> None:
+        self.state.leave()
+
+    def delete_selected(self) -> None:
+        self.canvas.delete_selected()
+
+    def select_all(self) -> None:
+        """Every block of the graph on the canvas becomes the selection."""
+        ids = list(self.state.graph.blocks)
+        self.state.select(ids)
+        self.state.say(f"selected {len(ids)} block{'s' if len(ids) != 1 else ''}: Delete, Ctrl+C or "
+                       "right-click › Merge act on them" if ids else "nothing to select: the canvas is empty")
+
+    def close_popups(self) -> None:
+        """Escape: close the context menu and any dialog that is open (the answer is Cancel)."""
+        for window in (self.menu_window, self.rename_window, self.goto_window, self.help_window):
+            if dpg.does_item_exist(window) and dpg.is_item_shown(window):
+                dpg.configure_item(window, show=False)
+        self.controls.cancel_prompts()
+
+    def show_shortcuts(self) -> None:
+        """Help › Shortcuts (F1)."""
+        w, h = self._viewport_size()
+        dpg.configure_item(self.help_window, show=True, pos=(max(0, w // 2 - 330), max(30, h // 2 - 330)))
+
+    def _help_window(self) -> None:
+        with dpg.window(label="Shortcuts", show=False, width=660, height=640, no_saved_settings=True,
+                        no_collapse=True) as self.help_window:
+            with dpg.table(header_row=True, borders_innerH=True, policy=dpg.mvTable_SizingStretchProp):
+                dpg.add_table_column(label="keys", width_fixed=True, init_width_or_weight=170)
+                dpg.add_table_column(label="does")
+                for sc in SHORTCUTS:
+                    with dpg.table_row():
+                        dpg.add_text(sc.keys)
+                        dpg.add_text(sc.help)
+                for keys, what in MOUSE_HELP:
+                    with dpg.table_row():
+                        dpg.add_text(keys, color=(170, 200, 255))
+                        dpg.add_text(what, wrap=440)
+            dpg.add_spacer(height=6)
+            dpg.add_text("Fields take what you typed when you press Enter or Tab, or click elsewhere; "
+                         "Escape in a field gives its old value back.", wrap=620, color=(170, 170, 180))
 
     def _on_right_click(self) -> None:
         bid = self.canvas.hovered_block()
@@ -429,6 +477,7 @@ class Editor:
             return
         dpg.set_value(self.rename_input, b.name)
         dpg.configure_item(self.rename_window, show=True, pos=dpg.get_mouse_pos(local=False))
+        dpg.focus_item(self.rename_input)  # type the new name at once
 
     def _rename_ok(self) -> None:
         sel = self.state.selected

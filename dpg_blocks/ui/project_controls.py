@@ -212,6 +212,14 @@ class ProjectControls:
                 return  # the error dialog says why; the unsaved work stays open
         action()
 
+    def cancel_prompts(self) -> None:
+        """Escape: the error dialog closes, the unsaved-changes prompt answers Cancel (the trust
+        and recovery prompts wait for a real answer: each choice there keeps or loses something)."""
+        if dpg.is_item_shown(self.error_window):
+            self._hide(self.error_window)
+        if dpg.is_item_shown(self.unsaved_window):
+            self.unsaved_answer("cancel")
+
     # -- actions -----------------------------------------------------------------------------
     def new(self) -> None:
         """File › New (asks first when there are unsaved changes)."""
