@@ -247,3 +247,20 @@ def test_renaming_a_block_keeps_the_network_tree_as_the_user_left_it(editor):
     enter(editor.tree.name_fields[fc2], "FC2")  # committing an unchanged name is no edit:
     assert st.history.can_redo  # a new edit would have cleared the redo step
     assert st.block(fc2).name == "FC2"
+
+
+def test_the_status_says_paused_while_paused_and_new_leaves_nothing_of_the_old_run(editor):
+    st = editor.state
+    st.open(str(EXAMPLES / "mlp_digits.dpgb"))
+    st.set_engine("training")
+    st.training.state = "running"
+    st.training.epochs.append({"epoch": 1, "loss": 1.2, "test_accuracy": 0.5})
+    st.emit("training")
+    assert st.engine_text == "engine training"
+    st.training.state = "paused"
+    st.emit("training")
+    assert st.engine_text == "engine paused" and dpg.get_value(editor.engine_text) == "engine paused"
+    st.new()
+    assert st.training.state == "idle" and not st.training.epochs
+    assert dpg.get_value(editor.results.state_text) == "not trained"
+    assert st.status.startswith("new project")

@@ -234,7 +234,12 @@ class Editor:
         elif topic == "status":
             dpg.set_value(self.status_text, self.state.status)
         elif topic == "training":
+            if self.state.stop_requested:
+                self.state.stop_requested = False
+                if self.client is not None:
+                    self.training_command("stop")  # a new or opened project: the old run ends
             self.results.update()
+            self._show_engine()
         elif topic == "file" and dpg.is_viewport_ok():
             dpg.set_viewport_title(self.state.title)
 

@@ -110,6 +110,7 @@ class EditorState:
         self.clipboard = ""  # the last copy, for when the system clipboard is unavailable
         self.validation = Validation()
         self.training = TrainingRun()
+        self.stop_requested = False
         self.plugin_failures: list[dict[str, Any]] = []  # Ready.failures: pack, path, error, traceback
         self._listeners: list[Listener] = []
         self._set_project(project or Project(), path)
@@ -135,6 +136,9 @@ class EditorState:
         self.selected = []
         self.scope = []
         self.validation = Validation(sent=self.validation.sent, received=self.validation.sent)
+        if self.training.state in ("starting", "running", "paused"):
+            self.stop_requested = True  # the editor stops the old project's run (app.py)
+        self.training = TrainingRun()  # the plots and the status belong to the project they trained
         self.recovered = False  # loaded from a recovery file: unsaved until the next save
         self.trust_checked = False  # whether this project's code was checked against the trust records
         self.code_declined = False  # it holds code this user has not trusted (yet)
@@ -250,8 +254,10 @@ class EditorState:
     def new(self) -> None:
         self._set_project(Project(), None)
         self.trust_checked = True  # an empty project holds no code from elsewhere
+        self.say("new project: add blocks from the Blocks menu (right)")
         self.emit("document")
         self.emit("file")
+        self.emit("training")
 
     def open(self, path: str) -> None:
         """Load ``path``; :class:`ProjectFileError` leaves the open project as it was."""
@@ -260,6 +266,7 @@ class EditorState:
         self.say(f"opened {path}")
         self.emit("document")
         self.emit("file")
+        self.emit("training")
 
     def save(self, path: str | None = None) -> str:
         """Save atomically to ``path`` (default: where it came from); returns the path."""
@@ -696,6 +703,8 @@ class EditorState:
         state = self.engine_state
         if state == "ready" and self.validation.pending:
             state = "validating"
+        if state == "training" and self.training.state == "paused":
+            state = "paused"  # the engine holds a run, but nothing is computing
         if state in ("crashed", "hung", "restarting") and self.engine_reason:
             return f"engine {state}: {self.engine_reason}"
         return f"engine {state}"
