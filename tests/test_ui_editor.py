@@ -264,3 +264,12 @@ def test_the_status_says_paused_while_paused_and_new_leaves_nothing_of_the_old_r
     assert st.training.state == "idle" and not st.training.epochs
     assert dpg.get_value(editor.results.state_text) == "not trained"
     assert st.status.startswith("new project")
+
+
+def test_a_refused_link_names_the_blocks_not_their_ids(editor):
+    st = editor.state
+    st.open(str(EXAMPLES / "mlp_digits.dpgb"))
+    fc1, fc2 = find_block(st, "FC1"), find_block(st, "FC2")
+    assert not st.connect((fc2, "y"), (fc1, "x"))  # FC1's input is already driven (and it is a cycle)
+    assert "FC1" in st.status and "FC2" in st.status
+    assert fc1 not in st.status.replace("FC1", "") and fc2 not in st.status.replace("FC2", "")

@@ -9,6 +9,7 @@ from this state, so logic tests drive it without a viewport.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -234,17 +235,25 @@ class EditorState:
         try:
             self.history.do(edit)
         except (GraphError, ValueError) as e:
-            self.say(f"{edit.label}: {e}")
+            self.say(self.named(f"{edit.label}: {e}"))
             return False
         return True
 
     def undo(self) -> None:
         edit = self.history.undo()
-        self.say(f"undid {edit.label}" if edit else "nothing to undo")
+        self.say(self.named(f"undid {edit.label}") if edit else "nothing to undo")
 
     def redo(self) -> None:
         edit = self.history.redo()
-        self.say(f"redid {edit.label}" if edit else "nothing to redo")
+        self.say(self.named(f"redid {edit.label}") if edit else "nothing to redo")
+
+    def named(self, text: str) -> str:
+        """``text`` with block ids (``b9.y -> b8.x``, ``'b9'``) written as the blocks' names.
+
+        Edits and graph errors speak in ids (the core has no names at hand where it refuses);
+        the user knows the blocks by name."""
+        names = {b.id: " › ".join(self.project.path_of(b.id)) for b in self.project.graph.walk()}
+        return _BLOCK_ID.sub(lambda m: names.get(m.group(1), m.group(0)), text)
 
     def say(self, message: str) -> None:
         self.status = message
@@ -708,6 +717,9 @@ class EditorState:
         if state in ("crashed", "hung", "restarting") and self.engine_reason:
             return f"engine {state}: {self.engine_reason}"
         return f"engine {state}"
+
+_BLOCK_ID = re.compile(r"'?\b(b\d+)\b'?")
+
 
 def _ints(value: Any) -> list[int]:
     """An Input's ``orders`` param as ints (a hand-edited file may hold anything)."""
