@@ -333,3 +333,23 @@ def test_typed_values_are_kept_after_tab_and_a_click_elsewhere(tmp_path):
     run_real_input(TYPED_FIELDS, project, json.dumps(widgets))
     doc = json.loads(project.read_text())
     assert (doc["training"]["epochs"], doc["training"]["seed"]) == (7, 5)
+
+
+ON_SCREEN = START_EDITOR + r'''
+time.sleep(3)
+geometry = xdo("getwindowgeometry", "--shell", wid)
+print(geometry)
+editor.terminate()
+editor.wait(30)
+values = dict(line.split("=") for line in geometry.splitlines())
+x, y, w, h = (int(values[k]) for k in ("X", "Y", "WIDTH", "HEIGHT"))
+sys.exit(0 if x >= 0 and y >= 0 and x + w <= 1280 and y + h <= 800 else 3)
+'''
+
+
+@pytest.mark.skipif(shutil.which("xdotool") is None, reason="needs xdotool to read the window's geometry")
+def test_on_a_small_screen_without_a_window_manager_the_whole_window_is_visible(tmp_path):
+    project, _ = johns_copy("mlp_digits.dpgb", tmp_path)
+    cmd = ["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", sys.executable, "-c", ON_SCREEN, str(project)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=150, cwd=ROOT)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]

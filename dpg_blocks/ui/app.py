@@ -33,6 +33,7 @@ from .prefs import Preferences
 from .project_controls import ProjectControls
 from .recovery import DEFAULT_INTERVAL_S, Recovery
 from .results_pane import ResultsPane
+from .screen import fit_viewport
 from .shortcuts import MOUSE_HELP, SHORTCUTS, Keyboard
 from .state import EditorState
 from .theme import ENGINE_COLOURS, build_themes, load_fonts
@@ -678,6 +679,8 @@ def run_editor(project_path: str | None, size: tuple[int, int] = (1600, 1000)) -
     editor = _create(size, project_path)
     try:
         dpg.render_dearpygui_frame()  # the first frame, before the engine (and torch) exist
+        if fit_viewport():  # on a small screen without a window manager, all of it stays visible
+            editor.layout(dpg.get_viewport_width(), dpg.get_viewport_height())
         probe = os.environ.get("DPG_BLOCKS_STARTUP_PROBE")
         if probe:
             Path(probe).write_text(repr(time.time()))
