@@ -112,6 +112,9 @@ class EditorState:
         self.validation = Validation()
         self.training = TrainingRun()
         self.stop_requested = False
+        # The canvas finds a free spot in view for a new block (anchor block id -> position);
+        # without a drawn canvas (tests, the first frame) blocks go right of their neighbour.
+        self.place: Callable[[str | None], tuple[float, float] | None] | None = None
         self.plugin_failures: list[dict[str, Any]] = []  # Ready.failures: pack, path, error, traceback
         self._listeners: list[Listener] = []
         self._set_project(project or Project(), path)
@@ -357,7 +360,13 @@ class EditorState:
             return None
 
     def next_position(self) -> tuple[float, float]:
-        """Right of the selected block, else right of the rightmost block of the canvas."""
+        """A free spot in view next to the selection (the canvas knows), else right of the
+        selected block, else right of the rightmost block of the canvas."""
+        if self.place is not None:
+            anchor = self.selected[-1] if self.selected and self.selected[-1] in self.graph.blocks else None
+            spot = self.place(anchor)
+            if spot is not None:
+                return spot
         blocks = list(self.graph.blocks.values())
         anchor = self.graph.blocks.get(self.selected[-1]) if self.selected else None
         if anchor is None and blocks:
