@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .atomic_file import write_text_atomic
 from .project import Project
 from .user_folder import trust_file
 
@@ -96,14 +95,7 @@ class TrustStore:
     def _write(self, trusted: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps({"format": TRUST_FORMAT, "trusted": trusted}, indent=1, ensure_ascii=False)
-        fd, tmp = tempfile.mkstemp(prefix=".trust.", suffix=".tmp", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_text_atomic(self.path, text)
 
     def is_trusted(self, digest: str | None) -> bool:
         """Whether code with this digest may run (no code: always)."""

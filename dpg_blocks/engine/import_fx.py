@@ -39,6 +39,7 @@ from torch import fx, nn
 from torch.fx.passes.shape_prop import ShapeProp
 
 from dpg_blocks.blocks.builder import ProjectBuilder
+from dpg_blocks.core.atomic_file import atomic_path
 from dpg_blocks.core.edits import Move
 from dpg_blocks.core.layout import auto_layout
 from dpg_blocks.core.project import Project
@@ -501,7 +502,8 @@ def write_weights(
     # the layout of Trainer.save_checkpoint, so Trainer.load_checkpoint and export --weights read it
     state = {"epoch": 0, "model": result.model.state_dict(), "optimizers": {}, "schedulers": {}, "metrics": {},
              "project": json.dumps(project_to_dict(imported.project))}
-    torch.save(state, path)
+    with atomic_path(path) as tmp:  # a kill or a full disk leaves no truncated weights file
+        torch.save(state, tmp)
     return result
 
 

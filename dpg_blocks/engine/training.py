@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from dpg_blocks.core.atomic_file import atomic_path
 from dpg_blocks.core.project import OptimizerSettings, Order, Project
 
 from .compiler import CompiledModel, CompileResult, Head, compile_project
@@ -330,8 +332,11 @@ class Trainer:
             "project": json.dumps(project_to_dict(self.project)),
         }
         path = out / f"epoch_{self.epoch:04d}.pt"
-        torch.save(state, path)
-        torch.save(state, out / "last.pt")
+        # written once, then copied: a kill or a full disk leaves the previous last.pt whole
+        with atomic_path(path) as tmp:
+            torch.save(state, tmp)
+        with atomic_path(out / "last.pt") as tmp:
+            shutil.copyfile(path, tmp)
         return path
 
     def load_checkpoint(self, path: Path | str) -> None:
