@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,17 @@ if TYPE_CHECKING:  # rich is imported by the commands that print, not by the edi
     from rich.table import Table
 
 EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
+EXIT_WRITE = 3  # a file could not be written (a full disk, no permission); the old file is kept
+EXIT_INTERNAL = 4  # an unexpected error inside dpg-blocks: a bug to report
+EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
+DEBUG_ENV = "DPG_BLOCKS_DEBUG"  # set (or pass --debug) to see the traceback of an unexpected error
+EXIT_CODES = f"""exit codes:
+  {EXIT_OK}    done (validate: the project is valid)
+  {EXIT_INVALID}    the project does not validate, or the command was refused (the message says why)
+  {EXIT_UNREADABLE}    the project or an argument cannot be read or used
+  {EXIT_WRITE}    a file could not be written (full disk, permissions); files already there are kept
+  {EXIT_INTERNAL}    an unexpected error in dpg-blocks (please report it; --debug or {DEBUG_ENV}=1 shows the traceback)
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C)"""
 PIPE_WIDTH = 160  # tables written to a file or a pipe: wide enough that messages stay on a line
 
 
@@ -168,21 +180,42 @@ def cmd_train(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     epochs = project.training.epochs if args.epochs is None else args.epochs
     console.print(f"training {project.name!r} on {trainer.device} for {epochs} epoch(s)", highlight=False)
-    metrics_file = open(args.metrics_out, "w", encoding="utf-8") if args.metrics_out else None  # noqa: SIM115
-    last: dict[str, Any] = {}
+    for source in trainer.sources.values():
+        dropped = source.split_size("train") - min(source.split_size("train"),
+                                                   source.num_batches("train") * source.batch_size)
+        if dropped:
+            console.print(f"note: {source.name}: {source.split_size('train')} training samples in batches of "
+                          f"{source.batch_size}; the last batch of {dropped} sample is left out of each epoch "
+                          "(one sample is no batch to train on)", highlight=False)
+    from dpg_blocks.core.atomic_file import write_text_atomic
+    from dpg_blocks.engine.training import NonFiniteLoss
+
+    written: list[str] = []  # the metrics file, rewritten atomically after every epoch
     try:
-        with Progress(
-            TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=console, transient=False,
-            disable=args.quiet,
-        ) as progress:
-            task = progress.add_task("train", total=trainer.steps_per_epoch() or 1, epoch=1, info="")
+        if args.metrics_out:
+            write_text_atomic(args.metrics_out, "")
+        if args.checkpoint_dir:
+            Path(args.checkpoint_dir).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        console.print(f"[bold red]cannot train:[/] cannot write {_os_error_text(e)}", highlight=False)
+        return EXIT_WRITE
+    last: dict[str, Any] = {}
+    step = [0]
+    with Progress(
+        TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=console, transient=False,
+        disable=args.quiet,
+    ) as progress:
+        task = progress.add_task("train", total=trainer.steps_per_epoch() or 1, epoch=1, info="")
 
-            def on_step(step: int, total: int) -> None:
-                progress.update(task, completed=step, total=total)
+        def on_step(done: int, total: int) -> None:
+            step[0] = done
+            progress.update(task, completed=done, total=total)
 
-            for metrics in trainer.fit(epochs, on_step=on_step):
+        try:
+            for metrics in trainer.fit(epochs, on_step=on_step, check_finite=True):
                 last = metrics
+                step[0] = 0
                 shown = [k for k in metrics if k.startswith("loss/")] if len(trainer.model.orders) > 1 else ["loss"]
                 info = "  ".join(
                     f"{k}={_fmt(metrics[k])}" for k in (*shown, "val_accuracy", "test_accuracy") if k in metrics
@@ -190,14 +223,35 @@ def cmd_train(args: argparse.Namespace) -> int:
                 progress.update(task, epoch=metrics["epoch"] + 1 if metrics["epoch"] < epochs else epochs, info=info)
                 if metrics["epoch"] < epochs:
                     progress.reset(task, total=trainer.steps_per_epoch() or 1)
-                if metrics_file:
-                    metrics_file.write(json.dumps(metrics) + "\n")
-                    metrics_file.flush()
+                if args.metrics_out:
+                    written.append(json.dumps(metrics) + "\n")
+                    write_text_atomic(args.metrics_out, "".join(written))
                 if args.checkpoint_dir:
                     trainer.save_checkpoint(args.checkpoint_dir, metrics)
-    finally:
-        if metrics_file:
-            metrics_file.close()
+        except OSError as e:
+            progress.stop()
+            console.print(
+                f"[bold red]training stopped after epoch {trainer.epoch}:[/] cannot write {_os_error_text(e)}; "
+                "the files written before are kept", highlight=False,
+            )
+            return EXIT_WRITE
+        except NonFiniteLoss as e:
+            progress.stop()
+            order = trainer._order(e.order)
+            console.print(
+                f"[bold red]training stopped:[/] the loss of order {e.order} ({order.name}) is {e.value} at epoch "
+                f"{trainer.epoch + 1}, step {e.step}; nothing was learnt from that step. A lower learning rate "
+                f"(now {order.optimizer.lr:g}) or normalised data usually helps.", highlight=False,
+            )
+            return EXIT_INVALID
+        except Exception as e:  # a block failing on real data: name where, not a traceback
+            progress.stop()
+            first = (str(e).strip().splitlines() or [""])[0]
+            console.print(
+                f"[bold red]training failed[/] at epoch {trainer.epoch + 1}, step {step[0] + 1}: "
+                f"{type(e).__name__}: {first}", highlight=False,
+            )
+            return EXIT_INVALID
     summary = _table(title="summary (last epoch)")
     summary.add_column("metric")
     summary.add_column("value", justify="right")
@@ -491,7 +545,12 @@ def cmd_screenshot(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dpg-blocks", description="Design, train and debug neural networks as block graphs.")
+    parser = argparse.ArgumentParser(
+        prog="dpg-blocks", description="Design, train and debug neural networks as block graphs.",
+        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--debug", action="store_true",
+                        help=f"show the traceback of an unexpected error (also: {DEBUG_ENV}=1); anywhere on the line")
     sub = parser.add_subparsers(dest="command")
 
     def with_plugins(p: argparse.ArgumentParser) -> None:
@@ -600,9 +659,45 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _os_error_text(e: OSError) -> str:
+    """``/x/last.pt: No space left on device`` — the file and the reason, without errno noise."""
+    where = e.filename if e.filename is not None else ""
+    reason = e.strerror or str(e) or type(e).__name__
+    return f"{where}: {reason}" if where else reason
+
+
+def _report_unexpected(e: BaseException, command: str, debug: bool) -> int:
+    """One message for an error no command expected; the traceback only when asked for."""
+    import traceback
+
+    err = _console(stderr=True)
+    if isinstance(e, KeyboardInterrupt):
+        err.print(f"dpg-blocks {command}: interrupted", highlight=False, markup=False)
+        return EXIT_INTERRUPTED
+    if debug:
+        sys.stderr.write("".join(traceback.format_exception(e)))
+    if isinstance(e, OSError):
+        err.print(f"dpg-blocks {command}: cannot complete: {_os_error_text(e)}", highlight=False, markup=False)
+        return EXIT_WRITE
+    if isinstance(e, MemoryError):
+        err.print(f"dpg-blocks {command}: out of memory", highlight=False, markup=False)
+        return EXIT_INTERNAL
+    first = (str(e).strip().splitlines() or [""])[0][:300]
+    hint = "" if debug else f" (run with --debug or {DEBUG_ENV}=1 for the traceback)"
+    err.print(
+        f"dpg-blocks {command}: unexpected error: {type(e).__name__}: {first}\n"
+        f"This is a bug in dpg-blocks; please report it{hint}.",
+        highlight=False, markup=False,
+    )
+    return EXIT_INTERNAL
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; whatever happens, it ends in a message and an exit code (``--help``)."""
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    argv = [a for a in argv if a != "--debug"]
     if not argv:
         argv = ["open"]  # a bare `dpg-blocks` (a desktop launcher) opens an empty editor
     commands = {"validate", "train", "export", "import", "plugins", "open", "screenshot", "trust", "library", "new-pack"}
@@ -612,7 +707,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_OK
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except SystemExit:
+        raise
+    except BaseException as e:  # noqa: BLE001 — the last guard: a message, never a traceback
+        return _report_unexpected(e, args.command, debug)
 
 
 if __name__ == "__main__":

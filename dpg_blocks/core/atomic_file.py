@@ -117,6 +117,13 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
             os.close(fd)
         os.chmod(tmp, mode)
         os.replace(tmp, final)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if e.filename is None or str(e.filename) == str(tmp):
+            # name the file the user asked for, not our temp file
+            raise OSError(e.errno, e.strerror or str(e), str(final)) from e
+        raise
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

@@ -32,6 +32,7 @@ __all__ = [
     "read_npz",
     "SPLITS",
     "NORMALIZATIONS",
+    "batch_starts",
 ]
 
 SPLITS = ("train", "val", "test")
@@ -57,6 +58,18 @@ def _device_key(device: torch.device | str) -> torch.device:
     return dev
 
 
+def batch_starts(n: int, batch_size: int, split: str) -> range:
+    """Where the batches of a pass over ``n`` samples start.
+
+    A trailing *training* batch of one sample is dropped (when the batch size is larger): one
+    sample is no batch to train on — BatchNorm refuses it ("Expected more than 1 value per
+    channel") and its gradient is one sample's noise. Validation and test keep every sample.
+    """
+    if split == "train" and batch_size > 1 and n > 1 and n % batch_size == 1:
+        n -= 1
+    return range(0, n, batch_size)
+
+
 class DataSource:
     """Batches of ``(x, y)`` for the splits "train", "val" and "test" (``y`` is None without labels)."""
 
@@ -72,7 +85,7 @@ class DataSource:
 
     def num_batches(self, split: str) -> int:
         """Number of batches one pass over ``split`` yields (the last one may be partial)."""
-        return math.ceil(self.split_size(split) / self.batch_size)
+        return len(batch_starts(self.split_size(split), self.batch_size, split))
 
     def batches(
         self, split: str, *, epoch: int, shuffle: bool, device: torch.device | str = "cpu"
@@ -174,8 +187,13 @@ class ArrayDataSource(DataSource):
             x = x.index_select(0, perm)
             y = y.index_select(0, perm) if y is not None else None
         bs = self.batch_size
-        for start in range(0, n, bs):
+        for start in batch_starts(n, bs, split):
             yield x[start : start + bs], (y[start : start + bs] if y is not None else None)
+
+    def split_data(self, split: str) -> tuple[Tensor, Tensor | None]:
+        """Every sample of ``split`` (CPU), in split order; batches may leave one out (``batch_starts``)."""
+        self._check_split(split)
+        return self._cpu[split]
 
     def sample(self, n: int, device: torch.device | str = "cpu") -> tuple[Tensor, Tensor | None]:
         """The first ``n`` training samples in split order."""
@@ -328,7 +346,7 @@ class NoiseSource(DataSource):
         self._check_split(split)
         gen = self._generator(split, epoch)
         dev = torch.device(device)
-        for start in range(0, self.count, self.batch_size):
+        for start in batch_starts(self.count, self.batch_size, split):
             b = min(self.batch_size, self.count - start)
             # drawn on the CPU so the numbers are the same on every device
             yield torch.randn((b, *self.sample_shape), generator=gen).to(dev), None

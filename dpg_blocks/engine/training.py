@@ -7,10 +7,10 @@ own optimizer — over the blocks the order names, or every block live in it —
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import random
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from dpg_blocks.core.atomic_file import atomic_path
+from dpg_blocks.core.atomic_file import write_bytes_atomic
 from dpg_blocks.core.project import OptimizerSettings, Order, Project
 
 from .compiler import CompiledModel, CompileResult, Head, compile_project
@@ -38,6 +38,28 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+MAX_RATE = 1e6  # a learning rate, decay or momentum beyond this is a typo, not a setting
+
+
+def check_optimizer_settings(settings: OptimizerSettings, where: str) -> None:
+    """Refuse settings no optimizer can use (``lr: 1e308``, NaN, negative), naming ``where``."""
+    def number(name: str, value: Any, low: float, high: float, low_ok: bool = True) -> None:
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        ok = ok and (value >= low if low_ok else value > low) and value <= high
+        if not ok:
+            bound = "at least" if low_ok else "more than"
+            raise ValueError(f"{where}: the optimizer's {name} is {value!r}; use a number {bound} {low:g} "
+                             f"and at most {high:g}")
+
+    number("learning rate (lr)", settings.lr, 0.0, MAX_RATE)
+    number("momentum", settings.momentum, 0.0, MAX_RATE)
+    number("weight decay", settings.weight_decay, 0.0, MAX_RATE)
+    if settings.scheduler.lower() in ("step", "exponential"):
+        number("scheduler gamma", settings.gamma, 0.0, MAX_RATE, low_ok=False)
+    if settings.scheduler.lower() == "step":
+        number("scheduler step size", settings.step_size, 1, 1e9)
 
 
 def make_optimizer(settings: OptimizerSettings, params: list[nn.Parameter]) -> torch.optim.Optimizer:
@@ -139,6 +161,8 @@ class Trainer:
             order = self._order(index)
             params = self.order_parameters(index)
             has_loss = bool(self.model.loss_ids[index])
+            if params and has_loss:
+                check_optimizer_settings(order.optimizer, f"order {index} ({order.name})")
             opt = make_optimizer(order.optimizer, params) if params and has_loss else None
             self.optimizers[index] = opt
             self.schedulers[index] = make_scheduler(order.optimizer, opt, project.training.epochs) if opt else None
@@ -202,11 +226,16 @@ class Trainer:
         """An epoch to run step by step (the engine pauses and resumes between steps)."""
         return EpochRun(self)
 
-    def train_epoch(self, on_step: Callable[[int, int], None] | None = None) -> dict[str, Any]:
-        """One epoch over the largest input; smaller inputs cycle. Returns train metrics."""
+    def train_epoch(
+        self, on_step: Callable[[int, int], None] | None = None, check_finite: bool = False
+    ) -> dict[str, Any]:
+        """One epoch over the largest input; smaller inputs cycle. Returns train metrics.
+
+        With ``check_finite`` a NaN/Inf loss stops the epoch (:class:`NonFiniteLoss`).
+        """
         run = self.start_epoch()
         while not run.done:
-            run.step()
+            run.step(check_finite=check_finite)
             if on_step is not None:
                 on_step(run.steps_done, run.n_steps)
         return run.metrics()
@@ -288,12 +317,14 @@ class Trainer:
         return max(n, pred.shape[1])
 
     # -- epochs ------------------------------------------------------------------------------
-    def fit(self, epochs: int | None = None, on_step: Callable[[int, int], None] | None = None) -> Iterator[dict[str, Any]]:
+    def fit(
+        self, epochs: int | None = None, on_step: Callable[[int, int], None] | None = None, check_finite: bool = False
+    ) -> Iterator[dict[str, Any]]:
         """Train ``epochs`` epochs (default: the project's); yield each epoch's metrics."""
         n = self.project.training.epochs if epochs is None else epochs
         for _ in range(n):
             start = time.perf_counter()
-            train_metrics = self.train_epoch(on_step)
+            train_metrics = self.train_epoch(on_step, check_finite)
             yield self.finish_epoch(train_metrics, start)
 
     def finish_epoch(self, train_metrics: dict[str, Any], started: float) -> dict[str, Any]:
@@ -332,11 +363,13 @@ class Trainer:
             "project": json.dumps(project_to_dict(self.project)),
         }
         path = out / f"epoch_{self.epoch:04d}.pt"
-        # written once, then copied: a kill or a full disk leaves the previous last.pt whole
-        with atomic_path(path) as tmp:
-            torch.save(state, tmp)
-        with atomic_path(out / "last.pt") as tmp:
-            shutil.copyfile(path, tmp)
+        # serialised in memory (torch reports a full disk as a RuntimeError), then written
+        # atomically: a kill or a full disk leaves the previous last.pt whole, never a 0-byte file
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        data = buffer.getvalue()
+        write_bytes_atomic(path, data)
+        write_bytes_atomic(out / "last.pt", data)
         return path
 
     def load_checkpoint(self, path: Path | str) -> None:
@@ -401,7 +434,7 @@ class EpochRun:
             self.last_batches[index] = batch
             total, _losses, heads = trainer.forward(index, batch)
             if check_finite and total is not None and not bool(torch.isfinite(total)):
-                raise NonFiniteLoss(index, batch, float(total.detach()))
+                raise NonFiniteLoss(index, batch, float(total.detach()), step=self.steps_done + 1)
             trainer.optimize(index, total)
             if total is not None:
                 totals[index] = total.detach()
@@ -427,6 +460,6 @@ class EpochRun:
 class NonFiniteLoss(ArithmeticError):
     """An order's loss became NaN or Inf; nothing was back-propagated."""
 
-    def __init__(self, order: int, batch: list[Any], value: float) -> None:
+    def __init__(self, order: int, batch: list[Any], value: float, step: int | None = None) -> None:
         super().__init__(f"the loss of order {order} is {value}")
-        self.order, self.batch, self.value = order, batch, value
+        self.order, self.batch, self.value, self.step = order, batch, value, step
