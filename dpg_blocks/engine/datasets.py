@@ -137,6 +137,7 @@ class ArrayDataSource(DataSource):
                     f"{name}: x has {n} samples but y has {y.shape[0]} labels; they must match"
                 )
         _check_finite(x, name, "x")
+        _check_float32_range(x, name, "x")
         features = x.reshape(n, -1).astype(np.float32)
         self.sample_shape = _resolve_reshape(x.shape[1:], reshape, name)
 
@@ -291,9 +292,25 @@ def _labels_tensor(y: np.ndarray, name: str) -> Tensor:
     if np.issubdtype(y.dtype, np.integer) or y.dtype == np.bool_:
         if y.ndim == 2 and y.shape[1] == 1:
             y = y.reshape(-1)  # a column of class numbers: losses and metrics want (N,)
+        if y.dtype == np.uint64 and y.size and int(y.max()) > np.iinfo(np.int64).max:
+            where = int(np.argmax(y))
+            raise DatasetError(f"{name}: y[{where}] is {y[where]}, too large for a class number")
         return torch.from_numpy(y.astype(np.int64))
     _check_finite(y, name, "y")
+    _check_float32_range(y, name, "y")
     return torch.from_numpy(y.astype(np.float32))
+
+
+def _check_float32_range(a: np.ndarray, name: str, key: str) -> None:
+    """Values a float32 tensor cannot hold would silently become ±inf."""
+    if np.issubdtype(a.dtype, np.floating) and a.dtype.itemsize > 4 and a.size:
+        over = np.abs(a) > np.finfo(np.float32).max
+        if over.any():
+            where = tuple(int(i) for i in np.argwhere(over)[0])
+            raise DatasetError(
+                f"{name}: {key}[{', '.join(map(str, where))}] is {a[where]:g}, too large for a 32-bit float "
+                "(at most 3.4e38); rescale the data"
+            )
 
 
 def _num_classes(labels: Tensor | None) -> int | None:
@@ -388,8 +405,53 @@ def read_csv(path: str | Path, label_column: str = "label") -> tuple[np.ndarray,
     if features.shape[1] == 0:
         raise DatasetError(f"{path.name}: there are no feature columns besides {label_column!r}")
     if labels is not None:
-        labels = labels.astype(np.int64) if np.all(labels == np.round(labels)) else labels.astype(np.float32)
+        labels = _csv_labels(path, labels, label_column)
+    _check_float32(path, features, [c for c in header if c != label_column] if label_column else header)
     return features.astype(np.float32), labels
+
+
+MAX_EXACT_LABEL = 2**53  # whole numbers beyond this are not exact in a float64 cell, nor class numbers
+
+
+def _csv_row_line(path: Path, row: int) -> str:
+    """``line N`` of data row ``row`` (0-based), read again only to name an error."""
+    try:
+        return f"line {_read_rows(path)[row][0]}"
+    except (DatasetError, IndexError):
+        return f"data row {row + 1}"
+
+
+def _csv_labels(path: Path, labels: np.ndarray, column: str) -> np.ndarray:
+    """Class numbers (int64) when every label is a whole number, else values (float32); refuses
+    labels that neither can hold exactly (``1e30`` became int64 garbage)."""
+    if np.all(labels == np.round(labels)):
+        big = np.abs(labels) > MAX_EXACT_LABEL
+        if big.any():
+            row = int(np.argmax(big))
+            raise DatasetError(
+                f"{path.name}, {_csv_row_line(path, row)}, column {column!r}: the label {labels[row]:g} is a whole "
+                f"number too large to be a class number (at most {MAX_EXACT_LABEL:,}); labels are class numbers "
+                "0, 1, 2, … or values to regress of moderate size"
+            )
+        return labels.astype(np.int64)
+    over = np.abs(labels) > np.finfo(np.float32).max
+    if over.any():
+        row = int(np.argmax(over))
+        raise DatasetError(
+            f"{path.name}, {_csv_row_line(path, row)}, column {column!r}: the label {labels[row]:g} is too large "
+            "for a 32-bit float (at most 3.4e38)"
+        )
+    return labels.astype(np.float32)
+
+
+def _check_float32(path: Path, features: np.ndarray, columns: list[str]) -> None:
+    over = np.abs(features) > np.finfo(np.float32).max
+    if over.any():
+        r, c = (int(i) for i in np.argwhere(over)[0])
+        raise DatasetError(
+            f"{path.name}, {_csv_row_line(path, r)}, column {columns[c]!r}: the value {features[r, c]:g} is too "
+            "large for a 32-bit float (at most 3.4e38); rescale the column"
+        )
 
 
 def _open_csv(path: Path) -> TextIO:
@@ -405,10 +467,24 @@ def _read_header(path: Path) -> tuple[list[str], int]:
             reader = csv.reader(f)
             for row in reader:
                 if any(cell.strip() for cell in row):
-                    return [c.strip() for c in row], reader.line_num
+                    header = [c.strip() for c in row]
+                    _check_unique_columns(path, header, reader.line_num)
+                    return header, reader.line_num
     except (UnicodeDecodeError, csv.Error) as e:
         raise DatasetError(f"{path.name}: not a readable CSV text file ({e})") from None
     raise DatasetError(f"{path.name}: the file is empty; expected a header row and data rows")
+
+
+def _check_unique_columns(path: Path, header: list[str], line: int) -> None:
+    """Refuse a header that names a column twice: which ``label`` would be the labels?"""
+    seen: dict[str, int] = {}
+    for i, name in enumerate(header, 1):
+        if name in seen:
+            raise DatasetError(
+                f"{path.name}, line {line}: the column name {name!r} appears twice (columns {seen[name]} and {i}); "
+                "give every column its own name"
+            )
+        seen[name] = i
 
 
 def _fast_table(path: Path, width: int) -> np.ndarray | None:
