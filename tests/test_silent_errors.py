@@ -106,3 +106,58 @@ def test_npz_labels_beyond_float32_are_refused(tmp_path):
     np.savez(tmp_path / "d.npz", x=np.zeros((20, 3), np.float32), y=np.full(20, 1e300))
     recs = _records(project, tmp_path)
     assert recs["data"]["status"] == "error" and "too large for a 32-bit float" in recs["data"]["message"]
+
+
+# -- size limits: refused before anything is inflated or allocated ---------------------------------
+
+
+def _header_bomb(path: Path, shape: tuple[int, ...]) -> None:
+    """An npz whose x.npy header declares ``shape`` (float32) but holds a few bytes: a tiny file
+    that np.load would allocate the whole declared array for."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": "<f4", "fortran_order": False, "shape": shape})
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("x.npy", buf.getvalue() + b"\0" * 4096)
+
+
+def test_an_npz_declaring_a_huge_array_is_refused_before_np_load(tmp_path, monkeypatch):
+    import tracemalloc
+
+    from dpg_blocks.engine.datasets import read_npz
+
+    _header_bomb(tmp_path / "bomb.npz", (1 << 20, 4096))  # 16 GiB declared, 4 KiB stored
+    tracemalloc.start()
+    try:
+        with pytest.raises(DatasetError, match=r"bomb.npz: the arrays' declared size .* is 16,384.0 MiB, more than"
+                                               r" the limit of 1,024 MiB; nothing was loaded"):
+            read_npz(tmp_path / "bomb.npz")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20
+
+
+def test_a_zip_bomb_is_refused_by_its_declared_uncompressed_size_and_the_limit_is_configurable(tmp_path, monkeypatch):
+    from dpg_blocks.engine.datasets import read_npz
+
+    np.savez_compressed(tmp_path / "zeros.npz", x=np.zeros((64, 1 << 18), np.float32))  # 64 MiB of zeros
+    assert (tmp_path / "zeros.npz").stat().st_size < 1 << 20
+    monkeypatch.setenv("DPG_BLOCKS_MAX_DATA_MB", "16")
+    with pytest.raises(DatasetError, match=r"the uncompressed size of 'x' and 'y' is 64.0 MiB, more than the limit "
+                                           r"of 16 MiB; .*DPG_BLOCKS_MAX_DATA_MB"):
+        read_npz(tmp_path / "zeros.npz")
+    monkeypatch.setenv("DPG_BLOCKS_MAX_DATA_MB", "100")
+    assert read_npz(tmp_path / "zeros.npz")[0].shape == (64, 1 << 18)
+    monkeypatch.setenv("DPG_BLOCKS_MAX_DATA_MB", "lots")
+    with pytest.raises(DatasetError, match="DPG_BLOCKS_MAX_DATA_MB='lots' is not a size"):
+        read_npz(tmp_path / "zeros.npz")
+
+
+def test_a_csv_larger_than_the_limit_is_refused_before_reading(tmp_path, monkeypatch):
+    path = _csv(tmp_path, "a,label\n" + "1,0\n" * 300_000)  # 1.2 MB
+    monkeypatch.setenv("DPG_BLOCKS_MAX_DATA_MB", "1")
+    with pytest.raises(DatasetError, match=r"d.csv: the file is 1.1 MiB, more than the limit of 1 MiB"):
+        read_csv(path)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import warnings
 import zipfile
 from collections.abc import Iterator, Sequence
@@ -36,6 +37,8 @@ __all__ = [
 ]
 
 SPLITS = ("train", "val", "test")
+MAX_DATA_ENV = "DPG_BLOCKS_MAX_DATA_MB"  # the largest dataset read, in MiB (docs/project-format.md)
+DEFAULT_MAX_DATA_MB = 1024
 NORMALIZATIONS = ("none", "minmax", "standardize")
 _U64 = (1 << 64) - 1
 
@@ -378,6 +381,57 @@ class NoiseSource(DataSource):
 # -- readers ----------------------------------------------------------------------------------
 
 
+def max_data_bytes() -> int:
+    """The size limit on one dataset (``DPG_BLOCKS_MAX_DATA_MB``, default 1024 MiB)."""
+    raw = os.environ.get(MAX_DATA_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MAX_DATA_MB << 20
+    try:
+        mb = float(raw)
+    except ValueError:
+        mb = -1.0
+    if not math.isfinite(mb) or mb <= 0:
+        raise DatasetError(f"{MAX_DATA_ENV}={raw!r} is not a size; give the limit in MiB, e.g. {DEFAULT_MAX_DATA_MB}")
+    return int(mb * (1 << 20))
+
+
+def _too_big(name: str, what: str, size: int, limit: int) -> DatasetError:
+    return DatasetError(
+        f"{name}: {what} is {size / (1 << 20):,.1f} MiB, more than the limit of {limit / (1 << 20):,.0f} MiB; "
+        f"nothing was loaded (raise the limit with the environment variable {MAX_DATA_ENV}=MiB)"
+    )
+
+
+def _check_npz_sizes(path: Path) -> None:
+    """Refuse, before anything is inflated or allocated, an archive whose ``x``/``y`` declare more
+    than the limit: the zip's uncompressed sizes and each ``.npy`` header's shape × dtype (a
+    2 MB zip bomb inflated to 5 GB)."""
+    limit = max_data_bytes()
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = [i for i in archive.infolist() if i.filename in ("x.npy", "y.npy")]
+            total = sum(i.file_size for i in members)
+            if total > limit:
+                raise _too_big(path.name, "the uncompressed size of 'x' and 'y'", total, limit)
+            declared = 0
+            for info in members:
+                with archive.open(info) as f:
+                    version = np.lib.format.read_magic(f)
+                    if version == (1, 0):
+                        shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+                    else:
+                        shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+                declared += math.prod(int(d) for d in shape) * dtype.itemsize
+            if declared > limit:
+                raise _too_big(path.name, "the arrays' declared size (shape × dtype)", declared, limit)
+    except zipfile.BadZipFile:
+        return  # np.load says what is wrong with it (a plain .npy, a broken file)
+    except (ValueError, OSError, EOFError) as e:
+        if isinstance(e, DatasetError):
+            raise
+        raise DatasetError(f"{path.name}: not a readable .npz file ({e})") from None
+
+
 def read_csv(path: str | Path, label_column: str = "label") -> tuple[np.ndarray, np.ndarray | None]:
     """Features (float32) and labels (int64 when every label is a whole number, else float32).
 
@@ -385,6 +439,9 @@ def read_csv(path: str | Path, label_column: str = "label") -> tuple[np.ndarray,
     labels returned are then ``None``.
     """
     path = Path(path)
+    limit = max_data_bytes()
+    if path.is_file() and path.stat().st_size > limit:
+        raise _too_big(path.name, "the file", path.stat().st_size, limit)
     header, header_line = _read_header(path)
     if label_column and label_column not in header:
         raise DatasetError(
@@ -556,6 +613,7 @@ def read_npz(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"{path.name}: file not found at {path}")
+    _check_npz_sizes(path)
     try:
         with np.load(path, allow_pickle=False) as archive:
             keys = list(archive.keys())
