@@ -390,11 +390,16 @@ def cmd_trust(args: argparse.Namespace) -> int:
     project = _load(args.project, console)
     if project is None:
         return EXIT_UNREADABLE
-    from dpg_blocks.core.trust import TrustStore, code_digest
+    from dpg_blocks.core.trust import TrustStore, code_digest, outside_data_paths
 
     items = _code_items(project, _registry(args))
     digest = code_digest(items)
     store = TrustStore()
+    outside = outside_data_paths(project, Path(args.project).resolve().parent)
+    if args.show and outside:  # what opening it reads besides its own folder (~/.ssh/...)
+        console.print("[bold yellow]reads data from outside the project's folder:[/]", highlight=False)
+        for d in outside:
+            console.print(f"  {d.describe()}", highlight=False, markup=False)
     if digest is None:
         console.print(f"{args.project} contains no custom code; there is nothing to trust.", highlight=False)
         return EXIT_OK
