@@ -282,7 +282,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         bad = [r.to_dict() for r in e.records if r.status in ("error", "upstream-error")]
         console.print(_records_table(bad, "the project does not validate; nothing was exported"))
         return EXIT_INVALID
-    except (ExportError, ValueError, OSError) as e:  # a layer that cannot be written out, a bad path
+    except OSError as e:  # a full disk, a folder that is not there: the old file is kept
+        console.print(f"[bold red]cannot export:[/] cannot write {_os_error_text(e)}", highlight=False)
+        return EXIT_WRITE
+    except (ExportError, ValueError) as e:  # a layer that cannot be written out
         console.print(f"[bold red]cannot export:[/] {e}", highlight=False)
         return EXIT_INVALID
     _console().print(f"wrote {path}\n  python {path} --epochs 1   # needs only torch and numpy", highlight=False)
@@ -311,7 +314,10 @@ def _export_onnx(args: argparse.Namespace, project: Any, registry: Any, console:
         bad = [r.to_dict() for r in e.records if r.status in ("error", "upstream-error")]
         console.print(_records_table(bad, "the project does not validate; nothing was exported"))
         return EXIT_INVALID
-    except (ExportError, ValueError, OSError) as e:
+    except OSError as e:
+        console.print(f"[bold red]cannot export:[/] cannot write {_os_error_text(e)}", highlight=False, markup=False)
+        return EXIT_WRITE
+    except (ExportError, ValueError) as e:
         from rich.markup import escape
 
         console.print(f"[bold red]cannot export:[/] {escape(str(e))}", highlight=False)  # "dpg-blocks[onnx]"
@@ -671,7 +677,7 @@ def _os_error_text(e: OSError) -> str:
     return f"{where}: {reason}" if where else reason
 
 
-def _report_unexpected(e: BaseException, command: str, debug: bool) -> int:
+def _report_unexpected(e: BaseException, command: str, debug: bool, json_out: bool = False) -> int:
     """One message for an error no command expected; the traceback only when asked for."""
     import traceback
 
@@ -682,19 +688,20 @@ def _report_unexpected(e: BaseException, command: str, debug: bool) -> int:
     if debug:
         sys.stderr.write("".join(traceback.format_exception(e)))
     if isinstance(e, OSError):
-        err.print(f"dpg-blocks {command}: cannot complete: {_os_error_text(e)}", highlight=False, markup=False)
-        return EXIT_WRITE
-    if isinstance(e, MemoryError):
-        err.print(f"dpg-blocks {command}: out of memory", highlight=False, markup=False)
-        return EXIT_INTERNAL
-    first = (str(e).strip().splitlines() or [""])[0][:300]
-    hint = "" if debug else f" (run with --debug or {DEBUG_ENV}=1 for the traceback)"
-    err.print(
-        f"dpg-blocks {command}: unexpected error: {type(e).__name__}: {first}\n"
-        f"This is a bug in dpg-blocks; please report it{hint}.",
-        highlight=False, markup=False,
-    )
-    return EXIT_INTERNAL
+        message, code = f"dpg-blocks {command}: cannot complete: {_os_error_text(e)}", EXIT_WRITE
+    elif isinstance(e, MemoryError):
+        message, code = f"dpg-blocks {command}: out of memory", EXIT_INTERNAL
+    else:
+        first = (str(e).strip().splitlines() or [""])[0][:300]
+        hint = "" if debug else f" (run with --debug or {DEBUG_ENV}=1 for the traceback)"
+        message = (f"dpg-blocks {command}: unexpected error: {type(e).__name__}: {first}\n"
+                   f"This is a bug in dpg-blocks; please report it{hint}.")
+        code = EXIT_INTERNAL
+    err.print(message, highlight=False, markup=False)
+    if json_out:  # --json promised JSON on stdout: still one object, saying what went wrong
+        json.dump({"ok": False, "error": message.splitlines()[0], "exit_code": code}, sys.stdout)
+        sys.stdout.write("\n")
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -717,7 +724,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit:
         raise
     except BaseException as e:  # noqa: BLE001 — the last guard: a message, never a traceback
-        return _report_unexpected(e, args.command, debug)
+        return _report_unexpected(e, args.command, debug, bool(getattr(args, "json", False)))
 
 
 if __name__ == "__main__":

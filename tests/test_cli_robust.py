@@ -221,3 +221,28 @@ def test_library_save_on_a_full_disk_ends_in_a_message(tmp_path, capsys, monkeyp
     _no_traceback(err.err + err.out)
     assert code == EXIT_WRITE
     assert "No space left on device" in err.err and left == ["filler"]
+
+
+def test_export_to_a_full_disk_ends_in_a_message_and_leaves_nothing(tmp_path, capsys, monkeypatch):
+    path = _project(tmp_path)
+    with full_disk(tmp_path / "full", monkeypatch) as disk:
+        code = main(["export", str(path), "-o", str(disk / "model.py")])
+        left = sorted(p.name for p in disk.iterdir())
+    err = capsys.readouterr().err
+    _no_traceback(err)
+    assert code == EXIT_WRITE
+    assert "cannot export: cannot write" in err and "model.py: No space left on device" in err
+    assert left == ["filler"]
+
+
+def test_an_unexpected_error_under_json_still_prints_one_json_object(capsys, monkeypatch):
+    def broken(args):
+        raise RuntimeError("boom")
+
+    parser = cli.build_parser()
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    parser._subparsers._group_actions[0].choices["plugins"].set_defaults(func=broken)
+    assert main(["plugins", "--json"]) == EXIT_INTERNAL
+    out = json.loads(capsys.readouterr().out)
+    assert out == {"ok": False, "error": "dpg-blocks plugins: unexpected error: RuntimeError: boom",
+                   "exit_code": EXIT_INTERNAL}
