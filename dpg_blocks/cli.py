@@ -176,7 +176,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         console.print(_records_table(bad, "the project does not validate"))
         return EXIT_INVALID
     except ValueError as e:  # a bad device or dataset setting
-        console.print(f"[bold red]cannot train:[/] {e}", highlight=False)
+        console.print(f"[bold red]cannot train:[/] {_markup_safe(str(e))}", highlight=False)
         return EXIT_INVALID
     epochs = project.training.epochs if args.epochs is None else args.epochs
     console.print(f"training {project.name!r} on {trainer.device} for {epochs} epoch(s)", highlight=False)
@@ -197,7 +197,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if args.checkpoint_dir:
             Path(args.checkpoint_dir).mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        console.print(f"[bold red]cannot train:[/] cannot write {_os_error_text(e)}", highlight=False)
+        console.print(f"[bold red]cannot train:[/] cannot write {_markup_safe(_os_error_text(e))}", highlight=False)
         return EXIT_WRITE
     last: dict[str, Any] = {}
     step = [0]
@@ -231,7 +231,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         except OSError as e:
             progress.stop()
             console.print(
-                f"[bold red]training stopped after epoch {trainer.epoch}:[/] cannot write {_os_error_text(e)}; "
+                f"[bold red]training stopped after epoch {trainer.epoch}:[/] cannot write {_markup_safe(_os_error_text(e))}; "
                 "the files written before are kept", highlight=False,
             )
             return EXIT_WRITE
@@ -239,7 +239,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             progress.stop()
             order = trainer._order(e.order)
             console.print(
-                f"[bold red]training stopped:[/] the loss of order {e.order} ({order.name}) is {e.value} at epoch "
+                f"[bold red]training stopped:[/] the loss of order {e.order} ({_markup_safe(order.name)}) is {e.value} at epoch "
                 f"{trainer.epoch + 1}, step {e.step}; nothing was learnt from that step. A lower learning rate "
                 f"(now {order.optimizer.lr:g}) or normalised data usually helps.", highlight=False,
             )
@@ -247,9 +247,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         except Exception as e:  # a block failing on real data: name where, not a traceback
             progress.stop()
             first = (str(e).strip().splitlines() or [""])[0]
+            block = trainer.block_of(e)
             console.print(
-                f"[bold red]training failed[/] at epoch {trainer.epoch + 1}, step {step[0] + 1}: "
-                f"{type(e).__name__}: {first}", highlight=False,
+                f"[bold red]training failed[/] at epoch {trainer.epoch + 1}, step {step[0] + 1}"
+                + _markup_safe((f", in block {block}" if block else "") + f": {type(e).__name__}: {first}"),
+                highlight=False,
             )
             return EXIT_INVALID
     summary = _table(title="summary (last epoch)")
@@ -283,7 +285,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         console.print(_records_table(bad, "the project does not validate; nothing was exported"))
         return EXIT_INVALID
     except OSError as e:  # a full disk, a folder that is not there: the old file is kept
-        console.print(f"[bold red]cannot export:[/] cannot write {_os_error_text(e)}", highlight=False)
+        console.print(f"[bold red]cannot export:[/] cannot write {_markup_safe(_os_error_text(e))}", highlight=False)
         return EXIT_WRITE
     except (ExportError, ValueError) as e:  # a layer that cannot be written out
         console.print(f"[bold red]cannot export:[/] {e}", highlight=False)
@@ -315,7 +317,7 @@ def _export_onnx(args: argparse.Namespace, project: Any, registry: Any, console:
         console.print(_records_table(bad, "the project does not validate; nothing was exported"))
         return EXIT_INVALID
     except OSError as e:
-        console.print(f"[bold red]cannot export:[/] cannot write {_os_error_text(e)}", highlight=False, markup=False)
+        console.print(f"[bold red]cannot export:[/] cannot write {_markup_safe(_os_error_text(e))}", highlight=False)
         return EXIT_WRITE
     except (ExportError, ValueError) as e:
         from rich.markup import escape
@@ -668,6 +670,13 @@ def build_parser() -> argparse.ArgumentParser:
     np_.add_argument("--dir", default=".", help="create NAME/ inside this folder (default: the current one)")
     np_.set_defaults(func=cmd_new_pack)
     return parser
+
+
+def _markup_safe(text: str) -> str:
+    """``text`` with rich's ``[`` escaped: paths and messages are printed as they are."""
+    from rich.markup import escape
+
+    return escape(text)
 
 
 def _os_error_text(e: OSError) -> str:

@@ -170,6 +170,21 @@ class Trainer:
         # the plan is the project's epochs (as for the cosine schedule), whatever a run's length
         self.clock = attach_clock(self.model, TrainingClock(self.steps_per_epoch(), project.training.epochs))
 
+    def block_of(self, exc: BaseException) -> str | None:
+        """The path of the block whose module was running when ``exc`` was raised (the innermost
+        one in the traceback), e.g. ``Backbone › bn``; None when no block's code was on the stack."""
+        by_module = {id(m): nid for nid, m in self.model.block_modules.items()}
+        found = None
+        tb = exc.__traceback__
+        while tb is not None:
+            owner = tb.tb_frame.f_locals.get("self")
+            if owner is not None and id(owner) in by_module:
+                found = by_module[id(owner)]
+            tb = tb.tb_next
+        if found is None:
+            return None
+        return " › ".join(self.compiled.flat.nodes[found].path)
+
     def _order(self, index: int) -> Order:
         return order_of(self.project, index)
 
