@@ -72,3 +72,29 @@ def test_temp_files_of_a_killed_writer_are_cleaned_on_the_next_write(tmp_path: P
     write_text_atomic(tmp_path / "c.json", "{}")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, "c.json"])
     assert clean_stale_temps(tmp_path) == []
+
+
+# Files allowed to write without the helper, and why.
+_EXEMPT = {
+    "dpg_blocks/core/atomic_file.py": "the helper itself",
+    # the exported script's own loop (copied into a script that cannot import dpg_blocks)
+    "dpg_blocks/engine/export_runtime.py": "runs inside the exported standalone script",
+}
+_WRITES = (r"\.write_text\(", r"\.write_bytes\(", r"\bopen\([^)\n]*['\"][wax]b?\+?['\"]", r"mkstemp\(", r"os\.replace\(",
+           r"torch\.save\([^,]+,\s*+(?!buffer)", r"np\.save", r"json\.dump\((?!.*sys\.stdout)")
+
+
+def test_every_file_the_tool_writes_goes_through_the_atomic_writer():
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    found = []
+    for path in sorted((root / "dpg_blocks").rglob("*.py")):
+        rel = path.relative_to(root).as_posix()
+        if rel in _EXEMPT:
+            continue
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            code = line.split("#", 1)[0]
+            if any(re.search(p, code) for p in _WRITES):
+                found.append(f"{rel}:{n}: {line.strip()}")
+    assert found == [], "write through dpg_blocks.core.atomic_file:\n" + "\n".join(found)
