@@ -68,8 +68,14 @@ def clean_stale_temps(folder: Path) -> list[Path]:
 
 
 def _umask() -> int:
-    # os.umask can only be read by setting it; the tool is single-threaded where it writes files
-    mask = os.umask(0)
+    try:  # Linux says it without changing it (another thread may be creating a file right now)
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o077)  # elsewhere it can only be read by setting it: briefly the strictest one
     os.umask(mask)
     return mask
 
