@@ -180,11 +180,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     epochs = project.training.epochs if args.epochs is None else args.epochs
     console.print(f"training {project.name!r} on {trainer.device} for {epochs} epoch(s)", highlight=False)
-    for source in trainer.sources.values():
+    for input_id, source in trainer.sources.items():
         dropped = source.split_size("train") - min(source.split_size("train"),
                                                    source.num_batches("train") * source.batch_size)
         if dropped:
-            console.print(f"note: {source.name}: {source.split_size('train')} training samples in batches of "
+            console.print(f"note: {_markup_safe(trainer.names[input_id])} ({_markup_safe(source.name)}): "
+                          f"{source.split_size('train')} training samples in batches of "
                           f"{source.batch_size}; the last batch of {dropped} sample is left out of each epoch "
                           "(one sample is no batch to train on)", highlight=False)
     from dpg_blocks.core.atomic_file import write_text_atomic

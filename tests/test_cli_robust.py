@@ -100,7 +100,7 @@ def test_a_trailing_training_batch_of_one_sample_is_left_out_and_said(tmp_path, 
     assert main(["train", str(path), "--epochs", "2", "-q"]) == EXIT_OK
     err = capsys.readouterr().err
     _no_traceback(err)
-    assert "the last batch of 1 sample is left out of each epoch" in err
+    assert "note: data (p.npz): 65 training samples in batches of 16; the last batch of 1 sample is left out" in err
     trainer = Trainer(load_project(path), registry(), tmp_path, device="cpu")
     source = next(iter(trainer.sources.values()))
     assert source.split_size("train") == 65 and trainer.steps_per_epoch() == 4
