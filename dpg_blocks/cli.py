@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,17 @@ if TYPE_CHECKING:  # rich is imported by the commands that print, not by the edi
     from rich.table import Table
 
 EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
+EXIT_WRITE = 3  # a file could not be written (a full disk, no permission); the old file is kept
+EXIT_INTERNAL = 4  # an unexpected error inside dpg-blocks: a bug to report
+EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
+DEBUG_ENV = "DPG_BLOCKS_DEBUG"  # set (or pass --debug) to see the traceback of an unexpected error
+EXIT_CODES = f"""exit codes:
+  {EXIT_OK}    done (validate: the project is valid)
+  {EXIT_INVALID}    the project does not validate, or the command was refused (the message says why)
+  {EXIT_UNREADABLE}    the project or an argument cannot be read or used
+  {EXIT_WRITE}    a file could not be written (full disk, permissions); files already there are kept
+  {EXIT_INTERNAL}    an unexpected error in dpg-blocks (please report it; --debug or {DEBUG_ENV}=1 shows the traceback)
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C)"""
 PIPE_WIDTH = 160  # tables written to a file or a pipe: wide enough that messages stay on a line
 
 
@@ -164,25 +176,47 @@ def cmd_train(args: argparse.Namespace) -> int:
         console.print(_records_table(bad, "the project does not validate"))
         return EXIT_INVALID
     except ValueError as e:  # a bad device or dataset setting
-        console.print(f"[bold red]cannot train:[/] {e}", highlight=False)
+        console.print(f"[bold red]cannot train:[/] {_markup_safe(str(e))}", highlight=False)
         return EXIT_INVALID
     epochs = project.training.epochs if args.epochs is None else args.epochs
     console.print(f"training {project.name!r} on {trainer.device} for {epochs} epoch(s)", highlight=False)
-    metrics_file = open(args.metrics_out, "w", encoding="utf-8") if args.metrics_out else None  # noqa: SIM115
-    last: dict[str, Any] = {}
+    for input_id, source in trainer.sources.items():
+        dropped = source.split_size("train") - min(source.split_size("train"),
+                                                   source.num_batches("train") * source.batch_size)
+        if dropped:
+            console.print(f"note: {_markup_safe(trainer.names[input_id])} ({_markup_safe(source.name)}): "
+                          f"{source.split_size('train')} training samples in batches of "
+                          f"{source.batch_size}; the last batch of {dropped} sample is left out of each epoch "
+                          "(one sample is no batch to train on)", highlight=False)
+    from dpg_blocks.core.atomic_file import write_text_atomic
+    from dpg_blocks.engine.training import NonFiniteLoss
+
+    written: list[str] = []  # the metrics file, rewritten atomically after every epoch
     try:
-        with Progress(
-            TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=console, transient=False,
-            disable=args.quiet,
-        ) as progress:
-            task = progress.add_task("train", total=trainer.steps_per_epoch() or 1, epoch=1, info="")
+        if args.metrics_out:
+            write_text_atomic(args.metrics_out, "")
+        if args.checkpoint_dir:
+            Path(args.checkpoint_dir).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        console.print(f"[bold red]cannot train:[/] cannot write {_markup_safe(_os_error_text(e))}", highlight=False)
+        return EXIT_WRITE
+    last: dict[str, Any] = {}
+    step = [0]
+    with Progress(
+        TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=console, transient=False,
+        disable=args.quiet,
+    ) as progress:
+        task = progress.add_task("train", total=trainer.steps_per_epoch() or 1, epoch=1, info="")
 
-            def on_step(step: int, total: int) -> None:
-                progress.update(task, completed=step, total=total)
+        def on_step(done: int, total: int) -> None:
+            step[0] = done
+            progress.update(task, completed=done, total=total)
 
-            for metrics in trainer.fit(epochs, on_step=on_step):
+        try:
+            for metrics in trainer.fit(epochs, on_step=on_step, check_finite=True):
                 last = metrics
+                step[0] = 0
                 shown = [k for k in metrics if k.startswith("loss/")] if len(trainer.model.orders) > 1 else ["loss"]
                 info = "  ".join(
                     f"{k}={_fmt(metrics[k])}" for k in (*shown, "val_accuracy", "test_accuracy") if k in metrics
@@ -190,14 +224,37 @@ def cmd_train(args: argparse.Namespace) -> int:
                 progress.update(task, epoch=metrics["epoch"] + 1 if metrics["epoch"] < epochs else epochs, info=info)
                 if metrics["epoch"] < epochs:
                     progress.reset(task, total=trainer.steps_per_epoch() or 1)
-                if metrics_file:
-                    metrics_file.write(json.dumps(metrics) + "\n")
-                    metrics_file.flush()
+                if args.metrics_out:
+                    written.append(json.dumps(metrics) + "\n")
+                    write_text_atomic(args.metrics_out, "".join(written))
                 if args.checkpoint_dir:
                     trainer.save_checkpoint(args.checkpoint_dir, metrics)
-    finally:
-        if metrics_file:
-            metrics_file.close()
+        except OSError as e:
+            progress.stop()
+            console.print(
+                f"[bold red]training stopped after epoch {trainer.epoch}:[/] cannot write {_markup_safe(_os_error_text(e))}; "
+                "the files written before are kept", highlight=False,
+            )
+            return EXIT_WRITE
+        except NonFiniteLoss as e:
+            progress.stop()
+            order = trainer._order(e.order)
+            console.print(
+                f"[bold red]training stopped:[/] the loss of order {e.order} ({_markup_safe(order.name)}) is {e.value} at epoch "
+                f"{trainer.epoch + 1}, step {e.step}; nothing was learnt from that step. A lower learning rate "
+                f"(now {order.optimizer.lr:g}) or normalised data usually helps.", highlight=False,
+            )
+            return EXIT_INVALID
+        except Exception as e:  # a block failing on real data: name where, not a traceback
+            progress.stop()
+            first = (str(e).strip().splitlines() or [""])[0]
+            block = trainer.block_of(e)
+            console.print(
+                f"[bold red]training failed[/] at epoch {trainer.epoch + 1}, step {step[0] + 1}"
+                + _markup_safe((f", in block {block}" if block else "") + f": {type(e).__name__}: {first}"),
+                highlight=False,
+            )
+            return EXIT_INVALID
     summary = _table(title="summary (last epoch)")
     summary.add_column("metric")
     summary.add_column("value", justify="right")
@@ -228,7 +285,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         bad = [r.to_dict() for r in e.records if r.status in ("error", "upstream-error")]
         console.print(_records_table(bad, "the project does not validate; nothing was exported"))
         return EXIT_INVALID
-    except (ExportError, ValueError, OSError) as e:  # a layer that cannot be written out, a bad path
+    except OSError as e:  # a full disk, a folder that is not there: the old file is kept
+        console.print(f"[bold red]cannot export:[/] cannot write {_markup_safe(_os_error_text(e))}", highlight=False)
+        return EXIT_WRITE
+    except (ExportError, ValueError) as e:  # a layer that cannot be written out
         console.print(f"[bold red]cannot export:[/] {e}", highlight=False)
         return EXIT_INVALID
     _console().print(f"wrote {path}\n  python {path} --epochs 1   # needs only torch and numpy", highlight=False)
@@ -257,7 +317,10 @@ def _export_onnx(args: argparse.Namespace, project: Any, registry: Any, console:
         bad = [r.to_dict() for r in e.records if r.status in ("error", "upstream-error")]
         console.print(_records_table(bad, "the project does not validate; nothing was exported"))
         return EXIT_INVALID
-    except (ExportError, ValueError, OSError) as e:
+    except OSError as e:
+        console.print(f"[bold red]cannot export:[/] cannot write {_markup_safe(_os_error_text(e))}", highlight=False)
+        return EXIT_WRITE
+    except (ExportError, ValueError) as e:
         from rich.markup import escape
 
         console.print(f"[bold red]cannot export:[/] {escape(str(e))}", highlight=False)  # "dpg-blocks[onnx]"
@@ -336,11 +399,16 @@ def cmd_trust(args: argparse.Namespace) -> int:
     project = _load(args.project, console)
     if project is None:
         return EXIT_UNREADABLE
-    from dpg_blocks.core.trust import TrustStore, code_digest
+    from dpg_blocks.core.trust import TrustStore, code_digest, outside_data_paths
 
     items = _code_items(project, _registry(args))
     digest = code_digest(items)
     store = TrustStore()
+    outside = outside_data_paths(project, Path(args.project).resolve().parent)
+    if args.show and outside:  # what opening it reads besides its own folder (~/.ssh/...)
+        console.print("[bold yellow]reads data from outside the project's folder:[/]", highlight=False)
+        for d in outside:
+            console.print(f"  {d.describe()}", highlight=False, markup=False)
     if digest is None:
         console.print(f"{args.project} contains no custom code; there is nothing to trust.", highlight=False)
         return EXIT_OK
@@ -491,7 +559,12 @@ def cmd_screenshot(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dpg-blocks", description="Design, train and debug neural networks as block graphs.")
+    parser = argparse.ArgumentParser(
+        prog="dpg-blocks", description="Design, train and debug neural networks as block graphs.",
+        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--debug", action="store_true",
+                        help=f"show the traceback of an unexpected error (also: {DEBUG_ENV}=1); anywhere on the line")
     sub = parser.add_subparsers(dest="command")
 
     def with_plugins(p: argparse.ArgumentParser) -> None:
@@ -600,9 +673,53 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _markup_safe(text: str) -> str:
+    """``text`` with rich's ``[`` escaped: paths and messages are printed as they are."""
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def _os_error_text(e: OSError) -> str:
+    """``/x/last.pt: No space left on device`` — the file and the reason, without errno noise."""
+    where = e.filename if e.filename is not None else ""
+    reason = e.strerror or str(e) or type(e).__name__
+    return f"{where}: {reason}" if where else reason
+
+
+def _report_unexpected(e: BaseException, command: str, debug: bool, json_out: bool = False) -> int:
+    """One message for an error no command expected; the traceback only when asked for."""
+    import traceback
+
+    err = _console(stderr=True)
+    if isinstance(e, KeyboardInterrupt):
+        err.print(f"dpg-blocks {command}: interrupted", highlight=False, markup=False)
+        return EXIT_INTERRUPTED
+    if debug:
+        sys.stderr.write("".join(traceback.format_exception(e)))
+    if isinstance(e, OSError):
+        message, code = f"dpg-blocks {command}: cannot complete: {_os_error_text(e)}", EXIT_WRITE
+    elif isinstance(e, MemoryError):
+        message, code = f"dpg-blocks {command}: out of memory", EXIT_INTERNAL
+    else:
+        first = (str(e).strip().splitlines() or [""])[0][:300]
+        hint = "" if debug else f" (run with --debug or {DEBUG_ENV}=1 for the traceback)"
+        message = (f"dpg-blocks {command}: unexpected error: {type(e).__name__}: {first}\n"
+                   f"This is a bug in dpg-blocks; please report it{hint}.")
+        code = EXIT_INTERNAL
+    err.print(message, highlight=False, markup=False)
+    if json_out:  # --json promised JSON on stdout: still one object, saying what went wrong
+        json.dump({"ok": False, "error": message.splitlines()[0], "exit_code": code}, sys.stdout)
+        sys.stdout.write("\n")
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; whatever happens, it ends in a message and an exit code (``--help``)."""
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    argv = [a for a in argv if a != "--debug"]
     if not argv:
         argv = ["open"]  # a bare `dpg-blocks` (a desktop launcher) opens an empty editor
     commands = {"validate", "train", "export", "import", "plugins", "open", "screenshot", "trust", "library", "new-pack"}
@@ -612,7 +729,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_OK
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except SystemExit:
+        raise
+    except BaseException as e:  # noqa: BLE001 — the last guard: a message, never a traceback
+        return _report_unexpected(e, args.command, debug, bool(getattr(args, "json", False)))
 
 
 if __name__ == "__main__":

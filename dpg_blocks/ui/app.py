@@ -20,7 +20,7 @@ from typing import Any
 
 import dearpygui.dearpygui as dpg
 
-from dpg_blocks.core.project_file import write_text_atomic
+from dpg_blocks.core.atomic_file import write_text_atomic
 
 from .blocks_menu import BlocksMenu
 from .canvas import Canvas
@@ -683,7 +683,7 @@ def run_editor(project_path: str | None, size: tuple[int, int] = (1600, 1000)) -
             editor.layout(dpg.get_viewport_width(), dpg.get_viewport_height())
         probe = os.environ.get("DPG_BLOCKS_STARTUP_PROBE")
         if probe:
-            Path(probe).write_text(repr(time.time()))
+            write_text_atomic(probe, repr(time.time()))
             return 0
         editor.start_engine()
         # SIGTERM ends the loop without asking; unsaved work goes to the recovery file (below).
@@ -786,7 +786,7 @@ def run_screenshot(
                 saved_at = settled
             if saved_at and out_path.exists() and out_path.stat().st_size > 0:
                 if boxes:
-                    Path(boxes).write_text(json.dumps(_layout_info(editor), indent=1))
+                    write_text_atomic(boxes, json.dumps(_layout_info(editor), indent=1))
                 return 0
         return 1
     finally:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dpg_blocks.core import Project, dumps, load_project
-from dpg_blocks.core.project_file import write_text_atomic
+from dpg_blocks.core.atomic_file import write_text_atomic
 from dpg_blocks.core.user_folder import user_dir
 
 if TYPE_CHECKING:
