@@ -477,7 +477,7 @@ class Editor:
                 st.say(f"{len(failures)} plugin(s) failed to load: {', '.join(map(str, failures))}")
         elif isinstance(ev, EngineStatus):
             st.set_engine(ev.state, ev.reason)
-            if ev.state in ("crashed", "hung"):
+            if ev.state in ("crashed", "hung") or (ev.state == "stopped" and ev.reason):
                 st.say(ev.reason)
                 if st.training.state in ("running", "paused", "starting"):
                     st.training.state, st.training.reason = "failed", ev.reason

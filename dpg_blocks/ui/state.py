@@ -691,7 +691,7 @@ class EditorState:
         state = self.engine_state
         if state == "ready" and self.validation.pending:
             state = "validating"
-        if state in ("crashed", "hung", "restarting") and self.engine_reason:
+        if state in ("crashed", "hung", "restarting", "stopped") and self.engine_reason:
             return f"engine {state}: {self.engine_reason}"
         return f"engine {state}"
 
