@@ -179,7 +179,7 @@ def _validate_in_engine(project: dict[str, Any], folder: str, plugin_dirs: list[
     from dpg_blocks import protocol as m
     from dpg_blocks.client.engine_client import EngineClient, EngineStatus
 
-    client = EngineClient(tuple(plugin_dirs), validate_deadline_s=VALIDATE_DEADLINE_S, threads=1)
+    client = EngineClient(tuple(plugin_dirs), validate_deadline_s=VALIDATE_DEADLINE_S)
     result: dict[str, Any] = {"started": False, "records": [], "error": "", "plugin_failures": []}
     request = None
     client.start()

@@ -124,6 +124,13 @@ class EngineClient:
         self._plugin_seen = ("", 0.0)
         self._set_state("starting" if self.restarts == 0 else "restarting")
 
+    def revive(self) -> None:
+        """Start again an engine the client gave up on after failed starts (a reload, a retry)."""
+        if self._proc is None:
+            self.start_failures = 0
+            self._resend = True
+            self.start()
+
     @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None
@@ -306,15 +313,18 @@ class EngineClient:
             return False
         self._proc.kill()
         self._proc.join(2.0)
-        self._died("hung", f"engine hung: importing a plugin for {stuck:.0f} s", self._proc.exitcode, None)
+        self._died("hung", f"engine hung: importing a plugin for {stuck:.0f} s", self._proc.exitcode, None,
+                   plugin_hung=True)
         return True
 
-    def _quarantine_plugin(self, state: str, exitcode: int | None) -> str:
+    def _quarantine_plugin(self, state: str, exitcode: int | None, plugin_hung: bool) -> str:
         """If the engine died importing a plugin, quarantine it; the text naming it, or ""."""
         block_id, key = self._beacon_block()
         if not block_id.startswith(PLUGIN_MARK) or not key:
             return ""
         pack = block_id.removeprefix(PLUGIN_MARK)
+        if state == "hung" and not plugin_hung:  # killed by another deadline: not proof enough
+            return f" while importing plugin {pack} ({key})"
         why = describe_death(None if state == "hung" else exitcode)
         try:
             QuarantineStore().add(key, pack, key.removeprefix("entry-point:"), why)
@@ -322,8 +332,8 @@ class EngineClient:
             return f" while importing plugin {pack} ({key})"
         return f" while importing plugin {pack} ({key}); it is quarantined"
 
-    def _died(self, state: str, reason: str, exitcode: int | None, sig: int | None) -> None:
-        plugin = self._quarantine_plugin(state, exitcode)
+    def _died(self, state: str, reason: str, exitcode: int | None, sig: int | None, plugin_hung: bool = False) -> None:
+        plugin = self._quarantine_plugin(state, exitcode, plugin_hung)
         reason += plugin
         block_id, block_path = self._beacon_block() if self._busy or plugin else ("", "")
         if self._busy == "validate" and not plugin:

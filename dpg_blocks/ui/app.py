@@ -537,7 +537,10 @@ class Editor:
         if self.client is None:
             self.state.say("the engine is not running")
             return
-        self.client.send(m.ReloadPlugins())
+        if self.client.state == "stopped" and self.client.start_failures:
+            self.client.revive()  # it gave up after failed starts: a new start discovers afresh
+        else:
+            self.client.send(m.ReloadPlugins())
         self.state.say(f"{why}: reloading plugins…" if why else "reloading plugins…")
 
     def training_command(self, what: str) -> None:
