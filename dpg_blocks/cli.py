@@ -202,7 +202,8 @@ def _validate_in_engine(project: dict[str, Any], folder: str, plugin_dirs: list[
                     if request is not None or ev.state == "stopped":
                         block = ev.block_path or ev.block_id
                         where = f" in block {block}" if block and request is not None else ""
-                        result["error"] = f"validation {ev.state}{where}: {ev.reason}"
+                        why = ev.reason.removesuffix(f" (while validating {ev.block_path})")  # said once
+                        result["error"] = f"validation {ev.state}{where}: {why}"
                         return result
             time.sleep(0.02)
     finally:

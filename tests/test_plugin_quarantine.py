@@ -253,3 +253,60 @@ def test_the_quarantine_retries_a_changed_plugin_and_survives_a_corrupt_file(tmp
     store.mark_good({key: before})
     assert store.is_good(key, before)
     assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".q.json.*"))
+
+
+class FakeEntryPoint:
+    """An installed pack's entry point whose import does ``action`` (no install needed)."""
+
+    group = "dpg_blocks.blocks"
+    dist = None
+
+    def __init__(self, name: str, action) -> None:
+        self.name, self.value, self.action = name, f"{name}_module", action
+
+    def load(self):
+        return self.action()
+
+
+def test_in_process_an_exiting_or_interrupting_entry_point_is_quarantined_and_the_rest_load(monkeypatch, tmp_path):
+    import importlib.metadata
+
+    from dpg_blocks.engine.registry import discover
+
+    def exits():
+        raise SystemExit(2)
+
+    def interrupts():
+        raise KeyboardInterrupt
+
+    def loops():
+        while True:
+            pass
+
+    fakes = [FakeEntryPoint("ep_exit", exits), FakeEntryPoint("ep_interrupt", interrupts),
+             FakeEntryPoint("ep_loop", loops), FakeEntryPoint("ep_raise", lambda: 1 / 0)]
+    real = importlib.metadata.entry_points
+
+    def entry_points(**kw):
+        found = [ep for ep in real(**kw) if ep.name == "builtin"]
+        return found + [ep for ep in fakes if kw.get("name") in (None, ep.name)]
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
+    monkeypatch.setenv(IMPORT_LIMIT_ENV, "0.5")
+    write_plugins(tmp_path / "plugs", {})
+    started = time.monotonic()
+    reg = discover([tmp_path / "plugs"], defaults=False)
+    assert time.monotonic() - started < 5
+    failed = {f.pack: f for f in reg.failures}
+    assert failed["ep_exit"].quarantined and "called sys.exit(2) at import" in failed["ep_exit"].error
+    assert failed["ep_interrupt"].quarantined and "raised KeyboardInterrupt" in failed["ep_interrupt"].error
+    assert failed["ep_loop"].quarantined and "import took longer than 0.5 s" in failed["ep_loop"].error
+    # An ordinary exception is a failure, not a quarantine: retrying it is harmless.
+    assert not failed["ep_raise"].quarantined and failed["ep_raise"].error == "ZeroDivisionError: division by zero"
+    assert reg.get("demo.Scale") is not None and reg.get("builtin.Linear") is not None
+
+    # The next discovery does not import the quarantined ones again.
+    fakes[0].action = fakes[1].action = fakes[2].action = lambda: pytest.fail("a quarantined plugin was imported")
+    again = {f.pack: f for f in discover([tmp_path / "plugs"], defaults=False).failures}
+    assert again["ep_loop"].error.startswith("quarantined: import took longer than 0.5 s; retried when it changes")
+    assert {"ep_exit", "ep_interrupt", "ep_loop"} == {p for p, f in again.items() if f.quarantined}
