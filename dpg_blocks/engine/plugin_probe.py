@@ -3,7 +3,7 @@ takes down the child, not the command line that asked.
 
 The parent (:func:`probe`) runs ``python -m dpg_blocks.engine.plugin_probe`` with the plugin
 keys on stdin. The child imports each of them under the usual guard and prints a ``start`` and
-a ``done`` line per plugin (marked, so a plugin's own prints are ignored). When the child dies
+a ``done`` line per plugin, then ``end`` (marked, so a plugin's own prints are ignored). When the child dies
 or stops answering while a plugin's ``start`` has no ``done``, the parent quarantines that
 plugin and starts a new child for the rest. A plugin that merely raises is fine here: it is
 recorded as a failure when the parent loads it.
@@ -91,6 +91,10 @@ def _run_child(keys: list[str], plugin_dirs: list[Any], defaults: bool,
                     done.add(key)
                     current = None
                     deadline = time.monotonic() + START_GRACE_S
+                elif what == "end":  # a process a plugin started may hold our pipe open: no EOF
+                    proc.kill()
+                    proc.wait()
+                    return done, None, ""
         code = proc.wait()
     finally:
         sel.close()
@@ -120,6 +124,7 @@ def _child() -> None:
         say("start", cand.key)
         finder.load(cand)  # guarded: exits, KeyboardInterrupt and timeouts are quarantined here
         say("done", cand.key)
+    say("end", "")
     os._exit(0)  # whatever a plugin left behind (threads, atexit hooks) cannot hang or change this
 
 
