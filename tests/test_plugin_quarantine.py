@@ -248,6 +248,8 @@ def test_the_quarantine_retries_a_changed_plugin_and_survives_a_corrupt_file(tmp
     plugin.write_text("x = 22\n")  # another size: another fingerprint
     assert fingerprint(key) != before and store.current(key) is None
     assert [e.name for e in store.enable("p")] == ["p"] and store.entries() == []
+    (tmp_path / "q.json").write_text('{"quarantined": {"a": 3, "b": {"since": "soon", "fingerprint": "x"}}}')
+    assert [(e.key, e.since) for e in store.entries()] == [("b", 0.0)]
     (tmp_path / "q.json").write_text("{not json")
     assert store.entries() == [] and not store.is_good(key, before)
     store.mark_good({key: before})

@@ -103,11 +103,16 @@ class QuarantineStore:
         """Every quarantined plugin (also those whose files changed since)."""
         out = []
         for key, rec in self._read()["quarantined"].items():
-            if isinstance(rec, dict):
-                out.append(QuarantineEntry(
-                    key, str(rec.get("name", key)), str(rec.get("path", key)), str(rec.get("fingerprint", "")),
-                    str(rec.get("reason", "")), float(rec.get("since", 0.0) or 0.0),
-                ))
+            if not isinstance(rec, dict):
+                continue  # a hand-edited entry: ignored, so the plugin is simply tried again
+            try:
+                since = float(rec.get("since", 0.0) or 0.0)
+            except (TypeError, ValueError):
+                since = 0.0
+            out.append(QuarantineEntry(
+                key, str(rec.get("name", key)), str(rec.get("path", key)), str(rec.get("fingerprint", "")),
+                str(rec.get("reason", "")), since,
+            ))
         return out
 
     def current(self, key: str, fp: str | None = None) -> QuarantineEntry | None:
