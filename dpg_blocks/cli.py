@@ -88,9 +88,11 @@ def _load(path: str, console: Console) -> Any:
 
 
 def _registry(args: argparse.Namespace) -> Any:
-    from dpg_blocks.engine.registry import discover
+    # Plugins not yet known to import safely are tried in a child process first: one that
+    # segfaults, exits or hangs is quarantined there and never imported here.
+    from dpg_blocks.engine.registry import safe_discover
 
-    return discover(args.plugins or [])
+    return safe_discover(args.plugins or [])
 
 
 def _code_items(project: Any, registry: Any) -> list[Any]:
@@ -132,22 +134,92 @@ def cmd_validate(args: argparse.Namespace) -> int:
     project = _load(args.project, console)
     if project is None:
         return EXIT_UNREADABLE
-    from dpg_blocks.engine.compiler import validate_project
-
     registry = _registry(args)
-    trusted = _trusted(project, registry, args, _console(stderr=True))
+    _trusted(project, registry, args, _console(stderr=True))  # --trust records it; the engine reads it
     folder = Path(args.project).resolve().parent
-    records = [r.to_dict() for r in validate_project(project, registry, folder, trusted=trusted)]
-    ok = not any(r["status"] == "error" for r in records)
+    # The engine process validates, so a block whose build() or forward crashes or hangs it is
+    # named instead of taking this command down (the engine checks the trust itself).
+    from dpg_blocks.core.project_file import project_to_dict
+
+    run = _validate_in_engine(project_to_dict(project), str(folder), args.plugins or [])
+    failures = run["plugin_failures"] if run["started"] else [f.to_dict() for f in registry.failures]
+    records, error = run["records"], run["error"]
+    ok = not error and not any(r["status"] == "error" for r in records)
     if args.json:
-        json.dump({"ok": ok, "blocks": records}, sys.stdout, indent=1)
+        out: dict[str, Any] = {"ok": ok, "blocks": records, "plugin_failures": failures}
+        if error:
+            out["error"] = error
+        json.dump(out, sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
-        console.print(_records_table(records, f"{project.name}: {'valid' if ok else 'INVALID'}"))
+        if records:
+            console.print(_records_table(records, f"{project.name}: {'valid' if ok else 'INVALID'}"))
         for r in records:
             if r["status"] == "error" and r["traceback"] and args.verbose:
                 console.print(f"[red]{r['path_text']}[/]\n{r['traceback']}", highlight=False)
+        if error:
+            from rich.markup import escape
+
+            console.print(f"[bold red]{escape(project.name)}: not validated:[/] {escape(error)}", highlight=False)
+    _print_plugin_failures(failures, _console(stderr=True))
     return EXIT_OK if ok else EXIT_INVALID
+
+
+def _print_plugin_failures(failures: list[dict[str, Any]], console: Console) -> None:
+    """One line per plugin that failed to load or is quarantined (plugin name, path, reason)."""
+    from rich.markup import escape
+
+    for f in failures:
+        verb = "" if f.get("quarantined") else " failed to load"  # a quarantine's text says so itself
+        console.print(f"[red]plugin {escape(str(f['pack']))}[/] ({escape(str(f['path']))}){verb}: "
+                      f"{escape(str(f['error']))}", highlight=False)
+
+
+VALIDATE_DEADLINE_S = 120.0  # the CLI waits longer than the editor: nobody is editing meanwhile
+ENGINE_START_LIMIT_S = 300.0  # torch's import on a slow machine; a plugin hang is caught sooner
+
+
+def _validate_in_engine(project: dict[str, Any], folder: str, plugin_dirs: list[str]) -> dict[str, Any]:
+    """Validate in a real engine process: {"started", "records", "error", "plugin_failures"}.
+
+    A plugin that kills the engine at start-up is quarantined by the client, which restarts it
+    (at most 3 times in a row); a crash or hang during validation is an ``error`` naming the
+    block that was running.
+    """
+    import time
+
+    from dpg_blocks import protocol as m
+    from dpg_blocks.client.engine_client import EngineClient, EngineStatus
+
+    client = EngineClient(tuple(plugin_dirs), validate_deadline_s=VALIDATE_DEADLINE_S)
+    result: dict[str, Any] = {"started": False, "records": [], "error": "", "plugin_failures": []}
+    request = None
+    client.start()
+    give_up = time.monotonic() + ENGINE_START_LIMIT_S
+    try:
+        while True:
+            if request is None and time.monotonic() > give_up:
+                result["error"] = f"the engine did not start within {ENGINE_START_LIMIT_S:g} s"
+                return result
+            for ev in client.poll(50.0):
+                if isinstance(ev, m.Ready):
+                    result["started"] = True
+                    result["plugin_failures"] = [dict(f) for f in ev.failures]
+                    client.auto_restart = False  # a crash from here on is the project's, not a plugin's
+                    request = client.validate(project, folder)
+                elif isinstance(ev, m.ValidationResult) and ev.request_id == request:
+                    result["records"], result["error"] = list(ev.records), ev.error
+                    return result
+                elif isinstance(ev, EngineStatus) and ev.state in ("crashed", "hung", "stopped") and ev.reason:
+                    if request is not None or ev.state == "stopped":
+                        block = ev.block_path or ev.block_id
+                        where = f" in block {block}" if block and request is not None else ""
+                        why = ev.reason.removesuffix(f" (while validating {ev.block_path})")  # said once
+                        result["error"] = f"validation {ev.state}{where}: {why}"
+                        return result
+            time.sleep(0.02)
+    finally:
+        client.shutdown()
 
 
 def _fmt(v: Any) -> str:
@@ -359,7 +431,20 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
+    """List packs, blocks and failed or quarantined plugins; exit 1 when any failed."""
+    if args.enable:
+        from dpg_blocks.core.plugin_quarantine import QuarantineStore
+
+        err = _console(stderr=True)
+        for name in args.enable:
+            gone = QuarantineStore().enable(name)
+            if not gone:
+                err.print(f"no quarantined plugin is called {name!r}", highlight=False)
+                return EXIT_INVALID
+            for e in gone:
+                err.print(f"re-enabled {e.name} ({e.path}); trying it again", highlight=False)
     registry = _registry(args)
+    code = EXIT_INVALID if registry.failures else EXIT_OK
     data = {
         "packs": [p.to_dict() for p in registry.packs],
         "blocks": [
@@ -370,7 +455,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     if args.json:
         json.dump(data, sys.stdout, indent=1)
         sys.stdout.write("\n")
-        return EXIT_OK
+        return code
     console = _console()
     packs = _table(title="block packs")
     for col in ("pack", "source", "path", "blocks"):
@@ -385,13 +470,15 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         blocks.add_row(b["id"], b["name"], b["category"], b["pack"])
     console.print(blocks)
     if registry.failures:
-        fails = _table(title="failures", style="red")
+        from rich.markup import escape
+
+        fails = _table(title="failed or quarantined plugins", style="red")
         for col in ("pack", "path", "error"):
             fails.add_column(col, overflow="fold")
         for f in registry.failures:
-            fails.add_row(f.pack, f.path, f.error)
+            fails.add_row(escape(f.pack), escape(f.path), escape(f.error))
         console.print(fails)
-    return EXIT_OK
+    return code
 
 
 def cmd_trust(args: argparse.Namespace) -> int:
@@ -572,7 +659,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("validate", help="check a project and show every block's status and shapes")
     v.add_argument("project")
-    v.add_argument("--json", action="store_true", help='print {"ok": bool, "blocks": [...]} as JSON')
+    v.add_argument("--json", action="store_true",
+                   help='print {"ok": bool, "blocks": [...], "plugin_failures": [...]} as JSON '
+                   '(and "error" when the engine could not validate)')
     v.add_argument("-v", "--verbose", action="store_true", help="print tracebacks of failing blocks")
     v.add_argument("--trust", action="store_true", help="trust and run this project's custom code (it is recorded)")
     with_plugins(v)
@@ -661,8 +750,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--library", metavar="DIR", help="use this library folder instead of the user's")
     lib.set_defaults(func=cmd_library)
 
-    pl = sub.add_parser("plugins", help="list block packs, their blocks, and packs that failed to load")
+    pl = sub.add_parser("plugins", help="list block packs, their blocks, and packs that failed to load "
+                        "(exit 1 when any failed or is quarantined)")
     pl.add_argument("--json", action="store_true")
+    pl.add_argument("--enable", action="append", metavar="NAME",
+                    help="lift the quarantine of plugin NAME (pack name or path) and try it again")
     with_plugins(pl)
     pl.set_defaults(func=cmd_plugins)
 

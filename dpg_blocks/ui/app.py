@@ -532,7 +532,7 @@ class Editor:
                 st.say(f"{len(failures)} plugin(s) failed to load: {', '.join(map(str, failures))}")
         elif isinstance(ev, EngineStatus):
             st.set_engine(ev.state, ev.reason)
-            if ev.state in ("crashed", "hung"):
+            if ev.state in ("crashed", "hung") or (ev.state == "stopped" and ev.reason):
                 st.say(ev.reason)
                 if st.training.state in ("running", "paused", "starting"):
                     st.training.state, st.training.reason = "failed", ev.reason
@@ -592,7 +592,10 @@ class Editor:
         if self.client is None:
             self.state.say("the engine is not running")
             return
-        self.client.send(m.ReloadPlugins())
+        if self.client.state == "stopped" and self.client.start_failures:
+            self.client.revive()  # it gave up after failed starts: a new start discovers afresh
+        else:
+            self.client.send(m.ReloadPlugins())
         self.state.say(f"{why}: reloading plugins…" if why else "reloading plugins…")
 
     def training_command(self, what: str) -> None:

@@ -723,7 +723,7 @@ class EditorState:
             state = "validating"
         if state == "training" and self.training.state == "paused":
             state = "paused"  # the engine holds a run, but nothing is computing
-        if state in ("crashed", "hung", "restarting") and self.engine_reason:
+        if state in ("crashed", "hung", "restarting", "stopped") and self.engine_reason:
             return f"engine {state}: {self.engine_reason}"
         return f"engine {state}"
 
