@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,17 @@ if TYPE_CHECKING:  # rich is imported by the commands that print, not by the edi
     from rich.table import Table
 
 EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
+EXIT_WRITE = 3  # a file could not be written (a full disk, no permission); the old file is kept
+EXIT_INTERNAL = 4  # an unexpected error inside dpg-blocks: a bug to report
+EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
+DEBUG_ENV = "DPG_BLOCKS_DEBUG"  # set (or pass --debug) to see the traceback of an unexpected error
+EXIT_CODES = f"""exit codes:
+  {EXIT_OK}    done (validate: the project is valid)
+  {EXIT_INVALID}    the project does not validate, or the command was refused (the message says why)
+  {EXIT_UNREADABLE}    the project or an argument cannot be read or used
+  {EXIT_WRITE}    a file could not be written (full disk, permissions); files already there are kept
+  {EXIT_INTERNAL}    an unexpected error in dpg-blocks (please report it; --debug or {DEBUG_ENV}=1 shows the traceback)
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C)"""
 PIPE_WIDTH = 160  # tables written to a file or a pipe: wide enough that messages stay on a line
 
 
@@ -76,9 +88,11 @@ def _load(path: str, console: Console) -> Any:
 
 
 def _registry(args: argparse.Namespace) -> Any:
-    from dpg_blocks.engine.registry import discover
+    # Plugins not yet known to import safely are tried in a child process first: one that
+    # segfaults, exits or hangs is quarantined there and never imported here.
+    from dpg_blocks.engine.registry import safe_discover
 
-    return discover(args.plugins or [])
+    return safe_discover(args.plugins or [])
 
 
 def _code_items(project: Any, registry: Any) -> list[Any]:
@@ -120,22 +134,92 @@ def cmd_validate(args: argparse.Namespace) -> int:
     project = _load(args.project, console)
     if project is None:
         return EXIT_UNREADABLE
-    from dpg_blocks.engine.compiler import validate_project
-
     registry = _registry(args)
-    trusted = _trusted(project, registry, args, _console(stderr=True))
+    _trusted(project, registry, args, _console(stderr=True))  # --trust records it; the engine reads it
     folder = Path(args.project).resolve().parent
-    records = [r.to_dict() for r in validate_project(project, registry, folder, trusted=trusted)]
-    ok = not any(r["status"] == "error" for r in records)
+    # The engine process validates, so a block whose build() or forward crashes or hangs it is
+    # named instead of taking this command down (the engine checks the trust itself).
+    from dpg_blocks.core.project_file import project_to_dict
+
+    run = _validate_in_engine(project_to_dict(project), str(folder), args.plugins or [])
+    failures = run["plugin_failures"] if run["started"] else [f.to_dict() for f in registry.failures]
+    records, error = run["records"], run["error"]
+    ok = not error and not any(r["status"] == "error" for r in records)
     if args.json:
-        json.dump({"ok": ok, "blocks": records}, sys.stdout, indent=1)
+        out: dict[str, Any] = {"ok": ok, "blocks": records, "plugin_failures": failures}
+        if error:
+            out["error"] = error
+        json.dump(out, sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
-        console.print(_records_table(records, f"{project.name}: {'valid' if ok else 'INVALID'}"))
+        if records:
+            console.print(_records_table(records, f"{project.name}: {'valid' if ok else 'INVALID'}"))
         for r in records:
             if r["status"] == "error" and r["traceback"] and args.verbose:
                 console.print(f"[red]{r['path_text']}[/]\n{r['traceback']}", highlight=False)
+        if error:
+            from rich.markup import escape
+
+            console.print(f"[bold red]{escape(project.name)}: not validated:[/] {escape(error)}", highlight=False)
+    _print_plugin_failures(failures, _console(stderr=True))
     return EXIT_OK if ok else EXIT_INVALID
+
+
+def _print_plugin_failures(failures: list[dict[str, Any]], console: Console) -> None:
+    """One line per plugin that failed to load or is quarantined (plugin name, path, reason)."""
+    from rich.markup import escape
+
+    for f in failures:
+        verb = "" if f.get("quarantined") else " failed to load"  # a quarantine's text says so itself
+        console.print(f"[red]plugin {escape(str(f['pack']))}[/] ({escape(str(f['path']))}){verb}: "
+                      f"{escape(str(f['error']))}", highlight=False)
+
+
+VALIDATE_DEADLINE_S = 120.0  # the CLI waits longer than the editor: nobody is editing meanwhile
+ENGINE_START_LIMIT_S = 300.0  # torch's import on a slow machine; a plugin hang is caught sooner
+
+
+def _validate_in_engine(project: dict[str, Any], folder: str, plugin_dirs: list[str]) -> dict[str, Any]:
+    """Validate in a real engine process: {"started", "records", "error", "plugin_failures"}.
+
+    A plugin that kills the engine at start-up is quarantined by the client, which restarts it
+    (at most 3 times in a row); a crash or hang during validation is an ``error`` naming the
+    block that was running.
+    """
+    import time
+
+    from dpg_blocks import protocol as m
+    from dpg_blocks.client.engine_client import EngineClient, EngineStatus
+
+    client = EngineClient(tuple(plugin_dirs), validate_deadline_s=VALIDATE_DEADLINE_S)
+    result: dict[str, Any] = {"started": False, "records": [], "error": "", "plugin_failures": []}
+    request = None
+    client.start()
+    give_up = time.monotonic() + ENGINE_START_LIMIT_S
+    try:
+        while True:
+            if request is None and time.monotonic() > give_up:
+                result["error"] = f"the engine did not start within {ENGINE_START_LIMIT_S:g} s"
+                return result
+            for ev in client.poll(50.0):
+                if isinstance(ev, m.Ready):
+                    result["started"] = True
+                    result["plugin_failures"] = [dict(f) for f in ev.failures]
+                    client.auto_restart = False  # a crash from here on is the project's, not a plugin's
+                    request = client.validate(project, folder)
+                elif isinstance(ev, m.ValidationResult) and ev.request_id == request:
+                    result["records"], result["error"] = list(ev.records), ev.error
+                    return result
+                elif isinstance(ev, EngineStatus) and ev.state in ("crashed", "hung", "stopped") and ev.reason:
+                    if request is not None or ev.state == "stopped":
+                        block = ev.block_path or ev.block_id
+                        where = f" in block {block}" if block and request is not None else ""
+                        why = ev.reason.removesuffix(f" (while validating {ev.block_path})")  # said once
+                        result["error"] = f"validation {ev.state}{where}: {why}"
+                        return result
+            time.sleep(0.02)
+    finally:
+        client.shutdown()
 
 
 def _fmt(v: Any) -> str:
@@ -164,25 +248,47 @@ def cmd_train(args: argparse.Namespace) -> int:
         console.print(_records_table(bad, "the project does not validate"))
         return EXIT_INVALID
     except ValueError as e:  # a bad device or dataset setting
-        console.print(f"[bold red]cannot train:[/] {e}", highlight=False)
+        console.print(f"[bold red]cannot train:[/] {_markup_safe(str(e))}", highlight=False)
         return EXIT_INVALID
     epochs = project.training.epochs if args.epochs is None else args.epochs
     console.print(f"training {project.name!r} on {trainer.device} for {epochs} epoch(s)", highlight=False)
-    metrics_file = open(args.metrics_out, "w", encoding="utf-8") if args.metrics_out else None  # noqa: SIM115
-    last: dict[str, Any] = {}
+    for input_id, source in trainer.sources.items():
+        dropped = source.split_size("train") - min(source.split_size("train"),
+                                                   source.num_batches("train") * source.batch_size)
+        if dropped:
+            console.print(f"note: {_markup_safe(trainer.names[input_id])} ({_markup_safe(source.name)}): "
+                          f"{source.split_size('train')} training samples in batches of "
+                          f"{source.batch_size}; the last batch of {dropped} sample is left out of each epoch "
+                          "(one sample is no batch to train on)", highlight=False)
+    from dpg_blocks.core.atomic_file import write_text_atomic
+    from dpg_blocks.engine.training import NonFiniteLoss
+
+    written: list[str] = []  # the metrics file, rewritten atomically after every epoch
     try:
-        with Progress(
-            TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=console, transient=False,
-            disable=args.quiet,
-        ) as progress:
-            task = progress.add_task("train", total=trainer.steps_per_epoch() or 1, epoch=1, info="")
+        if args.metrics_out:
+            write_text_atomic(args.metrics_out, "")
+        if args.checkpoint_dir:
+            Path(args.checkpoint_dir).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        console.print(f"[bold red]cannot train:[/] cannot write {_markup_safe(_os_error_text(e))}", highlight=False)
+        return EXIT_WRITE
+    last: dict[str, Any] = {}
+    step = [0]
+    with Progress(
+        TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=console, transient=False,
+        disable=args.quiet,
+    ) as progress:
+        task = progress.add_task("train", total=trainer.steps_per_epoch() or 1, epoch=1, info="")
 
-            def on_step(step: int, total: int) -> None:
-                progress.update(task, completed=step, total=total)
+        def on_step(done: int, total: int) -> None:
+            step[0] = done
+            progress.update(task, completed=done, total=total)
 
-            for metrics in trainer.fit(epochs, on_step=on_step):
+        try:
+            for metrics in trainer.fit(epochs, on_step=on_step, check_finite=True):
                 last = metrics
+                step[0] = 0
                 shown = [k for k in metrics if k.startswith("loss/")] if len(trainer.model.orders) > 1 else ["loss"]
                 info = "  ".join(
                     f"{k}={_fmt(metrics[k])}" for k in (*shown, "val_accuracy", "test_accuracy") if k in metrics
@@ -190,14 +296,37 @@ def cmd_train(args: argparse.Namespace) -> int:
                 progress.update(task, epoch=metrics["epoch"] + 1 if metrics["epoch"] < epochs else epochs, info=info)
                 if metrics["epoch"] < epochs:
                     progress.reset(task, total=trainer.steps_per_epoch() or 1)
-                if metrics_file:
-                    metrics_file.write(json.dumps(metrics) + "\n")
-                    metrics_file.flush()
+                if args.metrics_out:
+                    written.append(json.dumps(metrics) + "\n")
+                    write_text_atomic(args.metrics_out, "".join(written))
                 if args.checkpoint_dir:
                     trainer.save_checkpoint(args.checkpoint_dir, metrics)
-    finally:
-        if metrics_file:
-            metrics_file.close()
+        except OSError as e:
+            progress.stop()
+            console.print(
+                f"[bold red]training stopped after epoch {trainer.epoch}:[/] cannot write {_markup_safe(_os_error_text(e))}; "
+                "the files written before are kept", highlight=False,
+            )
+            return EXIT_WRITE
+        except NonFiniteLoss as e:
+            progress.stop()
+            order = trainer._order(e.order)
+            console.print(
+                f"[bold red]training stopped:[/] the loss of order {e.order} ({_markup_safe(order.name)}) is {e.value} at epoch "
+                f"{trainer.epoch + 1}, step {e.step}; nothing was learnt from that step. A lower learning rate "
+                f"(now {order.optimizer.lr:g}) or normalised data usually helps.", highlight=False,
+            )
+            return EXIT_INVALID
+        except Exception as e:  # a block failing on real data: name where, not a traceback
+            progress.stop()
+            first = (str(e).strip().splitlines() or [""])[0]
+            block = trainer.block_of(e)
+            console.print(
+                f"[bold red]training failed[/] at epoch {trainer.epoch + 1}, step {step[0] + 1}"
+                + _markup_safe((f", in block {block}" if block else "") + f": {type(e).__name__}: {first}"),
+                highlight=False,
+            )
+            return EXIT_INVALID
     summary = _table(title="summary (last epoch)")
     summary.add_column("metric")
     summary.add_column("value", justify="right")
@@ -228,7 +357,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         bad = [r.to_dict() for r in e.records if r.status in ("error", "upstream-error")]
         console.print(_records_table(bad, "the project does not validate; nothing was exported"))
         return EXIT_INVALID
-    except (ExportError, ValueError, OSError) as e:  # a layer that cannot be written out, a bad path
+    except OSError as e:  # a full disk, a folder that is not there: the old file is kept
+        console.print(f"[bold red]cannot export:[/] cannot write {_markup_safe(_os_error_text(e))}", highlight=False)
+        return EXIT_WRITE
+    except (ExportError, ValueError) as e:  # a layer that cannot be written out
         console.print(f"[bold red]cannot export:[/] {e}", highlight=False)
         return EXIT_INVALID
     _console().print(f"wrote {path}\n  python {path} --epochs 1   # needs only torch and numpy", highlight=False)
@@ -257,7 +389,10 @@ def _export_onnx(args: argparse.Namespace, project: Any, registry: Any, console:
         bad = [r.to_dict() for r in e.records if r.status in ("error", "upstream-error")]
         console.print(_records_table(bad, "the project does not validate; nothing was exported"))
         return EXIT_INVALID
-    except (ExportError, ValueError, OSError) as e:
+    except OSError as e:
+        console.print(f"[bold red]cannot export:[/] cannot write {_markup_safe(_os_error_text(e))}", highlight=False)
+        return EXIT_WRITE
+    except (ExportError, ValueError) as e:
         from rich.markup import escape
 
         console.print(f"[bold red]cannot export:[/] {escape(str(e))}", highlight=False)  # "dpg-blocks[onnx]"
@@ -296,7 +431,20 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
+    """List packs, blocks and failed or quarantined plugins; exit 1 when any failed."""
+    if args.enable:
+        from dpg_blocks.core.plugin_quarantine import QuarantineStore
+
+        err = _console(stderr=True)
+        for name in args.enable:
+            gone = QuarantineStore().enable(name)
+            if not gone:
+                err.print(f"no quarantined plugin is called {name!r}", highlight=False)
+                return EXIT_INVALID
+            for e in gone:
+                err.print(f"re-enabled {e.name} ({e.path}); trying it again", highlight=False)
     registry = _registry(args)
+    code = EXIT_INVALID if registry.failures else EXIT_OK
     data = {
         "packs": [p.to_dict() for p in registry.packs],
         "blocks": [
@@ -307,7 +455,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     if args.json:
         json.dump(data, sys.stdout, indent=1)
         sys.stdout.write("\n")
-        return EXIT_OK
+        return code
     console = _console()
     packs = _table(title="block packs")
     for col in ("pack", "source", "path", "blocks"):
@@ -322,13 +470,15 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         blocks.add_row(b["id"], b["name"], b["category"], b["pack"])
     console.print(blocks)
     if registry.failures:
-        fails = _table(title="failures", style="red")
+        from rich.markup import escape
+
+        fails = _table(title="failed or quarantined plugins", style="red")
         for col in ("pack", "path", "error"):
             fails.add_column(col, overflow="fold")
         for f in registry.failures:
-            fails.add_row(f.pack, f.path, f.error)
+            fails.add_row(escape(f.pack), escape(f.path), escape(f.error))
         console.print(fails)
-    return EXIT_OK
+    return code
 
 
 def cmd_trust(args: argparse.Namespace) -> int:
@@ -336,11 +486,16 @@ def cmd_trust(args: argparse.Namespace) -> int:
     project = _load(args.project, console)
     if project is None:
         return EXIT_UNREADABLE
-    from dpg_blocks.core.trust import TrustStore, code_digest
+    from dpg_blocks.core.trust import TrustStore, code_digest, outside_data_paths
 
     items = _code_items(project, _registry(args))
     digest = code_digest(items)
     store = TrustStore()
+    outside = outside_data_paths(project, Path(args.project).resolve().parent)
+    if args.show and outside:  # what opening it reads besides its own folder (~/.ssh/...)
+        console.print("[bold yellow]reads data from outside the project's folder:[/]", highlight=False)
+        for d in outside:
+            console.print(f"  {d.describe()}", highlight=False, markup=False)
     if digest is None:
         console.print(f"{args.project} contains no custom code; there is nothing to trust.", highlight=False)
         return EXIT_OK
@@ -491,7 +646,12 @@ def cmd_screenshot(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dpg-blocks", description="Design, train and debug neural networks as block graphs.")
+    parser = argparse.ArgumentParser(
+        prog="dpg-blocks", description="Design, train and debug neural networks as block graphs.",
+        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--debug", action="store_true",
+                        help=f"show the traceback of an unexpected error (also: {DEBUG_ENV}=1); anywhere on the line")
     sub = parser.add_subparsers(dest="command")
 
     def with_plugins(p: argparse.ArgumentParser) -> None:
@@ -499,7 +659,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("validate", help="check a project and show every block's status and shapes")
     v.add_argument("project")
-    v.add_argument("--json", action="store_true", help='print {"ok": bool, "blocks": [...]} as JSON')
+    v.add_argument("--json", action="store_true",
+                   help='print {"ok": bool, "blocks": [...], "plugin_failures": [...]} as JSON '
+                   '(and "error" when the engine could not validate)')
     v.add_argument("-v", "--verbose", action="store_true", help="print tracebacks of failing blocks")
     v.add_argument("--trust", action="store_true", help="trust and run this project's custom code (it is recorded)")
     with_plugins(v)
@@ -588,8 +750,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--library", metavar="DIR", help="use this library folder instead of the user's")
     lib.set_defaults(func=cmd_library)
 
-    pl = sub.add_parser("plugins", help="list block packs, their blocks, and packs that failed to load")
+    pl = sub.add_parser("plugins", help="list block packs, their blocks, and packs that failed to load "
+                        "(exit 1 when any failed or is quarantined)")
     pl.add_argument("--json", action="store_true")
+    pl.add_argument("--enable", action="append", metavar="NAME",
+                    help="lift the quarantine of plugin NAME (pack name or path) and try it again")
     with_plugins(pl)
     pl.set_defaults(func=cmd_plugins)
 
@@ -600,9 +765,53 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _markup_safe(text: str) -> str:
+    """``text`` with rich's ``[`` escaped: paths and messages are printed as they are."""
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def _os_error_text(e: OSError) -> str:
+    """``/x/last.pt: No space left on device`` — the file and the reason, without errno noise."""
+    where = e.filename if e.filename is not None else ""
+    reason = e.strerror or str(e) or type(e).__name__
+    return f"{where}: {reason}" if where else reason
+
+
+def _report_unexpected(e: BaseException, command: str, debug: bool, json_out: bool = False) -> int:
+    """One message for an error no command expected; the traceback only when asked for."""
+    import traceback
+
+    err = _console(stderr=True)
+    if isinstance(e, KeyboardInterrupt):
+        err.print(f"dpg-blocks {command}: interrupted", highlight=False, markup=False)
+        return EXIT_INTERRUPTED
+    if debug:
+        sys.stderr.write("".join(traceback.format_exception(e)))
+    if isinstance(e, OSError):
+        message, code = f"dpg-blocks {command}: cannot complete: {_os_error_text(e)}", EXIT_WRITE
+    elif isinstance(e, MemoryError):
+        message, code = f"dpg-blocks {command}: out of memory", EXIT_INTERNAL
+    else:
+        first = (str(e).strip().splitlines() or [""])[0][:300]
+        hint = "" if debug else f" (run with --debug or {DEBUG_ENV}=1 for the traceback)"
+        message = (f"dpg-blocks {command}: unexpected error: {type(e).__name__}: {first}\n"
+                   f"This is a bug in dpg-blocks; please report it{hint}.")
+        code = EXIT_INTERNAL
+    err.print(message, highlight=False, markup=False)
+    if json_out:  # --json promised JSON on stdout: still one object, saying what went wrong
+        json.dump({"ok": False, "error": message.splitlines()[0], "exit_code": code}, sys.stdout)
+        sys.stdout.write("\n")
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; whatever happens, it ends in a message and an exit code (``--help``)."""
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    argv = [a for a in argv if a != "--debug"]
     if not argv:
         argv = ["open"]  # a bare `dpg-blocks` (a desktop launcher) opens an empty editor
     commands = {"validate", "train", "export", "import", "plugins", "open", "screenshot", "trust", "library", "new-pack"}
@@ -612,7 +821,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_OK
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except SystemExit:
+        raise
+    except BaseException as e:  # noqa: BLE001 — the last guard: a message, never a traceback
+        return _report_unexpected(e, args.command, debug, bool(getattr(args, "json", False)))
 
 
 if __name__ == "__main__":

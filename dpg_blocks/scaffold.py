@@ -13,6 +13,8 @@ import re
 import sys
 from pathlib import Path
 
+from dpg_blocks.core.atomic_file import write_text_atomic
+
 # Names a pack cannot take: the built-in pack's entry-point name, this package, and
 # standard-library modules (an installed pack of that name would shadow them).
 RESERVED = {"builtin", "dpg_blocks", "dpg-blocks", "torch"}
@@ -64,7 +66,7 @@ def new_pack(name: str, parent: Path | str = ".") -> Path:
     for rel, text in pack_files(name).items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        write_text_atomic(path, text)
     return root
 
 

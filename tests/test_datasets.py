@@ -36,9 +36,8 @@ def source(x: np.ndarray, y: np.ndarray | None = None, **kw: object) -> ArrayDat
 
 def rows_of(src: ArrayDataSource, split: str) -> set[float]:
     """The first feature of every sample in ``split`` (the tests make it a unique row id)."""
-    return {
-        float(x[0]) for xb, _ in src.batches(split, epoch=0, shuffle=False) for x in xb.reshape(len(xb), -1)
-    }
+    xs, _ = src.split_data(split)
+    return {float(x.reshape(-1)[0]) for x in xs}
 
 
 @pytest.fixture

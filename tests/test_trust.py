@@ -149,3 +149,54 @@ def test_the_shipped_examples_code_is_trusted_by_digest_and_a_changed_copy_is_no
     capsys.readouterr()
     assert main(["validate", str(tmp_path / "changed.dpgb")]) == 1
     assert "not been trusted" in capsys.readouterr().err
+
+
+# -- data paths that leave the project's folder --------------------------------------------------
+def _reads_outside(folder: Path) -> Path:
+    """A project with code whose inputs read ~/.ssh/id_rsa, ../secret.csv, its own d.npz, digits."""
+    from dpg_blocks.builtin.inputs import digits_csv
+
+    (folder / "proj").mkdir()
+    write_npz(folder / "proj" / "d.npz")
+    b = builder("from elsewhere")
+    b.add("builtin.Input", "keys", source="csv", path="~/.ssh/id_rsa")
+    b.add("builtin.Input", "up", source="npz", path="../secret.npz")
+    b.add("builtin.Input", "own", source="npz", path="d.npz")
+    b.add("builtin.Input", "digits", source="csv", path=str(digits_csv()))
+    b.add("builtin.Input", "noise", source="noise", path="/etc/shadow")  # noise reads no file
+    b.add("builtin.Custom", "c", code="def forward(ctx, x):\n    return x\n")
+    path = folder / "proj" / "p.dpgb"
+    save_project(b.project, path)
+    return path
+
+
+def test_trust_show_lists_data_paths_outside_the_project_folder(tmp_path, capsys):
+    path = _reads_outside(tmp_path)
+    assert main(["trust", str(path), "--show"]) == 0
+    out = capsys.readouterr().out
+    listed = out.split("reads data from outside the project's folder:")[1].split("─")[0]
+    assert f"keys: ~/.ssh/id_rsa ({Path('~/.ssh/id_rsa').expanduser()})" in listed
+    assert f"up: ../secret.npz ({tmp_path / 'secret.npz'})" in listed
+    assert "own:" not in listed and "digits:" not in listed and "noise" not in listed
+
+
+def test_the_editors_trust_prompt_lists_data_paths_outside_the_project_folder(tmp_path):
+    import dearpygui.dearpygui as dpg
+    from ui_fixtures import builtin_catalog, gui_context
+
+    from dpg_blocks.ui.app import Editor
+    from dpg_blocks.ui.state import EditorState
+
+    path = _reads_outside(tmp_path)
+    with gui_context():
+        editor = Editor(EditorState(), autosave_s=0)
+        editor.state.set_catalog(builtin_catalog())
+        editor._validate_wanted = False
+        assert editor.controls.open(str(path))
+        c = editor.controls
+        assert dpg.is_item_shown(c.trust_window)
+        text = dpg.get_value(c.trust_data_text)
+        assert dpg.get_item_configuration(c.trust_data_text)["show"]
+        assert text.startswith("It also reads data from outside its folder:")
+        assert "keys: ~/.ssh/id_rsa" in text and "up: ../secret.npz" in text
+        assert "own:" not in text and "digits:" not in text

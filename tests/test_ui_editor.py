@@ -223,7 +223,53 @@ def test_the_menu_bar_holds_only_the_menus_and_the_status_line(editor):
     kids = dpg.get_item_children(editor.menu_bar, 1)
     kinds = [dpg.get_item_type(k).split("::")[-1] for k in kids]
     assert "mvMenuItem" not in kinds
-    assert [dpg.get_item_label(k) for k in kids if kinds[kids.index(k)] == "mvMenu"] == ["File", "Edit", "View", "Canvas"]
+    assert [dpg.get_item_label(k) for k in kids if kinds[kids.index(k)] == "mvMenu"] == ["File", "Edit", "View", "Canvas", "Help"]
     file_menu = next(k for k in kids if dpg.get_item_label(k) == "File")
     file_items = [dpg.get_item_label(k) for k in dpg.get_item_children(file_menu, 1)]
     assert {"New", "Open…", "Open Recent", "Open Example", "Save", "Save As…", "Quit"} <= set(file_items)
+
+
+def test_renaming_a_block_keeps_the_network_tree_as_the_user_left_it(editor):
+    st = editor.state
+    st.open(str(EXAMPLES / "mlp_digits.dpgb"))
+    fc2, fc3 = find_block(st, "FC2"), find_block(st, "FC3")
+    node = editor.tree.labels[fc3]
+    dpg.set_value(node, True)  # the user opened FC3's branch to edit it
+    enter(editor.tree.name_fields[fc2], "hidden")
+    assert st.block(fc2).name == "hidden"
+    # Relabelled in place: the same rows, FC3 still open (a rebuild collapsed everything and
+    # the next click landed on a row that had moved).
+    assert editor.tree.labels[fc3] == node and dpg.get_value(node) is True
+    assert dpg.get_item_label(editor.tree.labels[fc2]) == "hidden"
+    st.undo()
+    assert dpg.get_value(editor.tree.name_fields[fc2]) == "FC2"
+    assert st.history.can_redo
+    enter(editor.tree.name_fields[fc2], "FC2")  # committing an unchanged name is no edit:
+    assert st.history.can_redo  # a new edit would have cleared the redo step
+    assert st.block(fc2).name == "FC2"
+
+
+def test_the_status_says_paused_while_paused_and_new_leaves_nothing_of_the_old_run(editor):
+    st = editor.state
+    st.open(str(EXAMPLES / "mlp_digits.dpgb"))
+    st.set_engine("training")
+    st.training.state = "running"
+    st.training.epochs.append({"epoch": 1, "loss": 1.2, "test_accuracy": 0.5})
+    st.emit("training")
+    assert st.engine_text == "engine training"
+    st.training.state = "paused"
+    st.emit("training")
+    assert st.engine_text == "engine paused" and dpg.get_value(editor.engine_text) == "engine paused"
+    st.new()
+    assert st.training.state == "idle" and not st.training.epochs
+    assert dpg.get_value(editor.results.state_text) == "not trained"
+    assert st.status.startswith("new project")
+
+
+def test_a_refused_link_names_the_blocks_not_their_ids(editor):
+    st = editor.state
+    st.open(str(EXAMPLES / "mlp_digits.dpgb"))
+    fc1, fc2 = find_block(st, "FC1"), find_block(st, "FC2")
+    assert not st.connect((fc2, "y"), (fc1, "x"))  # FC1's input is already driven (and it is a cycle)
+    assert "FC1" in st.status and "FC2" in st.status
+    assert fc1 not in st.status.replace("FC1", "") and fc2 not in st.status.replace("FC2", "")

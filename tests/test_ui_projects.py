@@ -266,6 +266,28 @@ def test_a_clean_save_and_a_clean_close_remove_the_recovery_file(editor, tmp_pat
     click(c.unsaved_discard)
     assert c.quit_app.n == 1 and c.closed_cleanly and not file.exists()
     assert project_to_dict(load_project(path)) != editor.state.project_dict()  # Don't save did not save
+    # The editor renders the rest of that frame (and maybe another) before the loop ends: its
+    # autosave must not write the discarded work back, to be offered at the next start.
+    editor.frame()
+    editor.frame()
+    assert not file.exists() and not sidecar.exists()
+    assert not editor.recovery.left_behind(str(path))
+
+
+def test_dont_save_on_quit_in_a_queued_callback_leaves_nothing_for_the_next_start(editor, tmp_path):
+    # As the real window runs it: the click is a queued callback, then the frame's stages run.
+    path = saved_project(tmp_path)
+    c = editor.controls
+    assert c.open(str(path))
+    editor.state.add_block("builtin.ReLU")
+    editor.frame()
+    c.quit()
+    file, sidecar = editor.recovery.files(str(path))
+    editor.recovery.interval_s = 0
+    editor.state.add_block("builtin.ReLU")  # a change after the last autosave: tick is due
+    c.unsaved_answer("discard")
+    editor.frame()
+    assert c.quit_app.n == 1 and not file.exists() and not sidecar.exists()
 
 
 # -- the unsaved-changes prompt --------------------------------------------------------------
@@ -372,7 +394,7 @@ def test_the_plugins_pane_lists_packs_and_a_failure_from_a_ready_event(editor):
 
     sent = []
     editor.client = type("FakeClient", (), {"send": lambda self, cmd: sent.append(cmd), "state": "stopped",
-                                            "poll": lambda self, ms: []})()
+                                            "poll": lambda self, ms: [], "start_failures": 0})()
     click(editor.plugins.reload_button)
     assert len(sent) == 1 and isinstance(sent[0], m.ReloadPlugins)
     editor.handle(m.Ready(catalog=builtin_catalog(), failures=[], pid=1))

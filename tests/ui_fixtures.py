@@ -44,9 +44,15 @@ def click(item: int | str, app_data: Any = None) -> None:
 
 
 def enter(item: int | str, value: Any) -> None:
-    """Type ``value`` into an input (and press Enter): set it, then run its callback."""
+    """Type ``value`` into an input (and press Enter): set it, then run its callback (a typed
+    field's commit: what Enter, Tab or a click elsewhere does)."""
+    from dpg_blocks.ui import fields
+
     dpg.set_value(item, value)
-    click(item, value)
+    if fields.is_typed(item):
+        fields.commit(int(item))
+    else:
+        click(item, value)
 
 
 @contextlib.contextmanager

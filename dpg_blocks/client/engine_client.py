@@ -17,12 +17,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from dpg_blocks import protocol as m
+from dpg_blocks.core.plugin_quarantine import PLUGIN_MARK, QuarantineStore, describe_death, import_limit_s
 from dpg_blocks.protocol import ProtocolError, decode, encode
 
 from . import _entry
 
 TAP_QUEUE_SIZE = 8
 BEACON_BYTES = 512
+MAX_START_FAILURES = 3  # engine deaths in a row before its first Ready: then it is not restarted
+PLUGIN_HANG_GRACE_S = 5.0  # past the import limit: the engine's own guard could not interrupt it
 
 
 @dataclass
@@ -116,6 +119,9 @@ class EngineClient:
         self._spawned_at = 0.0
         self._busy_since = 0.0  # when the outstanding request's clock started (send, or Ready)
         self.stuck: m.TrainingStuck | None = None  # the latest report of a stuck training step
+        self.start_failures = 0  # deaths in a row before the engine's first Ready
+        self._ready_since_start = False
+        self._plugin_seen: tuple[str, float] = ("", 0.0)  # beacon plugin entry, since when
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -137,7 +143,16 @@ class EngineClient:
         self._ready = False
         self._busy = ""
         self.stuck = None
+        self._ready_since_start = False
+        self._plugin_seen = ("", 0.0)
         self._set_state("starting" if self.restarts == 0 else "restarting")
+
+    def revive(self) -> None:
+        """Start again an engine the client gave up on after failed starts (a reload, a retry)."""
+        if self._proc is None:
+            self.start_failures = 0
+            self._resend = True
+            self.start()
 
     @property
     def pid(self) -> int | None:
@@ -249,7 +264,8 @@ class EngineClient:
             else:
                 out.append(frame)
         out.extend(taps.values())
-        self._check_liveness(out)
+        if not self._check_plugin_import():
+            self._check_liveness(out)
         out.extend(self._pending)
         self._pending = []
         return out
@@ -263,6 +279,8 @@ class EngineClient:
             return ClientError(f"undecodable event from the engine: {e}")
         if not isinstance(msg, m.TrainingStuck):  # the watchdog's reports are not the step's progress
             self._last_event = now
+        if isinstance(msg, m.Ready):
+            self.start_failures, self._ready_since_start = 0, True
         self._track(msg)
         return msg
 
@@ -354,17 +372,60 @@ class EngineClient:
             return reason + "; it killed the engine twice, so it is not sent again until the next edit"
         return reason
 
-    def _died(self, state: str, reason: str, exitcode: int | None, sig: int | None) -> None:
-        block_id, block_path = self._beacon_block() if self._busy else ("", "")
-        if self._busy == "validate":
+    def _check_plugin_import(self) -> bool:
+        """Kill an engine stuck importing one plugin past the import limit (a hang its own
+        guard could not interrupt, e.g. in C code); True when it did."""
+        limit = import_limit_s()
+        raw = bytes(self._beacon.raw).split(b"\0", 1)[0].decode("utf-8", "replace") if self._beacon else ""
+        if not raw.startswith(PLUGIN_MARK) or limit <= 0:
+            self._plugin_seen = ("", 0.0)
+            return False
+        now = time.monotonic()
+        if raw != self._plugin_seen[0]:
+            self._plugin_seen = (raw, now)
+            return False
+        stuck = now - self._plugin_seen[1]
+        if stuck <= limit + PLUGIN_HANG_GRACE_S:
+            return False
+        self._proc.kill()
+        self._proc.join(2.0)
+        self._died("hung", f"engine hung: importing a plugin for {stuck:.0f} s", self._proc.exitcode, None,
+                   plugin_hung=True)
+        return True
+
+    def _quarantine_plugin(self, state: str, exitcode: int | None, plugin_hung: bool) -> str:
+        """If the engine died importing a plugin, quarantine it; the text naming it, or ""."""
+        block_id, key = self._beacon_block()
+        if not block_id.startswith(PLUGIN_MARK) or not key:
+            return ""
+        pack = block_id.removeprefix(PLUGIN_MARK)
+        if state == "hung" and not plugin_hung:  # killed by another deadline: not proof enough
+            return f" while importing plugin {pack} ({key})"
+        why = describe_death(None if state == "hung" else exitcode)
+        try:
+            QuarantineStore().add(key, pack, key.removeprefix("entry-point:"), why)
+        except Exception:  # noqa: BLE001 - a broken user folder must not stop the client
+            return f" while importing plugin {pack} ({key})"
+        return f" while importing plugin {pack} ({key}); it is quarantined"
+
+    def _died(self, state: str, reason: str, exitcode: int | None, sig: int | None, plugin_hung: bool = False) -> None:
+        plugin = self._quarantine_plugin(state, exitcode, plugin_hung)
+        reason += plugin
+        block_id, block_path = self._beacon_block() if self._busy or plugin else ("", "")
+        if self._busy == "validate" and not plugin:
             reason = self._strike(reason)
             if block_path:
                 reason += f" (while validating {block_path})"
+        if not self._ready_since_start:
+            self.start_failures += 1
         self._set_state(state, reason=reason, exitcode=exitcode, signal=sig, block_id=block_id, block_path=block_path)
         self._close_queues()
         self._proc = None
         self._busy = ""
-        if self.auto_restart:
+        if self.auto_restart and self.start_failures >= MAX_START_FAILURES:
+            self._set_state("stopped", reason=f"the engine failed to start {self.start_failures} times in a row; "
+                            f"not restarting it (last: {reason})", block_id=block_id, block_path=block_path)
+        elif self.auto_restart:
             self._resend = True
             self.restarts += 1
             self.start()

@@ -26,10 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .atomic_file import write_text_atomic
 from .edits import AddBlock
 from .graph import Block, Endpoint, Link
 from .project import Project
-from .project_file import ProjectFileError, block_from_dict, block_to_dict, format_json, write_text_atomic
+from .project_file import ProjectFileError, block_from_dict, block_to_dict, format_json
 from .user_folder import library_dir
 
 LIBRARY_FORMAT = 1

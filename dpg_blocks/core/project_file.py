@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .atomic_file import write_text_atomic
 from .graph import (
     BLOCK_ID,
     MAX_DEPTH,
@@ -114,31 +114,6 @@ def _format(value: Any, indent: str) -> str:
 def save_project(project: Project, path: str | os.PathLike[str]) -> None:
     """Write ``project`` atomically: a crash mid-save leaves the old file intact."""
     write_text_atomic(Path(path), dumps(project))
-
-
-def write_text_atomic(target: Path, text: str) -> None:
-    """Write ``text`` to ``target`` via a temp file, fsync and rename (old file kept on a crash)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:  # make the rename itself durable
-        dfd = os.open(target.parent or ".", os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
 
 
 # -- reading --------------------------------------------------------------------------------

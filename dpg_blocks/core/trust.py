@@ -22,19 +22,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .atomic_file import write_text_atomic
 from .project import Project
 from .user_folder import trust_file
 
 TRUST_FORMAT = 1
 SHIPPED_TRUST = Path(__file__).resolve().parents[2] / "assets" / "examples" / "trusted_code.json"
+# the embedded example data (the Input's "digits" source): part of the installation, never listed
+EMBEDDED_DATA = (Path(__file__).resolve().parents[2] / "assets" / "data",)
+NO_FILE_SOURCES = ("digits", "noise")  # Input sources that read no file of the project's
 
 
 def shipped_digests() -> set[str]:
@@ -69,6 +71,55 @@ def project_code(project: Project, code_params: Callable[[str], Iterable[str]]) 
     return sorted(items, key=lambda i: (i.block_id, i.param))
 
 
+@dataclass(frozen=True)
+class DataPath:
+    """A data file a block reads from outside the project's folder."""
+
+    block_id: str
+    block_name: str
+    path: str  # as written in the project
+    resolved: str  # where it points
+
+    def describe(self) -> str:
+        """``data: ../../x.csv (/home/x/x.csv)``."""
+        shown = self.path if self.path == self.resolved else f"{self.path} ({self.resolved})"
+        return f"{self.block_name}: {shown}"
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.relative_to(folder)
+    except ValueError:
+        return False
+    return True
+
+
+def outside_data_paths(project: Project, project_dir: Path | str | None) -> list[DataPath]:
+    """Data paths (a block's ``path`` parameter) that leave the project's folder: absolute
+    paths, ``~`` and ``..``. Opening a project from elsewhere reads them, so the trust prompt lists
+    them (``/home/x/.ssh/...``). Without a folder (an unsaved project) every absolute path counts."""
+    folder = Path(project_dir).resolve() if project_dir is not None else None
+    out = []
+    for b in project.graph.walk():
+        raw = b.params.get("path")
+        if not isinstance(raw, str) or not raw.strip():
+            continue
+        if b.type == "builtin.Input" and b.params.get("source", "digits") in NO_FILE_SOURCES:
+            continue  # that path is not read
+        given = Path(raw).expanduser()
+        try:
+            resolved = (given if given.is_absolute() or folder is None else folder / given).resolve()
+        except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL: still worth showing
+            out.append(DataPath(b.id, b.name, raw, raw))
+            continue
+        if any(_inside(resolved, d) for d in EMBEDDED_DATA):
+            continue
+        outside = folder is None and given.is_absolute() or folder is not None and not _inside(resolved, folder)
+        if outside or (folder is None and ".." in given.parts):
+            out.append(DataPath(b.id, b.name, raw, str(resolved)))
+    return out
+
+
 def code_digest(items: Iterable[CodeItem]) -> str | None:
     """SHA-256 of the code items, or None when there is no code."""
     rows = [[i.block_id, i.block_type, i.param, i.source] for i in items]
@@ -96,14 +147,7 @@ class TrustStore:
     def _write(self, trusted: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps({"format": TRUST_FORMAT, "trusted": trusted}, indent=1, ensure_ascii=False)
-        fd, tmp = tempfile.mkstemp(prefix=".trust.", suffix=".tmp", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_text_atomic(self.path, text)
 
     def is_trusted(self, digest: str | None) -> bool:
         """Whether code with this digest may run (no code: always)."""

@@ -152,6 +152,7 @@ class Validator:
             plan = plan_order(self.flat, index, labelled)
             self.plans[index] = plan
             self._run_order(plan)
+        self._check_selected_losses()
         for nid, buffers in self._buffers.items():  # validation must not train the norm layers
             for name, value in self.modules[nid].named_buffers():
                 if name in buffers:
@@ -162,6 +163,35 @@ class Validator:
                 reasons = {s.idle_reason for p in self.plans.values() if (s := p.step(node.id)) and s.idle_reason}
                 rec.message = "; ".join(sorted(reasons)) if reasons else "not used by any order"
         return self.all_records()
+
+    def _check_selected_losses(self) -> None:
+        """An order's ``losses`` must name loss blocks that run in it; anything else would train
+        nothing (``loss 0.0000``) without a word."""
+        for order in self.project.orders:
+            if order.losses is None or order.index not in self.plans:
+                continue
+            plan = self.plans[order.index]
+            live = {s.node.id for s in plan.steps if s.live}
+            where = f"order {order.index} ({order.name})"
+            unknown = []
+            for bid in order.losses:
+                node = self.flat.nodes.get(bid)
+                if node is None:
+                    unknown.append(bid)
+                elif node.role != "loss":
+                    kind = node.spec.name if node.spec is not None else node.block.type
+                    self._fail(self.records[bid], f"{where} lists this block among its losses, but it is a "
+                               f"{kind} block, not a loss; remove it from the order's losses", "ValueError")
+                elif bid not in live:
+                    self._fail(self.records[bid], f"{where} lists this loss, but it does not run in order "
+                               f"{order.index} (its inputs are not live there)", "ValueError")
+            if unknown:
+                names = ", ".join(repr(b) for b in unknown)
+                losses = [s.node.id for s in plan.steps if s.live and s.node.role == "loss"]
+                targets = losses or [s.node.id for s in plan.steps if s.live][:1]
+                for bid in targets:
+                    self._fail(self.records[bid], f"{where} lists losses that are not loss blocks of the "
+                               f"project: {names}", "ValueError")
 
     def _load_source(self, node: FlatNode, rec: BlockRecord) -> None:
         if self.on_block is not None:
@@ -285,6 +315,17 @@ class Validator:
         for name, value in zip(names, outs, strict=True):
             if not isinstance(value, torch.Tensor):
                 raise TypeError(f"output {name!r} is {type(value).__name__}, not a tensor")
+            if value.is_floating_point() or value.is_complex():
+                bad = ~torch.isfinite(value)
+                if bool(bad.any()):
+                    # the first block whose output is not finite is the culprit (its inputs were
+                    # checked when they were produced), as in training; not the loss downstream
+                    nan = int(torch.isnan(value).sum())
+                    first = [int(i) for i in bad.nonzero()[0]]
+                    raise ValueError(
+                        f"output {name!r} is not finite: {nan} NaN and {int(bad.sum()) - nan} infinite of "
+                        f"{value.numel()} values (first at {first}) from finite inputs"
+                    )
         return outs
 
     def _module(self, node: FlatNode, ports: list[str], args: list[Any]) -> nn.Module:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import warnings
 import zipfile
 from collections.abc import Iterator, Sequence
@@ -32,9 +33,12 @@ __all__ = [
     "read_npz",
     "SPLITS",
     "NORMALIZATIONS",
+    "batch_starts",
 ]
 
 SPLITS = ("train", "val", "test")
+MAX_DATA_ENV = "DPG_BLOCKS_MAX_DATA_MB"  # the largest dataset read, in MiB (docs/project-format.md)
+DEFAULT_MAX_DATA_MB = 1024
 NORMALIZATIONS = ("none", "minmax", "standardize")
 _U64 = (1 << 64) - 1
 
@@ -57,6 +61,18 @@ def _device_key(device: torch.device | str) -> torch.device:
     return dev
 
 
+def batch_starts(n: int, batch_size: int, split: str) -> range:
+    """Where the batches of a pass over ``n`` samples start.
+
+    A trailing *training* batch of one sample is dropped (when the batch size is larger): one
+    sample is no batch to train on — BatchNorm refuses it ("Expected more than 1 value per
+    channel") and its gradient is one sample's noise. Validation and test keep every sample.
+    """
+    if split == "train" and batch_size > 1 and n > 1 and n % batch_size == 1:
+        n -= 1
+    return range(0, n, batch_size)
+
+
 class DataSource:
     """Batches of ``(x, y)`` for the splits "train", "val" and "test" (``y`` is None without labels)."""
 
@@ -72,7 +88,7 @@ class DataSource:
 
     def num_batches(self, split: str) -> int:
         """Number of batches one pass over ``split`` yields (the last one may be partial)."""
-        return math.ceil(self.split_size(split) / self.batch_size)
+        return len(batch_starts(self.split_size(split), self.batch_size, split))
 
     def batches(
         self, split: str, *, epoch: int, shuffle: bool, device: torch.device | str = "cpu"
@@ -124,6 +140,7 @@ class ArrayDataSource(DataSource):
                     f"{name}: x has {n} samples but y has {y.shape[0]} labels; they must match"
                 )
         _check_finite(x, name, "x")
+        _check_float32_range(x, name, "x")
         features = x.reshape(n, -1).astype(np.float32)
         self.sample_shape = _resolve_reshape(x.shape[1:], reshape, name)
 
@@ -174,8 +191,13 @@ class ArrayDataSource(DataSource):
             x = x.index_select(0, perm)
             y = y.index_select(0, perm) if y is not None else None
         bs = self.batch_size
-        for start in range(0, n, bs):
+        for start in batch_starts(n, bs, split):
             yield x[start : start + bs], (y[start : start + bs] if y is not None else None)
+
+    def split_data(self, split: str) -> tuple[Tensor, Tensor | None]:
+        """Every sample of ``split`` (CPU), in split order; batches may leave one out (``batch_starts``)."""
+        self._check_split(split)
+        return self._cpu[split]
 
     def sample(self, n: int, device: torch.device | str = "cpu") -> tuple[Tensor, Tensor | None]:
         """The first ``n`` training samples in split order."""
@@ -273,9 +295,25 @@ def _labels_tensor(y: np.ndarray, name: str) -> Tensor:
     if np.issubdtype(y.dtype, np.integer) or y.dtype == np.bool_:
         if y.ndim == 2 and y.shape[1] == 1:
             y = y.reshape(-1)  # a column of class numbers: losses and metrics want (N,)
+        if y.dtype == np.uint64 and y.size and int(y.max()) > np.iinfo(np.int64).max:
+            where = int(np.argmax(y))
+            raise DatasetError(f"{name}: y[{where}] is {y[where]}, too large for a class number")
         return torch.from_numpy(y.astype(np.int64))
     _check_finite(y, name, "y")
+    _check_float32_range(y, name, "y")
     return torch.from_numpy(y.astype(np.float32))
+
+
+def _check_float32_range(a: np.ndarray, name: str, key: str) -> None:
+    """Values a float32 tensor cannot hold would silently become ±inf."""
+    if np.issubdtype(a.dtype, np.floating) and a.dtype.itemsize > 4 and a.size:
+        over = np.abs(a) > np.finfo(np.float32).max
+        if over.any():
+            where = tuple(int(i) for i in np.argwhere(over)[0])
+            raise DatasetError(
+                f"{name}: {key}[{', '.join(map(str, where))}] is {a[where]:g}, too large for a 32-bit float "
+                "(at most 3.4e38); rescale the data"
+            )
 
 
 def _num_classes(labels: Tensor | None) -> int | None:
@@ -328,7 +366,7 @@ class NoiseSource(DataSource):
         self._check_split(split)
         gen = self._generator(split, epoch)
         dev = torch.device(device)
-        for start in range(0, self.count, self.batch_size):
+        for start in batch_starts(self.count, self.batch_size, split):
             b = min(self.batch_size, self.count - start)
             # drawn on the CPU so the numbers are the same on every device
             yield torch.randn((b, *self.sample_shape), generator=gen).to(dev), None
@@ -343,6 +381,57 @@ class NoiseSource(DataSource):
 # -- readers ----------------------------------------------------------------------------------
 
 
+def max_data_bytes() -> int:
+    """The size limit on one dataset (``DPG_BLOCKS_MAX_DATA_MB``, default 1024 MiB)."""
+    raw = os.environ.get(MAX_DATA_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MAX_DATA_MB << 20
+    try:
+        mb = float(raw)
+    except ValueError:
+        mb = -1.0
+    if not math.isfinite(mb) or mb <= 0:
+        raise DatasetError(f"{MAX_DATA_ENV}={raw!r} is not a size; give the limit in MiB, e.g. {DEFAULT_MAX_DATA_MB}")
+    return int(mb * (1 << 20))
+
+
+def _too_big(name: str, what: str, size: int, limit: int) -> DatasetError:
+    return DatasetError(
+        f"{name}: {what} is {size / (1 << 20):,.1f} MiB, more than the limit of {limit / (1 << 20):,.0f} MiB; "
+        f"nothing was loaded (raise the limit with the environment variable {MAX_DATA_ENV}=MiB)"
+    )
+
+
+def _check_npz_sizes(path: Path) -> None:
+    """Refuse, before anything is inflated or allocated, an archive whose ``x``/``y`` declare more
+    than the limit: the zip's uncompressed sizes and each ``.npy`` header's shape × dtype (a
+    2 MB zip bomb inflated to 5 GB)."""
+    limit = max_data_bytes()
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = [i for i in archive.infolist() if i.filename in ("x.npy", "y.npy")]
+            total = sum(i.file_size for i in members)
+            if total > limit:
+                raise _too_big(path.name, "the uncompressed size of 'x' and 'y'", total, limit)
+            declared = 0
+            for info in members:
+                with archive.open(info) as f:
+                    version = np.lib.format.read_magic(f)
+                    if version == (1, 0):
+                        shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+                    else:
+                        shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+                declared += math.prod(int(d) for d in shape) * dtype.itemsize
+            if declared > limit:
+                raise _too_big(path.name, "the arrays' declared size (shape × dtype)", declared, limit)
+    except zipfile.BadZipFile:
+        return  # np.load says what is wrong with it (a plain .npy, a broken file)
+    except (ValueError, OSError, EOFError) as e:
+        if isinstance(e, DatasetError):
+            raise
+        raise DatasetError(f"{path.name}: not a readable .npz file ({e})") from None
+
+
 def read_csv(path: str | Path, label_column: str = "label") -> tuple[np.ndarray, np.ndarray | None]:
     """Features (float32) and labels (int64 when every label is a whole number, else float32).
 
@@ -350,6 +439,9 @@ def read_csv(path: str | Path, label_column: str = "label") -> tuple[np.ndarray,
     labels returned are then ``None``.
     """
     path = Path(path)
+    limit = max_data_bytes()
+    if path.is_file() and path.stat().st_size > limit:
+        raise _too_big(path.name, "the file", path.stat().st_size, limit)
     header, header_line = _read_header(path)
     if label_column and label_column not in header:
         raise DatasetError(
@@ -370,8 +462,53 @@ def read_csv(path: str | Path, label_column: str = "label") -> tuple[np.ndarray,
     if features.shape[1] == 0:
         raise DatasetError(f"{path.name}: there are no feature columns besides {label_column!r}")
     if labels is not None:
-        labels = labels.astype(np.int64) if np.all(labels == np.round(labels)) else labels.astype(np.float32)
+        labels = _csv_labels(path, labels, label_column)
+    _check_float32(path, features, [c for c in header if c != label_column] if label_column else header)
     return features.astype(np.float32), labels
+
+
+MAX_EXACT_LABEL = 2**53  # whole numbers beyond this are not exact in a float64 cell, nor class numbers
+
+
+def _csv_row_line(path: Path, row: int) -> str:
+    """``line N`` of data row ``row`` (0-based), read again only to name an error."""
+    try:
+        return f"line {_read_rows(path)[row][0]}"
+    except (DatasetError, IndexError):
+        return f"data row {row + 1}"
+
+
+def _csv_labels(path: Path, labels: np.ndarray, column: str) -> np.ndarray:
+    """Class numbers (int64) when every label is a whole number, else values (float32); refuses
+    labels that neither can hold exactly (``1e30`` became int64 garbage)."""
+    if np.all(labels == np.round(labels)):
+        big = np.abs(labels) > MAX_EXACT_LABEL
+        if big.any():
+            row = int(np.argmax(big))
+            raise DatasetError(
+                f"{path.name}, {_csv_row_line(path, row)}, column {column!r}: the label {labels[row]:g} is a whole "
+                f"number too large to be a class number (at most {MAX_EXACT_LABEL:,}); labels are class numbers "
+                "0, 1, 2, … or values to regress of moderate size"
+            )
+        return labels.astype(np.int64)
+    over = np.abs(labels) > np.finfo(np.float32).max
+    if over.any():
+        row = int(np.argmax(over))
+        raise DatasetError(
+            f"{path.name}, {_csv_row_line(path, row)}, column {column!r}: the label {labels[row]:g} is too large "
+            "for a 32-bit float (at most 3.4e38)"
+        )
+    return labels.astype(np.float32)
+
+
+def _check_float32(path: Path, features: np.ndarray, columns: list[str]) -> None:
+    over = np.abs(features) > np.finfo(np.float32).max
+    if over.any():
+        r, c = (int(i) for i in np.argwhere(over)[0])
+        raise DatasetError(
+            f"{path.name}, {_csv_row_line(path, r)}, column {columns[c]!r}: the value {features[r, c]:g} is too "
+            "large for a 32-bit float (at most 3.4e38); rescale the column"
+        )
 
 
 def _open_csv(path: Path) -> TextIO:
@@ -387,10 +524,24 @@ def _read_header(path: Path) -> tuple[list[str], int]:
             reader = csv.reader(f)
             for row in reader:
                 if any(cell.strip() for cell in row):
-                    return [c.strip() for c in row], reader.line_num
+                    header = [c.strip() for c in row]
+                    _check_unique_columns(path, header, reader.line_num)
+                    return header, reader.line_num
     except (UnicodeDecodeError, csv.Error) as e:
         raise DatasetError(f"{path.name}: not a readable CSV text file ({e})") from None
     raise DatasetError(f"{path.name}: the file is empty; expected a header row and data rows")
+
+
+def _check_unique_columns(path: Path, header: list[str], line: int) -> None:
+    """Refuse a header that names a column twice: which ``label`` would be the labels?"""
+    seen: dict[str, int] = {}
+    for i, name in enumerate(header, 1):
+        if name in seen:
+            raise DatasetError(
+                f"{path.name}, line {line}: the column name {name!r} appears twice (columns {seen[name]} and {i}); "
+                "give every column its own name"
+            )
+        seen[name] = i
 
 
 def _fast_table(path: Path, width: int) -> np.ndarray | None:
@@ -462,6 +613,7 @@ def read_npz(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"{path.name}: file not found at {path}")
+    _check_npz_sizes(path)
     try:
         with np.load(path, allow_pickle=False) as archive:
             keys = list(archive.keys())

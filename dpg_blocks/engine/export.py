@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import re
 import sys
-import tempfile
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +32,7 @@ import torch
 from torch import nn
 
 from dpg_blocks.builtin import modules as builtin_modules
+from dpg_blocks.core.atomic_file import write_text_atomic
 from dpg_blocks.core.project import Project
 
 from . import datasets, export_runtime, progress, training, usercode
@@ -72,14 +71,7 @@ def write_export(
     """Write the script to ``path`` (atomically); returns the absolute path."""
     text = export_project(project, registry, project_dir, trusted)
     out = Path(path).expanduser().resolve()
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(out, text)  # the user's umask; a failure leaves the old file
     return out
 
 

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import os
 import re
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from dpg_blocks.core.atomic_file import atomic_path
 from dpg_blocks.core.project import Project
 
 from .compiler import CompiledModel, CompileResult, compile_project
@@ -367,12 +366,6 @@ def export_onnx(
         finally:
             registration.setLevel(level)
     out = Path(path).expanduser().resolve()
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        onnx_program.save(tmp, external_data=False)  # our models are small: one self-contained file
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(out) as tmp:
+        onnx_program.save(str(tmp), external_data=False)  # our models are small: one self-contained file
     return out, interface

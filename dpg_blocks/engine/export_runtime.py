@@ -66,7 +66,7 @@ def load_csv(path: Path, label_column: str) -> tuple[np.ndarray, np.ndarray | No
     column = header.index(label_column)
     labels = table[:, column]
     features = np.delete(table, column, axis=1)
-    whole = np.all(labels == np.round(labels))
+    whole = np.all(labels == np.round(labels)) and np.all(np.abs(labels) <= 2**53)  # exact class numbers
     return features.astype(np.float32), labels.astype(np.int64) if whole else labels.astype(np.float32)
 
 

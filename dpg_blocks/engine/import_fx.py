@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import io
 import json
 import math
 import operator
@@ -39,6 +40,7 @@ from torch import fx, nn
 from torch.fx.passes.shape_prop import ShapeProp
 
 from dpg_blocks.blocks.builder import ProjectBuilder
+from dpg_blocks.core.atomic_file import write_bytes_atomic
 from dpg_blocks.core.edits import Move
 from dpg_blocks.core.layout import auto_layout
 from dpg_blocks.core.project import Project
@@ -501,7 +503,9 @@ def write_weights(
     # the layout of Trainer.save_checkpoint, so Trainer.load_checkpoint and export --weights read it
     state = {"epoch": 0, "model": result.model.state_dict(), "optimizers": {}, "schedulers": {}, "metrics": {},
              "project": json.dumps(project_to_dict(imported.project))}
-    torch.save(state, path)
+    buffer = io.BytesIO()  # torch reports a full disk as a RuntimeError; the atomic writer as OSError
+    torch.save(state, buffer)
+    write_bytes_atomic(path, buffer.getvalue())  # a kill or a full disk leaves no truncated file
     return result
 
 

@@ -17,6 +17,7 @@ import traceback
 from typing import Any
 
 from dpg_blocks import protocol as m
+from dpg_blocks.core.plugin_quarantine import PLUGIN_MARK
 from dpg_blocks.core.project_file import ProjectFileError, project_from_dict
 from dpg_blocks.protocol import ProtocolError, decode, encode
 
@@ -150,9 +151,14 @@ class Engine:
         self.emit(m.Exit(code=0, reason="shutdown"))
 
     def load_plugins(self) -> None:
+        """Discover the packs, each plugin named in the beacon while it imports (``plugin:PACK``
+        and its quarantine key): if one kills or hangs us, the client knows which to quarantine."""
         from .registry import discover
 
-        self.registry = discover(self.options.get("plugin_dirs") or [])
+        def on_import(cand: Any) -> None:
+            self.mark(*((f"{PLUGIN_MARK}{cand.pack}", cand.key) if cand is not None else ("", "")))
+
+        self.registry = discover(self.options.get("plugin_dirs") or [], on_import=on_import)
         self.send_ready()
 
     def send_ready(self) -> None:

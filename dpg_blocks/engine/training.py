@@ -7,6 +7,7 @@ own optimizer — over the blocks the order names, or every block live in it —
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import random
@@ -20,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from dpg_blocks.core.atomic_file import write_bytes_atomic
 from dpg_blocks.core.project import OptimizerSettings, Order, Project
 
 from .compiler import CompiledModel, CompileResult, Head, compile_project
@@ -36,6 +38,28 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+MAX_RATE = 1e6  # a learning rate, decay or momentum beyond this is a typo, not a setting
+
+
+def check_optimizer_settings(settings: OptimizerSettings, where: str) -> None:
+    """Refuse settings no optimizer can use (``lr: 1e308``, NaN, negative), naming ``where``."""
+    def number(name: str, value: Any, low: float, high: float, low_ok: bool = True) -> None:
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        ok = ok and (value >= low if low_ok else value > low) and value <= high
+        if not ok:
+            bound = "at least" if low_ok else "more than"
+            raise ValueError(f"{where}: the optimizer's {name} is {value!r}; use a number {bound} {low:g} "
+                             f"and at most {high:g}")
+
+    number("learning rate (lr)", settings.lr, 0.0, MAX_RATE)
+    number("momentum", settings.momentum, 0.0, MAX_RATE)
+    number("weight decay", settings.weight_decay, 0.0, MAX_RATE)
+    if settings.scheduler.lower() in ("step", "exponential"):
+        number("scheduler gamma", settings.gamma, 0.0, MAX_RATE, low_ok=False)
+    if settings.scheduler.lower() == "step":
+        number("scheduler step size", settings.step_size, 1, 1e9)
 
 
 def make_optimizer(settings: OptimizerSettings, params: list[nn.Parameter]) -> torch.optim.Optimizer:
@@ -139,12 +163,29 @@ class Trainer:
             order = self._order(index)
             params = self.order_parameters(index)
             has_loss = bool(self.model.loss_ids[index])
+            if params and has_loss:
+                check_optimizer_settings(order.optimizer, f"order {index} ({order.name})")
             opt = make_optimizer(order.optimizer, params) if params and has_loss else None
             self.optimizers[index] = opt
             self.schedulers[index] = make_scheduler(order.optimizer, opt, project.training.epochs) if opt else None
         self._forwards = {k: self.model._forwards[k] for k in self.model.orders}
         # the plan is the project's epochs (as for the cosine schedule), whatever a run's length
         self.clock = attach_clock(self.model, TrainingClock(self.steps_per_epoch(), project.training.epochs))
+
+    def block_of(self, exc: BaseException) -> str | None:
+        """The path of the block whose module was running when ``exc`` was raised (the innermost
+        one in the traceback), e.g. ``Backbone › bn``; None when no block's code was on the stack."""
+        by_module = {id(m): nid for nid, m in self.model.block_modules.items()}
+        found = None
+        tb = exc.__traceback__
+        while tb is not None:
+            owner = tb.tb_frame.f_locals.get("self")
+            if owner is not None and id(owner) in by_module:
+                found = by_module[id(owner)]
+            tb = tb.tb_next
+        if found is None:
+            return None
+        return " › ".join(self.compiled.flat.nodes[found].path)
 
     def _order(self, index: int) -> Order:
         return order_of(self.project, index)
@@ -202,11 +243,16 @@ class Trainer:
         """An epoch to run step by step (the engine pauses and resumes between steps)."""
         return EpochRun(self)
 
-    def train_epoch(self, on_step: Callable[[int, int], None] | None = None) -> dict[str, Any]:
-        """One epoch over the largest input; smaller inputs cycle. Returns train metrics."""
+    def train_epoch(
+        self, on_step: Callable[[int, int], None] | None = None, check_finite: bool = False
+    ) -> dict[str, Any]:
+        """One epoch over the largest input; smaller inputs cycle. Returns train metrics.
+
+        With ``check_finite`` a NaN/Inf loss stops the epoch (:class:`NonFiniteLoss`).
+        """
         run = self.start_epoch()
         while not run.done:
-            run.step()
+            run.step(check_finite=check_finite)
             if on_step is not None:
                 on_step(run.steps_done, run.n_steps)
         return run.metrics()
@@ -288,12 +334,14 @@ class Trainer:
         return max(n, pred.shape[1])
 
     # -- epochs ------------------------------------------------------------------------------
-    def fit(self, epochs: int | None = None, on_step: Callable[[int, int], None] | None = None) -> Iterator[dict[str, Any]]:
+    def fit(
+        self, epochs: int | None = None, on_step: Callable[[int, int], None] | None = None, check_finite: bool = False
+    ) -> Iterator[dict[str, Any]]:
         """Train ``epochs`` epochs (default: the project's); yield each epoch's metrics."""
         n = self.project.training.epochs if epochs is None else epochs
         for _ in range(n):
             start = time.perf_counter()
-            train_metrics = self.train_epoch(on_step)
+            train_metrics = self.train_epoch(on_step, check_finite)
             yield self.finish_epoch(train_metrics, start)
 
     def finish_epoch(self, train_metrics: dict[str, Any], started: float) -> dict[str, Any]:
@@ -332,8 +380,13 @@ class Trainer:
             "project": json.dumps(project_to_dict(self.project)),
         }
         path = out / f"epoch_{self.epoch:04d}.pt"
-        torch.save(state, path)
-        torch.save(state, out / "last.pt")
+        # serialised in memory (torch reports a full disk as a RuntimeError), then written
+        # atomically: a kill or a full disk leaves the previous last.pt whole, never a 0-byte file
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        data = buffer.getvalue()
+        write_bytes_atomic(path, data)
+        write_bytes_atomic(out / "last.pt", data)
         return path
 
     def load_checkpoint(self, path: Path | str) -> None:
@@ -398,7 +451,7 @@ class EpochRun:
             self.last_batches[index] = batch
             total, _losses, heads = trainer.forward(index, batch)
             if check_finite and total is not None and not bool(torch.isfinite(total)):
-                raise NonFiniteLoss(index, batch, float(total.detach()))
+                raise NonFiniteLoss(index, batch, float(total.detach()), step=self.steps_done + 1)
             trainer.optimize(index, total)
             if total is not None:
                 totals[index] = total.detach()
@@ -424,6 +477,6 @@ class EpochRun:
 class NonFiniteLoss(ArithmeticError):
     """An order's loss became NaN or Inf; nothing was back-propagated."""
 
-    def __init__(self, order: int, batch: list[Any], value: float) -> None:
+    def __init__(self, order: int, batch: list[Any], value: float, step: int | None = None) -> None:
         super().__init__(f"the loss of order {order} is {value}")
-        self.order, self.batch, self.value = order, batch, value
+        self.order, self.batch, self.value, self.step = order, batch, value, step

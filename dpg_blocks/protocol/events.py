@@ -21,8 +21,9 @@ State = Literal["running", "paused", "stopped", "finished", "failed"]
 class Ready(Event):
     """The engine is up (or reloaded its plugins): the block catalog and the plugin failures.
 
-    ``catalog`` holds ``BlockSpec.to_dict()`` items, ``failures`` ``PluginFailure.to_dict()``.
-    Also the answer to Catalog and ReloadPlugins.
+    ``catalog`` holds ``BlockSpec.to_dict()`` items, ``failures`` ``PluginFailure.to_dict()``
+    (pack, path, error, traceback, key, and ``quarantined``: skipped because it exited, crashed
+    or hung at import before). Also the answer to Catalog and ReloadPlugins.
     """
 
     catalog: list[dict[str, Any]]

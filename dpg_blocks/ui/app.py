@@ -20,7 +20,7 @@ from typing import Any
 
 import dearpygui.dearpygui as dpg
 
-from dpg_blocks.core.project_file import write_text_atomic
+from dpg_blocks.core.atomic_file import write_text_atomic
 
 from .blocks_menu import BlocksMenu
 from .canvas import Canvas
@@ -33,6 +33,8 @@ from .prefs import Preferences
 from .project_controls import ProjectControls
 from .recovery import DEFAULT_INTERVAL_S, Recovery
 from .results_pane import ResultsPane
+from .screen import fit_viewport
+from .shortcuts import MOUSE_HELP, SHORTCUTS, Keyboard
 from .state import EditorState
 from .theme import ENGINE_COLOURS, build_themes, load_fonts
 from .visual_pane import VisualPane
@@ -92,6 +94,8 @@ class Editor:
         self.importer = ImportControls(self.state, lambda: self.client, self.controls)  # File › Import PyTorch…
         self.controls.attach_menus(self.recent_menu, self.font_menu)
         self._context_menu()
+        self._help_window()
+        self.keyboard = Keyboard(self, self._typing)
         self._handlers()
         self.state.subscribe(self._on_state)
         if self.prefs.problem:
@@ -106,8 +110,8 @@ class Editor:
     def _menu_bar(self) -> None:
         """The menus (inside the viewport's menu bar)."""
         with dpg.menu(label="File"):
-            dpg.add_menu_item(label="New", callback=lambda: self.controls.new())
-            dpg.add_menu_item(label="Open…", callback=lambda: self.controls.open_dialog())
+            dpg.add_menu_item(label="New", shortcut="Ctrl+N", callback=lambda: self.controls.new())
+            dpg.add_menu_item(label="Open…", shortcut="Ctrl+O", callback=lambda: self.controls.open_dialog())
             self.recent_menu = dpg.add_menu(label="Open Recent")
             if EXAMPLES_DIR.is_dir():
                 with dpg.menu(label="Open Example"):
@@ -128,7 +132,8 @@ class Editor:
             dpg.add_menu_item(label="Delete", shortcut="Del", callback=lambda: self.canvas.delete_selected())
             dpg.add_menu_item(label="Merge selected into a SuperBlock", callback=lambda: self.merge_selected())
             dpg.add_menu_item(label="Expand SuperBlock", callback=lambda: self.expand_selected())
-            dpg.add_menu_item(label="Rename…", callback=lambda: self.rename_dialog())
+            dpg.add_menu_item(label="Rename…", shortcut="F2", callback=lambda: self.rename_dialog())
+            dpg.add_menu_item(label="Select all", shortcut="Ctrl+A", callback=lambda: self.select_all())
             dpg.add_menu_item(label="Save to library", callback=lambda: self.save_to_library())
             dpg.add_separator()
             dpg.add_menu_item(label="Cut", shortcut="Ctrl+X", callback=lambda: self.cut())
@@ -145,6 +150,8 @@ class Editor:
             dpg.add_separator()
             dpg.add_menu_item(label="Open SuperBlock", shortcut="double-click", callback=lambda: self.open_selected())
             dpg.add_menu_item(label="Up one level", shortcut="Backspace", callback=lambda: self.state.leave())
+        with dpg.menu(label="Help"):
+            dpg.add_menu_item(label="Shortcuts and mouse", shortcut="F1", callback=lambda: self.show_shortcuts())
 
     def _context_menu(self) -> None:
         with dpg.window(show=False, no_title_bar=True, no_move=True, autosize=True, popup=False,
@@ -176,6 +183,7 @@ class Editor:
             dpg.add_mouse_double_click_handler(button=dpg.mvMouseButton_Left, callback=self._on_double_click)
             dpg.add_mouse_release_handler(button=dpg.mvMouseButton_Left, callback=lambda: self.canvas.record_moves())
             dpg.add_key_press_handler(callback=self._on_key)
+            dpg.add_key_release_handler(callback=lambda s, key: self.keyboard.on_release(key))
 
     def layout(self, width: int, height: int) -> None:
         """Follow a viewport of ``width`` × ``height`` (unless the user arranged the panes)."""
@@ -227,7 +235,12 @@ class Editor:
         elif topic == "status":
             dpg.set_value(self.status_text, self.state.status)
         elif topic == "training":
+            if self.state.stop_requested:
+                self.state.stop_requested = False
+                if self.client is not None:
+                    self.training_command("stop")  # a new or opened project: the old run ends
             self.results.update()
+            self._show_engine()
         elif topic == "file" and dpg.is_viewport_ok():
             dpg.set_viewport_title(self.state.title)
 
@@ -244,39 +257,80 @@ class Editor:
         return bool(item) and dpg.does_item_exist(item) and dpg.get_item_type(item) in INPUT_ITEMS and dpg.is_item_active(item)
 
     def _on_key(self, sender: Any, key: int) -> None:
-        ctrl = dpg.is_key_down(dpg.mvKey_LControl) or dpg.is_key_down(dpg.mvKey_RControl)
-        if ctrl and key == dpg.mvKey_S:
-            self.controls.save()
-        elif ctrl and key == dpg.mvKey_Q:
-            self.controls.quit()
-        elif key in (dpg.mvKey_Return, dpg.mvKey_NumPadEnter) and dpg.is_item_shown(self.goto_window):
+        if key in (dpg.mvKey_Return, dpg.mvKey_NumPadEnter) and dpg.is_item_shown(self.goto_window):
             items = dpg.get_item_configuration(self.goto_list).get("items") or []
             if items:
                 self._goto_pick(items[0])
-        elif self._typing():
             return
-        elif ctrl and key == dpg.mvKey_Z:
-            self.state.undo()
-        elif ctrl and key == dpg.mvKey_Y:
-            self.state.redo()
-        elif key == dpg.mvKey_Delete:
-            self.canvas.delete_selected()
-        elif ctrl and key == dpg.mvKey_C:
-            self.copy()
-        elif ctrl and key == dpg.mvKey_X:
-            self.cut()
-        elif ctrl and key == dpg.mvKey_V:
-            self.paste()
-        elif ctrl and key == dpg.mvKey_D:
-            self.duplicate()
-        elif ctrl and key == dpg.mvKey_G:
-            self.go_to_dialog()
-        elif ctrl and key == dpg.mvKey_L:
-            self.canvas.auto_layout()
-        elif key == dpg.mvKey_Home:
-            self.canvas.frame()
-        elif key == dpg.mvKey_Back:
-            self.state.leave()
+        self.keyboard.on_press(key)
+
+    # -- what the shortcuts run (named in ui/shortcuts.py) --------------------------------------
+    def shortcut_new(self) -> None:
+        self.controls.new()
+
+    def shortcut_open(self) -> None:
+        self.controls.open_dialog()
+
+    def shortcut_save(self) -> None:
+        self.controls.save()
+
+    def shortcut_quit(self) -> None:
+        self.controls.quit()
+
+    def shortcut_undo(self) -> None:
+        self.state.undo()
+
+    def shortcut_redo(self) -> None:
+        self.state.redo()
+
+    def shortcut_layout(self) -> None:
+        self.canvas.auto_layout()
+
+    def shortcut_frame(self) -> None:
+        self.canvas.frame()
+
+    def shortcut_leave(self) -> None:
+        self.state.leave()
+
+    def delete_selected(self) -> None:
+        self.canvas.delete_selected()
+
+    def select_all(self) -> None:
+        """Every block of the graph on the canvas becomes the selection."""
+        ids = list(self.state.graph.blocks)
+        self.state.select(ids)
+        self.state.say(f"selected {len(ids)} block{'s' if len(ids) != 1 else ''}: Delete, Ctrl+C or "
+                       "right-click › Merge act on them" if ids else "nothing to select: the canvas is empty")
+
+    def close_popups(self) -> None:
+        """Escape: close the context menu and any dialog that is open (the answer is Cancel)."""
+        for window in (self.menu_window, self.rename_window, self.goto_window, self.help_window):
+            if dpg.does_item_exist(window) and dpg.is_item_shown(window):
+                dpg.configure_item(window, show=False)
+        self.controls.cancel_prompts()
+
+    def show_shortcuts(self) -> None:
+        """Help › Shortcuts (F1)."""
+        w, h = self._viewport_size()
+        dpg.configure_item(self.help_window, show=True, pos=(max(0, w // 2 - 330), max(30, h // 2 - 330)))
+
+    def _help_window(self) -> None:
+        with dpg.window(label="Shortcuts", show=False, width=660, height=640, no_saved_settings=True,
+                        no_collapse=True) as self.help_window:
+            with dpg.table(header_row=True, borders_innerH=True, policy=dpg.mvTable_SizingStretchProp):
+                dpg.add_table_column(label="keys", width_fixed=True, init_width_or_weight=170)
+                dpg.add_table_column(label="does")
+                for sc in SHORTCUTS:
+                    with dpg.table_row():
+                        dpg.add_text(sc.keys)
+                        dpg.add_text(sc.help)
+                for keys, what in MOUSE_HELP:
+                    with dpg.table_row():
+                        dpg.add_text(keys, color=(170, 200, 255))
+                        dpg.add_text(what, wrap=440)
+            dpg.add_spacer(height=6)
+            dpg.add_text("Fields take what you typed when you press Enter or Tab, or click elsewhere; "
+                         "Escape in a field gives its old value back.", wrap=620, color=(170, 170, 180))
 
     def _on_right_click(self) -> None:
         bid = self.canvas.hovered_block()
@@ -429,6 +483,7 @@ class Editor:
             return
         dpg.set_value(self.rename_input, b.name)
         dpg.configure_item(self.rename_window, show=True, pos=dpg.get_mouse_pos(local=False))
+        dpg.focus_item(self.rename_input)  # type the new name at once
 
     def _rename_ok(self) -> None:
         sel = self.state.selected
@@ -481,7 +536,7 @@ class Editor:
                 st.say(f"{len(failures)} plugin(s) failed to load: {', '.join(map(str, failures))}")
         elif isinstance(ev, EngineStatus):
             st.set_engine(ev.state, ev.reason)
-            if ev.state in ("crashed", "hung"):
+            if ev.state in ("crashed", "hung") or (ev.state == "stopped" and ev.reason):
                 st.say(ev.reason)
                 if st.training.state in ("running", "paused", "starting"):
                     st.training.state, st.training.reason = "failed", ev.reason
@@ -547,7 +602,10 @@ class Editor:
         if self.client is None:
             self.state.say("the engine is not running")
             return
-        self.client.send(m.ReloadPlugins())
+        if self.client.state == "stopped" and self.client.start_failures:
+            self.client.revive()  # it gave up after failed starts: a new start discovers afresh
+        else:
+            self.client.send(m.ReloadPlugins())
         self.state.say(f"{why}: reloading plugins…" if why else "reloading plugins…")
 
     def training_command(self, what: str) -> None:
@@ -637,9 +695,11 @@ def run_editor(project_path: str | None, size: tuple[int, int] = (1600, 1000)) -
     editor = _create(size, project_path)
     try:
         dpg.render_dearpygui_frame()  # the first frame, before the engine (and torch) exist
+        if fit_viewport():  # on a small screen without a window manager, all of it stays visible
+            editor.layout(dpg.get_viewport_width(), dpg.get_viewport_height())
         probe = os.environ.get("DPG_BLOCKS_STARTUP_PROBE")
         if probe:
-            Path(probe).write_text(repr(time.time()))
+            write_text_atomic(probe, repr(time.time()))
             return 0
         editor.start_engine()
         # SIGTERM ends the loop without asking; unsaved work goes to the recovery file (below).
@@ -742,7 +802,7 @@ def run_screenshot(
                 saved_at = settled
             if saved_at and out_path.exists() and out_path.stat().st_size > 0:
                 if boxes:
-                    Path(boxes).write_text(json.dumps(_layout_info(editor), indent=1))
+                    write_text_atomic(boxes, json.dumps(_layout_info(editor), indent=1))
                 return 0
         return 1
     finally:
@@ -765,4 +825,15 @@ def _layout_info(editor: Editor) -> dict[str, Any]:
     for bid, box in nodes.items():
         rec = editor.state.record(bid)
         box["status"] = rec["status"] if rec else ""
-    return {"nodes": nodes, "debug": editor.debug.text(), "engine": editor.state.engine_text}
+    tabs = {"debug": editor.debug_tab, "visualization": editor.visual_tab,
+            "optimization": editor.results_tab, "plugins": editor.plugins_tab}
+    widgets = {f"tab:{name}": tab for name, tab in tabs.items()}
+    widgets.update({"epochs": editor.results.epochs, "seed": editor.results.seed})
+    return {"nodes": nodes, "debug": editor.debug.text(), "engine": editor.state.engine_text,
+            "plots": editor.results.plot_boxes(), "widgets": {name: _rect(item) for name, item in widgets.items()}}
+
+
+def _rect(item: int | str) -> dict[str, int]:
+    """Where ``item`` was drawn in the last frame (zero-sized when it was not shown)."""
+    (x, y), (w, h) = dpg.get_item_rect_min(item), dpg.get_item_rect_size(item)
+    return {"x": int(x), "y": int(y), "w": int(w), "h": int(h)}

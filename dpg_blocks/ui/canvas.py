@@ -15,6 +15,7 @@ import dearpygui.dearpygui as dpg
 
 from dpg_blocks.core.graph import Block, Link
 
+from .placement import Rect, Segment, free_spot
 from .state import EditorState
 from .theme import Themes
 
@@ -107,6 +108,7 @@ class Canvas:
         self._pending_frame: tuple[list[str] | None, bool] | None = None
         self._crumb_key: tuple[Any, ...] = ()
         self._breadcrumbs()
+        state.place = self.free_spot  # new blocks go where the user can see them
 
     # -- the view ----------------------------------------------------------------------------
     @property
@@ -143,6 +145,8 @@ class Canvas:
             self._pending_frame = (block_ids, centre)
             return False
         self._pending_frame = None
+        if block_ids is None:
+            self._say_if_too_big(boxes, (vw, vh))
         dx, dy = framing_delta(boxes, (vx, vy, vw, vh), centre)
         if abs(dx) < 0.5 and abs(dy) < 0.5:
             return True
@@ -152,6 +156,53 @@ class Canvas:
             gx, gy = dpg.get_item_pos(view.node)
             dpg.set_item_pos(view.node, [gx + dx, gy + dy])
         return True
+
+    def drawn(self) -> tuple[dict[str, Rect], Rect] | None:
+        """Each node's rectangle and the visible canvas, in document coordinates, as drawn in
+        the last frame (None before a frame drew them, or with no node to measure against)."""
+        if not dpg.is_viewport_ok() or not self.nodes:
+            return None
+        ox, oy = self.offset
+        rects: dict[str, Rect] = {}
+        origin: tuple[float, float] | None = None
+        for key, view in self.nodes.items():
+            st = dpg.get_item_state(view.node)
+            (x, y), (w, h) = st.get("rect_min", (0, 0)), st.get("rect_size", (0, 0))
+            if w <= 0 or h <= 0:
+                return None
+            gx, gy = dpg.get_item_pos(view.node)
+            origin = (x - gx, y - gy)  # grid (0, 0) on screen: imnodes' own panning included
+            rects[key] = (gx - ox, gy - oy, w, h)
+        (vx, vy), (vw, vh) = dpg.get_item_rect_min(self.view), dpg.get_item_rect_size(self.view)
+        if origin is None or vw <= 0 or vh <= 0:
+            return None
+        return rects, (vx - origin[0] - ox, vy - origin[1] - oy, vw, vh)
+
+    def free_spot(self, anchor: str | None) -> tuple[float, float] | None:
+        """A free spot in view for a new block, next to ``anchor`` (never over a block or a
+        link; the minimap's corner counts as taken); None when there is no room in view."""
+        drawn = self.drawn()
+        if drawn is None:
+            return None
+        rects, view = drawn
+        vx, vy, vw, vh = view
+        occupied = [*rects.values(), (vx + vw - 210, vy + vh - 80, 210, 80)]  # the minimap
+        segments: list[Segment] = []
+        for link in self.links:
+            a, b = rects.get(link.src.block), rects.get(link.dst.block)
+            if a is not None and b is not None:
+                segments.append((a[0] + a[2], a[1] + a[3] / 2, b[0], b[1] + b[3] / 2))
+        box = rects.get(anchor) if anchor else None
+        size = (max(box[2], 130.0), max(box[3], 100.0)) if box else (130.0, 100.0)
+        return free_spot(size, occupied, segments, view, box)
+
+    def _say_if_too_big(self, boxes: list[Box], view: tuple[float, float]) -> None:
+        """Frame all: say when the graph is larger than the canvas (there is no zoom yet)."""
+        width = max(b[0] + b[2] for b in boxes) - min(b[0] for b in boxes) + 2 * FRAME_MARGIN
+        height = max(b[1] + b[3] for b in boxes) - min(b[1] for b in boxes) + 2 * FRAME_MARGIN
+        if width > view[0] or height > view[1]:
+            self.state.say(f"the graph is {width:.0f}×{height:.0f} px, the canvas {view[0]:.0f}×{view[1]:.0f}: "
+                           "showing its top-left; Ctrl+L lays it out to the canvas width, middle-drag pans")
 
     def go_to(self, block_id: str) -> bool:
         """Open the graph holding ``block_id``, select it and centre it in the view."""

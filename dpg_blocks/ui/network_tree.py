@@ -17,6 +17,7 @@ from dpg_blocks.core.graph import Block, Graph
 if TYPE_CHECKING:
     from dpg_blocks.blocks.spec import ParamSpec
 
+from .fields import add_typed, show
 from .state import EditorState
 
 LIST_TYPES = ("shape", "ints", "names")
@@ -40,11 +41,14 @@ class NetworkTree:
         self._structure: Any = None
         self.widgets: dict[tuple[str, str], int] = {}  # (block id, param) -> input item
         self.labels: dict[str, int] = {}  # block id -> tree node
+        self.name_fields: dict[str, int] = {}  # block id -> its name field
+        self._open: dict[str, bool] = {}  # block id -> tree node open (kept across rebuilds)
         self.update()
 
     def _shape(self, g: Graph) -> tuple[Any, ...]:
         return tuple(
-            (b.id, b.name, b.type, self._shape(b.graph) if b.graph is not None else (),
+            # not the name: a rename relabels in place (a rebuild collapsed the tree under the user)
+            (b.id, b.type, self._shape(b.graph) if b.graph is not None else (),
              bool(self.state.catalog.spec(b.type)))
             for b in g.blocks.values()
         )
@@ -54,8 +58,11 @@ class NetworkTree:
         shape = self._shape(self.state.project.graph)
         if shape != self._structure:
             self._structure = shape
+            for bid, node in self.labels.items():
+                if dpg.does_item_exist(node):
+                    self._open[bid] = bool(dpg.get_value(node))
             dpg.delete_item(self.body, children_only=True)
-            self.widgets, self.labels, self.show_buttons = {}, {}, {}
+            self.widgets, self.labels, self.show_buttons, self.name_fields = {}, {}, {}, {}
             if not self.state.project.graph.blocks:
                 dpg.add_text("empty: add blocks from the Blocks menu", parent=self.body, color=(170, 170, 170))
             self._fill(self.state.project.graph, self.body)
@@ -66,8 +73,12 @@ class NetworkTree:
             value = b.params.get(name)
             shown = dpg.get_value(item)
             want = _as_text(value) if isinstance(shown, str) else value
-            if want is not None and shown != want:
-                dpg.set_value(item, want)
+            if want is not None:
+                show(item, want)
+        for bid, item in self.name_fields.items():
+            b = self.state.block(bid)
+            if b is not None:
+                show(item, b.name)
         self.colour()
 
     def colour(self) -> None:
@@ -82,7 +93,7 @@ class NetworkTree:
 
     def _fill(self, g: Graph, parent: int) -> None:
         for b in g.blocks.values():
-            node = dpg.add_tree_node(label=b.name, parent=parent, default_open=b.is_super)
+            node = dpg.add_tree_node(label=b.name, parent=parent, default_open=self._open.get(b.id, b.is_super))
             self.labels[b.id] = node
             self._block_widgets(b, node)
             if b.graph is not None:
@@ -92,8 +103,8 @@ class NetworkTree:
         with dpg.group(parent=node):
             with dpg.group(horizontal=True):
                 dpg.add_text("name", color=(170, 170, 180))
-                dpg.add_input_text(default_value=b.name, width=-70, on_enter=True,
-                                   callback=self._on_rename, user_data=b.id)
+                self.name_fields[b.id] = add_typed(dpg.add_input_text, self._on_rename, b.id,
+                                                   default_value=b.name, width=-70)
                 show = dpg.add_button(label="Show", small=True, user_data=b.id,
                                       callback=lambda s, a, u: self.on_show(u) if self.on_show else None)
                 self.show_buttons[b.id] = show
@@ -111,15 +122,16 @@ class NetworkTree:
         value = b.params.get(p.name, p.default)
         label = p.label or p.name
         kw: dict[str, Any] = {"callback": self._on_param, "user_data": (b.id, p.name)}
+        typed: dict[str, Any] = {"callback": self._on_param, "user_data": (b.id, p.name)}
         with dpg.group(horizontal=True):
             dpg.add_text(label, color=(170, 170, 180))
             if p.type == "bool":
                 item = dpg.add_checkbox(default_value=bool(value), **kw)
             elif p.type == "int":
-                item = dpg.add_input_int(default_value=int(value or 0), width=-1, on_enter=True, **kw)
+                item = add_typed(dpg.add_input_int, default_value=int(value or 0), width=-1, **typed)
             elif p.type == "float":
-                item = dpg.add_input_float(default_value=float(value or 0.0), width=-1, on_enter=True,
-                                           format="%g", **kw)
+                item = add_typed(dpg.add_input_float, default_value=float(value or 0.0), width=-1,
+                                 format="%g", **typed)
             elif p.type == "choice":
                 item = dpg.add_combo(p.choices or [], default_value=str(value), width=-1, **kw)
             elif p.type == "code":
@@ -128,7 +140,7 @@ class NetworkTree:
             elif p.type == "values":
                 item = dpg.add_input_text(default_value=str(value or {}), width=-1, readonly=True)
             else:
-                item = dpg.add_input_text(default_value=_as_text(value), width=-1, on_enter=True, **kw)
+                item = add_typed(dpg.add_input_text, default_value=_as_text(value), width=-1, **typed)
         if p.doc:
             with dpg.tooltip(item):
                 dpg.add_text(p.doc, wrap=320)

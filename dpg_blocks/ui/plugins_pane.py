@@ -6,7 +6,9 @@ event (``PluginFailure.to_dict()``: pack, path, error, traceback), kept in
 ``EditorState.plugin_failures``. "Reload plugins" sends ``ReloadPlugins``; the engine answers
 with a new Ready, which refreshes the catalog and this pane. "Add plugin folder…" copies a
 chosen plugin package into the user plugin folder, where the editor's watcher
-(``ui/plugin_watch.py``) notices it and has the engine load it.
+(``ui/plugin_watch.py``) notices it and has the engine load it. A quarantined plugin (one that
+exited, crashed or hung the engine at import: ``quarantined`` in its failure) is shown in red
+with an "Enable and retry" button, which lifts the quarantine and reloads the plugins.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 import dearpygui.dearpygui as dpg
 
 from dpg_blocks.core.plugin_folders import PluginFolderError, add_plugin_folder, default_plugin_dirs
+from dpg_blocks.core.plugin_quarantine import QuarantineStore
 from dpg_blocks.core.user_folder import plugins_dir
 
 from .state import EditorState
@@ -61,6 +64,7 @@ class PluginsPane:
         self.message_text = ""  # the last "Add plugin folder…" outcome
         self.lines: list[str] = []  # what the pane shows, as text (tests read it)
         self.tracebacks: list[int | str] = []  # the traceback boxes, one per failure that has one
+        self.enable_buttons: dict[str, int | str] = {}  # quarantine key -> its "Enable and retry" button
         state.subscribe(self._on_state)
         self.update()
 
@@ -124,20 +128,29 @@ class PluginsPane:
         """Redraw from the catalog, the failures and the watched folders."""
         self._show_folders()
         dpg.delete_item(self.body, children_only=True)
-        self.lines, self.tracebacks = [], []
+        self.lines, self.tracebacks, self.enable_buttons = [], [], {}
         failures = self.state.plugin_failures
         packs = self.packs()
         n_blocks = sum(packs.values())
         if not self.state.catalog and not failures:
             dpg.set_value(self.summary, "waiting for the engine to report its block packs…")
             return
+        held = sum(1 for f in failures if f.get("quarantined"))
         dpg.set_value(
             self.summary,
-            f"{len(packs)} pack(s), {n_blocks} block(s)" + (f"; {len(failures)} failed" if failures else ""),
+            f"{len(packs)} pack(s), {n_blocks} block(s)" + (f"; {len(failures)} failed" if failures else "")
+            + (f" ({held} quarantined)" if held else ""),
         )
         for i, f in enumerate(failures):
             pack, path = str(f.get("pack") or "?"), str(f.get("path") or "")
-            self._text(f"FAILED  {pack}: {f.get('error') or 'unknown error'}", color=RED, wrap=0)
+            label = "QUARANTINED" if f.get("quarantined") else "FAILED"
+            self._text(f"{label}  {pack}: {f.get('error') or 'unknown error'}", color=RED, wrap=0)
+            key = str(f.get("key") or "")
+            if f.get("quarantined") and key:
+                self.enable_buttons[key] = dpg.add_button(
+                    label=f"Enable and retry##{i}", parent=self.body, callback=lambda s, a, u: self.enable(u),
+                    user_data=key,
+                )
             if path:
                 self._text(f"    {path}", color=GREY)
             tb = str(f.get("traceback") or "").rstrip()
@@ -152,6 +165,13 @@ class PluginsPane:
             dpg.add_spacer(height=6, parent=self.body)
         for pack, n in packs.items():
             self._text(f"{pack}  —  {n} block{'s' if n != 1 else ''}")
+
+    def enable(self, key: str) -> None:
+        """Lift a plugin's quarantine and reload the plugins, so the engine tries it again."""
+        gone = QuarantineStore().enable(key)
+        names = ", ".join(e.name for e in gone) or key
+        self._say(f"re-enabled {names}; reloading the plugins")
+        self.on_reload()
 
     def text(self) -> str:
         """Everything the pane shows, one line per row (for tests and screenshots' reports)."""

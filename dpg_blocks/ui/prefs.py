@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from dpg_blocks.core.project_file import write_text_atomic
+from dpg_blocks.core.atomic_file import write_text_atomic
 from dpg_blocks.core.user_folder import user_dir
 
 PREFS_FORMAT = 1

@@ -99,6 +99,8 @@ class ProjectControls:
         with dpg.window(label="This project contains custom code", modal=True, show=False, no_collapse=True,
                         no_close=True, width=TRUST_W, autosize=True, no_saved_settings=True) as self.trust_window:
             self.trust_text = dpg.add_text("", wrap=TRUST_W - 40)
+            # data files outside the project's folder that opening it reads (~/.ssh/...); hidden when none
+            self.trust_data_text = dpg.add_text("", wrap=TRUST_W - 40, color=(250, 150, 60), show=False)
             self.trust_code_box = dpg.add_child_window(width=-1, height=CODE_BOX_H)
             dpg.add_spacer(height=6)
             with dpg.group(horizontal=True):
@@ -212,6 +214,14 @@ class ProjectControls:
                 return  # the error dialog says why; the unsaved work stays open
         action()
 
+    def cancel_prompts(self) -> None:
+        """Escape: the error dialog closes, the unsaved-changes prompt answers Cancel (the trust
+        and recovery prompts wait for a real answer: each choice there keeps or loses something)."""
+        if dpg.is_item_shown(self.error_window):
+            self._hide(self.error_window)
+        if dpg.is_item_shown(self.unsaved_window):
+            self.unsaved_answer("cancel")
+
     # -- actions -----------------------------------------------------------------------------
     def new(self) -> None:
         """File › New (asks first when there are unsaved changes)."""
@@ -278,7 +288,7 @@ class ProjectControls:
     def _quit_now(self) -> None:
         self.closed_cleanly = True
         if self.recovery is not None:
-            self.recovery.discard()  # a clean close leaves nothing to recover
+            self.recovery.close()  # a clean close leaves nothing to recover, now or later
         self.quit_app()
 
     # -- recent files and fonts --------------------------------------------------------------
@@ -377,8 +387,13 @@ class ProjectControls:
 
     def check_trust(self) -> bool:
         """Ask about the open project's untrusted code (once per project); whether it asks."""
+        checked = self.state.trust_checked
         found = self.state.check_trust()
         if found is None:
+            outside = self.outside_data() if not checked and self.state.trust_checked else []
+            if outside:  # no code to trust, but what it reads is worth knowing
+                self.state.say("this project reads data from outside its folder: "
+                               + "; ".join(d.describe() for d in outside))
             return False
         self._ask_trust(*found)
         return True
@@ -395,6 +410,13 @@ class ProjectControls:
             return
         self._ask_trust(*found)
 
+    def outside_data(self) -> list[Any]:
+        """The open project's data paths that leave its folder (listed in the trust prompt)."""
+        from dpg_blocks.core.trust import outside_data_paths
+
+        folder = Path(self.state.path).resolve().parent if self.state.path else None
+        return outside_data_paths(self.state.project, folder)
+
     def _ask_trust(self, digest: str, items: list[Any]) -> None:
         self._trust_digest = digest
         where = self.state.path or "this project"
@@ -405,6 +427,10 @@ class ProjectControls:
             "this computer, so none of it has run. Read it below, and run it only if you trust where "
             "the project came from.",
         )
+        outside = self.outside_data()
+        dpg.set_value(self.trust_data_text, "It also reads data from outside its folder:\n" + "\n".join(
+            f"  {d.describe()}" for d in outside) if outside else "")
+        dpg.configure_item(self.trust_data_text, show=bool(outside))
         for item in self.trust_code_widgets:
             if dpg.does_item_exist(item):
                 dpg.delete_item(item)

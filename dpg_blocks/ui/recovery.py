@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dpg_blocks.core import Project, dumps, load_project
-from dpg_blocks.core.project_file import write_text_atomic
+from dpg_blocks.core.atomic_file import write_text_atomic
 from dpg_blocks.core.user_folder import user_dir
 
 if TYPE_CHECKING:
@@ -144,6 +144,7 @@ class Recovery:
         self._written_revision = -1
         self._last_write = float("-inf")  # the first change is saved at once, later ones every interval
         self._written: dict[str, tuple[Path, Path]] = {}  # key -> files this process wrote
+        self.closed = False  # the user closed without saving: nothing may be written any more
         state.subscribe(self._on_state)
 
     def _on_state(self, topic: str) -> None:
@@ -159,7 +160,7 @@ class Recovery:
 
     def tick(self) -> bool:
         """Autosave if due: dirty, changed since the last write, and ``interval_s`` passed."""
-        if not self.state.dirty or self._revision == self._written_revision:
+        if self.closed or not self.state.dirty or self._revision == self._written_revision:
             return False
         if self.clock() - self._last_write < self.interval_s:
             return False
@@ -190,7 +191,7 @@ class Recovery:
 
     def write_if_dirty(self) -> Path | None:
         """Write the recovery file when the project has unsaved changes (on SIGTERM, on a crash)."""
-        return self.write() if self.state.dirty else None
+        return self.write() if self.state.dirty and not self.closed else None
 
     def discard(self) -> None:
         """Delete every recovery file this process wrote (a clean save or a clean close)."""
@@ -200,6 +201,15 @@ class Recovery:
             sidecar.unlink(missing_ok=True)
         self._written.clear()
         self._written_revision = -1
+
+    def close(self) -> None:
+        """The user quit without saving: delete what was written and never write again.
+
+        The quit is answered in a callback, and the rest of that frame (its autosave tick, a
+        guarded stage's error handler) still runs before the loop ends: without this, that tick
+        wrote the discarded work back and the next start offered to recover it."""
+        self.discard()
+        self.closed = True
 
     def left_behind(self, path: str | None) -> list[RecoveryInfo]:
         """What crashed editors left for ``path`` (None: untitled), newest first."""

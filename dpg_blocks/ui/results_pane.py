@@ -18,13 +18,14 @@ import dearpygui.dearpygui as dpg
 from dpg_blocks.core.graph import Block
 from dpg_blocks.core.project import OPTIMIZERS, SCHEDULERS, Order
 
+from .fields import add_typed, show
 from .state import EditorState
 
-SERIES = (
-    ("loss", "loss (train)", "loss"),
-    ("train_accuracy", "train accuracy", "acc"),
-    ("val_accuracy", "val accuracy", "acc"),
-    ("test_accuracy", "test accuracy", "acc"),
+SERIES = (  # key, legend label, plot, line colour (fixed, so a render test can find each curve)
+    ("loss", "loss (train)", "loss", (90, 160, 255)),
+    ("train_accuracy", "train accuracy", "acc", (90, 160, 255)),
+    ("val_accuracy", "val accuracy", "acc", (255, 150, 60)),
+    ("test_accuracy", "test accuracy", "acc", (80, 200, 110)),
 )
 DEVICES = ("auto", "cpu", "cuda")
 SETTINGS_W = 390  # the settings column; two fields a row still fit beside the plots at 1600 px
@@ -77,11 +78,10 @@ class ResultsPane:
                     self.stop_btn = dpg.add_button(label="Stop", callback=lambda: command("stop"))
                     self.state_text = dpg.add_text("not trained", wrap=SETTINGS_W - 170)
                 with dpg.group(horizontal=True):
-                    self.epochs = dpg.add_input_int(label="epochs", width=50, step=0, on_enter=True, min_value=0,
-                                                    min_clamped=True, callback=self._on_training,
-                                                    user_data="epochs")
-                    self.seed = dpg.add_input_int(label="seed", width=50, step=0, on_enter=True,
-                                                  callback=self._on_training, user_data="seed")
+                    self.epochs = add_typed(dpg.add_input_int, self._on_training, "epochs", label="epochs",
+                                            width=50, step=0, min_value=0, min_clamped=True)
+                    self.seed = add_typed(dpg.add_input_int, self._on_training, "seed", label="seed", width=50,
+                                          step=0)
                     self.device = dpg.add_combo(list(DEVICES), label="device", width=70,
                                                 callback=self._on_training, user_data="device")
                 dpg.add_separator()
@@ -96,19 +96,25 @@ class ResultsPane:
                                  wrap=380)
                 self.orders_body = dpg.add_group()
             with dpg.group():
-                with dpg.plot(label="loss", height=-1, width=340):
+                with dpg.plot(label="loss", height=-1, width=340) as self.loss_plot:
                     dpg.add_plot_legend()
-                    dpg.add_plot_axis(dpg.mvXAxis, label="epoch")
+                    self.loss_x = dpg.add_plot_axis(dpg.mvXAxis, label="epoch")
                     self.loss_axis = dpg.add_plot_axis(dpg.mvYAxis, label="loss")
             with dpg.group():
-                with dpg.plot(label="accuracy", height=-1, width=-1):
+                with dpg.plot(label="accuracy", height=-1, width=-1) as self.acc_plot:
                     dpg.add_plot_legend()
-                    dpg.add_plot_axis(dpg.mvXAxis, label="epoch")
+                    self.acc_x = dpg.add_plot_axis(dpg.mvXAxis, label="epoch")
                     self.acc_axis = dpg.add_plot_axis(dpg.mvYAxis, label="accuracy")
         self.series: dict[str, int] = {}
-        for key, label, axis in SERIES:
+        self.colours: dict[str, tuple[int, int, int]] = {}
+        for key, label, axis, colour in SERIES:
             parent_axis = self.loss_axis if axis == "loss" else self.acc_axis
             self.series[key] = dpg.add_line_series([], [], label=label, parent=parent_axis)
+            self.colours[key] = colour
+            with dpg.theme() as line_theme, dpg.theme_component(dpg.mvLineSeries):
+                dpg.add_theme_color(dpg.mvPlotCol_Line, colour, category=dpg.mvThemeCat_Plots)
+                dpg.add_theme_style(dpg.mvPlotStyleVar_LineWeight, 2.0, category=dpg.mvThemeCat_Plots)
+            dpg.bind_item_theme(self.series[key], line_theme)
         # the catalog tells which blocks are inputs and losses: the order lists depend on it
         state.subscribe(lambda topic: self.update_settings() if topic == "catalog" else None)
         self.update_settings()
@@ -129,8 +135,8 @@ class ResultsPane:
     def update_settings(self) -> None:
         """Show the project's training settings and orders (after load, undo, redo)."""
         p = self.state.project
-        dpg.set_value(self.epochs, p.training.epochs)
-        dpg.set_value(self.seed, p.training.seed)
+        show(self.epochs, p.training.epochs)
+        show(self.seed, p.training.seed)
         devices = list(DEVICES) + ([p.training.device] if p.training.device not in DEVICES else [])
         dpg.configure_item(self.device, items=devices)
         dpg.set_value(self.device, p.training.device)
@@ -161,8 +167,7 @@ class ResultsPane:
         i, w = order.index, self.order_widgets
         with dpg.group(indent=8):
             with dpg.group(horizontal=True):
-                w[(i, "name")] = dpg.add_input_text(label="name", width=150, on_enter=True,
-                                                    callback=self._on_name, user_data=i)
+                w[(i, "name")] = add_typed(dpg.add_input_text, self._on_name, i, label="name", width=150)
                 w[(i, "remove")] = dpg.add_button(label="Remove order", callback=self._on_remove, user_data=i)
             w[(i, "fed")] = dpg.add_text("", wrap=SETTINGS_W - 30)
             fields = _optimizer_fields(order)
@@ -215,12 +220,10 @@ class ResultsPane:
         if f == "scheduler":
             return dpg.add_combo(list(SCHEDULERS), label="scheduler", width=FIELD_W, callback=cb, user_data=ud)
         if f == "step_size":
-            return dpg.add_input_int(label="step (epochs)", width=FIELD_W, step=0, on_enter=True,
-                                     callback=cb, user_data=ud)
+            return add_typed(dpg.add_input_int, cb, ud, label="step (epochs)", width=FIELD_W, step=0)
         label = {"lr": "learning rate", "weight_decay": "weight decay"}.get(f, f)
         # doubles, not floats: a float32 widget would turn 0.0005 into 0.0005000000237 in the file
-        return dpg.add_input_double(label=label, width=FIELD_W, format="%g", step=0, on_enter=True,
-                                    callback=cb, user_data=ud)
+        return add_typed(dpg.add_input_double, cb, ud, label=label, width=FIELD_W, format="%g", step=0)
 
     def _fill_orders(self) -> None:
         st = self.state
@@ -230,13 +233,13 @@ class ResultsPane:
             if (i, "name") not in w:
                 continue
             dpg.configure_item(self.headers[i], label=_summary(order, names))
-            dpg.set_value(w[(i, "name")], order.name)
+            show(w[(i, "name")], order.name)
             fed = st.input_names(i)
             dpg.set_value(w[(i, "fed")], f"fed by {', '.join(fed)}" if fed else
                           f"no input emits in this order yet: add {i} to an Input's orders")
             dpg.configure_item(w[(i, "fed")], color=MUTED if fed else WARN)
             for f in _optimizer_fields(order):
-                dpg.set_value(w[(i, f)], getattr(order.optimizer, f))
+                show(w[(i, f)], getattr(order.optimizer, f))
             dpg.set_value(w[(i, "all_blocks")], order.optimize is None)
             dpg.set_value(w[(i, "all_losses")], order.losses is None)
             for key, listed in (("block", order.optimize), ("loss", order.losses)):
@@ -264,9 +267,20 @@ class ResultsPane:
         for key, item in self.series.items():
             xs, ys = run.series(key)
             dpg.set_value(item, [xs, ys])
-        for axis in (self.loss_axis, self.acc_axis):
-            if run.epochs:
+        if run.epochs:
+            # Both axes: epochs start at 1, so an X axis left at its default 0-1 shows no curve.
+            for axis in (self.loss_x, self.loss_axis, self.acc_x, self.acc_axis):
                 dpg.fit_axis_data(axis)
+
+    def plot_boxes(self) -> dict[str, dict[str, Any]]:
+        """Where the two plots are drawn and the colour of each curve (for render tests)."""
+        out: dict[str, dict[str, Any]] = {}
+        for name, plot, keys in (("loss", self.loss_plot, ["loss"]),
+                                 ("accuracy", self.acc_plot, ["train_accuracy", "val_accuracy", "test_accuracy"])):
+            (x, y), (w, h) = dpg.get_item_rect_min(plot), dpg.get_item_rect_size(plot)
+            out[name] = {"x": int(x), "y": int(y), "w": int(w), "h": int(h),
+                         "series": {k: list(self.colours[k]) for k in keys}}
+        return out
 
     # -- widgets -> edits ----------------------------------------------------------------------
     def _on_pause(self) -> None:

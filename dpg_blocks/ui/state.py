@@ -9,6 +9,7 @@ from this state, so logic tests drive it without a viewport.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,6 +113,10 @@ class EditorState:
         self.clipboard = ""  # the last copy, for when the system clipboard is unavailable
         self.validation = Validation()
         self.training = TrainingRun()
+        self.stop_requested = False
+        # The canvas finds a free spot in view for a new block (anchor block id -> position);
+        # without a drawn canvas (tests, the first frame) blocks go right of their neighbour.
+        self.place: Callable[[str | None], tuple[float, float] | None] | None = None
         self.plugin_failures: list[dict[str, Any]] = []  # Ready.failures: pack, path, error, traceback
         self._listeners: list[Listener] = []
         self._set_project(project or Project(), path)
@@ -137,6 +142,9 @@ class EditorState:
         self.selected = []
         self.scope = []
         self.validation = Validation(sent=self.validation.sent, received=self.validation.sent)
+        if self.training.state in ("starting", "running", "paused"):
+            self.stop_requested = True  # the editor stops the old project's run (app.py)
+        self.training = TrainingRun()  # the plots and the status belong to the project they trained
         self.recovered = False  # loaded from a recovery file: unsaved until the next save
         self.trust_checked = False  # whether this project's code was checked against the trust records
         self.code_declined = False  # it holds code this user has not trusted (yet)
@@ -232,17 +240,25 @@ class EditorState:
         try:
             self.history.do(edit)
         except (GraphError, ValueError) as e:
-            self.say(f"{edit.label}: {e}")
+            self.say(self.named(f"{edit.label}: {e}"))
             return False
         return True
 
     def undo(self) -> None:
         edit = self.history.undo()
-        self.say(f"undid {edit.label}" if edit else "nothing to undo")
+        self.say(self.named(f"undid {edit.label}") if edit else "nothing to undo")
 
     def redo(self) -> None:
         edit = self.history.redo()
-        self.say(f"redid {edit.label}" if edit else "nothing to redo")
+        self.say(self.named(f"redid {edit.label}") if edit else "nothing to redo")
+
+    def named(self, text: str) -> str:
+        """``text`` with block ids (``b9.y -> b8.x``, ``'b9'``) written as the blocks' names.
+
+        Edits and graph errors speak in ids (the core has no names at hand where it refuses);
+        the user knows the blocks by name."""
+        names = {b.id: " › ".join(self.project.path_of(b.id)) for b in self.project.graph.walk()}
+        return _BLOCK_ID.sub(lambda m: names.get(m.group(1), m.group(0)), text)
 
     def say(self, message: str) -> None:
         self.status = message
@@ -252,8 +268,10 @@ class EditorState:
     def new(self) -> None:
         self._set_project(Project(), None)
         self.trust_checked = True  # an empty project holds no code from elsewhere
+        self.say("new project: add blocks from the Blocks menu (right)")
         self.emit("document")
         self.emit("file")
+        self.emit("training")
 
     def open(self, path: str) -> None:
         """Load ``path``; :class:`ProjectFileError` leaves the open project as it was."""
@@ -262,6 +280,7 @@ class EditorState:
         self.say(f"opened {path}")
         self.emit("document")
         self.emit("file")
+        self.emit("training")
 
     def save(self, path: str | None = None) -> str:
         """Save atomically to ``path`` (default: where it came from); returns the path."""
@@ -343,7 +362,13 @@ class EditorState:
             return None
 
     def next_position(self) -> tuple[float, float]:
-        """Right of the selected block, else right of the rightmost block of the canvas."""
+        """A free spot in view next to the selection (the canvas knows), else right of the
+        selected block, else right of the rightmost block of the canvas."""
+        if self.place is not None:
+            anchor = self.selected[-1] if self.selected and self.selected[-1] in self.graph.blocks else None
+            spot = self.place(anchor)
+            if spot is not None:
+                return spot
         blocks = list(self.graph.blocks.values())
         anchor = self.graph.blocks.get(self.selected[-1]) if self.selected else None
         if anchor is None and blocks:
@@ -444,6 +469,9 @@ class EditorState:
         return moved
 
     def rename(self, block_id: str, name: str) -> bool:
+        b = self.block(block_id)
+        if b is not None and b.name == name:
+            return False  # a field committing an unchanged name adds no undo step
         return self.do(Rename(block_id, name))
 
     def set_param(self, block_id: str, name: str, value: Any) -> bool:
@@ -498,6 +526,8 @@ class EditorState:
         return ok
 
     def set_training(self, name: str, value: Any) -> bool:
+        if getattr(self.project.training, name, None) == value:
+            return False  # a field committing an unchanged value adds no undo step
         return self.do(SetTraining(name, value))
 
     # -- orders (each its own optimizer, optimised blocks and losses) ------------------------
@@ -693,11 +723,16 @@ class EditorState:
         state = self.engine_state
         if state == "ready" and self.validation.pending:
             state = "validating"
-        if state in ("crashed", "hung", "restarting") and self.engine_reason:
+        if state == "training" and self.training.state == "paused":
+            state = "paused"  # the engine holds a run, but nothing is computing
+        if state in ("crashed", "hung", "restarting", "stopped") and self.engine_reason:
             return f"engine {state}: {self.engine_reason}"
         if self.engine_activity:  # "starting engine… (12 s)", "validating… (3 s)"
             return self.engine_activity
         return f"engine {state}"
+
+_BLOCK_ID = re.compile(r"'?\b(b\d+)\b'?")
+
 
 def _ints(value: Any) -> list[int]:
     """An Input's ``orders`` param as ints (a hand-edited file may hold anything)."""

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import dearpygui.dearpygui as dpg
 
+from dpg_blocks.core.atomic_file import atomic_path
+
 LAYOUT_FILE = "layout.ini"
 MENU_H = 21  # the viewport menu bar
 LEFT_W, RIGHT_W, BOTTOM_H = 290, 290, 290
@@ -128,5 +130,6 @@ class Workspace:
             return None
         path = layout_path()
         path.parent.mkdir(parents=True, exist_ok=True)
-        dpg.save_init_file(str(path))
+        with atomic_path(path) as tmp:  # a kill mid-save keeps the previous arrangement
+            dpg.save_init_file(str(tmp))
         return path

@@ -1,0 +1,99 @@
+"""The editor's keyboard shortcuts: one table serves the key handler and Help › Shortcuts.
+
+Modifiers are tracked from the key events themselves, in the order Dear PyGui queued them,
+instead of asking ``is_key_down`` when the callback finally runs: by then a quick Ctrl+Z
+(xdotool, a fast typist) may have released Ctrl already, and the Z alone did nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import dearpygui.dearpygui as dpg
+
+__all__ = ["Shortcut", "SHORTCUTS", "MOUSE_HELP", "Keyboard"]
+
+
+@dataclass(frozen=True)
+class Shortcut:
+    """A key (with or without Ctrl) and the editor action it runs."""
+
+    keys: str  # as shown to the user: "Ctrl+S"
+    action: str  # the Editor method's name
+    help: str
+    while_typing: bool = False  # also when a text field has the keyboard (Ctrl+S saves anyway)
+
+    @property
+    def ctrl(self) -> bool:
+        return self.keys.startswith("Ctrl+")
+
+    @property
+    def key(self) -> int:
+        name = self.keys.removeprefix("Ctrl+")
+        return getattr(dpg, KEY_NAMES.get(name, f"mvKey_{name}"))
+
+
+KEY_NAMES = {"Del": "mvKey_Delete", "Backspace": "mvKey_Back", "Esc": "mvKey_Escape"}
+
+SHORTCUTS: tuple[Shortcut, ...] = (
+    Shortcut("Ctrl+N", "shortcut_new", "New project", while_typing=True),
+    Shortcut("Ctrl+O", "shortcut_open", "Open a project…", while_typing=True),
+    Shortcut("Ctrl+S", "shortcut_save", "Save", while_typing=True),
+    Shortcut("Ctrl+Q", "shortcut_quit", "Quit (asks about unsaved changes)", while_typing=True),
+    Shortcut("Ctrl+Z", "shortcut_undo", "Undo"),
+    Shortcut("Ctrl+Y", "shortcut_redo", "Redo"),
+    Shortcut("Ctrl+C", "copy", "Copy the selected blocks"),
+    Shortcut("Ctrl+X", "cut", "Cut the selected blocks"),
+    Shortcut("Ctrl+V", "paste", "Paste (at the mouse when it is over the canvas)"),
+    Shortcut("Ctrl+D", "duplicate", "Duplicate the selected blocks"),
+    Shortcut("Ctrl+A", "select_all", "Select every block on the canvas"),
+    Shortcut("Del", "delete_selected", "Delete the selected blocks and links"),
+    Shortcut("F2", "rename_dialog", "Rename the selected block"),
+    Shortcut("Ctrl+G", "go_to_dialog", "Go to a block by name or path (Backbone/FC3)"),
+    Shortcut("Ctrl+L", "shortcut_layout", "Lay the graph out in columns"),
+    Shortcut("Home", "shortcut_frame", "Frame the whole graph"),
+    Shortcut("Backspace", "shortcut_leave", "Leave the open SuperBlock (up one level)"),
+    Shortcut("Esc", "close_popups", "Close the menu or dialog that is open", while_typing=True),
+    Shortcut("F1", "show_shortcuts", "This list", while_typing=True),
+)
+
+MOUSE_HELP: tuple[tuple[str, str], ...] = (
+    ("Middle-drag", "Pan the canvas"),
+    ("Drag a pin to a pin", "Link an output to an input (a refused link says why in the status line)"),
+    ("Ctrl+click a link", "Remove it"),
+    ("Left-drag on empty canvas", "Box-select blocks"),
+    ("Right-click a block", "Rename, merge, expand, open, save to library, copy, delete"),
+    ("Double-click a SuperBlock", "Open it on the canvas (Backspace or the breadcrumb goes back)"),
+    ("\"+\" in the Blocks menu", "Add a block"),
+)
+
+CTRL_KEYS = ("mvKey_LControl", "mvKey_RControl")
+
+
+class Keyboard:
+    """Dispatches key presses to ``actions`` by :data:`SHORTCUTS`, tracking Ctrl in event order."""
+
+    def __init__(self, actions: object, typing: Callable[[], bool]) -> None:
+        self.actions = actions
+        self.typing = typing
+        self.ctrl_keys = {getattr(dpg, k) for k in CTRL_KEYS if hasattr(dpg, k)}
+        self.ctrl_down = False
+        self.table = {(s.ctrl, s.key): s for s in SHORTCUTS}
+
+    def on_press(self, key: int) -> bool:
+        """A key went down; returns whether it ran a shortcut."""
+        if key in self.ctrl_keys:
+            self.ctrl_down = True
+            return False
+        ctrl = self.ctrl_down or any(dpg.is_key_down(k) for k in self.ctrl_keys)
+        shortcut = self.table.get((ctrl, key))
+        if shortcut is None or (not shortcut.while_typing and self.typing()):
+            return False
+        getattr(self.actions, shortcut.action)()
+        return True
+
+    def on_release(self, key: int) -> None:
+        """A key went up."""
+        if key in self.ctrl_keys:
+            self.ctrl_down = False
