@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import queue
+import signal
 import threading
 import time
 import traceback
@@ -42,6 +43,13 @@ def engine_main(cmd_q: Any, evt_q: Any, tap_q: Any, beacon: Any, options: dict[s
     Engine(cmd_q, evt_q, tap_q, beacon, options).run()
 
 
+def block_signals() -> None:
+    """Keep process signals off the calling helper thread: they go to the main thread, where a
+    plugin's import guard (SIGALRM) and the user's own signal masks expect them."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+
+
 def watch_parent() -> None:
     """End this process (``os._exit``, no torch teardown) as soon as the editor that spawned it
     dies: kill -9 of the editor runs no cleanup, and an orphaned engine holds torch's memory."""
@@ -53,6 +61,7 @@ def watch_parent() -> None:
     sentinel = parent.sentinel if parent is not None else None
 
     def run() -> None:
+        block_signals()
         while True:
             # the sentinel becomes ready when the parent exits; getppid() changes when we are
             # re-parented (the fallback where there is no sentinel)

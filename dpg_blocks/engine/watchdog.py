@@ -90,6 +90,9 @@ class Watchdog:
         self._stop.set()
 
     def _run(self) -> None:
+        from .process import block_signals
+
+        block_signals()
         reported: tuple[float, float] | None = None  # (slice start, last report time)
         while not self._stop.wait(CHECK_INTERVAL_S):
             self.beat_load()
