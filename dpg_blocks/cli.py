@@ -26,6 +26,13 @@ def _table(**kwargs: Any) -> Table:
     return Table(**kwargs)
 
 
+def escape(text: str) -> str:
+    """``text`` shown as it is by rich (a block named ``[/]`` is not markup)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
 def _console(stderr: bool = False) -> Console:
     """A rich console; when not a terminal, wide instead of rich's 80 columns."""
     from rich.console import Console
@@ -55,12 +62,12 @@ def _records_table(records: list[dict[str, Any]], title: str) -> Table:
     for r in records:
         style = _STATUS_STYLE.get(r["status"], "")
         table.add_row(
-            r["path_text"],
-            r["type"].removeprefix("builtin."),
+            escape(r["path_text"]),  # names and messages are the user's text, not rich markup
+            escape(r["type"].removeprefix("builtin.")),
             f"[{style}]{r['status']}[/]",
             _shapes(r["inputs"]),
             _shapes(r["outputs"]),
-            r["message"],
+            escape(r["message"]),
         )
     return table
 
@@ -71,7 +78,7 @@ def _load(path: str, console: Console) -> Any:
     try:
         return load_project(path)
     except ProjectFileError as e:
-        console.print(f"[bold red]cannot read the project:[/] {e}", highlight=False)
+        console.print(f"[bold red]cannot read the project:[/] {escape(str(e))}", highlight=False)
         return None
 
 
@@ -104,9 +111,9 @@ def _trusted(project: Any, registry: Any, args: argparse.Namespace, console: Con
         return True
     if store.is_trusted(digest):
         return True
-    blocks = ", ".join(sorted({i.block_name for i in items}))
+    blocks = escape(", ".join(sorted({i.block_name for i in items})))
     console.print(
-        f"[bold yellow]custom code not run:[/] {args.project} contains code (in {blocks}) that has not been "
+        f"[bold yellow]custom code not run:[/] {escape(args.project)} contains code (in {blocks}) that has not been "
         "trusted on this computer, so none of it was run and those blocks are marked as errors.\n"
         f"Read it with [bold]dpg-blocks trust {args.project} --show[/]; if you trust where the project came "
         f"from, run again with [bold]--trust[/] (or run [bold]dpg-blocks trust {args.project}[/]).",
@@ -134,7 +141,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         console.print(_records_table(records, f"{project.name}: {'valid' if ok else 'INVALID'}"))
         for r in records:
             if r["status"] == "error" and r["traceback"] and args.verbose:
-                console.print(f"[red]{r['path_text']}[/]\n{r['traceback']}", highlight=False)
+                console.print(f"[red]{escape(r['path_text'])}[/]\n{escape(r['traceback'])}", highlight=False)
     return EXIT_OK if ok else EXIT_INVALID
 
 
@@ -164,10 +171,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         console.print(_records_table(bad, "the project does not validate"))
         return EXIT_INVALID
     except ValueError as e:  # a bad device or dataset setting
-        console.print(f"[bold red]cannot train:[/] {e}", highlight=False)
+        console.print(f"[bold red]cannot train:[/] {escape(str(e))}", highlight=False)
         return EXIT_INVALID
     epochs = project.training.epochs if args.epochs is None else args.epochs
-    console.print(f"training {project.name!r} on {trainer.device} for {epochs} epoch(s)", highlight=False)
+    console.print(f"training {escape(repr(project.name))} on {trainer.device} for {epochs} epoch(s)", highlight=False)
     metrics_file = open(args.metrics_out, "w", encoding="utf-8") if args.metrics_out else None  # noqa: SIM115
     last: dict[str, Any] = {}
     try:
@@ -229,7 +236,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         console.print(_records_table(bad, "the project does not validate; nothing was exported"))
         return EXIT_INVALID
     except (ExportError, ValueError, OSError) as e:  # a layer that cannot be written out, a bad path
-        console.print(f"[bold red]cannot export:[/] {e}", highlight=False)
+        console.print(f"[bold red]cannot export:[/] {escape(str(e))}", highlight=False)
         return EXIT_INVALID
     _console().print(f"wrote {path}\n  python {path} --epochs 1   # needs only torch and numpy", highlight=False)
     return EXIT_OK
