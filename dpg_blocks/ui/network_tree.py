@@ -65,7 +65,7 @@ class NetworkTree:
                 continue
             value = b.params.get(name)
             shown = dpg.get_value(item)
-            want = _as_text(value) if isinstance(shown, str) else value
+            want = _as_text(value) if isinstance(shown, str) else value if _fits_widget(shown, value) else None
             if want is not None and shown != want:
                 dpg.set_value(item, want)
         self.colour()
@@ -115,9 +115,9 @@ class NetworkTree:
             dpg.add_text(label, color=(170, 170, 180))
             if p.type == "bool":
                 item = dpg.add_checkbox(default_value=bool(value), **kw)
-            elif p.type == "int":
+            elif p.type == "int" and _fits_int(value):
                 item = dpg.add_input_int(default_value=int(value or 0), width=-1, on_enter=True, **kw)
-            elif p.type == "float":
+            elif p.type == "float" and _fits_float(value):
                 item = dpg.add_input_float(default_value=float(value or 0.0), width=-1, on_enter=True,
                                            format="%g", **kw)
             elif p.type == "choice":
@@ -146,3 +146,23 @@ class NetworkTree:
             if b is not None:
                 dpg.set_value(sender, b.name)
 
+
+# A hand-edited file may hold anything in a param; what the number widgets (32-bit) cannot show
+# is shown as text instead (the engine's record names the bad value; typing a number fixes it).
+def _fits_int(value: Any) -> bool:
+    return value is None or (type(value) is int and -(2**31) <= value < 2**31)
+
+
+def _fits_float(value: Any) -> bool:
+    return value is None or (type(value) in (int, float) and abs(value) < 3e38)
+
+
+def _fits_widget(shown: Any, value: Any) -> bool:
+    """Whether ``value`` can go into the widget now showing ``shown`` (a checkbox, a number)."""
+    if isinstance(shown, bool):
+        return isinstance(value, bool)
+    if isinstance(shown, int):
+        return _fits_int(value) and not isinstance(value, bool)
+    if isinstance(shown, float):
+        return _fits_float(value) and not isinstance(value, bool)
+    return True
