@@ -291,3 +291,22 @@ def test_the_editor_refuses_orders_of_1e999_with_the_path_instead_of_dying(tmp_p
     st.set_catalog(builtin_catalog())
     with pytest.raises(ProjectFileError, match=r"\$\.graph\.blocks\[0\]\.params\.orders\[0\]: number out of range"):
         st.open(str(path))  # the editor's File › Open shows this in its Problem dialog
+
+
+def test_trusted_custom_code_in_a_block_with_a_hostile_name_compiles_and_exports(tmp_path):
+    """Its code is compiled under a file name made from the block's path: a NUL once broke it."""
+    from engine_fixtures import builder, registry
+
+    from dpg_blocks.engine.compiler import compile_project
+    from dpg_blocks.engine.export import export_project
+
+    b = builder("custom")
+    data = b.add("builtin.Input", "in", source="noise", noise_shape=[4], noise_count=8, batch_size=4)
+    custom = b.add("builtin.Custom", "mine", code="def forward(ctx, x):\n    return x * 2\n")
+    loss = b.add("builtin.MSELoss", "loss")
+    b.chain((data, "x", ""), (custom, "y", "x"), (loss, "", "input"))
+    b.link(custom, "y", loss, "target")
+    b.project.block(custom).name = 'a\x00b\n"""c'  # past the reader: the engine must not care
+    result = compile_project(b.project, registry(), tmp_path, trusted=True)
+    assert [r.status for r in result.records] == ["ok", "ok", "ok"]
+    ast.parse(export_project(b.project, registry(), tmp_path, trusted=True))
