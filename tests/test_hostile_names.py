@@ -310,3 +310,14 @@ def test_trusted_custom_code_in_a_block_with_a_hostile_name_compiles_and_exports
     result = compile_project(b.project, registry(), tmp_path, trusted=True)
     assert [r.status for r in result.records] == ["ok", "ok", "ok"]
     ast.parse(export_project(b.project, registry(), tmp_path, trusted=True))
+
+
+def test_a_huge_port_count_expands_only_to_what_the_count_allows():
+    from ui_fixtures import builtin_catalog
+
+    from dpg_blocks.blocks.spec import BlockSpec
+
+    concat = next(BlockSpec.from_dict(d) for d in builtin_catalog() if d["id"] == "builtin.Concat")
+    assert len(concat.ports_for({"n_inputs": 10**5})[0]) == 16  # its declared max
+    assert len(concat.ports_for({"n_inputs": 1e308})[0]) == 16
+    assert [p.name for p in concat.ports_for({"n_inputs": 3})[0]] == ["x1", "x2", "x3"]

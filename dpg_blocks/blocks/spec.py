@@ -26,6 +26,7 @@ METRICS = (None, "classification", "binary")
 # rather than an OverflowError or a MemoryError inside a block's build().
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MAX_SHAPE_ELEMENTS = 2**28  # elements in one sample (1 GiB of float32)
+MAX_VARIADIC = 256  # ports a variadic declaration expands to when its count has no max
 
 
 class BlockDeclarationError(TypeError):
@@ -300,8 +301,12 @@ class BlockSpec:
                 else:
                     try:
                         n = max(0, int(values.get(s.variadic) or 0))
-                    except (TypeError, ValueError):
+                    except (TypeError, ValueError, OverflowError):
                         n = 0
+                    # params other than the one being set are not checked here: never expand
+                    # a hand-edited 10**9 past what the count's declaration allows
+                    bound = self.param(s.variadic)
+                    n = min(n, int(bound.max) if bound is not None and bound.max is not None else MAX_VARIADIC)
                     ports.extend(Port(f"{s.name}{i}", s.kind, s.optional) for i in range(1, n + 1))
             return ports
 
