@@ -23,3 +23,22 @@ def test_150_mutants_give_no_traceback_no_crash_and_parsable_output(tmp_path, mo
     assert (out.tracebacks, out.crashes, out.unparsable, out.changed) == (0, 0, 0, 0)
     # the campaign reaches every outcome: files refused, projects invalid, projects valid
     assert {"validate_exit_0", "validate_exit_1", "validate_exit_2"} <= set(out.exits)
+
+
+def test_the_editor_opens_params_its_number_widgets_cannot_hold(tmp_path):
+    """Found by the campaign: 10**30 in a float field, 2**70 in an int field, text in a checkbox."""
+    import json
+
+    doc = json.loads((ROOT / "assets" / "examples" / "mlp_digits.dpgb").read_text(encoding="utf-8"))
+    doc["graph"]["blocks"][0]["params"]["test_percent"] = 10**30
+    doc["graph"]["blocks"][1]["params"]["out_features"] = 2**70
+    doc["graph"]["blocks"][2]["params"]["bias"] = "abc"
+    path = tmp_path / "p.dpgb"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    out = mutation_campaign.Outcome()
+    opener = mutation_campaign.EditorOpen()
+    try:
+        opener.open(path, mutation_campaign.Mutant(b"", "hand-made"), out)
+    finally:
+        opener.close()
+    assert out.failures == []

@@ -65,7 +65,7 @@ class NetworkTree:
                 continue
             value = b.params.get(name)
             shown = dpg.get_value(item)
-            want = _as_text(value) if isinstance(shown, str) else value if _fits_widget(shown, value) else None
+            want = _for_widget(shown, value)
             if want is not None and shown != want:
                 dpg.set_value(item, want)
         self.colour()
@@ -157,12 +157,14 @@ def _fits_float(value: Any) -> bool:
     return value is None or (type(value) in (int, float) and abs(value) < 3e38)
 
 
-def _fits_widget(shown: Any, value: Any) -> bool:
-    """Whether ``value`` can go into the widget now showing ``shown`` (a checkbox, a number)."""
+def _for_widget(shown: Any, value: Any) -> Any:
+    """``value`` as the widget now showing ``shown`` takes it (None: it cannot show it)."""
+    if isinstance(shown, str):
+        return _as_text(value)
     if isinstance(shown, bool):
-        return isinstance(value, bool)
+        return value if isinstance(value, bool) else None
     if isinstance(shown, int):
-        return _fits_int(value) and not isinstance(value, bool)
+        return value if _fits_int(value) and not isinstance(value, bool) else None
     if isinstance(shown, float):
-        return _fits_float(value) and not isinstance(value, bool)
-    return True
+        return float(value) if value is not None and _fits_float(value) and not isinstance(value, bool) else None
+    return value
