@@ -50,7 +50,7 @@ class Input:
         choices=["none", "minmax", "standardize"],
         doc="Per feature, from the training set: minmax scales to 0..1, standardize to mean 0 and std 1.",
     )
-    orders = Param("ints", [1], min=1, doc="The orders (steps of a training iteration) this input emits in.")
+    orders = Param("ints", [1], min=1, max=1000, doc="The orders (steps of a training iteration) this input emits in.")
     noise_shape = Param("shape", [16], doc="Shape of one noise sample (source 'noise').")
     noise_count = Param(int, 1024, min=1, doc="Noise samples per epoch and per split (source 'noise').")
 
