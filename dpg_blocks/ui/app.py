@@ -24,6 +24,7 @@ from dpg_blocks.core.atomic_file import write_text_atomic
 
 from .blocks_menu import BlocksMenu
 from .canvas import Canvas
+from .data_dialog import INPUT_TYPE, DataControls
 from .debug_pane import DebugPane
 from .export_dialog import ExportControls
 from .import_dialog import ImportControls
@@ -77,11 +78,13 @@ class Editor:
         panes = self.workspace.windows
         self.left, self.centre, self.right, self.bottom = (panes[k] for k in ("network", "canvas", "blocks", "inspector"))
         self.canvas = Canvas(self.state, self.themes, self.centre)
-        self.tree = NetworkTree(self.state, self.left, on_show=self.canvas.go_to)
+        self.tree = NetworkTree(self.state, self.left, on_show=self.canvas.go_to,
+                                on_add_data=lambda bid: self.data.show(bid))
         self.blocks_menu = BlocksMenu(self.state, self.right)
         with dpg.tab_bar(parent=self.bottom) as self.tabs:
             with dpg.tab(label="Debug") as self.debug_tab:
                 self.debug = DebugPane(self.state, self.themes, self.debug_tab)
+                self.data = DataControls(self.state, lambda: self.client, self.debug_tab)  # Add Data…, preview
             with dpg.tab(label="Visualization") as self.visual_tab:
                 self.visual = VisualPane(self.state, self.visual_tab)
             with dpg.tab(label="Optimization & Results") as self.results_tab:
@@ -157,6 +160,7 @@ class Editor:
         with dpg.window(show=False, no_title_bar=True, no_move=True, autosize=True, popup=False,
                         no_saved_settings=True) as self.menu_window:
             dpg.add_menu_item(label="Rename…", callback=lambda: self._menu(self.rename_dialog))
+            self.data_item = dpg.add_menu_item(label="Add Data…", callback=lambda: self._menu(self.data.show))
             dpg.add_menu_item(label="Merge selected into a SuperBlock", callback=lambda: self._menu(self.merge_selected))
             self.expand_item = dpg.add_menu_item(label="Expand SuperBlock", callback=lambda: self._menu(self.expand_selected))
             self.library_item = dpg.add_menu_item(label="Save to library", callback=lambda: self._menu(self.save_to_library))
@@ -209,6 +213,7 @@ class Editor:
             self.canvas.sync()
             self.tree.update()
             self.debug.update()
+            self.data.update()
             self.results.update_settings()
             self.request_validation()
             if self.visual.update(force=False):  # the selected block's ports or sources changed
@@ -219,6 +224,7 @@ class Editor:
             self.debug.update()
         elif topic == "selection":
             self.debug.update()
+            self.data.update()
             self.visual.update()
             self.send_taps()
         elif topic == "scope":
@@ -304,8 +310,8 @@ class Editor:
 
     def close_popups(self) -> None:
         """Escape: close the context menu and any dialog that is open (the answer is Cancel)."""
-        for window in (self.menu_window, self.rename_window, self.goto_window, self.help_window):
-            if dpg.does_item_exist(window) and dpg.is_item_shown(window):
+        for window in (self.menu_window, self.rename_window, self.goto_window, self.help_window, self.data.window):
+            if window is not None and dpg.does_item_exist(window) and dpg.is_item_shown(window):
                 dpg.configure_item(window, show=False)
         self.controls.cancel_prompts()
 
@@ -341,6 +347,7 @@ class Editor:
         b = self.state.block(bid)
         dpg.configure_item(self.expand_item, enabled=bool(b and b.is_super))
         dpg.configure_item(self.open_item, enabled=bool(b and b.is_super))
+        dpg.configure_item(self.data_item, show=bool(b and b.type == INPUT_TYPE))
         dpg.configure_item(self.menu_window, show=True, pos=dpg.get_mouse_pos(local=False))
 
     def _on_left_click(self) -> None:
@@ -567,6 +574,8 @@ class Editor:
             self.exporter.on_result(ev)
         elif isinstance(ev, m.ImportResult):
             self.importer.on_result(ev)
+        elif isinstance(ev, m.DataInfo):
+            self.data.on_info(ev)
         elif isinstance(ev, ClientError):
             st.say(ev.message)
 
