@@ -9,6 +9,8 @@ Save As rebases the data paths so they still name the same files.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,8 +18,17 @@ import dearpygui.dearpygui as dpg
 import numpy as np
 import pytest
 from PIL import Image
-from test_data_images import CLASSES, make_image_folder
-from ui_fixtures import DIGITS_CSV, builtin_catalog, click, gui_context, live_editor, wait_for
+from test_data_images import CLASSES, image_project, make_image_folder
+from ui_fixtures import (
+    DIGITS_CSV,
+    ROOT,
+    builtin_catalog,
+    click,
+    gui_context,
+    live_editor,
+    needs_xvfb,
+    wait_for,
+)
 
 from dpg_blocks.ui.app import Editor
 from dpg_blocks.ui.data_dialog import CELL, STRIP_H, STRIP_W
@@ -182,3 +193,32 @@ def test_save_as_rebases_relative_and_untitled_data_paths(tmp_path: Path, monkey
         st.redo()
         assert st.block(bid).params["path"] == "data/shifted.csv"  # type: ignore[union-attr]
         assert st.data_path(str(data)) == "data/shifted.csv"  # chosen now: relative to the file
+
+
+@needs_xvfb
+def test_the_rendered_preview_shows_each_class_pattern_in_its_thumbnail(tmp_path: Path) -> None:
+    make_image_folder(tmp_path / "shapes")
+    project = image_project("shapes", tmp_path / "shapes.dpgb")
+    data = json.loads(project.read_text())
+    data["graph"]["blocks"][0]["params"]["image_size"] = [10, 10]
+    project.write_text(json.dumps(data))
+    png, boxes = tmp_path / "shot.png", tmp_path / "boxes.json"
+    cmd = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", sys.executable, "-m", "dpg_blocks", "screenshot",
+           str(project), "-o", str(png), "--select", "shapes", "--tab", "debug", "--boxes", str(boxes)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=150, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-3000:]
+    info = json.loads(boxes.read_text())
+    assert "shapes: 36 images, each 1×10×10" in info["data"] and "circle  circle  circle  square" in info["data"]
+    strip = info["widgets"]["data_strip"]
+    img = np.asarray(Image.open(png).convert("L"), dtype=np.float64)
+    px = CELL / 10  # one image pixel on screen
+
+    def cell(i: int) -> np.ndarray:
+        x0, y0 = strip["x"] + i * (CELL + 6), strip["y"]
+        return img[y0:y0 + CELL, x0:x0 + CELL]
+
+    circle, square, stripe = cell(0), cell(3), cell(6)
+    inner = slice(int(3 * px) + 2, int(7 * px) - 2)
+    assert circle[inner, inner].min() > 200 and circle[:int(2 * px), :int(2 * px)].max() < 90
+    assert square[:, :int(3 * px) - 2].min() > 200 and square[:, int(4 * px):].max() < 90
+    assert stripe[1:int(px) - 1, :].min() > 200 and stripe[int(px) + 1:int(2 * px) - 1, :].max() < 90

@@ -24,7 +24,7 @@ from dpg_blocks.core.atomic_file import write_text_atomic
 
 from .blocks_menu import BlocksMenu
 from .canvas import Canvas
-from .data_dialog import INPUT_TYPE, DataControls
+from .data_dialog import DATA_W, INPUT_TYPE, DataControls
 from .debug_pane import DebugPane
 from .export_dialog import ExportControls
 from .import_dialog import ImportControls
@@ -83,8 +83,14 @@ class Editor:
         self.blocks_menu = BlocksMenu(self.state, self.right)
         with dpg.tab_bar(parent=self.bottom) as self.tabs:
             with dpg.tab(label="Debug") as self.debug_tab:
-                self.debug = DebugPane(self.state, self.themes, self.debug_tab)
-                self.data = DataControls(self.state, lambda: self.client, self.debug_tab)  # Add Data…, preview
+                # the selected block's status on the left; an Input's data preview beside it, in view
+                with dpg.table(header_row=False, policy=dpg.mvTable_SizingStretchProp):
+                    dpg.add_table_column(init_width_or_weight=1.0)
+                    dpg.add_table_column(width_fixed=True, init_width_or_weight=DATA_W)
+                    with dpg.table_row():
+                        debug_cell, data_cell = dpg.add_group(), dpg.add_group()
+                self.debug = DebugPane(self.state, self.themes, debug_cell)
+                self.data = DataControls(self.state, lambda: self.client, data_cell)  # Add Data…, preview
             with dpg.tab(label="Visualization") as self.visual_tab:
                 self.visual = VisualPane(self.state, self.visual_tab)
             with dpg.tab(label="Optimization & Results") as self.results_tab:
@@ -234,6 +240,7 @@ class Editor:
             self.blocks_menu.refresh()
             self.canvas.sync()
             self.tree.update()
+            self.data.engine_ready()
         elif topic == "trust":
             self.request_validation()
         elif topic == "engine":
@@ -793,6 +800,8 @@ def run_screenshot(
                 editor.training_command("train")
             if train_epochs and not _trained(editor, train_epochs):
                 settled = min(settled, 2)
+            if not editor.data.ready():  # a selected Input: shoot once its data preview is drawn
+                settled = min(settled, 2)
             if settled == 8 and not saved_at:
                 dpg.output_frame_buffer(str(out_path))
                 saved_at = settled
@@ -824,8 +833,8 @@ def _layout_info(editor: Editor) -> dict[str, Any]:
     tabs = {"debug": editor.debug_tab, "visualization": editor.visual_tab,
             "optimization": editor.results_tab, "plugins": editor.plugins_tab}
     widgets = {f"tab:{name}": tab for name, tab in tabs.items()}
-    widgets.update({"epochs": editor.results.epochs, "seed": editor.results.seed})
-    return {"nodes": nodes, "debug": editor.debug.text(), "engine": editor.state.engine_text,
+    widgets.update({"epochs": editor.results.epochs, "seed": editor.results.seed, "data_strip": editor.data.strip})
+    return {"nodes": nodes, "debug": editor.debug.text(), "data": editor.data.text(), "engine": editor.state.engine_text,
             "plots": editor.results.plot_boxes(), "widgets": {name: _rect(item) for name, item in widgets.items()}}
 
 

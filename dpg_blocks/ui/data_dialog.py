@@ -28,6 +28,7 @@ GAP = 6
 SLOTS = 8  # thumbnails in the strip (the engine sends at most this many)
 STRIP_W, STRIP_H = SLOTS * (CELL + GAP) - GAP, CELL
 LABEL_H = 18  # the class names under the thumbnails
+DATA_W = STRIP_W + 16  # the preview's column in the Debug tab
 # What decides an Input's data (a change of any re-reads it); batch size or split do not.
 DATA_PARAMS = ("source", "path", "label_column", "image_size", "color", "reshape")
 FORMATS = ("CSV: a header row, a 'label' column and feature columns, one sample per row.\n"
@@ -98,17 +99,16 @@ class DataControls:
         with dpg.texture_registry():
             self.texture = dpg.add_dynamic_texture(STRIP_W, STRIP_H, [0.0] * (STRIP_W * STRIP_H * 4))
         with dpg.group(parent=preview_parent, show=False) as self.preview:
-            dpg.add_separator()
             with dpg.group(horizontal=True):
                 dpg.add_text("Data", color=(170, 200, 255))
                 self.add_button = dpg.add_button(label="Add Data…", small=True, callback=lambda: self.show())
-            self.summary = dpg.add_text("", wrap=0)
+            self.summary = dpg.add_text("", wrap=STRIP_W)
             with dpg.drawlist(width=STRIP_W, height=STRIP_H + LABEL_H) as self.strip:
                 self.image = dpg.draw_image(self.texture, (0, 0), (STRIP_W, STRIP_H))
                 with dpg.draw_layer() as self.label_layer:
                     pass
             self.labels: list[str] = []
-            self.note = dpg.add_text("", wrap=0, color=(230, 200, 120))
+            self.note = dpg.add_text("", wrap=STRIP_W, color=(230, 200, 120))
 
     # -- the dialog ------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -283,6 +283,14 @@ class DataControls:
         self.state.say(f"{b.name}: {ev.rows} {what}, {len(ev.classes)} classes" + (f"; {ev.note}" if ev.note else ""))
         self.update()
 
+    def engine_ready(self) -> None:
+        """A (new) engine sent Ready: requests the old one never answered are asked again."""
+        self._asked = {bid: key for bid, key in self._asked.items() if self.infos.get(bid, ("",))[0] == key}
+        if self._pending:
+            self._pending.clear()
+            self._fail("the engine restarted before it read the data; press Load again")
+        self.update()
+
     # -- the preview -----------------------------------------------------------------------------
     def update(self) -> None:
         """Show the selected Input's data (asking the engine for it once per data setting)."""
@@ -320,8 +328,17 @@ class DataControls:
         self.labels = labels
         dpg.delete_item(self.label_layer, children_only=True)
         for i, label in enumerate(labels[:SLOTS]):
-            dpg.draw_text((i * (CELL + GAP), STRIP_H + 2), label[:9], size=13, color=(190, 190, 200),
-                          parent=self.label_layer)
+            text = label[:9]
+            x = i * (CELL + GAP) + max(0, (CELL - 7 * len(text)) // 2)  # centred under its thumbnail (≈7 px a letter)
+            dpg.draw_text((x, STRIP_H + 2), text, size=13, color=(190, 190, 200), parent=self.label_layer)
+
+    def ready(self) -> bool:
+        """Whether the preview shows what it should (nothing, or the selected Input's data)."""
+        if not dpg.is_item_shown(self.preview):
+            return True
+        b = self.state.block(self.state.selected[-1])
+        known = self.infos.get(b.id) if b is not None else None
+        return known is not None and b is not None and known[0] == data_key(b.params, self.state.project_dir)
 
     def text(self) -> str:
         """What the preview shows as text (what a test reads)."""
