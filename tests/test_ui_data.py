@@ -45,7 +45,7 @@ def editor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Editor]:
 
 
 def _answered(ed: Editor) -> None:
-    wait_for(ed, lambda: not ed.data._pending)
+    wait_for(ed, lambda: not ed.data.busy)
 
 
 def test_add_data_reads_an_image_folder_shows_its_preview_and_trains(editor: Editor, tmp_path: Path) -> None:

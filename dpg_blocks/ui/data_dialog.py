@@ -169,6 +169,11 @@ class DataControls:
             dpg.configure_item(self.window, show=False)
 
     @property
+    def busy(self) -> bool:
+        """Whether an Add Data… read waits for the engine's answer."""
+        return bool(self._pending)
+
+    @property
     def error(self) -> str:
         """The dialog's error text (what a test reads)."""
         return str(dpg.get_value(self.error_text)) if self.window is not None else ""
