@@ -120,6 +120,7 @@ def test_each_bad_file_shows_its_dialog_and_the_input_keeps_its_data(editor: Edi
         editor.data.load(str(tmp_path / name))
         _answered(editor)
         assert expected in editor.data.error, (name, editor.data.error)
+        assert dpg.get_value(editor.data.path_input) == str(tmp_path / name)  # which file the error is about
         assert dpg.is_item_shown(editor.data.window)
         assert dict(st.block(bid).params) == before and editor.data.text() == preview  # type: ignore[union-attr]
     bad_image = make_image_folder(tmp_path / "pets", per_class=2)
@@ -171,8 +172,7 @@ def test_save_as_rebases_relative_and_untitled_data_paths(tmp_path: Path, monkey
         bid = st.add_block("builtin.Input")
         assert bid is not None
         st.set_param(bid, "source", "csv")
-        st.set_param(bid, "path", st.data_path(str(data)))  # untitled: stored absolute
-        assert st.block(bid).params["path"] == str(data)  # type: ignore[union-attr]
+        st.set_param(bid, "path", str(data))  # untitled: an absolute path, as Add Data… stores it
         first = tmp_path / "projects" / "a" / "p.dpgb"
         first.parent.mkdir(parents=True)
         st.save(str(first))
@@ -193,6 +193,8 @@ def test_save_as_rebases_relative_and_untitled_data_paths(tmp_path: Path, monkey
         st.redo()
         assert st.block(bid).params["path"] == "data/shifted.csv"  # type: ignore[union-attr]
         assert st.data_path(str(data)) == "data/shifted.csv"  # chosen now: relative to the file
+        st.new()
+        assert st.data_path("data/shifted.csv") == str(work / "data" / "shifted.csv")  # untitled: absolute
 
 
 @needs_xvfb

@@ -205,6 +205,7 @@ class DataControls:
         if self.window is None or self.block_id is None:
             return None
         text = (path if path is not None else str(dpg.get_value(self.path_input))).strip()
+        dpg.set_value(self.path_input, text)  # the dialog shows which file it read (and an error is about)
         if not text:
             self._fail("choose a file or an image folder, or use the example digits")
             return None
