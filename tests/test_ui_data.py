@@ -9,6 +9,7 @@ Save As rebases the data paths so they still name the same files.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -224,3 +225,58 @@ def test_the_rendered_preview_shows_each_class_pattern_in_its_thumbnail(tmp_path
     assert circle[inner, inner].min() > 200 and circle[:int(2 * px), :int(2 * px)].max() < 90
     assert square[:, :int(3 * px) - 2].min() > 200 and square[:, int(4 * px):].max() < 90
     assert stripe[1:int(px) - 1, :].min() > 200 and stripe[int(px) + 1:int(2 * px) - 1, :].max() < 90
+
+
+REAL_ADD_DATA = r'''
+import json, subprocess, sys, time
+project, x, y, folder = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+editor = subprocess.Popen([sys.executable, "-m", "dpg_blocks", project])
+def xdo(*args):
+    return subprocess.run(["xdotool", *args], capture_output=True, text=True).stdout.strip()
+def source():
+    return json.loads(open(project).read())["graph"]["blocks"][0]["params"]["source"]
+end = time.monotonic() + 60
+wid = ""
+while not wid and time.monotonic() < end:
+    time.sleep(0.5)
+    wid = xdo("search", "--name", "dpg-blocks").split("\n")[0]
+# Right-click the Input, click "Add Data…" (the menu's second item, under the mouse), type the
+# folder into the focused path field, Enter, Ctrl+S. Retried: under load the first frames and
+# the engine can lag behind the input.
+for attempt in range(4):
+    time.sleep(3 + 2 * attempt)
+    xdo("mousemove", "--window", wid, x, y)
+    time.sleep(0.8)
+    xdo("click", "3")
+    time.sleep(0.8)
+    xdo("mousemove", "--window", wid, str(int(x) + 40), str(int(y) + 33))
+    time.sleep(0.5)
+    xdo("click", "1")
+    time.sleep(1.0)
+    xdo("type", "--delay", "20", folder)
+    xdo("key", "Return")
+    time.sleep(3 + attempt)
+    xdo("key", "--window", wid, "ctrl+s")
+    time.sleep(1.5)
+    if source() == "images":
+        break
+    xdo("key", "Escape")
+editor.terminate()
+sys.exit(editor.wait(30))
+'''
+
+
+@needs_xvfb
+@pytest.mark.skipif(shutil.which("xdotool") is None, reason="needs xdotool for real input")
+def test_real_input_right_click_add_data_types_a_folder_and_saves_it_relative(tmp_path: Path) -> None:
+    from test_ui_render import drawn_nodes, johns_copy
+
+    project, _ = johns_copy("mlp_digits.dpgb", tmp_path)
+    make_image_folder(tmp_path / "shapes")
+    node = drawn_nodes(project, tmp_path)["digits"]
+    cmd = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", sys.executable, "-c", REAL_ADD_DATA, str(project),
+           str(int(node["x"] + node["w"] / 2)), str(int(node["y"] + node["h"] / 2)), str(tmp_path / "shapes")]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=200, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-3000:]
+    params = json.loads(project.read_text())["graph"]["blocks"][0]["params"]
+    assert (params["source"], params["path"], params["reshape"]) == ("images", "shapes", []), params

@@ -275,6 +275,9 @@ class Editor:
             if items:
                 self._goto_pick(items[0])
             return
+        if key in (dpg.mvKey_Return, dpg.mvKey_NumPadEnter) and self.data.typing_path():
+            self.data.load()  # Enter in Add Data…'s path field loads it
+            return
         self.keyboard.on_press(key)
 
     # -- what the shortcuts run (named in ui/shortcuts.py) --------------------------------------

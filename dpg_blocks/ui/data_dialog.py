@@ -117,7 +117,7 @@ class DataControls:
             self.title = dpg.add_text("")
             dpg.add_text(FORMATS, color=(170, 170, 180))
             with dpg.group(horizontal=True):
-                self.path_input = dpg.add_input_text(width=DIALOG_W - 150, hint="a .csv or .npz file, or an image folder")
+                self.path_input = dpg.add_input_text(width=DIALOG_W - 150, hint="a .csv or .npz file, or an image folder; Enter loads it")
                 self.load_button = dpg.add_button(label="Load", width=110, callback=lambda: self.load())
             with dpg.group(horizontal=True):
                 dpg.add_button(label="Choose a file (CSV, NPZ)…", callback=lambda: self._browse("file"))
@@ -161,7 +161,13 @@ class DataControls:
         dpg.set_value(self.busy_text, "")
         vw = dpg.get_viewport_client_width() if dpg.is_viewport_ok() else 1600
         dpg.configure_item(self.window, show=True, pos=[max(0, (vw - DIALOG_W) // 2), 120])
+        dpg.focus_item(self.path_input)  # type or paste the path at once (Enter loads it)
         return True
+
+    def typing_path(self) -> bool:
+        """Whether the dialog is open with its path field focused (Enter then loads)."""
+        return (self.window is not None and dpg.is_item_shown(self.window)
+                and dpg.get_focused_item() == self.path_input)
 
     def hide(self) -> None:
         """Close the dialog (a load already sent still answers in the status line)."""
