@@ -38,6 +38,13 @@ def _table(**kwargs: Any) -> Table:
     return Table(**kwargs)
 
 
+def escape(text: str) -> str:
+    """``text`` shown as it is by rich (a block named ``[/]`` is not markup)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
 def _console(stderr: bool = False) -> Console:
     """A rich console; when not a terminal, wide instead of rich's 80 columns."""
     from rich.console import Console
@@ -67,12 +74,12 @@ def _records_table(records: list[dict[str, Any]], title: str) -> Table:
     for r in records:
         style = _STATUS_STYLE.get(r["status"], "")
         table.add_row(
-            r["path_text"],
-            r["type"].removeprefix("builtin."),
+            escape(r["path_text"]),  # names and messages are the user's text, not rich markup
+            escape(r["type"].removeprefix("builtin.")),
             f"[{style}]{r['status']}[/]",
             _shapes(r["inputs"]),
             _shapes(r["outputs"]),
-            r["message"],
+            escape(r["message"]),
         )
     return table
 
@@ -83,7 +90,7 @@ def _load(path: str, console: Console) -> Any:
     try:
         return load_project(path)
     except ProjectFileError as e:
-        console.print(f"[bold red]cannot read the project:[/] {e}", highlight=False)
+        console.print(f"[bold red]cannot read the project:[/] {escape(str(e))}", highlight=False)
         return None
 
 
@@ -118,9 +125,9 @@ def _trusted(project: Any, registry: Any, args: argparse.Namespace, console: Con
         return True
     if store.is_trusted(digest):
         return True
-    blocks = ", ".join(sorted({i.block_name for i in items}))
+    blocks = escape(", ".join(sorted({i.block_name for i in items})))
     console.print(
-        f"[bold yellow]custom code not run:[/] {args.project} contains code (in {blocks}) that has not been "
+        f"[bold yellow]custom code not run:[/] {escape(args.project)} contains code (in {blocks}) that has not been "
         "trusted on this computer, so none of it was run and those blocks are marked as errors.\n"
         f"Read it with [bold]dpg-blocks trust {args.project} --show[/]; if you trust where the project came "
         f"from, run again with [bold]--trust[/] (or run [bold]dpg-blocks trust {args.project}[/]).",
@@ -156,10 +163,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
             console.print(_records_table(records, f"{project.name}: {'valid' if ok else 'INVALID'}"))
         for r in records:
             if r["status"] == "error" and r["traceback"] and args.verbose:
-                console.print(f"[red]{r['path_text']}[/]\n{r['traceback']}", highlight=False)
+                console.print(f"[red]{escape(r['path_text'])}[/]\n{escape(r['traceback'])}", highlight=False)
         if error:
-            from rich.markup import escape
-
             console.print(f"[bold red]{escape(project.name)}: not validated:[/] {escape(error)}", highlight=False)
     _print_plugin_failures(failures, _console(stderr=True))
     return EXIT_OK if ok else EXIT_INVALID
@@ -167,8 +172,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def _print_plugin_failures(failures: list[dict[str, Any]], console: Console) -> None:
     """One line per plugin that failed to load or is quarantined (plugin name, path, reason)."""
-    from rich.markup import escape
-
     for f in failures:
         verb = "" if f.get("quarantined") else " failed to load"  # a quarantine's text says so itself
         console.print(f"[red]plugin {escape(str(f['pack']))}[/] ({escape(str(f['path']))}){verb}: "
@@ -248,15 +251,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         console.print(_records_table(bad, "the project does not validate"))
         return EXIT_INVALID
     except ValueError as e:  # a bad device or dataset setting
-        console.print(f"[bold red]cannot train:[/] {_markup_safe(str(e))}", highlight=False)
+        console.print(f"[bold red]cannot train:[/] {escape(str(e))}", highlight=False)
         return EXIT_INVALID
     epochs = project.training.epochs if args.epochs is None else args.epochs
-    console.print(f"training {project.name!r} on {trainer.device} for {epochs} epoch(s)", highlight=False)
+    console.print(f"training {escape(repr(project.name))} on {trainer.device} for {epochs} epoch(s)", highlight=False)
     for input_id, source in trainer.sources.items():
         dropped = source.split_size("train") - min(source.split_size("train"),
                                                    source.num_batches("train") * source.batch_size)
         if dropped:
-            console.print(f"note: {_markup_safe(trainer.names[input_id])} ({_markup_safe(source.name)}): "
+            console.print(f"note: {escape(trainer.names[input_id])} ({escape(source.name)}): "
                           f"{source.split_size('train')} training samples in batches of "
                           f"{source.batch_size}; the last batch of {dropped} sample is left out of each epoch "
                           "(one sample is no batch to train on)", highlight=False)
@@ -270,7 +273,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if args.checkpoint_dir:
             Path(args.checkpoint_dir).mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        console.print(f"[bold red]cannot train:[/] cannot write {_markup_safe(_os_error_text(e))}", highlight=False)
+        console.print(f"[bold red]cannot train:[/] cannot write {escape(_os_error_text(e))}", highlight=False)
         return EXIT_WRITE
     last: dict[str, Any] = {}
     step = [0]
@@ -304,7 +307,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         except OSError as e:
             progress.stop()
             console.print(
-                f"[bold red]training stopped after epoch {trainer.epoch}:[/] cannot write {_markup_safe(_os_error_text(e))}; "
+                f"[bold red]training stopped after epoch {trainer.epoch}:[/] cannot write {escape(_os_error_text(e))}; "
                 "the files written before are kept", highlight=False,
             )
             return EXIT_WRITE
@@ -312,7 +315,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             progress.stop()
             order = trainer._order(e.order)
             console.print(
-                f"[bold red]training stopped:[/] the loss of order {e.order} ({_markup_safe(order.name)}) is {e.value} at epoch "
+                f"[bold red]training stopped:[/] the loss of order {e.order} ({escape(order.name)}) is {e.value} at epoch "
                 f"{trainer.epoch + 1}, step {e.step}; nothing was learnt from that step. A lower learning rate "
                 f"(now {order.optimizer.lr:g}) or normalised data usually helps.", highlight=False,
             )
@@ -323,7 +326,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             block = trainer.block_of(e)
             console.print(
                 f"[bold red]training failed[/] at epoch {trainer.epoch + 1}, step {step[0] + 1}"
-                + _markup_safe((f", in block {block}" if block else "") + f": {type(e).__name__}: {first}"),
+                + escape((f", in block {block}" if block else "") + f": {type(e).__name__}: {first}"),
                 highlight=False,
             )
             return EXIT_INVALID
@@ -358,10 +361,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         console.print(_records_table(bad, "the project does not validate; nothing was exported"))
         return EXIT_INVALID
     except OSError as e:  # a full disk, a folder that is not there: the old file is kept
-        console.print(f"[bold red]cannot export:[/] cannot write {_markup_safe(_os_error_text(e))}", highlight=False)
+        console.print(f"[bold red]cannot export:[/] cannot write {escape(_os_error_text(e))}", highlight=False)
         return EXIT_WRITE
     except (ExportError, ValueError) as e:  # a layer that cannot be written out
-        console.print(f"[bold red]cannot export:[/] {e}", highlight=False)
+        console.print(f"[bold red]cannot export:[/] {escape(str(e))}", highlight=False)
         return EXIT_INVALID
     _console().print(f"wrote {path}\n  python {path} --epochs 1   # needs only torch and numpy", highlight=False)
     return EXIT_OK
@@ -390,11 +393,9 @@ def _export_onnx(args: argparse.Namespace, project: Any, registry: Any, console:
         console.print(_records_table(bad, "the project does not validate; nothing was exported"))
         return EXIT_INVALID
     except OSError as e:
-        console.print(f"[bold red]cannot export:[/] cannot write {_markup_safe(_os_error_text(e))}", highlight=False)
+        console.print(f"[bold red]cannot export:[/] cannot write {escape(_os_error_text(e))}", highlight=False)
         return EXIT_WRITE
     except (ExportError, ValueError) as e:
-        from rich.markup import escape
-
         console.print(f"[bold red]cannot export:[/] {escape(str(e))}", highlight=False)  # "dpg-blocks[onnx]"
         return EXIT_INVALID
     ins = ", ".join(name for _, name in interface.inputs)
@@ -470,8 +471,6 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         blocks.add_row(b["id"], b["name"], b["category"], b["pack"])
     console.print(blocks)
     if registry.failures:
-        from rich.markup import escape
-
         fails = _table(title="failed or quarantined plugins", style="red")
         for col in ("pack", "path", "error"):
             fails.add_column(col, overflow="fold")
@@ -763,13 +762,6 @@ def build_parser() -> argparse.ArgumentParser:
     np_.add_argument("--dir", default=".", help="create NAME/ inside this folder (default: the current one)")
     np_.set_defaults(func=cmd_new_pack)
     return parser
-
-
-def _markup_safe(text: str) -> str:
-    """``text`` with rich's ``[`` escaped: paths and messages are printed as they are."""
-    from rich.markup import escape
-
-    return escape(text)
 
 
 def _os_error_text(e: OSError) -> str:

@@ -394,7 +394,7 @@ def test_the_plugins_pane_lists_packs_and_a_failure_from_a_ready_event(editor):
 
     sent = []
     editor.client = type("FakeClient", (), {"send": lambda self, cmd: sent.append(cmd), "state": "stopped",
-                                            "poll": lambda self, ms: []})()
+                                            "poll": lambda self, ms: [], "start_failures": 0})()
     click(editor.plugins.reload_button)
     assert len(sent) == 1 and isinstance(sent[0], m.ReloadPlugins)
     editor.handle(m.Ready(catalog=builtin_catalog(), failures=[], pid=1))

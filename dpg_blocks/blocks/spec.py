@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dpg_blocks.core.graph import PORT_NAME, Block, Port
+from dpg_blocks.core.project_file import INT64_MAX, INT64_MIN
 
 # "names": a list of identifiers (e.g. the ports of a Custom block); "values": a JSON object of
 # named numbers, booleans or strings (a Custom block's own settings, an order -> value table).
@@ -21,6 +22,11 @@ ROLES = (None, "input", "loss", "output")
 # "classification": argmax over (N, classes) vs integer labels; "binary": logit > 0 vs a 0/1
 # target; None: the loss gives no accuracy.
 METRICS = (None, "classification", "binary")
+# Bounds every int/shape/ints param has on top of its declared min/max: a value torch can hold
+# (int64), and shapes a machine can allocate, so an absurd value in a file is a message here
+# rather than an OverflowError or a MemoryError inside a block's build().
+MAX_SHAPE_ELEMENTS = 2**28  # elements in one sample (1 GiB of float32)
+MAX_VARIADIC = 256  # ports a variadic declaration expands to when its count has no max
 
 
 class BlockDeclarationError(TypeError):
@@ -88,28 +94,28 @@ class ParamSpec:
         if t == "bool":
             if isinstance(value, bool):
                 return value
-            raise ValueError(f"expected true or false, got {value!r}")
+            raise ValueError(f"expected true or false, got {_show(value)}")
         if t == "int":
             if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ValueError(f"expected an integer, got {value!r}")
+                raise ValueError(f"expected an integer, got {_show(value)}")
             if isinstance(value, float) and not value.is_integer():
-                raise ValueError(f"expected an integer, got {value!r}")
-            value = int(value)
+                raise ValueError(f"expected an integer, got {_show(value)}")
+            value = _int64(int(value))
         elif t == "float":
             if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ValueError(f"expected a number, got {value!r}")
+                raise ValueError(f"expected a number, got {_show(value)}")
             value = float(value)
             if not math.isfinite(value):
-                raise ValueError(f"expected a finite number, got {value!r}")
+                raise ValueError(f"expected a finite number, got {_show(value)}")
         elif t in ("str", "path", "code", "choice"):
             if not isinstance(value, str):
-                raise ValueError(f"expected text, got {value!r}")
+                raise ValueError(f"expected text, got {_show(value)}")
             if t == "choice" and self.choices is not None and value not in self.choices:
-                raise ValueError(f"{value!r} is not one of {', '.join(map(repr, self.choices))}")
+                raise ValueError(f"{_show(value)} is not one of {', '.join(map(repr, self.choices))}")
         elif t in ("shape", "ints"):
-            value = _int_list(value)
-            if t == "shape" and any(v < 1 and v != -1 for v in value):
-                raise ValueError(f"shape dimensions must be >= 1 (or -1), got {value}")
+            value = [_int64(v) for v in _int_list(value)]
+            if t == "shape":
+                _check_shape(value)
         if t in ("int", "float"):
             if self.min is not None and value < self.min:
                 raise ValueError(f"must be >= {self.min}, got {value}")
@@ -124,31 +130,56 @@ class ParamSpec:
         return value
 
 
+def _show(value: Any) -> str:
+    """``value`` for a message, cut short (a file may hold a huge number or list)."""
+    try:
+        text = repr(value) if not isinstance(value, int) or value.bit_length() < 200 else f"a {len(str(value))}-digit number"
+    except (RecursionError, ValueError):
+        text = f"a {type(value).__name__}"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _int64(value: int) -> int:
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise ValueError(f"{_show(value)} is out of range (integers must fit in 64 bits)")
+    return value
+
+
+def _check_shape(dims: list[int]) -> None:
+    if any(v < 1 and v != -1 for v in dims):
+        raise ValueError(f"shape dimensions must be >= 1 (or -1), got {_show(dims)}")
+    if dims.count(-1) > 1:
+        raise ValueError(f"only one shape dimension can be -1, got {_show(dims)}")
+    size = math.prod(v for v in dims if v > 0)
+    if size > MAX_SHAPE_ELEMENTS:
+        raise ValueError(f"a shape of {size} elements is too large (the limit is {MAX_SHAPE_ELEMENTS})")
+
+
 def _int_list(value: Any) -> list[int]:
     if isinstance(value, str):
         parts = [p for p in value.replace("x", ",").replace("×", ",").replace(" ", ",").split(",") if p]
         try:
             return [int(p) for p in parts]
         except ValueError:
-            raise ValueError(f"expected integers separated by commas, got {value!r}") from None
+            raise ValueError(f"expected integers separated by commas, got {_show(value)}") from None
     if isinstance(value, list | tuple):
         out = []
         for v in value:
             if isinstance(v, bool) or not isinstance(v, int):
-                raise ValueError(f"expected a list of integers, got {value!r}")
+                raise ValueError(f"expected a list of integers, got {_show(value)}")
             out.append(v)
         return out
-    raise ValueError(f"expected a list of integers, got {value!r}")
+    raise ValueError(f"expected a list of integers, got {_show(value)}")
 
 
 def _names(value: Any) -> list[str]:
     if isinstance(value, str):
         value = [p for p in value.replace(" ", ",").split(",") if p]
     if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-        raise ValueError(f"expected names separated by commas, got {value!r}")
+        raise ValueError(f"expected names separated by commas, got {_show(value)}")
     for v in value:
         if not PORT_NAME.fullmatch(v):
-            raise ValueError(f"{v!r} is not a valid name (letters, digits and _, not starting with a digit)")
+            raise ValueError(f"{_show(v)} is not a valid name (letters, digits and _, not starting with a digit)")
     if len(set(value)) != len(value):
         raise ValueError(f"names must be different, got {list(value)}")
     return list(value)
@@ -156,15 +187,15 @@ def _names(value: Any) -> list[str]:
 
 def _values(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise ValueError(f"expected named values, got {value!r}")
+        raise ValueError(f"expected named values, got {_show(value)}")
     out: dict[str, Any] = {}
     for k, v in value.items():
         if not isinstance(k, str) or not k:
             raise ValueError(f"value names must be non-empty text, got {k!r}")
         if isinstance(v, float) and not math.isfinite(v):
-            raise ValueError(f"{k}: expected a finite number, got {v!r}")
+            raise ValueError(f"{k}: expected a finite number, got {_show(v)}")
         if not isinstance(v, bool | int | float | str):
-            raise ValueError(f"{k}: expected a number, true/false or text, got {v!r}")
+            raise ValueError(f"{k}: expected a number, true/false or text, got {_show(v)}")
         out[k] = v
     return out
 
@@ -270,8 +301,12 @@ class BlockSpec:
                 else:
                     try:
                         n = max(0, int(values.get(s.variadic) or 0))
-                    except (TypeError, ValueError):
+                    except (TypeError, ValueError, OverflowError):
                         n = 0
+                    # params other than the one being set are not checked here: never expand
+                    # a hand-edited 10**9 past what the count's declaration allows
+                    bound = self.param(s.variadic)
+                    n = min(n, int(bound.max) if bound is not None and bound.max is not None else MAX_VARIADIC)
                     ports.extend(Port(f"{s.name}{i}", s.kind, s.optional) for i in range(1, n + 1))
             return ports
 

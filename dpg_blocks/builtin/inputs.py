@@ -54,7 +54,7 @@ class Input:
         choices=["none", "minmax", "standardize"],
         doc="Per feature, from the training set: minmax scales to 0..1, standardize to mean 0 and std 1.",
     )
-    orders = Param("ints", [1], min=1, doc="The orders (steps of a training iteration) this input emits in.")
+    orders = Param("ints", [1], min=1, max=1000, doc="The orders (steps of a training iteration) this input emits in.")
     image_size = Param(
         "shape", [28, 28], doc="Height and width every image is resized to (source 'images')."
     )

@@ -28,6 +28,7 @@ from .graph import (
     Port,
     kinds_match,
 )
+from .names import name_key, name_problem
 from .project import OPTIMIZERS, SCHEDULERS, Order, Project, TrainingSettings
 
 __all__ = [
@@ -119,6 +120,20 @@ def _check_name(name: Any) -> None:
         raise GraphError("a block name cannot be empty")
     if name != name.strip():
         raise GraphError(f"a block name cannot start or end with spaces ({name!r})")
+    problem = name_problem(name, "a block name")
+    if problem is not None:
+        raise GraphError(problem)
+
+
+def _name_taken(name: str, blocks: Iterable[Block]) -> None:
+    """Refuse ``name`` when a sibling has it, or a name that looks the same (NFKC-equal)."""
+    key = name_key(name)
+    twin = next((b for b in blocks if name_key(b.name) == key), None)
+    if twin is None:
+        return
+    if twin.name == name:
+        raise GraphError(f"a block named {name!r} already exists here")
+    raise GraphError(f"a block named {twin.name!r} already exists here, and {name!r} looks the same")
 
 
 def _check_new_block(block: Block) -> None:
@@ -139,7 +154,7 @@ def _check_new_block(block: Block) -> None:
         raise GraphError(f"{what}: params must be a dict with string keys")
     _check_json(f"the params of {what}", block.params)
     if block.graph is not None:
-        names = [b.name for b in block.graph.blocks.values()]
+        names = [name_key(b.name) for b in block.graph.blocks.values()]
         if len(set(names)) != len(names):
             raise GraphError(f"{what}: two blocks inside it have the same name")
 
@@ -193,8 +208,7 @@ class AddBlock(Edit):
             taken.add(inner.id)
             _check_new_block(inner)
         g = project.graph_of(self.parent)
-        if self.block.name in {b.name for b in g.blocks.values()}:
-            raise GraphError(f"a block named {self.block.name!r} already exists here")
+        _name_taken(self.block.name, g.blocks.values())
         if _depth_in(project, g) + _height(self.block) > MAX_DEPTH:
             raise GraphError(f"SuperBlocks cannot be nested more than {MAX_DEPTH} deep")
         g.insert_block(self.block)
@@ -408,11 +422,9 @@ class Rename(Edit):
         self._old = ""
 
     def apply(self, project: Project) -> None:
-        if not self.name:
-            raise GraphError("a block name cannot be empty")
+        _check_name(self.name)
         g, b = project.locate(self.block_id)
-        if any(o.name == self.name and o.id != b.id for o in g.blocks.values()):
-            raise GraphError(f"a block named {self.name!r} already exists here")
+        _name_taken(self.name, (o for o in g.blocks.values() if o.id != b.id))
         self._old = b.name
         b.name = self.name
 
@@ -461,8 +473,7 @@ class Merge(Edit):
         if not BLOCK_ID.fullmatch(self.sb_id):
             raise GraphError(f"block id {self.sb_id!r} must be 1-64 letters, digits, '_' or '-'")
         _check_name(self.name)
-        if self.name in {b.name for bid, b in g.blocks.items() if bid not in self.block_ids}:
-            raise GraphError(f"a block named {self.name!r} already exists here")
+        _name_taken(self.name, (b for bid, b in g.blocks.items() if bid not in self.block_ids))
         sel = set(self.block_ids)
         between = _between(g, sel)
         if between:
@@ -585,8 +596,8 @@ class Unmerge(Edit):
             raise GraphError(f"{sb.name!r} is not a SuperBlock")
         self.label = f"expand {sb.name}"
         sub = sb.graph
-        taken = {b.name for bid, b in g.blocks.items() if bid != self.sb_id}
-        clash = [b.name for b in sub.blocks.values() if b.name in taken]
+        taken = {name_key(b.name) for bid, b in g.blocks.items() if bid != self.sb_id}
+        clash = [b.name for b in sub.blocks.values() if name_key(b.name) in taken]
         if clash:
             raise GraphError(
                 f"cannot expand {sb.name!r}: names {', '.join(map(repr, clash))} already exist outside it"
@@ -693,6 +704,9 @@ def _check_order(o: Order, ids: set[str]) -> None:
     what = f"order {o.index}"
     if not isinstance(o.name, str):
         raise GraphError(f"{what}: the name must be a string, got {o.name!r}")
+    problem = name_problem(o.name, "the name") if o.name else None
+    if problem is not None:
+        raise GraphError(f"{what}: {problem}")
     s = o.optimizer
     if s.type not in OPTIMIZERS:
         raise GraphError(f"{what}: unknown optimizer {s.type!r}; choose one of {', '.join(OPTIMIZERS)}")

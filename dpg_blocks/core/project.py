@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .graph import Block, Graph, GraphError
+from .names import name_key
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULERS = ("none", "step", "cosine", "exponential")
@@ -144,12 +145,13 @@ class Project:
 
 
 def free_name(base: str, taken: set[str]) -> str:
-    """``base``, or ``base2``, ``base3``… — the first not in ``taken``."""
-    if base not in taken:
+    """``base``, or ``base2``, ``base3``… — the first not in ``taken`` (nor looking like one)."""
+    keys = {name_key(t) for t in taken}
+    if name_key(base) not in keys:
         return base
     stem = base.rstrip("0123456789") or base
     n = 2
-    while f"{stem}{n}" in taken:
+    while name_key(f"{stem}{n}") in keys:
         n += 1
     return f"{stem}{n}"
 

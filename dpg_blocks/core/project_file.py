@@ -27,9 +27,11 @@ from .graph import (
     Link,
     Port,
 )
+from .names import name_key, name_problem
 from .project import OPTIMIZERS, SCHEDULERS, OptimizerSettings, Order, Project, TrainingSettings
 
 FORMAT_VERSION = 1
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # the integers a project may hold (msgpack's to the engine)
 FILE_SUFFIX = ".dpgb"
 MAX_FILE_BYTES = 256 * 1024 * 1024
 # JSON nested deeper than this is refused: writing it back recurses once per level. MAX_DEPTH
@@ -154,7 +156,8 @@ def loads(data: str | bytes) -> Project:
 
 
 def _check_tree(doc: Any) -> None:
-    """Refuse what would load but not save: deep nesting, strings that are not Unicode text."""
+    """Refuse what would load but not save or not reach the engine: deep nesting, strings that
+    are not Unicode text, numbers too large for a float (``1e999``) or integers beyond 64 bits."""
     # Iterative, so that the check itself cannot run out of stack; paths are built on error only.
     stack: list[tuple[Any, int, Any]] = [(doc, 1, None)]
     while stack:
@@ -162,6 +165,15 @@ def _check_tree(doc: Any) -> None:
         if isinstance(value, str):
             if not _is_text(value):
                 raise ProjectFileError("the text contains a lone surrogate (\\ud800-\\udfff)", _path(where))
+        elif isinstance(value, float):
+            # json reads 1e999 as inf without asking parse_constant; a project holds finite numbers
+            if not math.isfinite(value):
+                raise ProjectFileError(f"number out of range ({value}); use a finite number", _path(where))
+        elif isinstance(value, int) and not isinstance(value, bool):
+            # everything in a project crosses to the engine as msgpack, whose integers are 64-bit
+            if not INT64_MIN <= value <= INT64_MAX:
+                raise ProjectFileError(f"number too large: {_show(value)} (integers must fit in 64 bits)",
+                                       _path(where))
         elif isinstance(value, dict | list):
             if depth > MAX_JSON_DEPTH:
                 path = _path(where)
@@ -249,6 +261,12 @@ def _jsonable(value: Any) -> bool:
         return False
 
 
+def _same_names(first: str, second: str) -> str:
+    if first == second:
+        return f"are named {second!r}"
+    return f"have names that look the same: {first!r} and {second!r}"
+
+
 _TYPE_NAMES = {dict: "an object", list: "an array", str: "a string", int: "an integer", float: "a number"}
 
 
@@ -278,7 +296,7 @@ class _Reader:
         return self._typed(d[key], t, f"{path}.{key}")
 
     def project(self, d: dict[str, Any]) -> Project:
-        name = self.field(d, "name", str, "$", "untitled")
+        name = self._name(self.field(d, "name", str, "$", "untitled"), "project name", "$.name", empty_ok=True)
         project = Project(name)
         project.graph = self.graph(self.field(d, "graph", dict, "$"), "$.graph", None, 0, set())
         orders_raw = self.field(d, "orders", list, "$", None)
@@ -301,6 +319,12 @@ class _Reader:
                         raise ProjectFileError(f"no block with id {bid!r}", f"$.orders[{i}].{key}[{j}]")
         return project
 
+    def _name(self, name: str, what: str, path: str, empty_ok: bool = False) -> str:
+        problem = None if empty_ok and not name else name_problem(name, what)
+        if problem is not None:
+            raise ProjectFileError(problem, path)
+        return name
+
     def _positive(self, v: int, path: str) -> int:
         if v < 1:
             raise ProjectFileError(f"must be >= 1, got {v}", path)
@@ -315,8 +339,10 @@ class _Reader:
         for i, bd in enumerate(blocks):
             bpath = f"{path}.blocks[{i}]"
             b = self.block(self.obj(bd, bpath), bpath, depth, ids)
-            if any(o.name == b.name for o in g.blocks.values()):
-                raise ProjectFileError(f"two blocks in one graph are named {b.name!r}", f"{bpath}.name")
+            key = name_key(b.name)
+            twin = next((o for o in g.blocks.values() if name_key(o.name) == key), None)
+            if twin is not None:
+                raise ProjectFileError(f"two blocks in one graph {_same_names(twin.name, b.name)}", f"{bpath}.name")
             g.insert_block(b)
         for i, ld in enumerate(self.field(d, "links", list, path)):
             lpath = f"{path}.links[{i}]"
@@ -344,9 +370,7 @@ class _Reader:
         btype = self.field(d, "type", str, path)
         if not btype:
             raise ProjectFileError("block type is empty", f"{path}.type")
-        name = self.field(d, "name", str, path).strip()
-        if not name:
-            raise ProjectFileError("block name is empty", f"{path}.name")
+        name = self._name(self.field(d, "name", str, path).strip(), "block name", f"{path}.name")
         version = self._positive(self.field(d, "version", int, path, 1), f"{path}.version")
         pos_raw = self.field(d, "pos", list, path, [0.0, 0.0])
         if len(pos_raw) != 2:
@@ -380,7 +404,7 @@ class _Reader:
     def order(self, v: Any, path: str) -> Order:
         d = self.obj(v, path)
         index = self._positive(self.field(d, "index", int, path), f"{path}.index")
-        name = self.field(d, "name", str, path, f"order {index}")
+        name = self._name(self.field(d, "name", str, path, f"order {index}"), "order name", f"{path}.name", empty_ok=True)
         opt = self.optimizer(self.field(d, "optimizer", dict, path, {}), f"{path}.optimizer")
         lists: dict[str, list[str] | None] = {}
         for key in ("optimize", "losses"):

@@ -12,6 +12,10 @@ decide only how a module is named and how the body is wrapped:
 A block declared ``takes_signal`` is called as ``m(order, target, *inputs)``; the order is a
 literal (each order has its own forward), so graphs without such blocks generate exactly the
 calls they did before.
+
+Block names and order titles reach the source only through ``source_text`` (``comment``,
+``doc``); variables are made of block ids and port names, which the document restricts to
+``[A-Za-z0-9_-]`` and identifiers.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from dataclasses import dataclass, field
 from torch import nn
 
 from .plan import OrderPlan, Source, Step
+from .source_text import comment, doc
 
 __all__ = ["OrderCode", "CodeGen", "ClosureCodeGen", "MethodCodeGen", "generate_order_source"]
 
@@ -91,7 +96,7 @@ class CodeGen:
                 target = names[(step.signal_target, "y")] if step.signal_target is not None else "None"
                 call_args = [str(plan.index), target, *args]
             call = f"{self.module_ref(step)}({', '.join(call_args)})"
-            comment = f"  # {' › '.join(node.path)}"
+            note = f"  # {comment(' › '.join(node.path))}"
             target_input = step.implicit_target
             if target_input is None and "target" in ports:
                 src = node.sources.get("target")
@@ -99,7 +104,7 @@ class CodeGen:
                 target_input = src[0] if src is not None and src[1] == "y" and src[0] in plan.inputs else None
             if node.role == "loss":
                 var = f"loss_{node.id}".replace("-", "_")
-                body.append(f"    {var} = {call}{comment}")
+                body.append(f"    {var} = {call}{note}")
                 code.loss_ids.append(node.id)
                 losses.append(var)
                 # a loss declared with a metric scores its prediction (``@block(metric=...)``)
@@ -111,7 +116,7 @@ class CodeGen:
                 continue
             if node.role == "output":
                 var = f"out_{node.id}".replace("-", "_")
-                body.append(f"    {var} = {call}{comment}")
+                body.append(f"    {var} = {call}{note}")
                 if step in output_heads and "target" in ports:
                     heads.append(f"({var}, {args[ports.index('target')]})")
                     code.heads.append((node.id, "classification"))
@@ -120,7 +125,7 @@ class CodeGen:
             outs = [(node.id, p.name) for p in node.block.outputs]
             for o in outs:
                 names[o] = _var(o)
-            body.append(f"    {', '.join(names[o] for o in outs)} = {call}{comment}")
+            body.append(f"    {', '.join(names[o] for o in outs)} = {call}{note}")
         chosen = [v for v, nid in zip(losses, code.loss_ids, strict=True) if self.selected is None or nid in self.selected]
         total = " + ".join(chosen) if chosen else "None"
         loss_tuple = _tuple(losses) if losses else "()"
@@ -152,7 +157,7 @@ class ClosureCodeGen(CodeGen):
                 self.leaf.append(module)
             index = self.leaf.index(module)
             self.bound[nid] = f"m{index}"
-            self.binds.append(f"    m{index} = m[{index}]  # {' › '.join(step.node.path)}")
+            self.binds.append(f"    m{index} = m[{index}]  # {comment(' › '.join(step.node.path))}")
         return self.bound[nid]
 
     def wrap(self, params: list[str], body: list[str], result: str) -> list[str]:
@@ -170,7 +175,7 @@ class MethodCodeGen(CodeGen):
     def __init__(self, plan: OrderPlan, selected: set[str] | None, paths: dict[str, str], title: str) -> None:
         super().__init__(plan, selected)
         self.paths = paths  # block id -> attribute path under the model ("Backbone.fc1")
-        self.title = title
+        self.title = title  # plain text (an order's name); written through ``doc``
 
     def module_ref(self, step: Step) -> str:
         """``self.<path>``."""
@@ -178,10 +183,10 @@ class MethodCodeGen(CodeGen):
 
     def wrap(self, params: list[str], body: list[str], result: str) -> list[str]:
         """``def order_<k>(self, ...)`` indented as a method."""
-        doc = f'"""Order {self.plan.index} ({self.title}): (total loss, losses, (prediction, target) per head)."""'
+        docstring = f'"""Order {self.plan.index} ({doc(self.title)}): (total loss, losses, (prediction, target) per head)."""'
         return [f"    def order_{self.plan.index}(self, {', '.join(params)}):" if params
                 else f"    def order_{self.plan.index}(self):",
-                f"        {doc}",
+                f"        {docstring}",
                 *("    " + line for line in body),
                 f"        return {result}", ""]
 

@@ -9,7 +9,6 @@ status, shapes and errors per block (DESIGN.md §3 "Debugging"). When nothing fa
 
 from __future__ import annotations
 
-import re
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from .plan import FlatGraph, FlatNode, OrderPlan, Source, flatten, order_indices
 from .records import ERROR, IDLE, OK, PATH_SEP, UNTRUSTED, UPSTREAM, BlockRecord, TensorInfo, worst
 from .registry import Registry
 from .source_cache import SourceCache
+from .source_text import identifier
 from .usercode import USER_CODE_PREFIX, user_code_line
 
 UNTRUSTED_MESSAGE = (
@@ -444,9 +444,7 @@ class CompiledModel(nn.Module):
 
 
 def _attr_name(name: str, taken: set[str]) -> str:
-    base = re.sub(r"\W", "_", name).strip("_") or "block"
-    if base[0].isdigit():
-        base = f"b_{base}"
+    base = identifier(name)  # the exported script writes self.<attr>: it must be Python
     out, n = base, 2
     while out in taken:
         out, n = f"{base}_{n}", n + 1
@@ -477,21 +475,24 @@ def compile_project(
     containers: dict[str, nn.Module] = {}
     taken: dict[int, set[str]] = {}
 
+    def names_of(parent: nn.Module) -> set[str]:
+        # a block named "training" or "forward" must not clash with what every module has
+        return taken.setdefault(id(parent), {n for n, _ in parent.named_children()} | set(dir(parent)))
+
     def container(super_ids: list[str]) -> nn.Module:
         parent: nn.Module = model
         for sid in super_ids:
             if sid not in containers:
                 child = nn.Module()
-                parent.add_module(_attr_name(v.flat.supers[sid][0].name, taken.setdefault(id(parent), set())), child)
+                parent.add_module(_attr_name(v.flat.supers[sid][0].name, names_of(parent)), child)
                 containers[sid] = child
             parent = containers[sid]
         return parent
 
-    taken[id(model)] = {n for n, _ in model.named_children()} | set(dir(nn.Module))
     for nid, node in v.flat.nodes.items():
         if nid in v.modules:
             parent = container(node.super_ids)
-            parent.add_module(_attr_name(node.block.name, taken.setdefault(id(parent), set())), v.modules[nid])
+            parent.add_module(_attr_name(node.block.name, names_of(parent)), v.modules[nid])
             model.block_modules[nid] = v.modules[nid]
     leaf: list[nn.Module] = []
     for index, plan in v.plans.items():

@@ -20,7 +20,6 @@ and each step runs the orders in sequence with the same optimizers.
 from __future__ import annotations
 
 import ast
-import json
 import re
 import sys
 import textwrap
@@ -40,6 +39,7 @@ from .codegen import MethodCodeGen
 from .compiler import CompileResult, compile_project
 from .registry import Registry
 from .source_copy import SourceCopier, names_used
+from .source_text import RESERVED, comment, doc, lit
 
 __all__ = ["ExportError", "export_project", "write_export"]
 
@@ -88,19 +88,6 @@ def snake(name: str) -> str:
     return text if text and not text[0].isdigit() else f"block_{text}"
 
 
-def lit(value: Any) -> str:
-    """``value`` as Python source, strings in double quotes (as the rest of the file)."""
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)  # a JSON string is a Python string literal
-    if isinstance(value, list):
-        return f"[{', '.join(lit(v) for v in value)}]"
-    if isinstance(value, tuple):
-        return f"({lit(value[0])},)" if len(value) == 1 else f"({', '.join(lit(v) for v in value)})"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{lit(k)}: {lit(v)}" for k, v in value.items()) + "}"
-    return repr(value)
-
-
 def _unique(base: str, taken: set[str]) -> str:
     out, n = base, 2
     while out in taken:
@@ -126,7 +113,8 @@ class _Exporter:
         self.model = result.model
         self.copier = SourceCopier(drop_methods=("export_args",))
         self.copy_modules = [export_runtime, datasets, usercode]  # where generated code's names live
-        self.taken = {"load_data", "make_orders", "main", "DATA_DIR"}
+        # class and function names made from user names must not hide what the script uses
+        self.taken = {"load_data", "make_orders", "main", "DATA_DIR", *RESERVED, *IMPORTS}
         for module in (export_runtime, datasets, training, usercode, progress, builtin_modules):
             self.taken |= self.copier.defined(module)  # a SuperBlock named "Concat" must not hide a layer
         by_module = {id(mod): name for name, mod in self.model.named_modules() if name}
@@ -214,7 +202,7 @@ class _Exporter:
         back = "backward" if module.user_backward is not None else "None"
         self.user_functions.append(
             f"def {name}():\n"
-            f'    """The code of the Custom block {lit(where)}, as written in the project."""\n'
+            f'    """The code of the Custom block \"{doc(where)}\", as written in the project."""\n'
             f"{textwrap.indent(module.source.strip(), '    ')}\n\n"
             f"    return forward, {back}\n"
         )
@@ -237,9 +225,9 @@ class _Exporter:
                     write(containers[child])
             lines = [f"class {c.class_name}(nn.Module):"]
             if c.path:
-                lines.append(f'    """The SuperBlock {lit(c.name)}: its layers (the model\'s order_<k> runs them)."""')
+                lines.append(f'    """The SuperBlock \"{doc(c.name)}\": its layers (the model\'s order_<k> runs them)."""')
             else:
-                lines += [f'    """The project {lit(c.name)}: its layers, and one forward per order.',
+                lines += [f'    """The project \"{doc(c.name)}\": its layers, and one forward per order.',
                           "",
                           "    ``order_<k>`` takes x, y of each Input emitting in order k and returns the order's",
                           "    total loss, each loss, and (prediction, target) of each scored head.",
@@ -253,7 +241,7 @@ class _Exporter:
                 nid = leaf_of[child]
                 made = self._construct(nid, self.model.block_modules[nid])
                 name = self.flat.nodes[nid].block.name
-                lines.append(f"        self.{attr} = {made}" + (f"  # {name}" if name != attr else ""))
+                lines.append(f"        self.{attr} = {made}" + (f"  # {comment(name)}" if name != attr else ""))
             if not c.path:
                 lines += self._root_methods(in_order)
             texts.append("\n".join(lines))
@@ -276,7 +264,7 @@ class _Exporter:
         for index, plan in self.result.plans.items():
             order = next((o for o in self.project.orders if o.index == index), None)
             selected = set(order.losses) if order is not None and order.losses is not None else None
-            title = lit(order.name) if order is not None else f"order {index}"
+            title = order.name if order is not None and order.name else f"order {index}"
             code = MethodCodeGen(plan, selected, self.paths, title).generate()
             lines += ["", code.source.rstrip()]
         return lines
@@ -372,7 +360,7 @@ class _Exporter:
 
     def _docstring(self, root: str) -> str:
         name = self.project.name
-        return f'''"""{name}: a model exported from dpg-blocks, with the training it runs there.
+        return f'''"""{doc(name)}: a model exported from dpg-blocks, with the training it runs there.
 
 Needs only PyTorch and NumPy. Train it as ``dpg-blocks train`` does:
 
@@ -384,7 +372,7 @@ accuracies match. --max-steps N trains only the first N steps of each epoch; --m
 and --steps-out FILE write each epoch's metrics and each step's losses as JSON lines.
 
 Data: a dataset path that is relative in the project is resolved against --data-dir, which
-defaults to the folder the project file was in when it was exported ({self.project_dir}).
+defaults to the folder the project file was in when it was exported ({doc(str(self.project_dir))}).
 Absolute paths (dpg-blocks' digits example among them) are used as they are. Pass --data-dir
 when the data move with the script.
 
@@ -395,8 +383,9 @@ loop. A checkpoint of ``dpg-blocks train --checkpoint-dir`` loads into the model
 ``model.load_state_dict(torch.load(path)["model"])``.
 """'''
 
-    def source(self) -> str:
-        """The whole script."""
+    def generated(self) -> tuple[str, str, str, str]:
+        """What this project's names and settings write: the docstring, the model classes, the
+        Custom blocks' functions and the data/orders/run part (the rest is copied code)."""
         containers = self._tree()
         in_order = self._built_in_order(containers)
         classes = self._classes(containers, in_order)
@@ -412,9 +401,11 @@ loop. A checkpoint of ``dpg-blocks train --checkpoint-dir`` loads into the model
             'if __name__ == "__main__":',
             "    main()",
         ]
-        tail = "\n".join(generated)
-        model_part = "\n\n\n".join(classes)
-        user_part = "\n\n\n".join(self.user_functions)
+        return self._docstring(root), "\n\n\n".join(classes), "\n\n\n".join(self.user_functions), "\n".join(generated)
+
+    def source(self) -> str:
+        """The whole script."""
+        docstring, model_part, user_part, tail = self.generated()
         used = names_used(ast.parse("\n".join([user_part, model_part, tail])))
         for name in sorted(used):
             home = next((m for m in self.copy_modules if self.copier.has(m, name)), None)
@@ -437,7 +428,7 @@ loop. A checkpoint of ``dpg-blocks train --checkpoint-dir`` loads into the model
             ("data and training, as dpg-blocks does them (copied from dpg-blocks)", rest),
             ("this project's data, orders and run", [tail]),
         ]
-        body = [self._docstring(root), "", "from __future__ import annotations", "", *self.copier.import_lines()]
+        body = [docstring, "", "from __future__ import annotations", "", *self.copier.import_lines()]
         for title, texts in sections:
             texts = [t.strip("\n") for t in texts if t.strip()]
             if texts:

@@ -147,6 +147,9 @@ class Step:
     target_problem: str = ""
 
 
+MAX_ORDER_INDEX = 1000  # the Input's ``orders`` param allows no more (builtin/inputs.py)
+
+
 @dataclass
 class OrderPlan:
     index: int
@@ -158,8 +161,17 @@ class OrderPlan:
 
 
 def input_orders(node: FlatNode) -> list[int]:
+    """The orders an Input emits in.
+
+    Checked params hold ints >= 1; an Input whose params failed the check (``node.problem``,
+    recorded as its error) keeps what is usable of a hand-edited list (``[null]``, ``["abc"]``,
+    ``[1e999]``), so its readers show "upstream error" rather than the plan raising.
+    """
     raw = node.params.get("orders", [1])
-    return [int(o) for o in raw] if isinstance(raw, list) else [1]
+    if not isinstance(raw, list):
+        return [1]
+    usable = [o for o in raw if type(o) is int and 1 <= o <= MAX_ORDER_INDEX]
+    return usable if usable or not node.problem else [1]
 
 
 def plan_order(flat: FlatGraph, index: int, labelled: set[str] | None = None) -> OrderPlan:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
+import os
 from dataclasses import dataclass, field
 from types import ModuleType
 
@@ -37,6 +38,46 @@ class _Module:
     imports: dict[str, tuple[str, str | None, str | None]] = field(default_factory=dict)
 
 
+# Parsed modules, shared by every export (parsing the copied modules is most of an export's
+# time); keyed by file and modification time so a plugin edited on disk is parsed again.
+_PARSED: dict[tuple[str, str, int], _Module] = {}
+
+
+def _parse_module(module: ModuleType) -> _Module:
+    """``module``'s top-level definitions and imports (read-only once built)."""
+    name = module.__name__
+    file = getattr(module, "__file__", None) or ""
+    try:
+        mtime = os.stat(file).st_mtime_ns if file else 0
+    except OSError:
+        mtime = 0
+    key = (name, file, mtime)
+    if key in _PARSED and _PARSED[key].module is module:
+        return _PARSED[key]
+    source = inspect.getsource(module)
+    info = _Module(module, source.splitlines())
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            info.defs[node.name] = node
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for t in targets:
+                if isinstance(t, ast.Name) and t.id != "__all__":
+                    info.defs[t.id] = node
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                info.imports[a.asname or a.name.split(".")[0]] = (a.name, None, a.asname)
+        elif isinstance(node, ast.ImportFrom) and node.module != "__future__":
+            base = node.module or ""
+            if node.level:  # relative: resolve against the module's package
+                package = name.rsplit(".", node.level)[0]
+                base = f"{package}.{base}" if base else package
+            for a in node.names:
+                info.imports[a.asname or a.name] = (base, a.name, a.asname)
+    _PARSED[key] = info
+    return info
+
+
 class SourceCopier:
     """Collects definitions and their dependencies; ``text()`` writes them out in order.
 
@@ -56,28 +97,9 @@ class SourceCopier:
     def _parsed(self, module: ModuleType) -> _Module:
         name = module.__name__
         if name not in self._modules:
-            source = inspect.getsource(module)
-            info = _Module(module, source.splitlines())
-            for node in ast.parse(source).body:
-                if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
-                    info.defs[node.name] = node
-                elif isinstance(node, ast.Assign | ast.AnnAssign):
-                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                    for t in targets:
-                        if isinstance(t, ast.Name) and t.id != "__all__":
-                            info.defs[t.id] = node
-                elif isinstance(node, ast.Import):
-                    for a in node.names:
-                        info.imports[a.asname or a.name.split(".")[0]] = (a.name, None, a.asname)
-                elif isinstance(node, ast.ImportFrom) and node.module != "__future__":
-                    base = node.module or ""
-                    if node.level:  # relative: resolve against the module's package
-                        package = name.rsplit(".", node.level)[0]
-                        base = f"{package}.{base}" if base else package
-                    for a in node.names:
-                        info.imports[a.asname or a.name] = (base, a.name, a.asname)
-            self._modules[name] = info
+            self._modules[name] = _parse_module(module)
         return self._modules[name]
+
 
     # -- collecting --------------------------------------------------------------------------
     def defined(self, module: ModuleType) -> set[str]:

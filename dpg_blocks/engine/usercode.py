@@ -29,6 +29,7 @@ from torch import nn
 from torch.autograd.gradcheck import GradcheckError
 
 from .progress import TrainingClock
+from .source_text import comment
 
 USER_CODE_PREFIX = "<code of "
 GRADIENT_SCHEDULES = ("constant", "ganin")
@@ -52,7 +53,8 @@ def scheduled_scale(scale: float, schedule: str, progress: float) -> float:
 
 def code_filename(where: str, param: str = "code") -> str:
     """The pseudo file name the code of block ``where`` (a path text) is compiled under."""
-    return f"{USER_CODE_PREFIX}{where}, {param}>"
+    # escaped as in a literal: a file name holds no NUL and no line break, whatever the name
+    return f"{USER_CODE_PREFIX}{comment(where)}, {comment(param)}>"
 
 
 def compile_user_code(source: str, filename: str) -> dict[str, Any]:

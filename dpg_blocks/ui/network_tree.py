@@ -76,7 +76,7 @@ class NetworkTree:
                 continue
             value = b.params.get(name)
             shown = dpg.get_value(item)
-            want = _as_text(value) if isinstance(shown, str) else value
+            want = _for_widget(shown, value)
             if want is not None:
                 show(item, want)
         for bid, item in self.name_fields.items():
@@ -134,9 +134,9 @@ class NetworkTree:
             dpg.add_text(label, color=(170, 170, 180))
             if p.type == "bool":
                 item = dpg.add_checkbox(default_value=bool(value), **kw)
-            elif p.type == "int":
+            elif p.type == "int" and _fits_int(value):
                 item = add_typed(dpg.add_input_int, default_value=int(value or 0), width=-1, **typed)
-            elif p.type == "float":
+            elif p.type == "float" and _fits_float(value):
                 item = add_typed(dpg.add_input_float, default_value=float(value or 0.0), width=-1,
                                  format="%g", **typed)
             elif p.type == "choice":
@@ -165,3 +165,25 @@ class NetworkTree:
             if b is not None:
                 dpg.set_value(sender, b.name)
 
+
+# A hand-edited file may hold anything in a param; what the number widgets (32-bit) cannot show
+# is shown as text instead (the engine's record names the bad value; typing a number fixes it).
+def _fits_int(value: Any) -> bool:
+    return value is None or (type(value) is int and -(2**31) <= value < 2**31)
+
+
+def _fits_float(value: Any) -> bool:
+    return value is None or (type(value) in (int, float) and abs(value) < 3e38)
+
+
+def _for_widget(shown: Any, value: Any) -> Any:
+    """``value`` as the widget now showing ``shown`` takes it (None: it cannot show it)."""
+    if isinstance(shown, str):
+        return _as_text(value)
+    if isinstance(shown, bool):
+        return value if isinstance(value, bool) else None
+    if isinstance(shown, int):
+        return value if _fits_int(value) and not isinstance(value, bool) else None
+    if isinstance(shown, float):
+        return float(value) if value is not None and _fits_float(value) and not isinstance(value, bool) else None
+    return value

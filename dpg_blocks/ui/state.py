@@ -51,6 +51,7 @@ from dpg_blocks.core.library import (
     load_from_library,
     save_to_library,
 )
+from dpg_blocks.core.names import name_problem
 from dpg_blocks.core.project import OptimizerSettings, Order
 
 from .catalog import Catalog
@@ -525,9 +526,15 @@ class EditorState:
         return moved
 
     def rename(self, block_id: str, name: str) -> bool:
+        """Rename a block; a refused name leaves it and says why on the status line."""
         b = self.block(block_id)
         if b is not None and b.name == name:
             return False  # a field committing an unchanged name adds no undo step
+        problem = name_problem(name.strip(), "the name")
+        if problem is not None:
+            # the edit would refuse it too, but its label would show the raw (multi-line) name
+            self.say(f"cannot rename: {problem}")
+            return False
         return self.do(Rename(block_id, name))
 
     def set_param(self, block_id: str, name: str, value: Any) -> bool:
@@ -808,14 +815,13 @@ def _flat_edits(history: History) -> list[Any]:
 
 
 def _ints(value: Any) -> list[int]:
-    """An Input's ``orders`` param as ints (a hand-edited file may hold anything)."""
-    out = []
-    for v in value if isinstance(value, list | tuple) else [value]:
-        try:
-            out.append(int(v))
-        except (TypeError, ValueError):
-            continue
-    return out
+    """An Input's ``orders`` param as ints (a hand-edited file may hold anything: the engine
+    names the bad value; here only the usable orders count, as in ``engine/plan.input_orders``)."""
+    items = value if isinstance(value, list | tuple) else [value]
+    return [v for v in items if type(v) is int and 1 <= v <= MAX_ORDER_INDEX]
+
+
+MAX_ORDER_INDEX = 1000  # as the Input's ``orders`` param allows
 
 
 UNTRUSTED_HINT = (
