@@ -165,9 +165,12 @@ class DataControls:
         return True
 
     def typing_path(self) -> bool:
-        """Whether the dialog is open with its path field focused (Enter then loads)."""
+        """Whether Enter now means Load: the (modal) dialog is open and no file dialog over it.
+
+        Not "the path field has focus": Enter ends the field's editing, so by the time the key
+        callback runs the field may already have let go of the focus."""
         return (self.window is not None and dpg.is_item_shown(self.window)
-                and dpg.get_focused_item() == self.path_input)
+                and not any(dpg.is_item_shown(d) for d in self._dialogs.values()))
 
     def hide(self) -> None:
         """Close the dialog (a load already sent still answers in the status line)."""
