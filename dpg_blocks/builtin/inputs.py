@@ -8,7 +8,8 @@ from typing import Any
 import dpg_blocks
 from dpg_blocks.blocks import BuildContext, Out, Param, block
 
-SOURCES = ["digits", "csv", "npz", "noise"]
+SOURCES = ["digits", "csv", "npz", "images", "noise"]
+COLORS = ["grayscale", "rgb"]
 
 
 def digits_csv() -> Path:
@@ -22,7 +23,8 @@ class Input:
 
     The data comes from the built-in handwritten digits example, a CSV file (one sample per row,
     a header row, one column holding the label), a NumPy .npz file (arrays "x" and optionally
-    "y") or random noise (for GAN generators). The rows are split once into training,
+    "y"), a folder of images with one sub-folder per class (PNG or JPEG, resized to "image
+    size") or random noise (for GAN generators). The rows are split once into training,
     validation and test sets; normalisation uses statistics of the training set only. The
     Input emits only in the orders listed in "orders"; in the other orders it emits nothing.
     """
@@ -32,7 +34,9 @@ class Input:
 
     source = Param(str, "digits", choices=SOURCES, doc="Where the data comes from.")
     path = Param(
-        "path", "", doc="The CSV or .npz file; a relative path is relative to the project file's folder."
+        "path",
+        "",
+        doc="The CSV or .npz file, or the image folder; a relative path is relative to the project file's folder.",
     )
     label_column = Param(str, "label", doc="The CSV column that holds the labels; empty for none.")
     val_percent = Param(float, 10.0, min=0, max=90, doc="Percent of the samples kept for validation.")
@@ -51,8 +55,29 @@ class Input:
         doc="Per feature, from the training set: minmax scales to 0..1, standardize to mean 0 and std 1.",
     )
     orders = Param("ints", [1], min=1, max=1000, doc="The orders (steps of a training iteration) this input emits in.")
+    image_size = Param(
+        "shape", [28, 28], doc="Height and width every image is resized to (source 'images')."
+    )
+    color = Param(
+        str, "grayscale", choices=COLORS, doc="Images as 1 grayscale channel or 3 RGB channels (source 'images')."
+    )
     noise_shape = Param("shape", [16], doc="Shape of one noise sample (source 'noise').")
     noise_count = Param(int, 1024, min=1, doc="Noise samples per epoch and per split (source 'noise').")
+
+    def read(self, ctx: BuildContext) -> tuple[Any, Any, Path, list[str] | None]:
+        """The raw samples, labels, file and class names (None: numbered) of a file source (engine side)."""
+        from dpg_blocks.engine import datasets
+
+        if self.source == "digits":
+            file = digits_csv()
+            return (*datasets.read_csv(file, "label"), file, None)
+        file = self._file(ctx, datasets.DatasetError)
+        if self.source == "csv":
+            return (*datasets.read_csv(file, self.label_column), file, None)
+        if self.source == "images":
+            x, y, names = datasets.read_image_folder(file, self.image_size, self.color)
+            return x, y, file, names
+        return (*datasets.read_npz(file), file, None)
 
     def load(self, ctx: BuildContext) -> Any:
         """The DataSource this block reads (engine side)."""
@@ -62,15 +87,7 @@ class Input:
             return datasets.NoiseSource(
                 self.noise_shape, self.noise_count, self.batch_size, self.shuffle_seed, name=ctx.name
             )
-        if self.source == "digits":
-            file = digits_csv()
-            x, y = datasets.read_csv(file, "label")
-        else:
-            file = self._file(ctx, datasets.DatasetError)
-            if self.source == "csv":
-                x, y = datasets.read_csv(file, self.label_column)
-            else:
-                x, y = datasets.read_npz(file)
+        x, y, file, _ = self.read(ctx)
         return datasets.ArrayDataSource(
             x,
             y,
@@ -85,6 +102,7 @@ class Input:
 
     def _file(self, ctx: BuildContext, error: type[Exception]) -> Path:
         if not self.path:
-            raise error(f"{ctx.name}: choose a {self.source} file in the 'path' parameter")
+            what = "image folder" if self.source == "images" else f"{self.source} file"
+            raise error(f"{ctx.name}: choose a {what} with Add Data… (or the 'path' parameter)")
         file = Path(self.path).expanduser()
         return file if file.is_absolute() else Path(ctx.project_dir) / file

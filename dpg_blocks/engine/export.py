@@ -289,6 +289,9 @@ class _Exporter:
             p = node.params
             if node.block.type != "builtin.Input":
                 raise ExportError(f"{PATH_SEP.join(node.path)}: export can only read the data of built-in Input blocks")
+            if p["source"] == "images":  # the script reads tables; decoding images would need Pillow there
+                raise ExportError(f"{PATH_SEP.join(node.path)}: export cannot read an image folder yet; save the "
+                                  "images as an .npz file (arrays x and y) and point the Input at it")
             if p["source"] == "noise":
                 lines.append(f"        {lit(names[nid])}: NoiseSource({lit(list(p['noise_shape']))}, {lit(p['noise_count'])}, "
                              f"{lit(p['batch_size'])}, {lit(p['shuffle_seed'])}, name={lit(node.block.name)}),")

@@ -226,6 +226,8 @@ class Engine:
             self.export(cmd)
         elif isinstance(cmd, m.ImportModule):
             self.import_module(cmd)
+        elif isinstance(cmd, m.InspectData):
+            self.inspect_data(cmd)
         elif isinstance(cmd, m.Catalog):
             self.send_ready()
         elif isinstance(cmd, m.ReloadPlugins):
@@ -361,6 +363,16 @@ class Engine:
         else:
             self.emit(m.ImportResult(request_id=cmd.request_id, ok=True, path=str(report.project_path),
                                      summary=report.summary()))
+
+    def inspect_data(self, cmd: Any) -> None:
+        """Read an Input's data as validation would; DataInfo has the summary or the reader's error."""
+        from dpg_blocks.protocol import array_to_wire
+
+        from .data_info import inspect_input
+
+        info = inspect_input(cmd.block_id, cmd.name, cmd.params, cmd.project_dir)
+        info["thumbnails"] = [array_to_wire(t) for t in info.get("thumbnails", [])]
+        self.emit(m.DataInfo(request_id=cmd.request_id, **info))
 
     def control(self, cmd: Any) -> None:
         s = self.session

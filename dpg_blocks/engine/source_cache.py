@@ -3,11 +3,12 @@
 Every edit re-validates the project, and re-reading a dataset file each time cost more than
 running a 200-block graph on its sample batch. A source is reused while its block's type and
 params, the project folder and the size and modification time of every file its "path"
-params name are unchanged.
+params name are unchanged (for an image folder: of every file in its class sub-folders).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections import OrderedDict
@@ -27,9 +28,26 @@ def _stamp(value: Any, project_dir: Path) -> tuple[str, int, int] | None:
     path = path if path.is_absolute() else project_dir / path
     try:
         st = os.stat(path)
+        if path.is_dir():
+            return (str(path), *_folder_stamp(path))
     except OSError:
         return None  # a missing file is never cached: loading it fails and says so
     return (str(path), st.st_mtime_ns, st.st_size)
+
+
+def _folder_stamp(path: Path) -> tuple[int, int]:
+    """A digest of the names, sizes and times of the files one level down (an image folder's
+    classes), and their count: adding, removing or editing an image changes it."""
+    h = hashlib.blake2b(digest_size=8)
+    count = 0
+    for sub in sorted(os.scandir(path), key=lambda e: e.name):
+        if not sub.is_dir():
+            continue
+        for f in sorted(os.scandir(sub.path), key=lambda e: e.name):
+            st = f.stat()
+            h.update(f"{sub.name}/{f.name}\0{st.st_mtime_ns}\0{st.st_size}\n".encode())
+            count += 1
+    return int.from_bytes(h.digest(), "little"), count
 
 
 class SourceCache:

@@ -13,6 +13,7 @@ from .commands import (
     Evaluate,
     Export,
     ImportModule,
+    InspectData,
     Pause,
     Ping,
     ReloadPlugins,
@@ -28,6 +29,7 @@ from .commands import (
 from .errors import ProtocolError
 from .events import (
     MAX_HEATMAP_SIDE,
+    DataInfo,
     EpochMetrics,
     Error,
     EvaluationResult,
@@ -57,5 +59,5 @@ __all__ = [
     "Evaluate", "Export", "ImportModule", "ReloadPlugins", "Shutdown", "Ping",
     "Ready", "ValidationResult", "EpochMetrics", "EvaluationResult", "StepMetrics", "TapFrame", "Log",
     "Error", "Progress", "TrainingState", "NonFinite", "Pong", "Exit", "ExportResult",
-    "ImportResult", "TrainingStuck",
+    "ImportResult", "TrainingStuck", "InspectData", "DataInfo",
 ]

@@ -170,3 +170,18 @@ class Ping(Command):
     """Liveness probe; answered by Pong with the same ``seq``."""
 
     seq: int
+
+
+@message
+class InspectData(Command):
+    """Read the data an Input block would read with ``params`` and summarise it; answered by DataInfo.
+
+    Sent by Add Data… before the block's params change (a file that does not load leaves them
+    as they were) and when an Input is selected. ``project_dir`` resolves a relative path.
+    """
+
+    request_id: int
+    block_id: str
+    name: str
+    params: dict[str, Any]
+    project_dir: str

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Hashable
+from dataclasses import field
 from typing import Any, ClassVar, Literal
 
 from .arrays import WireArray
@@ -12,6 +13,8 @@ from .messages import Event, message
 MAX_HEATMAP_SIDE = 256
 HEATMAP_DTYPES = ("uint8", "float16")
 MAX_HIST_BINS = 1024
+MAX_THUMBNAILS = 16
+MAX_THUMBNAIL_SIDE = 64
 
 LogLevel = Literal["debug", "info", "warning", "error"]
 State = Literal["running", "paused", "stopped", "finished", "failed"]
@@ -81,6 +84,47 @@ class ImportResult(Event):
     path: str = ""
     summary: str = ""
     error: str = ""
+
+
+@message
+class DataInfo(Event):
+    """The answer to InspectData: what the Input's data holds, or (not ``ok``) why it cannot be read.
+
+    ``error`` names the file and, for a table, the line and column. ``classes``/``counts``: the
+    class names (numbers for a table) and their sample counts; ``label_kind`` is "classes",
+    "values" (regression targets) or "none". ``thumbnails``: a few samples as uint8 images
+    (H×W grayscale or H×W×3 RGB, at most MAX_THUMBNAIL_SIDE a side), ``thumb_labels`` their classes.
+    ``note`` says what the editor should know (e.g. the reshape does not fit the new data).
+    """
+
+    request_id: int
+    block_id: str
+    ok: bool
+    error: str = ""
+    source: str = ""
+    path: str = ""
+    rows: int = 0
+    sample_shape: list[int] = field(default_factory=list)
+    label_kind: str = "none"
+    classes: list[str] = field(default_factory=list)
+    counts: list[int] = field(default_factory=list)
+    thumbnails: list[WireArray] = field(default_factory=list)
+    thumb_labels: list[str] = field(default_factory=list)
+    reshape_fits: bool = True
+    note: str = ""
+
+    def _validate(self) -> None:
+        if self.label_kind not in ("classes", "values", "none"):
+            raise ValueError(f"label_kind must be classes, values or none, got {self.label_kind!r}")
+        if len(self.classes) != len(self.counts):
+            raise ValueError(f"{len(self.classes)} classes but {len(self.counts)} counts")
+        if len(self.thumbnails) > MAX_THUMBNAILS or len(self.thumb_labels) != len(self.thumbnails):
+            raise ValueError(f"at most {MAX_THUMBNAILS} thumbnails, each with a label")
+        for t in self.thumbnails:
+            if t.dtype != "uint8" or len(t.shape) not in (2, 3) or (len(t.shape) == 3 and t.shape[2] != 3):
+                raise ValueError(f"a thumbnail is uint8 H×W or H×W×3, got {t.dtype} {t.shape}")
+            if max(t.shape[:2]) > MAX_THUMBNAIL_SIDE:
+                raise ValueError(f"a thumbnail is at most {MAX_THUMBNAIL_SIDE} a side, got {t.shape}")
 
 
 @message

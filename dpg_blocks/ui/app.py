@@ -24,6 +24,7 @@ from dpg_blocks.core.atomic_file import write_text_atomic
 
 from .blocks_menu import BlocksMenu
 from .canvas import Canvas
+from .data_dialog import DATA_W, INPUT_TYPE, DataControls
 from .debug_pane import DebugPane
 from .export_dialog import ExportControls
 from .import_dialog import ImportControls
@@ -77,11 +78,19 @@ class Editor:
         panes = self.workspace.windows
         self.left, self.centre, self.right, self.bottom = (panes[k] for k in ("network", "canvas", "blocks", "inspector"))
         self.canvas = Canvas(self.state, self.themes, self.centre)
-        self.tree = NetworkTree(self.state, self.left, on_show=self.canvas.go_to)
+        self.tree = NetworkTree(self.state, self.left, on_show=self.canvas.go_to,
+                                on_add_data=lambda bid: self.data.show(bid))
         self.blocks_menu = BlocksMenu(self.state, self.right)
         with dpg.tab_bar(parent=self.bottom) as self.tabs:
             with dpg.tab(label="Debug") as self.debug_tab:
-                self.debug = DebugPane(self.state, self.themes, self.debug_tab)
+                # the selected block's status on the left; an Input's data preview beside it, in view
+                with dpg.table(header_row=False, policy=dpg.mvTable_SizingStretchProp):
+                    dpg.add_table_column(init_width_or_weight=1.0)
+                    dpg.add_table_column(width_fixed=True, init_width_or_weight=DATA_W)
+                    with dpg.table_row():
+                        debug_cell, data_cell = dpg.add_group(), dpg.add_group()
+                self.debug = DebugPane(self.state, self.themes, debug_cell)
+                self.data = DataControls(self.state, lambda: self.client, data_cell)  # Add Data…, preview
             with dpg.tab(label="Visualization") as self.visual_tab:
                 self.visual = VisualPane(self.state, self.visual_tab)
             with dpg.tab(label="Optimization & Results") as self.results_tab:
@@ -157,6 +166,7 @@ class Editor:
         with dpg.window(show=False, no_title_bar=True, no_move=True, autosize=True, popup=False,
                         no_saved_settings=True) as self.menu_window:
             dpg.add_menu_item(label="Rename…", callback=lambda: self._menu(self.rename_dialog))
+            self.data_item = dpg.add_menu_item(label="Add Data…", callback=lambda: self._menu(self.data.show))
             dpg.add_menu_item(label="Merge selected into a SuperBlock", callback=lambda: self._menu(self.merge_selected))
             self.expand_item = dpg.add_menu_item(label="Expand SuperBlock", callback=lambda: self._menu(self.expand_selected))
             self.library_item = dpg.add_menu_item(label="Save to library", callback=lambda: self._menu(self.save_to_library))
@@ -209,6 +219,7 @@ class Editor:
             self.canvas.sync()
             self.tree.update()
             self.debug.update()
+            self.data.update()
             self.results.update_settings()
             self.request_validation()
             if self.visual.update(force=False):  # the selected block's ports or sources changed
@@ -219,6 +230,7 @@ class Editor:
             self.debug.update()
         elif topic == "selection":
             self.debug.update()
+            self.data.update()
             self.visual.update()
             self.send_taps()
         elif topic == "scope":
@@ -228,6 +240,7 @@ class Editor:
             self.blocks_menu.refresh()
             self.canvas.sync()
             self.tree.update()
+            self.data.engine_ready()
         elif topic == "trust":
             self.request_validation()
         elif topic == "engine":
@@ -261,6 +274,9 @@ class Editor:
             items = dpg.get_item_configuration(self.goto_list).get("items") or []
             if items:
                 self._goto_pick(items[0])
+            return
+        if key in (dpg.mvKey_Return, dpg.mvKey_NumPadEnter) and self.data.typing_path():
+            self.data.load()  # Enter in Add Data…'s path field loads it
             return
         self.keyboard.on_press(key)
 
@@ -304,8 +320,8 @@ class Editor:
 
     def close_popups(self) -> None:
         """Escape: close the context menu and any dialog that is open (the answer is Cancel)."""
-        for window in (self.menu_window, self.rename_window, self.goto_window, self.help_window):
-            if dpg.does_item_exist(window) and dpg.is_item_shown(window):
+        for window in (self.menu_window, self.rename_window, self.goto_window, self.help_window, self.data.window):
+            if window is not None and dpg.does_item_exist(window) and dpg.is_item_shown(window):
                 dpg.configure_item(window, show=False)
         self.controls.cancel_prompts()
 
@@ -341,6 +357,7 @@ class Editor:
         b = self.state.block(bid)
         dpg.configure_item(self.expand_item, enabled=bool(b and b.is_super))
         dpg.configure_item(self.open_item, enabled=bool(b and b.is_super))
+        dpg.configure_item(self.data_item, show=bool(b and b.type == INPUT_TYPE))
         dpg.configure_item(self.menu_window, show=True, pos=dpg.get_mouse_pos(local=False))
 
     def _on_left_click(self) -> None:
@@ -577,6 +594,8 @@ class Editor:
             self.exporter.on_result(ev)
         elif isinstance(ev, m.ImportResult):
             self.importer.on_result(ev)
+        elif isinstance(ev, m.DataInfo):
+            self.data.on_info(ev)
         elif isinstance(ev, ClientError):
             st.say(ev.message)
 
@@ -797,6 +816,8 @@ def run_screenshot(
                 editor.training_command("train")
             if train_epochs and not _trained(editor, train_epochs):
                 settled = min(settled, 2)
+            if not editor.data.ready():  # a selected Input: shoot once its data preview is drawn
+                settled = min(settled, 2)
             if settled == 8 and not saved_at:
                 dpg.output_frame_buffer(str(out_path))
                 saved_at = settled
@@ -828,8 +849,8 @@ def _layout_info(editor: Editor) -> dict[str, Any]:
     tabs = {"debug": editor.debug_tab, "visualization": editor.visual_tab,
             "optimization": editor.results_tab, "plugins": editor.plugins_tab}
     widgets = {f"tab:{name}": tab for name, tab in tabs.items()}
-    widgets.update({"epochs": editor.results.epochs, "seed": editor.results.seed})
-    return {"nodes": nodes, "debug": editor.debug.text(), "engine": editor.state.engine_text,
+    widgets.update({"epochs": editor.results.epochs, "seed": editor.results.seed, "data_strip": editor.data.strip})
+    return {"nodes": nodes, "debug": editor.debug.text(), "data": editor.data.text(), "engine": editor.state.engine_text,
             "plots": editor.results.plot_boxes(), "widgets": {name: _rect(item) for name, item in widgets.items()}}
 
 

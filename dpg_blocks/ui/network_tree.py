@@ -32,9 +32,12 @@ def _as_text(value: Any) -> str:
 class NetworkTree:
     """Tree of the document; each block's node holds its name and parameters."""
 
-    def __init__(self, state: EditorState, parent: int | str, on_show: Callable[[str], Any] | None = None) -> None:
+    def __init__(self, state: EditorState, parent: int | str, on_show: Callable[[str], Any] | None = None,
+                 on_add_data: Callable[[str], Any] | None = None) -> None:
         self.state = state
         self.on_show = on_show  # "Show": open the block's graph on the canvas and centre it
+        self.on_add_data = on_add_data  # an Input's "Add Data…" (ui/data_dialog.py)
+        self.data_buttons: dict[str, int] = {}  # Input block id -> its Add Data… button
         self.show_buttons: dict[str, int] = {}
         with dpg.group(parent=parent):
             self.body = dpg.add_child_window(border=False, width=-1, height=-1)
@@ -63,6 +66,7 @@ class NetworkTree:
                     self._open[bid] = bool(dpg.get_value(node))
             dpg.delete_item(self.body, children_only=True)
             self.widgets, self.labels, self.show_buttons, self.name_fields = {}, {}, {}, {}
+            self.data_buttons = {}
             if not self.state.project.graph.blocks:
                 dpg.add_text("empty: add blocks from the Blocks menu", parent=self.body, color=(170, 170, 170))
             self._fill(self.state.project.graph, self.body)
@@ -115,6 +119,9 @@ class NetworkTree:
                 if b.params:
                     dpg.add_text("parameters appear when the engine is ready", color=(170, 170, 170))
                 return
+            if spec.role == "input" and b.type == "builtin.Input" and self.on_add_data is not None:
+                self.data_buttons[b.id] = dpg.add_button(label="Add Data…", user_data=b.id, width=-1,
+                                                         callback=lambda s, a, u: self.on_add_data(u))
             for p in spec.params:
                 self._param_widget(b, p)
 

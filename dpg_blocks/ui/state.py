@@ -284,18 +284,76 @@ class EditorState:
         self.emit("training")
 
     def save(self, path: str | None = None) -> str:
-        """Save atomically to ``path`` (default: where it came from); returns the path."""
+        """Save atomically to ``path`` (default: where it came from); returns the path.
+
+        Saving somewhere else first rebases the data paths (:meth:`rebase_paths`), so every
+        Input still reads the same file from the new folder.
+        """
         target = path or self.path
         if not target:
             raise ProjectFileError("the project has no file yet; use Save As")
-        save_project(self.project, target)
+        new_dir = str(Path(target).resolve().parent)
+        moved = self.rebase_paths(self.project_dir, new_dir) if new_dir != self.project_dir or not self.path else []
+        try:
+            save_project(self.project, target)
+        except BaseException:
+            if moved:
+                self.rebase_paths(new_dir, self.project_dir)  # not saved: the paths mean what they meant
+            raise
         self.path = str(Path(target).resolve())
         self.history.mark_saved()
         self.recovered = False
         self._record_trust()
-        self.say(f"saved {target}")
+        self.say(f"saved {target}" + (f"; data paths now relative to it: {', '.join(moved)}" if moved else ""))
         self.emit("file")
+        if moved:
+            self.emit("document")  # re-validate: the engine resolves them against the new folder
         return self.path
+
+    def path_params(self, b: Block) -> list[str]:
+        """The names of ``b``'s params that hold file paths (type "path" in its spec)."""
+        spec = self.catalog.spec(b.type)
+        if spec is not None:
+            return [p.name for p in spec.params if p.type == "path"]
+        return ["path"] if b.type == "builtin.Input" else []
+
+    def data_path(self, path: str) -> str:
+        """How a data path chosen now is stored: relative to the project file's folder when the
+        project has a file (the project and its data move together), absolute while untitled."""
+        p = Path(path).expanduser()
+        absolute = p if p.is_absolute() else Path(self.project_dir) / p
+        absolute = Path(os.path.normpath(absolute))
+        return _relative(absolute, Path(self.project_dir)) if self.path else str(absolute)
+
+    def rebase_paths(self, old_dir: str, new_dir: str) -> list[str]:
+        """Rewrite every relative or (untitled) absolute data path so it names the same file from
+        ``new_dir``; also in the undo history, so undoing an edit never brings back a path meant
+        for the old folder. Returns the blocks' ``name.param`` that changed."""
+
+        def rebase(value: Any) -> Any:
+            if not isinstance(value, str) or not value.strip():
+                return value
+            p = Path(value).expanduser()
+            if p.is_absolute() and self.path:
+                return value  # the user typed an absolute path into a saved project: keep it
+            absolute = Path(os.path.normpath(p if p.is_absolute() else Path(old_dir) / p))
+            return _relative(absolute, Path(new_dir))
+
+        changed = []
+        for b in self.project.graph.walk():
+            for name in self.path_params(b):
+                old = b.params.get(name)
+                new = rebase(old)
+                if new != old:
+                    b.params[name] = new
+                    changed.append(f"{b.name}.{name}")
+        names = {b.id: set(self.path_params(b)) for b in self.project.graph.walk()}
+        for edit in _flat_edits(self.history):
+            if isinstance(edit, SetParam) and edit.name in names.get(edit.block_id, ()):
+                edit.value = rebase(edit.value)
+                if isinstance(getattr(edit, "_old", None), str):
+                    edit._old = rebase(edit._old)
+        return changed
 
     def _record_trust(self) -> None:
         """A project this user saves is theirs: its custom code may run (docs/architecture.md)."""
@@ -739,6 +797,25 @@ class EditorState:
         return f"engine {state}"
 
 _BLOCK_ID = re.compile(r"'?\b(b\d+)\b'?")
+
+
+def _relative(path: Path, folder: Path) -> str:
+    """``path`` relative to ``folder`` (``../data/x.csv``), or absolute where no relative path exists."""
+    try:
+        return Path(os.path.relpath(path, folder)).as_posix()
+    except ValueError:  # another drive (Windows)
+        return str(path)
+
+
+def _flat_edits(history: History) -> list[Any]:
+    """Every edit on the undo and redo stacks, those inside compound edits too."""
+    out: list[Any] = []
+    stack = [*history._undo, *history._redo]
+    while stack:
+        edit = stack.pop()
+        out.append(edit)
+        stack.extend(getattr(edit, "edits", []))
+    return out
 
 
 def _ints(value: Any) -> list[int]:
