@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import dearpygui.dearpygui as dpg
 import pytest
 from test_ui_projects import untrusted_dann
-from ui_fixtures import EXAMPLES, ROOT, click, gui_context, wait_for
+from ui_fixtures import EXAMPLES, ROOT, builtin_catalog, click, gui_context, needs_xvfb, wait_for
 
 from dpg_blocks.core import dumps
 from dpg_blocks.core.trust import TrustStore, code_digest
@@ -287,3 +289,38 @@ def test_gradient_reversal_typed_in_the_window_validates_with_gradcheck_and_trai
             ed.training_command("stop")
         finally:
             ed.close()
+
+
+# -- rendered -----------------------------------------------------------------------------------
+@needs_xvfb
+@pytest.mark.skipif(shutil.which("convert") is None, reason="needs ImageMagick's convert to read the PNG")
+def test_the_rendered_window_shows_line_3_of_a_broken_forward_in_red(tmp_path):
+    from test_ui_render import H, W, read_png, red_share
+
+    st = EditorState()
+    st.set_catalog(builtin_catalog())
+    st.check_trust()
+    data, custom = st.add_block("builtin.Input"), st.add_block("builtin.Custom")
+    assert st.connect((data, "x"), (custom, "x"))
+    assert st.apply_code(custom, {"code": BROKEN})  # typed by this user: trusted as applied
+    project = tmp_path / "broken.dpgb"
+    st.save(str(project))
+    png, boxes = tmp_path / "shot.png", tmp_path / "boxes.json"
+    cmd = ["xvfb-run", "-a", "-s", f"-screen 0 {W}x{H}x24", sys.executable, "-m", "dpg_blocks", "screenshot",
+           str(project), "-o", str(png), "--size", f"{W}x{H}", "--code", "Custom", "--boxes", str(boxes)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=150, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-3000:]
+    info = json.loads(boxes.read_text())
+    code = info["code"]
+    assert code["shown"] and code["error"] == "line 3: syntax error: invalid syntax"
+    mark = code["marked"]
+    img = read_png(str(png))
+    row = img[mark["y"]:mark["y"] + mark["h"], mark["x"]:mark["x"] + mark["w"]].reshape(-1, 3)
+    above = img[mark["y"] - 2 * mark["h"]:mark["y"] - 2, mark["x"]:mark["x"] + mark["w"]].reshape(-1, 3)
+    assert red_share(row) > 0.6  # the gutter's row of line 3 is a red band (its number in white)
+    assert red_share(above) < 0.02  # lines 1 and 2 are not
+    # level with the buffer's third line: below its top padding (3 px) and two lines of text
+    buffer = code["forward"]
+    assert abs(mark["y"] - (buffer["y"] + 3 + 2 * mark["h"])) <= 1, (mark, buffer)
+    line3 = img[mark["y"]:mark["y"] + mark["h"], buffer["x"]:buffer["x"] + 200].astype(int)
+    assert (line3.min(axis=2) > 180).sum() > 20  # "return y +" is drawn on those rows

@@ -847,6 +847,7 @@ def _layout_info(editor: Editor) -> dict[str, Any]:
     widgets.update({"epochs": editor.results.epochs, "seed": editor.results.seed})
     code = editor.code_window
     code_info = {"shown": code.shown, "marked": code.marked_rect(), "error": code.error_text,
+                 "forward": _rect(code.forward), "backward": _rect(code.backward),
                  "window": {"x": int(dpg.get_item_pos(code.window)[0]), "y": int(dpg.get_item_pos(code.window)[1]),
                             "w": int(dpg.get_item_width(code.window) or 0),
                             "h": int(dpg.get_item_height(code.window) or 0)}} if code.shown else {}

@@ -108,6 +108,9 @@ class CodeWindow:
         with dpg.theme() as self._gutter_theme:
             with dpg.theme_component(dpg.mvAll):
                 dpg.add_theme_style(dpg.mvStyleVar_ItemSpacing, 0, ROW_SPACING)
+                # a text item is as tall as a frame (font + 2 × frame padding); the buffer's lines
+                # are only the font's height apart
+                dpg.add_theme_style(dpg.mvStyleVar_FramePadding, 2, 0)
         with dpg.theme() as self._mark_theme:  # the error line's row: a red band across the gutter
             with dpg.theme_component(dpg.mvButton):
                 for col in (dpg.mvThemeCol_Button, dpg.mvThemeCol_ButtonHovered, dpg.mvThemeCol_ButtonActive):
@@ -143,7 +146,7 @@ class CodeWindow:
                     dpg.add_text("What the code receives", color=(250, 210, 40))
                     for name, what in CONTEXT_HELP:
                         dpg.add_text(name, color=(170, 200, 255))
-                        dpg.add_text(what, wrap=320, indent=12)
+                        dpg.add_text(what, wrap=300, indent=12)
             with dpg.group(horizontal=True):
                 self.apply_button = dpg.add_button(label="Apply (Ctrl+Enter)", callback=lambda: self.apply())
                 self.revert_button = dpg.add_button(label="Revert", callback=lambda: self.revert())
