@@ -635,7 +635,7 @@ def cmd_screenshot(args: argparse.Namespace) -> int:
     try:
         code = run_screenshot(args.project, args.output, select=args.select, size=(w, h), boxes=args.boxes,
                               timeout_s=args.timeout, open_super=args.open, layout=args.auto_layout,
-                              tab=args.tab, train_epochs=args.train)
+                              tab=args.tab, train_epochs=args.train, code=args.code)
     except ProjectFileError as e:
         console.print(f"[bold red]cannot read the project:[/] {e}", highlight=False)
         return EXIT_UNREADABLE
@@ -721,6 +721,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="show this tab of the bottom pane")
     sc.add_argument("--train", type=int, default=0, metavar="EPOCHS",
                     help="press Train and shoot after EPOCHS epochs, with the selected block's heatmaps")
+    sc.add_argument("--code", metavar="BLOCK", help="open this Custom block's code window (and select it)")
     sc.set_defaults(func=cmd_screenshot)
 
     tr = sub.add_parser("trust", help="trust the custom code in a project so that it runs (or --show, --revoke)")

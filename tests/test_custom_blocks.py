@@ -83,6 +83,15 @@ def test_a_wrong_backward_fails_validation_with_the_gradcheck_error(tmp_path):
     assert _record(project, custom, tmp_path).status == "ok"
 
 
+def test_a_passing_gradient_check_is_in_the_record_for_the_debug_pane(tmp_path):
+    project, custom = _custom_project(tmp_path, GRADIENT_REVERSAL_CODE, gradient_scale=1.0)
+    rec = _record(project, custom, tmp_path)
+    assert rec.status == "ok"
+    assert rec.to_dict()["gradcheck"].startswith("passed: backward matches −1 × the numerical gradient of forward")
+    project, custom = _custom_project(tmp_path, "def forward(ctx, x):\n    return 2 * x\n")
+    assert _record(project, custom, tmp_path).gradcheck == ""  # no backward: autograd's, nothing to check
+
+
 def test_gradient_reversal_passes_only_when_it_declares_its_scale(tmp_path):
     project, custom = _custom_project(tmp_path, GRADIENT_REVERSAL_CODE, gradient_scale=1.0)
     assert _record(project, custom, tmp_path).status == "ok"

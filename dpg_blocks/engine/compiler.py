@@ -275,7 +275,9 @@ class Validator:
                     if check is not None and node.id not in self._grad_checked:
                         self._grad_checked.add(node.id)
                         with torch.enable_grad():
-                            check(*call_args)
+                            checked = check(*call_args)
+                        if isinstance(checked, str):
+                            rec.gradcheck = checked  # the Debug pane shows what passed
             except Exception as e:
                 failed.add(node.id)
                 self._fail_with(rec, e)

@@ -38,6 +38,7 @@ class BlockRecord:
     orders: list[int] = field(default_factory=list)  # orders in which it ran
     failing_path: list[str] = field(default_factory=list)  # SuperBlocks: the inner block at fault
     code_line: int = 0  # an error in the block's own code: the line inside that code (1-based)
+    gradcheck: str = ""  # a custom backward that passed torch.autograd.gradcheck: what was checked
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -55,6 +56,7 @@ class BlockRecord:
             "orders": self.orders,
             "failing_path": self.failing_path,
             "code_line": self.code_line,
+            "gradcheck": self.gradcheck,
         }
 
     def worse_than(self, status: str) -> bool:

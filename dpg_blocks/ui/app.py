@@ -24,6 +24,7 @@ from dpg_blocks.core.atomic_file import write_text_atomic
 
 from .blocks_menu import BlocksMenu
 from .canvas import Canvas
+from .code_window import CodeWindow
 from .data_dialog import DATA_W, INPUT_TYPE, DataControls
 from .debug_pane import DebugPane
 from .export_dialog import ExportControls
@@ -78,8 +79,9 @@ class Editor:
         panes = self.workspace.windows
         self.left, self.centre, self.right, self.bottom = (panes[k] for k in ("network", "canvas", "blocks", "inspector"))
         self.canvas = Canvas(self.state, self.themes, self.centre)
+        self.code_window = CodeWindow(self.state, self.fonts[1])
         self.tree = NetworkTree(self.state, self.left, on_show=self.canvas.go_to,
-                                on_add_data=lambda bid: self.data.show(bid))
+                                on_add_data=lambda bid: self.data.show(bid), on_edit_code=self.code_window.open)
         self.blocks_menu = BlocksMenu(self.state, self.right)
         with dpg.tab_bar(parent=self.bottom) as self.tabs:
             with dpg.tab(label="Debug") as self.debug_tab:
@@ -142,6 +144,7 @@ class Editor:
             dpg.add_menu_item(label="Merge selected into a SuperBlock", callback=lambda: self.merge_selected())
             dpg.add_menu_item(label="Expand SuperBlock", callback=lambda: self.expand_selected())
             dpg.add_menu_item(label="Rename…", shortcut="F2", callback=lambda: self.rename_dialog())
+            dpg.add_menu_item(label="Edit code…", shortcut="double-click", callback=lambda: self.edit_code())
             dpg.add_menu_item(label="Select all", shortcut="Ctrl+A", callback=lambda: self.select_all())
             dpg.add_menu_item(label="Save to library", callback=lambda: self.save_to_library())
             dpg.add_separator()
@@ -167,6 +170,7 @@ class Editor:
                         no_saved_settings=True) as self.menu_window:
             dpg.add_menu_item(label="Rename…", callback=lambda: self._menu(self.rename_dialog))
             self.data_item = dpg.add_menu_item(label="Add Data…", callback=lambda: self._menu(self.data.show))
+            self.code_item = dpg.add_menu_item(label="Edit code…", callback=lambda: self._menu(self.edit_code))
             dpg.add_menu_item(label="Merge selected into a SuperBlock", callback=lambda: self._menu(self.merge_selected))
             self.expand_item = dpg.add_menu_item(label="Expand SuperBlock", callback=lambda: self._menu(self.expand_selected))
             self.library_item = dpg.add_menu_item(label="Save to library", callback=lambda: self._menu(self.save_to_library))
@@ -220,6 +224,7 @@ class Editor:
             self.tree.update()
             self.debug.update()
             self.data.update()
+            self.code_window.refresh()
             self.results.update_settings()
             self.request_validation()
             if self.visual.update(force=False):  # the selected block's ports or sources changed
@@ -228,6 +233,7 @@ class Editor:
             self.canvas.apply_validation()
             self.tree.colour()
             self.debug.update()
+            self.code_window.show_record()
         elif topic == "selection":
             self.debug.update()
             self.data.update()
@@ -358,6 +364,7 @@ class Editor:
         dpg.configure_item(self.expand_item, enabled=bool(b and b.is_super))
         dpg.configure_item(self.open_item, enabled=bool(b and b.is_super))
         dpg.configure_item(self.data_item, show=bool(b and b.type == INPUT_TYPE))
+        dpg.configure_item(self.code_item, enabled=self.has_code(bid))
         dpg.configure_item(self.menu_window, show=True, pos=dpg.get_mouse_pos(local=False))
 
     def _on_left_click(self) -> None:
@@ -373,6 +380,26 @@ class Editor:
         b = self.state.block(bid) if bid else None
         if b is not None and b.is_super:
             self.state.enter(b.id)
+        elif b is not None and self.has_code(b.id):
+            self.code_window.open(b.id)
+
+    def has_code(self, block_id: str | None) -> bool:
+        """Whether the block carries code of its own (a Custom block): it has a code window."""
+        b = self.state.block(block_id) if block_id else None
+        spec = self.state.catalog.spec(b.type) if b is not None else None
+        return bool(spec and spec.code_params())
+
+    def edit_code(self) -> bool:
+        """Open the selected block's code window (Custom blocks)."""
+        sel = self.state.selected
+        if not sel or not self.has_code(sel[-1]):
+            self.state.say("select a Custom block to edit its code")
+            return False
+        return self.code_window.open(sel[-1])
+
+    def apply_code(self) -> bool:
+        """Ctrl+Enter: apply the code window's code, when it is open."""
+        return self.code_window.shown and self.code_window.apply()
 
     def open_selected(self) -> bool:
         """Open the selected SuperBlock on the canvas."""
@@ -770,6 +797,7 @@ def run_screenshot(
     layout: bool = False,
     tab: str | None = None,
     train_epochs: int = 0,
+    code: str | None = None,
 ) -> int:
     """Render the editor on ``project_path`` once validation has arrived, save the frame, exit.
 
@@ -777,7 +805,7 @@ def run_screenshot(
     block and centres it; ``layout`` runs auto-layout first (the file is not changed); ``tab``
     shows that bottom tab (debug, visualization, optimization or plugins); ``train_epochs``
     presses Train and shoots once that many epochs are plotted and the selected block's
-    heatmaps have arrived.
+    heatmaps have arrived; ``code`` selects that block and opens its code window.
     Returns 0 on success, 1 on a timeout, 2 when the project cannot be read.
     """
     from dpg_blocks.core import load_project
@@ -790,6 +818,7 @@ def run_screenshot(
     try:
         dpg.render_dearpygui_frame()
         editor.start_engine()
+        select = select or code
         for name in (open_super, select):
             if name and find_block(state, name) is None:
                 raise SystemExit(f"no block {name!r} in {project_path}")
@@ -818,6 +847,9 @@ def run_screenshot(
                 settled = min(settled, 2)
             if not editor.data.ready():  # a selected Input: shoot once its data preview is drawn
                 settled = min(settled, 2)
+            if code and settled == 2:
+                editor.code_window.open(find_block(state, code) or "")
+                code = None
             if settled == 8 and not saved_at:
                 dpg.output_frame_buffer(str(out_path))
                 saved_at = settled
@@ -850,7 +882,14 @@ def _layout_info(editor: Editor) -> dict[str, Any]:
             "optimization": editor.results_tab, "plugins": editor.plugins_tab}
     widgets = {f"tab:{name}": tab for name, tab in tabs.items()}
     widgets.update({"epochs": editor.results.epochs, "seed": editor.results.seed, "data_strip": editor.data.strip})
+    code = editor.code_window
+    code_info = {"shown": code.shown, "marked": code.marked_rect(), "error": code.error_text,
+                 "forward": _rect(code.forward), "backward": _rect(code.backward),
+                 "window": {"x": int(dpg.get_item_pos(code.window)[0]), "y": int(dpg.get_item_pos(code.window)[1]),
+                            "w": int(dpg.get_item_width(code.window) or 0),
+                            "h": int(dpg.get_item_height(code.window) or 0)}} if code.shown else {}
     return {"nodes": nodes, "debug": editor.debug.text(), "data": editor.data.text(), "engine": editor.state.engine_text,
+            "code": code_info,
             "plots": editor.results.plot_boxes(), "widgets": {name: _rect(item) for name, item in widgets.items()}}
 
 

@@ -26,6 +26,8 @@ class DebugPane:
             self.title = dpg.add_text("Select a block to see its status and shapes.")
             self.status = dpg.add_text("")
             self.message = dpg.add_text("", wrap=0)
+            # a custom backward's torch.autograd.gradcheck, when it passed (a failure is the message)
+            self.gradcheck = dpg.add_text("", wrap=0, color=(90, 200, 110), show=False)
             with dpg.group(horizontal=True):
                 with dpg.group():
                     dpg.add_text("inputs", color=(170, 170, 180))
@@ -39,7 +41,7 @@ class DebugPane:
 
     def text(self) -> str:
         """Everything the pane shows, as text (what a test reads)."""
-        items = (self.title, self.status, self.message, self.inputs, self.outputs, self.traceback)
+        items = (self.title, self.status, self.message, self.gradcheck, self.inputs, self.outputs, self.traceback)
         return "\n".join(str(dpg.get_value(i) or "") for i in items)
 
     def update(self) -> None:
@@ -47,7 +49,7 @@ class DebugPane:
         block = self.state.block(sel[-1]) if sel else None
         if block is None:
             dpg.set_value(self.title, "Select a block to see its status and shapes.")
-            for item in (self.status, self.message, self.inputs, self.outputs, self.traceback):
+            for item in (self.status, self.message, self.gradcheck, self.inputs, self.outputs, self.traceback):
                 dpg.set_value(item, "")
             dpg.configure_item(self.traceback_header, show=False)
             return
@@ -59,7 +61,7 @@ class DebugPane:
             waiting = self.state.validation.pending or not self.state.validation.received
             dpg.set_value(self.status, "validating…" if waiting else "not validated")
             dpg.bind_item_theme(self.status, 0)
-            for item in (self.message, self.inputs, self.outputs, self.traceback):
+            for item in (self.message, self.gradcheck, self.inputs, self.outputs, self.traceback):
                 dpg.set_value(item, "")
             dpg.configure_item(self.traceback_header, show=False)
             return
@@ -72,6 +74,9 @@ class DebugPane:
         dpg.set_value(self.status, f"status: {words}")
         dpg.bind_item_theme(self.status, self.themes.status_text.get(status, 0))
         dpg.set_value(self.message, rec.get("message") or "")
+        check = rec.get("gradcheck") or ""
+        dpg.set_value(self.gradcheck, f"gradient check {check}" if check else "")
+        dpg.configure_item(self.gradcheck, show=bool(check))
         dpg.set_value(self.inputs, _tensors(rec.get("inputs", [])))
         dpg.set_value(self.outputs, _tensors(rec.get("outputs", [])))
         tb = rec.get("traceback") or ""

@@ -17,6 +17,7 @@ from dpg_blocks.core.graph import Block, Graph
 if TYPE_CHECKING:
     from dpg_blocks.blocks.spec import ParamSpec
 
+from .code_window import code_summary
 from .fields import add_typed, show
 from .state import EditorState
 
@@ -33,11 +34,15 @@ class NetworkTree:
     """Tree of the document; each block's node holds its name and parameters."""
 
     def __init__(self, state: EditorState, parent: int | str, on_show: Callable[[str], Any] | None = None,
-                 on_add_data: Callable[[str], Any] | None = None) -> None:
+                 on_add_data: Callable[[str], Any] | None = None,
+                 on_edit_code: Callable[[str], Any] | None = None) -> None:
         self.state = state
         self.on_show = on_show  # "Show": open the block's graph on the canvas and centre it
         self.on_add_data = on_add_data  # an Input's "Add Data…" (ui/data_dialog.py)
         self.data_buttons: dict[str, int] = {}  # Input block id -> its Add Data… button
+        self.on_edit_code = on_edit_code  # "Edit code…": the block's code window (ui/code_window.py)
+        self.code_buttons: dict[str, int] = {}  # block id -> its "Edit code…" button
+        self.code_summaries: dict[tuple[str, str], int] = {}  # (block id, param) -> what the code defines
         self.show_buttons: dict[str, int] = {}
         with dpg.group(parent=parent):
             self.body = dpg.add_child_window(border=False, width=-1, height=-1)
@@ -67,6 +72,7 @@ class NetworkTree:
             dpg.delete_item(self.body, children_only=True)
             self.widgets, self.labels, self.show_buttons, self.name_fields = {}, {}, {}, {}
             self.data_buttons = {}
+            self.code_buttons, self.code_summaries = {}, {}
             if not self.state.project.graph.blocks:
                 dpg.add_text("empty: add blocks from the Blocks menu", parent=self.body, color=(170, 170, 170))
             self._fill(self.state.project.graph, self.body)
@@ -83,6 +89,11 @@ class NetworkTree:
             b = self.state.block(bid)
             if b is not None:
                 show(item, b.name)
+        # code is not part of the structure: a reopened project with the same blocks shows its own
+        for (bid, name), item in self.code_summaries.items():
+            b = self.state.block(bid)
+            if b is not None:
+                show(item, code_summary(str(b.params.get(name) or "")))
         self.colour()
 
     def colour(self) -> None:
@@ -142,17 +153,20 @@ class NetworkTree:
             elif p.type == "choice":
                 item = dpg.add_combo(p.choices or [], default_value=str(value), width=-1, **kw)
             elif p.type == "code":
-                item = dpg.add_input_text(default_value=str(value or ""), multiline=True, height=120,
-                                          width=-1, on_enter=False, readonly=True)
+                item = dpg.add_button(label="Edit code…", user_data=b.id,
+                                      callback=lambda s, a, u: self.on_edit_code(u) if self.on_edit_code else None)
+                self.code_buttons[b.id] = item
+                summary = dpg.add_text(code_summary(str(value or "")), color=(150, 150, 160))
+                self.code_summaries[(b.id, p.name)] = summary
             elif p.type == "values":
-                item = dpg.add_input_text(default_value=str(value or {}), width=-1, readonly=True)
+                item = dpg.add_input_text(default_value=_as_text(value or {}), width=-1, readonly=True)
             else:
                 item = add_typed(dpg.add_input_text, default_value=_as_text(value), width=-1, **typed)
         if p.doc:
             with dpg.tooltip(item):
                 dpg.add_text(p.doc, wrap=320)
-        if p.type not in ("code", "values"):
-            self.widgets[(b.id, p.name)] = item
+        if p.type != "code":
+            self.widgets[(b.id, p.name)] = item  # a read-only "values" field is refreshed too
 
     def _on_param(self, sender: Any, app_data: Any, user_data: tuple[str, str]) -> None:
         bid, name = user_data

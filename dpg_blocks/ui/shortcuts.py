@@ -34,7 +34,7 @@ class Shortcut:
         return getattr(dpg, KEY_NAMES.get(name, f"mvKey_{name}"))
 
 
-KEY_NAMES = {"Del": "mvKey_Delete", "Backspace": "mvKey_Back", "Esc": "mvKey_Escape"}
+KEY_NAMES = {"Del": "mvKey_Delete", "Backspace": "mvKey_Back", "Esc": "mvKey_Escape", "Enter": "mvKey_Return"}
 
 SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("Ctrl+N", "shortcut_new", "New project", while_typing=True),
@@ -54,6 +54,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("Ctrl+L", "shortcut_layout", "Lay the graph out in columns"),
     Shortcut("Home", "shortcut_frame", "Frame the whole graph"),
     Shortcut("Backspace", "shortcut_leave", "Leave the open SuperBlock (up one level)"),
+    Shortcut("Ctrl+Enter", "apply_code", "Apply the code window's code to its Custom block", while_typing=True),
     Shortcut("Esc", "close_popups", "Close the menu or dialog that is open", while_typing=True),
     Shortcut("F1", "show_shortcuts", "This list", while_typing=True),
 )
@@ -65,6 +66,7 @@ MOUSE_HELP: tuple[tuple[str, str], ...] = (
     ("Left-drag on empty canvas", "Box-select blocks"),
     ("Right-click a block", "Rename, merge, expand, open, save to library, copy, delete"),
     ("Double-click a SuperBlock", "Open it on the canvas (Backspace or the breadcrumb goes back)"),
+    ("Double-click a Custom block", "Open its code window (forward, backward, ports; Ctrl+Enter applies)"),
     ("\"+\" in the Blocks menu", "Add a block"),
 )
 

@@ -447,10 +447,76 @@ class EditorState:
             return None
         bid = self.project.new_id()
         block = spec.new_block(bid, self.project.unique_name(spec.name, self.graph), pos or self.next_position())
-        if not self.do(AddBlock(block, self.scope_id)):
+        # the pack's default code comes with the installation; the user chose to add it
+        own = {str(v) for k, v in block.params.items() if k in spec.code_params()}
+        if not self._do_own(AddBlock(block, self.scope_id), own):
             return None
         self.select([bid])
         return bid
+
+    def apply_code(self, block_id: str, params: dict[str, Any]) -> bool:
+        """Set a block's code and declarations (``params``: name -> value as typed, coerced by its
+        spec) as one undoable edit. Code typed in the editor is this user's own: it is trusted
+        as it is applied, unless the project holds code from elsewhere that is not trusted yet."""
+        b = self.block(block_id)
+        if b is None:
+            self.say(f"no block {block_id!r}")
+            return False
+        spec = self.catalog.spec(b.type)
+        if spec is None:
+            self.say(f"{b.name}: its block type {b.type!r} is not known (is the engine ready?)")
+            return False
+        where = " › ".join(self.project.path_of(block_id))
+        current = dict(b.params)
+        ports = (b.inputs, b.outputs)
+        edits: list[Edit] = []
+        for name, raw in params.items():
+            p = spec.param(name)
+            if p is None:
+                self.say(f"{where}: {b.type} has no parameter {name!r}")
+                return False
+            try:
+                value = p.coerce(raw)
+            except ValueError as e:
+                self.say(f"{where}.{p.label or name}: {e}")
+                return False
+            if current.get(name) == value:
+                continue
+            current[name] = value
+            new_ports = spec.ports_for(current)
+            changed = new_ports if tuple(new_ports) != tuple(ports) else None
+            ports = new_ports if changed else ports
+            edits.append(SetParam(block_id, name, value, ports=changed))
+        if not edits:
+            self.say(f"{where}: nothing changed")
+            return False
+        typed = {str(current[n]) for n in spec.code_params() if n in current}
+        if not self._do_own(Compound(edits, label=f"edit the code of {where}"), typed):
+            return False
+        self.say(f"applied the code of {where}; validating")
+        return True
+
+    def _do_own(self, edit: Edit, own_code: set[str]) -> bool:
+        """Run ``edit``, made by this user; keep the project's code trusted when it was before.
+
+        The code the edit brings in is the user's own when it is in ``own_code`` (typed in the
+        editor, a pack's default) or a copy of code the project already held (Duplicate). Code
+        from elsewhere (pasted from another project, a declined file) still needs the prompt.
+        """
+        from dpg_blocks.core.trust import TrustStore, code_digest
+
+        if not own_code and not self.code_items():
+            return self.do(edit)  # no code involved: no trust file to read
+        before = self.code_items()
+        store = TrustStore()
+        trusted = self.trust_checked and not self.code_declined and store.is_trusted(code_digest(before))
+        if not self.do(edit):
+            return False
+        known = own_code | {i.source for i in before}
+        after = self.code_items()
+        if trusted and all(i.source in known for i in after):
+            store.trust(code_digest(after), project=self.project.name, file=self.path or "")
+        return True
 
     def connect(self, src: tuple[str, str], dst: tuple[str, str]) -> bool:
         """Link output ``src`` to input ``dst`` in the graph on the canvas; refused links say why.
@@ -511,7 +577,7 @@ class EditorState:
         except (ProjectFileError, GraphError) as e:
             self.say(f"paste: {e}")
             return []
-        if not self.do(edit):
+        if not self._do_own(edit, set()):
             return []
         self.select(ids)
         return ids
@@ -731,7 +797,7 @@ class EditorState:
             return None
         edit = insert_copy(self.project, saved, self.scope_id, pos=self.next_position())
         edit.label = f"insert {edit.block.name} from the library"
-        if not self.do(edit):
+        if not self._do_own(edit, set()):
             return None
         self.select([edit.block.id])
         return edit.block.id

@@ -1,0 +1,445 @@
+"""The code window of a Custom block: forward and backward as editable buffers with line numbers.
+
+Dear PyGui has no code editor widget, so each buffer is a multiline text input as tall as its
+text (it never scrolls by itself) beside a gutter of one text row per line; both sit in one
+scrolling child window, so the numbers stay level with the lines. The line an error names is
+drawn as a red row in the gutter, and the message is written under the buffers.
+
+The block's code parameter holds one source; the window shows what comes before a top-level
+``def backward`` as the forward buffer and the rest as the backward buffer, and joins them back
+on Apply. Apply sets the code and every declaration the window shows (ports, values, gradient
+settings) as one undoable edit (:meth:`EditorState.apply_code`), which trusts the typed code.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import dearpygui.dearpygui as dpg
+
+from .state import EditorState
+from .theme import RED
+
+__all__ = ["CodeWindow", "code_summary", "join_code", "split_code", "CONTEXT_HELP"]
+
+_BACKWARD = re.compile(r"^def[ \t]+backward\b", re.MULTILINE)
+_DEF = re.compile(r"^def[ \t]+(\w+)[ \t]*\(([^)]*)\)", re.MULTILINE)
+_LINE_OF_CODE = re.compile(r"\s*\(line \d+ of the code\)$")
+WINDOW_W, WINDOW_H = 1040, 700
+MIN_ROWS = 4  # an empty buffer still offers a few lines to click into
+ROW_SPACING = 0  # the gutter's rows follow each other like the buffer's lines
+
+# What the code receives (engine/usercode.py: UserContext, CustomModule), shown beside the buffers.
+CONTEXT_HELP: tuple[tuple[str, str], ...] = (
+    ("forward(ctx, x, …)", "one argument per input port, in the order of 'inputs'; returns one tensor "
+                           "per output port (a tuple for several)"),
+    ("backward(ctx, grad_y, …)", "optional: one gradient per output port; returns one gradient per input "
+                                 "(None for an input without one). Without it autograd differentiates "
+                                 "forward"),
+    ("ctx.order", "the order running now (1, 2 …)"),
+    ("ctx.training", "True while training, False in evaluation"),
+    ("ctx.target", "the labels of the one labelled input whose data reaches this block (None when none "
+                   "or several do)"),
+    ("ctx.progress", "the fraction of the planned training done: 0 at the first step → 1"),
+    ("ctx.step, ctx.epoch", "planned-training steps done; the epoch (0-based)"),
+    ("ctx.values[\"name\"]", "this block's named values (values, above)"),
+    ("ctx.gradient_scale", "the gradient scale at this progress (gradient_scale, gradient_schedule)"),
+    ("ctx.save_for_backward(*t)", "keep tensors for backward (ctx.saved_tensors there); any other "
+                                  "attribute forward sets on ctx is there too"),
+    ("names", "torch, nn, F (torch.nn.functional) and math are there without an import"),
+    ("validation", "runs forward on a batch of 4 from each input; a backward is checked with "
+                   "torch.autograd.gradcheck against forward (against −scale × it when a gradient scale "
+                   "is set); the result is in the Debug pane"),
+)
+
+
+def split_code(source: str) -> tuple[str, str]:
+    """``(forward part, backward part)``: the backward part starts at a top-level ``def backward``."""
+    m = _BACKWARD.search(source)
+    return (source, "") if m is None else (source[:m.start()], source[m.start():])
+
+
+def join_code(forward: str, backward: str) -> str:
+    """The one source of the two buffers (two blank lines between them, as PEP 8 has it)."""
+    if not backward.strip():
+        return forward
+    if not forward.strip():
+        return backward
+    return forward.rstrip("\n") + "\n\n\n" + backward
+
+
+def code_summary(source: str) -> str:
+    """``forward(ctx, x) · backward(ctx, grad_y) · 8 lines``: what the Network pane shows."""
+    defs = [f"{name}({' '.join(args.split())})" for name, args in _DEF.findall(source)]
+    n = len(source.splitlines())
+    return " · ".join([*defs, f"{n} line{'s' if n != 1 else ''}"]) if source.strip() else "no code"
+
+
+def backward_start(forward: str, backward: str) -> int:
+    """The line of the joined code on which the backward buffer's first line lands."""
+    joined = join_code(forward, backward)
+    return joined[:len(joined) - len(backward)].count("\n") + 1
+
+
+def _rows(text: str) -> int:
+    """Numbered lines of a buffer (the empty line after a final newline has no number)."""
+    return len(text.splitlines()) or 1
+
+
+class CodeWindow:
+    """One window, reused for whichever block is opened in it."""
+
+    def __init__(self, state: EditorState, mono_font: int = 0) -> None:
+        self.state = state
+        self.mono_font = mono_font
+        self.block_id: str | None = None
+        self.project: Any = None  # the project the block belongs to (a reopened project closes it)
+        self.fields: dict[str, int | str] = {}  # param name -> its input in the window
+        self._shown: dict[str, Any] = {}  # what each field held when loaded from the document
+        self._drafts: dict[str, dict[str, Any]] = {}  # block id -> unapplied field values at close
+        self.marked: tuple[str, int] | None = None  # (buffer, row) drawn red, e.g. ("forward", 3)
+        self.error_text = ""
+        self._build()
+
+    # -- building ------------------------------------------------------------------------------
+    def _build(self) -> None:
+        with dpg.theme() as self._gutter_theme:
+            with dpg.theme_component(dpg.mvAll):
+                dpg.add_theme_style(dpg.mvStyleVar_ItemSpacing, 0, ROW_SPACING)
+                # a text item is as tall as a frame (font + 2 × frame padding); the buffer's lines
+                # are only the font's height apart
+                dpg.add_theme_style(dpg.mvStyleVar_FramePadding, 2, 0)
+        with dpg.theme() as self._mark_theme:  # the error line's row: a red band across the gutter
+            with dpg.theme_component(dpg.mvButton):
+                for col in (dpg.mvThemeCol_Button, dpg.mvThemeCol_ButtonHovered, dpg.mvThemeCol_ButtonActive):
+                    dpg.add_theme_color(col, RED)
+                dpg.add_theme_color(dpg.mvThemeCol_Text, (255, 255, 255))
+                dpg.add_theme_style(dpg.mvStyleVar_FramePadding, 2, 0)
+                dpg.add_theme_style(dpg.mvStyleVar_FrameRounding, 0)
+        with dpg.theme() as self._error_theme:
+            with dpg.theme_component(dpg.mvText):
+                dpg.add_theme_color(dpg.mvThemeCol_Text, RED)
+        with dpg.window(label="Code", show=False, width=WINDOW_W, height=WINDOW_H, no_saved_settings=True,
+                        on_close=lambda: self.close()) as self.window:
+            self.title = dpg.add_text("")
+            self.params_group = dpg.add_group()
+            dpg.add_separator()
+            with dpg.group(horizontal=True):
+                with dpg.child_window(width=-360, height=-58, border=True) as self.buffers_box:
+                    dpg.add_text("forward (and anything it uses)", color=(170, 170, 180))
+                    with dpg.group(horizontal=True):
+                        self.forward_gutter = dpg.add_group(width=34)
+                        self.forward = dpg.add_input_text(multiline=True, width=-1, tab_input=True,
+                                                          callback=lambda: self._typed())
+                    self.forward_error = dpg.add_text("", wrap=600, show=False)
+                    dpg.add_spacer(height=6)
+                    dpg.add_text("backward (optional: leave it empty and autograd differentiates forward)",
+                                 color=(170, 170, 180))
+                    with dpg.group(horizontal=True):
+                        self.backward_gutter = dpg.add_group(width=34)
+                        self.backward = dpg.add_input_text(multiline=True, width=-1, tab_input=True,
+                                                           callback=lambda: self._typed())
+                    self.backward_error = dpg.add_text("", wrap=600, show=False)
+                with dpg.child_window(width=-1, height=-58, border=True):
+                    dpg.add_text("What the code receives", color=(250, 210, 40))
+                    for name, what in CONTEXT_HELP:
+                        dpg.add_text(name, color=(170, 200, 255))
+                        dpg.add_text(what, wrap=300, indent=12)
+            with dpg.group(horizontal=True):
+                self.apply_button = dpg.add_button(label="Apply (Ctrl+Enter)", callback=lambda: self.apply())
+                self.revert_button = dpg.add_button(label="Revert", callback=lambda: self.revert())
+                dpg.add_button(label="Close", callback=lambda: self.close())
+                dpg.add_spacer(width=10)
+                self.note = dpg.add_text("", wrap=WINDOW_W - 300, color=(170, 170, 180))
+        for error in (self.forward_error, self.backward_error):
+            dpg.bind_item_theme(error, self._error_theme)
+        for item in (self.forward, self.backward, self.forward_gutter, self.backward_gutter):
+            if self.mono_font:
+                dpg.bind_item_font(item, self.mono_font)
+        for gutter in (self.forward_gutter, self.backward_gutter):
+            dpg.bind_item_theme(gutter, self._gutter_theme)
+
+    # -- opening and closing -------------------------------------------------------------------
+    @property
+    def shown(self) -> bool:
+        return dpg.is_item_shown(self.window)
+
+    def open(self, block_id: str) -> bool:
+        """Show ``block_id``'s code (a block with a code parameter, e.g. Custom)."""
+        b = self.state.block(block_id)
+        spec = self.state.catalog.spec(b.type) if b is not None else None
+        if b is None or spec is None or not spec.code_params():
+            self.state.say("only a block with code (Custom) has a code window" if b is not None
+                           else f"no block {block_id!r}")
+            return False
+        if self.shown and self.block_id != block_id:
+            self.close()
+        self.block_id, self.project = block_id, self.state.project
+        self._fill_params(spec, b.params)
+        self._load(b.params)
+        draft = self._drafts.pop(block_id, None)
+        if draft:
+            self._set_fields(draft)
+            self.note_text("your unapplied changes from before are back; Revert shows the block's code")
+        else:
+            self.note_text("")
+        self._retitle()
+        self.show_record()
+        if not self.shown:
+            w, h = self._viewport()
+            dpg.configure_item(self.window, show=True, pos=(max(0, (w - WINDOW_W) // 2), max(30, (h - WINDOW_H) // 2)))
+        dpg.focus_item(self.window)
+        return True
+
+    def close(self) -> None:
+        """Hide the window; unapplied changes are kept for when the block is opened again."""
+        if self.block_id is not None and self.modified and self.state.block(self.block_id) is not None:
+            self._drafts[self.block_id] = self._values()
+        dpg.configure_item(self.window, show=False)
+        self.block_id = None
+
+    def _viewport(self) -> tuple[int, int]:
+        if dpg.is_viewport_ok():
+            return dpg.get_viewport_client_width(), dpg.get_viewport_client_height()
+        return 1600, 1000
+
+    # -- fields --------------------------------------------------------------------------------
+    def _fill_params(self, spec: Any, params: dict[str, Any]) -> None:
+        """The block's declarations (every parameter but the code), typed like the Network pane."""
+        dpg.delete_item(self.params_group, children_only=True)
+        self.fields = {"forward": self.forward, "backward": self.backward}
+        row = dpg.add_group(horizontal=True, parent=self.params_group)
+        for i, p in enumerate(q for q in spec.params if q.type != "code"):
+            if i and i % 3 == 0:
+                row = dpg.add_group(horizontal=True, parent=self.params_group)
+            dpg.add_text(p.label or p.name, color=(170, 170, 180), parent=row)
+            if p.type == "bool":
+                item = dpg.add_checkbox(parent=row)
+            elif p.type == "float":
+                item = dpg.add_input_float(format="%g", step=0, width=120, parent=row)
+            elif p.type == "int":
+                item = dpg.add_input_int(step=0, width=120, parent=row)
+            elif p.type == "choice":
+                item = dpg.add_combo(p.choices or [], width=120, parent=row)
+            else:
+                item = dpg.add_input_text(width=200, parent=row,
+                                          hint='{"alpha": 0.5}' if p.type == "values" else "")
+            if p.doc:
+                with dpg.tooltip(item):
+                    dpg.add_text(p.doc, wrap=360)
+            self.fields[p.name] = item
+            dpg.add_spacer(width=14, parent=row)
+
+    def _widget_value(self, name: str, value: Any) -> Any:
+        spec = self._spec()
+        p = spec.param(name) if spec is not None else None
+        kind = p.type if p is not None else "str"
+        if kind == "values":
+            return json.dumps(value or {}, ensure_ascii=False) if value else ""
+        if kind in ("names", "shape", "ints"):
+            return ", ".join(str(v) for v in value or [])
+        if kind == "float":
+            return float(value or 0.0)
+        if kind == "int":
+            return int(value or 0)
+        if kind == "bool":
+            return bool(value)
+        return "" if value is None else str(value)
+
+    def _spec(self) -> Any:
+        b = self.state.block(self.block_id) if self.block_id else None
+        return self.state.catalog.spec(b.type) if b is not None else None
+
+    def _code_param(self) -> str:
+        spec = self._spec()
+        return spec.code_params()[0] if spec is not None else "code"
+
+    def _load(self, params: dict[str, Any]) -> None:
+        """Fill every field from the document and remember it as what is shown unchanged."""
+        spec = self._spec()
+        forward, backward = split_code(str(params.get(self._code_param()) or ""))
+        values: dict[str, Any] = {"forward": forward, "backward": backward}
+        for name in self.fields:
+            if name not in ("forward", "backward"):
+                default = spec.param(name).default if spec is not None and spec.param(name) else None
+                values[name] = self._widget_value(name, params.get(name, default))
+        self._set_fields(values)
+        self._shown = dict(values)
+
+    def _set_fields(self, values: dict[str, Any]) -> None:
+        for name, value in values.items():
+            if name in self.fields:
+                dpg.set_value(self.fields[name], value)
+        self._typed()
+
+    def _values(self) -> dict[str, Any]:
+        return {name: dpg.get_value(item) for name, item in self.fields.items()}
+
+    @property
+    def modified(self) -> bool:
+        """Whether the window holds changes not applied to the block."""
+        return self.block_id is not None and self._values() != self._shown
+
+    def set_buffer(self, which: str, text: str) -> None:
+        """Put ``text`` in the forward or backward buffer (what typing there does)."""
+        dpg.set_value(self.forward if which == "forward" else self.backward, text)
+        self._typed()
+
+    # -- applying ------------------------------------------------------------------------------
+    def apply(self) -> bool:
+        """Apply the buffers and declarations to the block as one undoable edit (Ctrl+Enter)."""
+        if self.block_id is None:
+            return False
+        spec = self._spec()
+        if spec is None:
+            self.state.say("the block's type is not known (is the engine ready?)")
+            return False
+        values = self._values()
+        # Tab in a buffer types a tab character; Python refuses mixed indentation, spaces it is
+        forward, backward = (str(values.pop(k)).expandtabs(4) for k in ("forward", "backward"))
+        params: dict[str, Any] = {self._code_param(): join_code(forward, backward)}
+        for name, raw in values.items():
+            if spec.param(name) is not None and spec.param(name).type == "values":
+                try:
+                    raw = json.loads(raw) if str(raw).strip() else {}
+                except ValueError as e:
+                    return self._refuse(f"values: {e.msg} at column {e.colno}; write them as JSON, e.g. "
+                                        '{"alpha": 0.5, "mode": "fast"}')
+            params[name] = raw
+        if not self.state.apply_code(self.block_id, params):
+            if self.state.status.endswith("nothing changed"):
+                self.note_text("nothing to apply: the window shows the block's code as it is")
+                return False
+            return self._refuse(self.state.status)
+        b = self.state.block(self.block_id)
+        if b is not None:
+            self._load(b.params)  # line numbers follow the code as the engine will read it
+        self.note_text("applied (Ctrl+Z undoes it); validating…")
+        self.show_record()
+        return True
+
+    def _refuse(self, message: str) -> bool:
+        self._show_error(message, "forward")
+        return False
+
+    def _show_error(self, message: str, under: str) -> None:
+        """``message`` in red under the forward or backward buffer ("" clears it)."""
+        self.error_text = message
+        for which, item in (("forward", self.forward_error), ("backward", self.backward_error)):
+            dpg.set_value(item, message if which == under else "")
+            dpg.configure_item(item, show=bool(message) and which == under)
+
+    def revert(self) -> None:
+        """Show the block's code and declarations as they are in the document."""
+        b = self.state.block(self.block_id) if self.block_id else None
+        if b is not None:
+            self._load(b.params)
+            self.note_text("")
+            self.show_record()
+
+    def note_text(self, text: str) -> None:
+        dpg.set_value(self.note, text)
+
+    # -- following the document and the validation ---------------------------------------------
+    def refresh(self) -> None:
+        """After a document change (undo, redo, open): follow the block unless the user typed."""
+        if self.block_id is None:
+            return
+        b = self.state.block(self.block_id)
+        if b is None or self.state.project is not self.project:
+            self._drafts.pop(self.block_id, None)
+            self.close()  # the block was deleted, or another project was opened
+            self._drafts = {k: v for k, v in self._drafts.items() if self.state.block(k) is not None}
+            return
+        self._retitle()
+        if not self.modified:
+            self._load(b.params)
+        elif self._shown != self._loaded_from(b.params):
+            self.note_text("the block changed since (undo, another edit): Apply replaces it with this "
+                           "window's code, Revert shows the block's")
+        self.show_record()
+
+    def _loaded_from(self, params: dict[str, Any]) -> dict[str, Any]:
+        forward, backward = split_code(str(params.get(self._code_param()) or ""))
+        values: dict[str, Any] = {"forward": forward, "backward": backward}
+        for name in self.fields:
+            if name not in ("forward", "backward"):
+                values[name] = self._widget_value(name, params.get(name))
+        return values
+
+    def _retitle(self) -> None:
+        b = self.state.block(self.block_id) if self.block_id else None
+        if b is None:
+            return
+        path = " › ".join(self.state.project.path_of(b.id))
+        dpg.configure_item(self.window, label=f"Code of {path}###code_window")
+        dpg.set_value(self.title, f"{path}   ({b.type})")
+
+    def show_record(self) -> None:
+        """Mark the line the block's validation record names, and write its message."""
+        if self.block_id is None:
+            return
+        rec = self.state.record(self.block_id)
+        self.marked = None
+        message = ""
+        if rec is not None and rec.get("status") == "error":
+            text = _LINE_OF_CODE.sub("", str(rec.get("message") or rec.get("error_type") or "error"))
+            line = int(rec.get("code_line") or 0)
+            if line:
+                self.marked = self._row_of(line)
+                message = f"line {line}: {text}"
+            else:
+                message = text
+        elif rec is not None and rec.get("gradcheck"):
+            self.note_text(f"gradient check {rec['gradcheck']}")
+        self._show_error(message, self.marked[0] if self.marked else "forward")
+        self._draw_gutters()
+
+    def _row_of(self, line: int) -> tuple[str, int]:
+        """Which buffer and row show line ``line`` of the code as applied."""
+        forward, backward = str(self._shown.get("forward", "")), str(self._shown.get("backward", ""))
+        start = backward_start(forward, backward)
+        return ("backward", line - start + 1) if backward.strip() and line >= start else ("forward", line)
+
+    # -- the gutters ---------------------------------------------------------------------------
+    def _typed(self) -> None:
+        """A buffer changed: resize both to their text and renumber the gutters."""
+        self._draw_gutters()
+
+    def _line_height(self) -> float:
+        return 15.0 * dpg.get_global_font_scale()  # the fonts are loaded at 15 px (theme.load_fonts)
+
+    def _draw_gutters(self) -> None:
+        forward, backward = str(dpg.get_value(self.forward) or ""), str(dpg.get_value(self.backward) or "")
+        first = backward_start(forward, backward)
+        for which, text, gutter, box, start in (("forward", forward, self.forward_gutter, self.forward, 1),
+                                                ("backward", backward, self.backward_gutter, self.backward, first)):
+            rows = _rows(text)
+            lh = self._line_height()
+            # as tall as the text (plus a line and room for a horizontal scroll bar): it never
+            # scrolls by itself, so the gutter's rows stay level with its lines
+            dpg.configure_item(box, height=int((max(rows, MIN_ROWS) + 2) * lh + 6 + 14))
+            dpg.delete_item(gutter, children_only=True)
+            dpg.add_spacer(height=3, parent=gutter)  # the input's frame padding above its first line
+            if which == "backward" and not text.strip():
+                continue
+            for row in range(1, rows + 1):
+                label = f"{start + row - 1:>3}"
+                if self.marked == (which, row):
+                    dpg.bind_item_theme(dpg.add_button(label=label, width=34, height=int(lh), parent=gutter),
+                                        self._mark_theme)
+                else:
+                    dpg.add_text(label, color=(120, 120, 130), parent=gutter)
+
+    def marked_rect(self) -> dict[str, int] | None:
+        """Where the red row was drawn in the last frame (tests read its pixels)."""
+        if self.marked is None:
+            return None
+        gutter = self.forward_gutter if self.marked[0] == "forward" else self.backward_gutter
+        for child in dpg.get_item_children(gutter, 1) or []:
+            if dpg.get_item_type(child) == "mvAppItemType::mvButton":
+                (x, y), (w, h) = dpg.get_item_rect_min(child), dpg.get_item_rect_size(child)
+                return {"x": int(x), "y": int(y), "w": int(w), "h": int(h)}
+        return None
