@@ -95,16 +95,26 @@ class ResultsPane:
                                  "order has its own optimizer over its own blocks and sums its own losses.",
                                  wrap=380)
                 self.orders_body = dpg.add_group()
-            with dpg.group():
-                with dpg.plot(label="loss", height=-1, width=340) as self.loss_plot:
-                    dpg.add_plot_legend()
-                    self.loss_x = dpg.add_plot_axis(dpg.mvXAxis, label="epoch")
-                    self.loss_axis = dpg.add_plot_axis(dpg.mvYAxis, label="loss")
-            with dpg.group():
-                with dpg.plot(label="accuracy", height=-1, width=-1) as self.acc_plot:
-                    dpg.add_plot_legend()
-                    self.acc_x = dpg.add_plot_axis(dpg.mvXAxis, label="epoch")
-                    self.acc_axis = dpg.add_plot_axis(dpg.mvYAxis, label="accuracy")
+            # Beside the settings: the curves, the evaluation of the last epoch and the kept runs.
+            # Each tab's body is a container the pane that fills it owns.
+            with dpg.group(), dpg.tab_bar() as self.view_tabs:
+                with dpg.tab(label="Curves") as self.curves_tab, dpg.group(horizontal=True):
+                    with dpg.plot(label="loss", height=-1, width=340) as self.loss_plot:
+                        dpg.add_plot_legend()
+                        self.loss_x = dpg.add_plot_axis(dpg.mvXAxis, label="epoch")
+                        self.loss_axis = dpg.add_plot_axis(dpg.mvYAxis, label="loss")
+                    with dpg.plot(label="accuracy", height=-1, width=-1) as self.acc_plot:
+                        dpg.add_plot_legend()
+                        self.acc_x = dpg.add_plot_axis(dpg.mvXAxis, label="epoch")
+                        self.acc_axis = dpg.add_plot_axis(dpg.mvYAxis, label="accuracy")
+                with dpg.tab(label="Evaluation") as self.evaluation_tab:
+                    self.evaluation_area = dpg.add_group()
+                    dpg.add_text("Train a model: its evaluation on the test split shows here after each epoch.",
+                                 parent=self.evaluation_area, color=MUTED)
+                with dpg.tab(label="Runs") as self.runs_tab:
+                    self.runs_area = dpg.add_group()
+                    dpg.add_text("Every training run is kept beside the project; the runs show here.",
+                                 parent=self.runs_area, color=MUTED)
         self.series: dict[str, int] = {}
         self.colours: dict[str, tuple[int, int, int]] = {}
         for key, label, axis, colour in SERIES:
