@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -275,18 +276,37 @@ def cmd_train(args: argparse.Namespace) -> int:
     except OSError as e:
         console.print(f"[bold red]cannot train:[/] cannot write {escape(_os_error_text(e))}", highlight=False)
         return EXIT_WRITE
+    from dpg_blocks.engine.session import Throughput, batch_samples
+    from dpg_blocks.protocol.progress_text import duration, rate_text
+
     last: dict[str, Any] = {}
     step = [0]
+    throughput = Throughput()  # the editor's measure: samples/s over a sliding window
+    shown_at = [0.0]
     with Progress(
-        TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("epoch {task.fields[epoch]}/" + str(epochs)), BarColumn(), TextColumn("batch"),
+        MofNCompleteColumn(), TextColumn("{task.fields[speed]}"), TextColumn("{task.fields[eta]}"),
         TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=console, transient=False,
         disable=args.quiet,
     ) as progress:
-        task = progress.add_task("train", total=trainer.steps_per_epoch() or 1, epoch=1, info="")
+        task = progress.add_task("train", total=trainer.steps_per_epoch() or 1, epoch=1, info="",
+                                 speed=rate_text(0), eta="ETA ?")
 
         def on_step(done: int, total: int) -> None:
             step[0] = done
-            progress.update(task, completed=done, total=total)
+            run = trainer.last_run
+            throughput.add(batch_samples(run.last_batches) if run is not None else 0)
+            now = time.perf_counter()
+            if now - shown_at[0] >= 0.1 or done == total:  # as the engine: a report every 0.1 s
+                shown_at[0] = now
+                throughput.mark(now)
+                samples_s, steps_s = throughput.rates()
+                left = total - done + max(0, epochs - trainer.epoch - 1) * total
+                eta = f"ETA {duration(left / steps_s if steps_s else -1)} " \
+                      f"(epoch {duration((total - done) / steps_s if steps_s else -1)})"
+                progress.update(task, completed=done, total=total, speed=rate_text(samples_s), eta=eta)
+            else:
+                progress.update(task, completed=done, total=total)
 
         try:
             for metrics in trainer.fit(epochs, on_step=on_step, check_finite=True):
@@ -320,15 +340,20 @@ def cmd_train(args: argparse.Namespace) -> int:
                 f"(now {order.optimizer.lr:g}) or normalised data usually helps.", highlight=False,
             )
             return EXIT_INVALID
-        except Exception as e:  # a block failing on real data: name where, not a traceback
+        except Exception as e:  # a block failing on real data: its record, not a traceback
             progress.stop()
-            first = (str(e).strip().splitlines() or [""])[0]
-            block = trainer.block_of(e)
-            console.print(
-                f"[bold red]training failed[/] at epoch {trainer.epoch + 1}, step {step[0] + 1}"
-                + escape((f", in block {block}" if block else "") + f": {type(e).__name__}: {first}"),
-                highlight=False,
-            )
+            from dpg_blocks.engine.training_errors import failure_records
+            from dpg_blocks.protocol.block_error import error_text, where_text
+
+            evaluating = step[0] >= trainer.steps_per_epoch() > 0  # the epoch's steps ran: val/test
+            where = where_text("evaluate", trainer.epoch + 1, 0) if evaluating else \
+                where_text("train", trainer.epoch + 1, step[0] + 1)
+            records = failure_records(trainer, e)
+            if records:  # the same words as the editor's record of the block
+                text = error_text(records[0].to_dict(), where)
+            else:
+                text = f"training failed {where}: {type(e).__name__}: {(str(e).strip().splitlines() or [''])[0]}"
+            console.print(f"[bold red]training stopped:[/] {escape(text)}", highlight=False)
             return EXIT_INVALID
     summary = _table(title="summary (last epoch)")
     summary.add_column("metric")
