@@ -160,7 +160,9 @@ def test_a_block_failing_during_training_ends_in_a_message(tmp_path, capsys):
     err = capsys.readouterr().err
     _no_traceback(err)
     assert code == EXIT_INVALID
-    assert "training failed at epoch 1, step 1, in block bn: ValueError: Expected more than 1 value per channel" in err
+    text = " ".join(err.split())
+    assert "block bn failed at epoch 1, step 1: ValueError: Expected more than 1 value per channel" in text
+    assert "inputs: x 1×16 float32" in text
 
 
 def test_an_unexpected_error_is_one_message_and_the_traceback_only_with_debug(tmp_path, capsys, monkeypatch):

@@ -22,10 +22,16 @@ def shapes_text(infos: list[dict[str, Any]]) -> str:
     return ", ".join(parts) or "—"
 
 
+def _library(path: str) -> bool:
+    """A frame of torch or of dpg-blocks itself: not a line the user wrote."""
+    parts = path.replace("\\", "/").split("/")
+    return "torch" in parts or "dpg_blocks" in parts
+
+
 def code_line(record: dict[str, Any]) -> str:
-    """The innermost line of the traceback (the user's code when the error is in it), as
-    ``file:line: source``; empty when the traceback has no frame."""
-    frames = list(_FRAME.finditer(str(record.get("traceback") or "")))
+    """The innermost line of the user's code in the traceback (the block's own code, a plugin's),
+    as ``line N of the code: source`` or ``file:line: source``; empty when there is none."""
+    frames = [f for f in _FRAME.finditer(str(record.get("traceback") or "")) if not _library(f["file"])]
     if not frames:
         return ""
     f = frames[-1]
