@@ -23,8 +23,9 @@ def _user_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DPG_BLOCKS_USER_DIR", str(tmp_path / "user"))
 
 
-def fails_at_32(folder: Path, in_super: bool = False) -> tuple[Path, object, str]:
-    """data (batches of 32) -> view4 (optionally inside SuperBlock "Backbone") -> fc -> loss."""
+def fails_at_32(folder: Path, in_super: bool = False, spare: bool = False) -> tuple[Path, object, str]:
+    """data (batches of 32) -> view4 (optionally inside SuperBlock "Backbone") -> fc -> loss;
+    with ``spare`` an unlinked Linear below view4 (no order uses it)."""
     write_npz(folder / "d.npz", n=128)
     b = builder("fails32")
     data = b.add("builtin.Input", "data", source="npz", path="d.npz", batch_size=32)
@@ -32,6 +33,10 @@ def fails_at_32(folder: Path, in_super: bool = False) -> tuple[Path, object, str
     fc = b.add("builtin.Linear", "fc", out_features=3)
     loss = b.add("builtin.CrossEntropyLoss", "loss")
     b.chain((data, "x", ""), (custom, "y", "x"), (fc, "y", "x"), (loss, "", "input"))
+    if spare:
+        idle = b.add("builtin.Linear", "spare", out_features=3)
+        x, y = b.project.graph.blocks[custom].pos
+        b.project.graph.blocks[idle].pos = (x, y + 200.0)
     if in_super:
         b.merge([custom], "Backbone")
     path = folder / "fails32.dpgb"

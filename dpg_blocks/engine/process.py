@@ -402,7 +402,7 @@ class Engine:
         if s is None or s.state in ("stopped", "finished", "failed"):
             return
         if isinstance(cmd, m.Pause):
-            s.set_state("paused")
+            s.pause()
         elif isinstance(cmd, m.Resume):
             s.set_state("running")
         elif isinstance(cmd, m.Stop):

@@ -226,6 +226,7 @@ class TrainingSession:
         self._last_step_metrics = 0.0
         self._paths = {nid: PATH_SEP.join(n.path) for nid, n in self.trainer.compiled.flat.nodes.items()}
         self.throughput = Throughput()
+        self._rates = (0.0, 0.0)  # the last measured (samples/s, steps/s)
 
     @property
     def running(self) -> bool:
@@ -303,10 +304,20 @@ class TrainingSession:
             if self.trainer.epoch >= self.epochs:
                 self.set_state("finished")
 
-    def _step_metrics(self, run: EpochRun, totals: dict[int, Any], now: float) -> m.StepMetrics:
+    def pause(self) -> None:
+        """Pause, first saying exactly where the run stands (the last report may be 0.1 s old)."""
+        if self._run is not None:
+            self.emit(self._step_metrics(self._run, {}, time.perf_counter(), measure=False))
+        self.set_state("paused")
+
+    def _step_metrics(self, run: EpochRun, totals: dict[int, Any], now: float, measure: bool = True) -> m.StepMetrics:
         """The losses and where the run stands: batch i of M, samples/s, the ETAs."""
-        self.throughput.mark(now)
-        samples_s, steps_s = self.throughput.rates()
+        if measure and self.running:  # a Step while paused says nothing about the speed
+            self.throughput.mark(now)
+            rates = self.throughput.rates()
+            if rates[1] > 0:  # right after a (re)start the window is empty: keep the last rates
+                self._rates = rates
+        samples_s, steps_s = self._rates
         epoch = self.trainer.epoch + 1
         left_epoch = run.n_steps - run.steps_done
         left_run = left_epoch + max(0, self.epochs - epoch) * run.n_steps
