@@ -136,3 +136,30 @@ def test_a_block_failing_at_batch_32_is_outlined_red_during_training_and_named_i
     fc = nodes["fc"]
     fc_inside = img[fc["y"] + 30:fc["y"] + fc["h"] - 5, fc["x"] + 5:fc["x"] + fc["w"] - 5]
     assert np.median(inside) < np.median(fc_inside)
+
+
+def _ancestors(item: int) -> list[int]:
+    out = []
+    while (item := dpg.get_item_parent(item)) is not None:
+        out.append(item)
+    return out
+
+
+def test_train_pause_step_stop_sit_above_the_scrolling_settings(editor):
+    pane = editor.results
+    for button in (pane.train_btn, pane.pause_btn, pane.step_btn, pane.stop_btn, pane.progress_bar):
+        assert pane.settings_area not in _ancestors(button)
+    assert pane.settings_area in _ancestors(pane.epochs)  # the settings do scroll
+    assert dpg.get_item_configuration(pane.step_btn)["enabled"] is False  # nothing to step yet
+
+
+def test_the_status_line_and_the_bar_say_paused_with_where_the_run_stands(editor):
+    st = editor.state
+    st.set_engine("training")
+    st.training.state = "paused"
+    st.training.progress = {"epoch": 1, "epochs": 3, "step": 20, "steps": 40, "samples_per_s": 850.0,
+                            "eta_epoch_s": 1.0, "eta_run_s": 80.0}
+    st.emit("training")
+    assert st.engine_text == "engine paused · epoch 1/3 · batch 20/40 · 850 samples/s · ETA 1:20 (epoch 0:01)"
+    value, overlay, _ = editor.results.progress_reading()
+    assert overlay == "paused · epoch 1/3 · batch 20/40" and value == pytest.approx(0.5 / 3)

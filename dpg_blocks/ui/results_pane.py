@@ -74,7 +74,7 @@ class ResultsPane:
         with dpg.group(horizontal=True, parent=parent):
             # The run's controls and progress sit above the scrolling settings, so they stay in
             # view however far the orders scroll.
-            with dpg.group(width=SETTINGS_W) as self.controls:
+            with dpg.group() as self.controls:
                 with dpg.group(horizontal=True):
                     self.train_btn = dpg.add_button(label="Train", callback=lambda: command("train"))
                     self.pause_btn = dpg.add_button(label="Pause", callback=self._on_pause)
@@ -84,7 +84,7 @@ class ResultsPane:
                 with dpg.tooltip(self.step_btn):
                     dpg.add_text("One batch of every order, then paused again (while paused or stopped).")
                 self.progress_bar = dpg.add_progress_bar(default_value=0.0, width=SETTINGS_W - 8, overlay="")
-                self.progress_text = dpg.add_text("", color=MUTED)
+                self.progress_text = dpg.add_text("", color=MUTED, wrap=SETTINGS_W - 8)
                 self.settings_area = dpg.add_child_window(width=SETTINGS_W, border=False)
                 self.settings = self.settings_area  # the scrolling part
             with dpg.group(parent=self.settings_area):
