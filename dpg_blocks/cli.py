@@ -21,6 +21,7 @@ EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
 EXIT_WRITE = 3  # a file could not be written (a full disk, no permission); the old file is kept
 EXIT_INTERNAL = 4  # an unexpected error inside dpg-blocks: a bug to report
 EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
+EXIT_PIPE_CLOSED = 141  # the reader of stdout went away (`| head`), as a shell reports SIGPIPE
 DEBUG_ENV = "DPG_BLOCKS_DEBUG"  # set (or pass --debug) to see the traceback of an unexpected error
 EXIT_CODES = f"""exit codes:
   {EXIT_OK}    done (validate: the project is valid)
@@ -28,7 +29,8 @@ EXIT_CODES = f"""exit codes:
   {EXIT_UNREADABLE}    the project or an argument cannot be read or used
   {EXIT_WRITE}    a file could not be written (full disk, permissions); files already there are kept
   {EXIT_INTERNAL}    an unexpected error in dpg-blocks (please report it; --debug or {DEBUG_ENV}=1 shows the traceback)
-  {EXIT_INTERRUPTED}  interrupted (Ctrl-C)"""
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C)
+  {EXIT_PIPE_CLOSED}  stdout was closed by its reader (e.g. `| head`); nothing else went wrong"""
 PIPE_WIDTH = 160  # tables written to a file or a pipe: wide enough that messages stay on a line
 
 
@@ -799,6 +801,20 @@ def _report_unexpected(e: BaseException, command: str, debug: bool, json_out: bo
     return code
 
 
+def _pipe_closed() -> int:
+    """The reader of stdout left (``validate --json | head``): end quietly, as Unix tools do.
+
+    stdout is pointed at /dev/null first, so the interpreter's final flush of the buffered rest
+    cannot raise a second BrokenPipeError at exit (the recipe of Python's signal docs).
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real stdout (a test's capture): nothing left to flush
+        pass
+    return EXIT_PIPE_CLOSED
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; whatever happens, it ends in a message and an exit code (``--help``)."""
     parser = build_parser()
@@ -818,6 +834,8 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     except SystemExit:
         raise
+    except BrokenPipeError:
+        return _pipe_closed()
     except BaseException as e:  # noqa: BLE001 — the last guard: a message, never a traceback
         return _report_unexpected(e, args.command, debug, bool(getattr(args, "json", False)))
 
