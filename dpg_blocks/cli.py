@@ -96,12 +96,18 @@ def _load(path: str, console: Console) -> Any:
         return None
 
 
-def _registry(args: argparse.Namespace) -> Any:
+def _registry(args: argparse.Namespace, report: bool = True) -> Any:
+    """The block registry with the plugins; ``report``: say on stderr which plugins failed
+    (a project that then names a missing block is otherwise a riddle). validate and plugins
+    report the failures themselves."""
     # Plugins not yet known to import safely are tried in a child process first: one that
     # segfaults, exits or hangs is quarantined there and never imported here.
     from dpg_blocks.engine.registry import safe_discover
 
-    return safe_discover(args.plugins or [])
+    registry = safe_discover(args.plugins or [])
+    if report:
+        _print_plugin_failures([f.to_dict() for f in registry.failures], _console(stderr=True))
+    return registry
 
 
 def _code_items(project: Any, registry: Any) -> list[Any]:
@@ -143,7 +149,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     project = _load(args.project, console)
     if project is None:
         return EXIT_UNREADABLE
-    registry = _registry(args)
+    registry = _registry(args, report=False)
     _trusted(project, registry, args, _console(stderr=True))  # --trust records it; the engine reads it
     folder = Path(args.project).resolve().parent
     # The engine process validates, so a block whose build() or forward crashes or hangs it is
@@ -446,7 +452,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
                 return EXIT_INVALID
             for e in gone:
                 err.print(f"re-enabled {e.name} ({e.path}); trying it again", highlight=False)
-    registry = _registry(args)
+    registry = _registry(args, report=False)
     code = EXIT_INVALID if registry.failures else EXIT_OK
     data = {
         "packs": [p.to_dict() for p in registry.packs],
