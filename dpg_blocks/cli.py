@@ -717,7 +717,7 @@ def build_parser() -> argparse.ArgumentParser:
     o.set_defaults(func=cmd_open)
 
     sc = sub.add_parser("screenshot", help="render the editor on a project after validation and save a PNG")
-    sc.add_argument("project")
+    sc.add_argument("project", nargs="?", help="the project (none: a bare editor, as `dpg-blocks` opens)")
     sc.add_argument("-o", "--output", required=True, metavar="FILE.png")
     sc.add_argument("--select", metavar="BLOCK", help="select this block (name, id or Outer/Inner path)")
     sc.add_argument("--size", default="1600x1000", metavar="WxH", help="window size (default 1600x1000)")
