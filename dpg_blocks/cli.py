@@ -22,6 +22,7 @@ EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
 EXIT_WRITE = 3  # a file could not be written (a full disk, no permission); the old file is kept
 EXIT_INTERNAL = 4  # an unexpected error inside dpg-blocks: a bug to report
 EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
+EXIT_PIPE_CLOSED = 141  # the reader of stdout went away (`| head`), as a shell reports SIGPIPE
 DEBUG_ENV = "DPG_BLOCKS_DEBUG"  # set (or pass --debug) to see the traceback of an unexpected error
 EXIT_CODES = f"""exit codes:
   {EXIT_OK}    done (validate: the project is valid)
@@ -29,7 +30,8 @@ EXIT_CODES = f"""exit codes:
   {EXIT_UNREADABLE}    the project or an argument cannot be read or used
   {EXIT_WRITE}    a file could not be written (full disk, permissions); files already there are kept
   {EXIT_INTERNAL}    an unexpected error in dpg-blocks (please report it; --debug or {DEBUG_ENV}=1 shows the traceback)
-  {EXIT_INTERRUPTED}  interrupted (Ctrl-C)"""
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C)
+  {EXIT_PIPE_CLOSED}  stdout was closed by its reader (e.g. `| head`); nothing else went wrong"""
 PIPE_WIDTH = 160  # tables written to a file or a pipe: wide enough that messages stay on a line
 
 
@@ -95,12 +97,18 @@ def _load(path: str, console: Console) -> Any:
         return None
 
 
-def _registry(args: argparse.Namespace) -> Any:
+def _registry(args: argparse.Namespace, report: bool = True) -> Any:
+    """The block registry with the plugins; ``report``: say on stderr which plugins failed
+    (a project that then names a missing block is otherwise a riddle). validate and plugins
+    report the failures themselves."""
     # Plugins not yet known to import safely are tried in a child process first: one that
     # segfaults, exits or hangs is quarantined there and never imported here.
     from dpg_blocks.engine.registry import safe_discover
 
-    return safe_discover(args.plugins or [])
+    registry = safe_discover(args.plugins or [])
+    if report:
+        _print_plugin_failures([f.to_dict() for f in registry.failures], _console(stderr=True))
+    return registry
 
 
 def _code_items(project: Any, registry: Any) -> list[Any]:
@@ -142,7 +150,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     project = _load(args.project, console)
     if project is None:
         return EXIT_UNREADABLE
-    registry = _registry(args)
+    registry = _registry(args, report=False)
     _trusted(project, registry, args, _console(stderr=True))  # --trust records it; the engine reads it
     folder = Path(args.project).resolve().parent
     # The engine process validates, so a block whose build() or forward crashes or hangs it is
@@ -469,7 +477,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
                 return EXIT_INVALID
             for e in gone:
                 err.print(f"re-enabled {e.name} ({e.path}); trying it again", highlight=False)
-    registry = _registry(args)
+    registry = _registry(args, report=False)
     code = EXIT_INVALID if registry.failures else EXIT_OK
     data = {
         "packs": [p.to_dict() for p in registry.packs],
@@ -734,7 +742,7 @@ def build_parser() -> argparse.ArgumentParser:
     o.set_defaults(func=cmd_open)
 
     sc = sub.add_parser("screenshot", help="render the editor on a project after validation and save a PNG")
-    sc.add_argument("project")
+    sc.add_argument("project", nargs="?", help="the project (none: a bare editor, as `dpg-blocks` opens)")
     sc.add_argument("-o", "--output", required=True, metavar="FILE.png")
     sc.add_argument("--select", metavar="BLOCK", help="select this block (name, id or Outer/Inner path)")
     sc.add_argument("--size", default="1600x1000", metavar="WxH", help="window size (default 1600x1000)")
@@ -824,6 +832,20 @@ def _report_unexpected(e: BaseException, command: str, debug: bool, json_out: bo
     return code
 
 
+def _pipe_closed() -> int:
+    """The reader of stdout left (``validate --json | head``): end quietly, as Unix tools do.
+
+    stdout is pointed at /dev/null first, so the interpreter's final flush of the buffered rest
+    cannot raise a second BrokenPipeError at exit (the recipe of Python's signal docs).
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real stdout (a test's capture): nothing left to flush
+        pass
+    return EXIT_PIPE_CLOSED
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; whatever happens, it ends in a message and an exit code (``--help``)."""
     parser = build_parser()
@@ -843,6 +865,8 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     except SystemExit:
         raise
+    except BrokenPipeError:
+        return _pipe_closed()
     except BaseException as e:  # noqa: BLE001 — the last guard: a message, never a traceback
         return _report_unexpected(e, args.command, debug, bool(getattr(args, "json", False)))
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import dearpygui.dearpygui as dpg
 
+from dpg_blocks.core.assets import example_projects
 from dpg_blocks.core.atomic_file import write_text_atomic
 
 from .blocks_menu import BlocksMenu
@@ -40,11 +41,11 @@ from .shortcuts import MOUSE_HELP, SHORTCUTS, Keyboard
 from .state import EditorState
 from .theme import ENGINE_COLOURS, build_themes, load_fonts
 from .visual_pane import VisualPane
+from .welcome import Welcome
 from .workspace import Workspace, configure_docking
 
 POLL_BUDGET_MS = 4.0
 # The shipped examples (scenarios A-C), present in a source checkout.
-EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "assets" / "examples"
 INPUT_ITEMS = ("mvAppItemType::mvInputText", "mvAppItemType::mvInputInt", "mvAppItemType::mvInputFloat")
 
 
@@ -104,6 +105,7 @@ class Editor:
         self.exporter = ExportControls(self.state, lambda: self.client)  # File › Export to PyTorch / ONNX…
         self.importer = ImportControls(self.state, lambda: self.client, self.controls)  # File › Import PyTorch…
         self.controls.attach_menus(self.recent_menu, self.font_menu)
+        self.welcome = Welcome(self.state, self.canvas.view, self.controls.open_recent)  # on an empty project
         self._context_menu()
         self._help_window()
         self.keyboard = Keyboard(self, self._typing)
@@ -124,9 +126,9 @@ class Editor:
             dpg.add_menu_item(label="New", shortcut="Ctrl+N", callback=lambda: self.controls.new())
             dpg.add_menu_item(label="Open…", shortcut="Ctrl+O", callback=lambda: self.controls.open_dialog())
             self.recent_menu = dpg.add_menu(label="Open Recent")
-            if EXAMPLES_DIR.is_dir():
+            if example_projects():
                 with dpg.menu(label="Open Example"):
-                    for path in sorted(EXAMPLES_DIR.glob("*.dpgb")):
+                    for path in example_projects():
                         dpg.add_menu_item(label=path.stem, user_data=str(path),
                                           callback=lambda s, a, u: self.controls.open_recent(u))
             dpg.add_menu_item(label="Save", shortcut="Ctrl+S", callback=lambda: self.controls.save())
@@ -707,7 +709,8 @@ class Editor:
         """
         for job in dpg.get_callback_queue() or []:
             self._guarded(_run_callback, job)
-        for stage in (self.pump, self.recovery.tick, self.controls.tick, self.canvas.poll, self._watch_plugins):
+        for stage in (self.pump, self.recovery.tick, self.controls.tick, self.canvas.poll, self._watch_plugins,
+                      self.welcome.tick):
             self._guarded(stage)
 
     def _guarded(self, fn: Any, *args: Any) -> None:
@@ -805,7 +808,7 @@ def find_block(state: EditorState, name: str) -> str | None:
 
 
 def run_screenshot(
-    project_path: str,
+    project_path: str | None,
     out: str,
     select: str | None = None,
     size: tuple[int, int] = (1600, 1000),
@@ -817,7 +820,8 @@ def run_screenshot(
     train_epochs: int = 0,
     code: str | None = None,
 ) -> int:
-    """Render the editor on ``project_path`` once validation has arrived, save the frame, exit.
+    """Render the editor on ``project_path`` (None: a bare editor, as a bare ``dpg-blocks`` opens)
+    once validation has arrived, save the frame, exit.
 
     ``open_super`` opens that SuperBlock on the canvas; ``select`` opens the graph holding that
     block and centres it; ``layout`` runs auto-layout first (the file is not changed); ``tab``
@@ -829,7 +833,8 @@ def run_screenshot(
     """
     from dpg_blocks.core import load_project
 
-    load_project(project_path)  # ProjectFileError propagates: the caller reports it
+    if project_path:
+        load_project(project_path)  # ProjectFileError propagates: the caller reports it
     editor = _create(size, project_path)
     state = editor.state
     out_path = Path(out).resolve()
@@ -912,7 +917,7 @@ def _layout_info(editor: Editor) -> dict[str, Any]:
                             "w": int(dpg.get_item_width(code.window) or 0),
                             "h": int(dpg.get_item_height(code.window) or 0)}} if code.shown else {}
     return {"nodes": nodes, "debug": editor.debug.text(), "data": editor.data.text(), "engine": editor.state.engine_text,
-            "code": code_info,
+            "code": code_info, "welcome": editor.welcome.boxes(),
             "plots": editor.results.plot_boxes(), "widgets": {name: _rect(item) for name, item in widgets.items()},
             "training": {"state": editor.state.training.state, "live": sorted(editor.state.training.live_blocks),
                          "progress": list(editor.results.progress_reading())}}
