@@ -100,7 +100,7 @@ def test_dpg_blocks_train_names_the_block_with_the_records_text_and_exits_1(tmp_
 
 
 def test_step_metrics_say_batch_i_of_m_samples_per_s_and_eta(tmp_path):
-    write_npz(tmp_path / "d.npz", n=40000)  # an epoch of ~1500 steps: several reports in it
+    write_npz(tmp_path / "d.npz", n=80000)  # an epoch of ~3500 steps: several reports in it
     b = builder("ok")
     data = b.add("builtin.Input", "data", source="npz", path="d.npz", batch_size=16)
     fc = b.add("builtin.Linear", "fc", out_features=3)
@@ -110,10 +110,11 @@ def test_step_metrics_say_batch_i_of_m_samples_per_s_and_eta(tmp_path):
     s = TrainingSession(events.append, events.append, b.project, registry(), str(tmp_path), 1)
     s.set_state("running")
     s.advance(0.6)
-    steps = [e for e in events if isinstance(e, m.StepMetrics) and e.epoch == 1]
+    # the reports inside epoch 1 (its last step always reports too)
+    steps = [e for e in events if isinstance(e, m.StepMetrics) and e.epoch == 1 and e.step < e.steps]
     assert len(steps) >= 3
     last = steps[-1]
-    assert last.epochs == 50 and last.steps == s.trainer.steps_per_epoch() and 0 < last.step < last.steps
+    assert last.epochs == 50 and last.steps == s.trainer.steps_per_epoch() and 0 < last.step
     assert last.samples_per_s > 0 and 0 < last.eta_epoch_s < last.eta_run_s
     assert len({e.step for e in steps}) == len(steps)  # each report is further on
 
@@ -136,3 +137,19 @@ def test_the_progress_line_and_the_error_text_read_as_the_brief_says():
            "inputs": [{"port": "x", "shape": [32, 6], "dtype": "float32"}], "traceback": ""}
     assert error_text(rec, "at epoch 1, step 3") == \
         "block Backbone › view4 failed at epoch 1, step 3: RuntimeError: bad\n  inputs: x 32×6 float32"
+
+
+def test_a_block_failing_only_in_evaluation_pauses_after_the_epoch_with_its_record(tmp_path):
+    write_npz(tmp_path / "d.npz", n=128)
+    b = builder("fails in eval")
+    data = b.add("builtin.Input", "data", source="npz", path="d.npz", batch_size=32, test_percent=25)
+    code = "def forward(ctx, x):\n    return x if ctx.training else x.view(4, x.shape[1])\n"
+    custom = b.add("builtin.Custom", "eval4", code=code)
+    fc = b.add("builtin.Linear", "fc", out_features=3)
+    b.chain((data, "x", ""), (custom, "y", "x"), (fc, "y", "x"), (b.add("builtin.CrossEntropyLoss", "loss"), "", "input"))
+    events = run_session(b.project, tmp_path)
+    err = next(e for e in events if isinstance(e, m.TrainingError))
+    assert err.phase == "evaluate" and err.epoch == 1 and err.records[0]["id"] == custom
+    assert not any(isinstance(e, m.EpochMetrics) for e in events)
+    state = [e for e in events if isinstance(e, m.TrainingState)][-1]
+    assert state.state == "paused" and state.reason.startswith("block eval4 failed while evaluating after epoch 1")

@@ -341,7 +341,7 @@ class TrainingSession:
         records = failure_records(self.trainer, exc)
         if not records:
             raise exc
-        epoch = self.trainer.epoch + (0 if phase == "evaluate" else 1)
+        epoch = self.trainer.epoch + 1  # the epoch under way (finish_epoch counts it only once done)
         self.emit(m.TrainingError(request_id=self.request_id, phase=phase, epoch=epoch, step=step,
                                   records=[r.to_dict() for r in records]))
         rec = records[0].to_dict()
