@@ -163,3 +163,33 @@ def test_the_status_line_and_the_bar_say_paused_with_where_the_run_stands(editor
     assert st.engine_text == "engine paused · epoch 1/3 · batch 20/40 · 850 samples/s · ETA 1:20 (epoch 0:01)"
     value, overlay, _ = editor.results.progress_reading()
     assert overlay == "paused · epoch 1/3 · batch 20/40" and value == pytest.approx(0.5 / 3)
+
+
+def test_a_training_error_in_a_superblock_outlines_it_and_the_debug_pane_names_the_block(editor, tmp_path):
+    from dpg_blocks import protocol as m
+
+    path, _, custom = fails_at_32(tmp_path, in_super=True)
+    st = editor.state
+    st.open(str(path))
+    sb = next(b.id for b in st.project.graph.walk() if b.is_super)
+    st.training.request_id, st.training.state = 5, "starting"
+    editor.handle(m.TrainingPlan(request_id=5, live={"1": [b.id for b in st.project.graph.walk()]}))
+    editor.handle(m.TrainingState(state="running", request_id=5))
+    view = editor.canvas.nodes[sb]
+    assert view.theme == editor.themes.live_node
+    rec = {"id": custom, "name": "view4", "type": "builtin.Custom", "path": ["Backbone", "view4"],
+           "path_text": "Backbone › view4", "status": "error", "error_type": "RuntimeError",
+           "message": "shape '[4, 6]' is invalid for input of size 192 (line 2 of the code)",
+           "traceback": "", "inputs": [{"port": "x", "shape": [32, 6], "dtype": "float32"}],
+           "outputs": [{"port": "y", "shape": None, "dtype": None}], "orders": [], "failing_path": [],
+           "code_line": 2, "gradcheck": ""}
+    sup = {**rec, "id": sb, "name": "Backbone", "type": "core.SuperBlock", "path": ["Backbone"],
+           "path_text": "Backbone", "message": "view4: " + rec["message"], "inputs": [], "outputs": [],
+           "failing_path": ["Backbone", "view4"]}
+    editor.handle(m.TrainingError(request_id=5, phase="train", epoch=1, step=3, records=[rec, sup]))
+    editor.handle(m.TrainingState(state="paused", reason="…", request_id=5))
+    assert view.theme == editor.themes.failing_node  # red wins over the live outline
+    assert st.status.startswith("block Backbone › view4 failed at epoch 1, step 3: RuntimeError: shape '[4, 6]'")
+    st.select([sb])
+    text = editor.debug.text()
+    assert "status: error (RuntimeError) in Backbone › view4" in text and "view4: shape '[4, 6]'" in text
