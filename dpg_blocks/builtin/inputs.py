@@ -87,8 +87,8 @@ class Input:
             return datasets.NoiseSource(
                 self.noise_shape, self.noise_count, self.batch_size, self.shuffle_seed, name=ctx.name
             )
-        x, y, file, _ = self.read(ctx)
-        return datasets.ArrayDataSource(
+        x, y, file, names = self.read(ctx)
+        source = datasets.ArrayDataSource(
             x,
             y,
             name=file.name,
@@ -99,6 +99,8 @@ class Input:
             reshape=self.reshape,
             normalize=self.normalize,
         )
+        source.class_names = names
+        return source
 
     def _file(self, ctx: BuildContext, error: type[Exception]) -> Path:
         if not self.path:

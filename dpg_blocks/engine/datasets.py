@@ -82,6 +82,7 @@ class DataSource:
     name: str = ""
     has_labels: bool = False
     num_classes: int | None = None
+    class_names: list[str] | None = None  # an image folder's sub-folders; None: the classes are numbered
     sample_shape: tuple[int, ...] = ()
     batch_size: int = 1
 

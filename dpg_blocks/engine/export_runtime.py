@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from .datasets import DataSource
+from .evaluation import class_names, class_report
 from .progress import TrainingClock, attach_clock
 from .training import _confuse, _Score, _score
 
@@ -210,8 +211,12 @@ def evaluate(
         if steps:
             metrics[f"{split}_loss/order_{order.index}"] = loss_sum / steps
     add_accuracy(metrics, split, orders, scores)
-    if confusion is not None and split == "test":
+    if confusion is not None and split == "test" and cm_head is not None:
         metrics["confusion_matrix"] = confusion.tolist()
+        head_input = next(o for o in orders if o.index == cm_head[0]).heads[cm_head[1]][1]
+        source = data[head_input] if head_input is not None else None
+        metrics["classes"] = class_names(getattr(source, "class_names", None), confusion.shape[0])
+        metrics.update(class_report(confusion, metrics["classes"]))
     return metrics
 
 

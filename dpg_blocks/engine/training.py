@@ -27,6 +27,7 @@ from dpg_blocks.core.project import OptimizerSettings, Order, Project
 from .compiler import CompiledModel, CompileResult, Head, compile_project
 from .datasets import DataSource
 from .device import resolve_device
+from .evaluation import class_names, class_report
 from .progress import TrainingClock, attach_clock
 from .registry import Registry
 
@@ -331,8 +332,13 @@ class Trainer:
             if steps:
                 metrics[f"{split}_loss/order_{index}"] = loss_sum / steps
         self._add_accuracy(metrics, split, scores)
-        if confusion is not None and split == "test":
+        if confusion is not None and split == "test" and cm_head is not None:
             metrics["confusion_matrix"] = confusion.tolist()
+            head = self.model.heads[cm_head[0]][cm_head[1]]
+            src = self.sources.get(head.input_id) if head.input_id else None
+            names = class_names(src.class_names if src is not None else None, confusion.shape[0])
+            metrics["classes"] = names
+            metrics.update(class_report(confusion, names))
         return metrics
 
     def _classes(self, head: Head, pred: torch.Tensor) -> int:

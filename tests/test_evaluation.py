@@ -1,0 +1,50 @@
+"""Per-class precision, recall, F1 and support from the test split's confusion matrix."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from ui_fixtures import EXAMPLES
+
+from dpg_blocks.cli import main
+from dpg_blocks.engine.evaluation import class_names, class_report
+
+
+def test_class_report_against_a_hand_computation():
+    # rows: true class, columns: predicted
+    cm = np.array([[5, 1, 0],
+                   [2, 3, 1],
+                   [0, 0, 0]])  # class "c" never occurs and is never predicted
+    report = class_report(cm, ["a", "b", "c"])
+    a, b, c = (report["per_class"][k] for k in "abc")
+    assert a == pytest.approx({"precision": 5 / 7, "recall": 5 / 6, "f1": 2 * (5 / 7) * (5 / 6) / (5 / 7 + 5 / 6),
+                               "support": 6})
+    assert b == pytest.approx({"precision": 3 / 4, "recall": 3 / 6, "f1": 2 * 0.75 * 0.5 / 1.25, "support": 6})
+    assert c == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
+    # the macro average leaves out the class absent from the split; weighted uses the supports
+    assert report["macro"]["recall"] == pytest.approx((5 / 6 + 3 / 6) / 2)
+    assert report["weighted"]["precision"] == pytest.approx((5 / 7 * 6 + 3 / 4 * 6) / 12)
+    json.dumps(report)  # no NaN: it goes into --metrics-out
+
+
+def test_class_names_are_the_datas_or_numbers():
+    assert class_names(["cat", "dog"], 3) == ["cat", "dog", "2"]
+    assert class_names(None, 2) == ["0", "1"]
+
+
+def test_metrics_out_holds_the_per_class_figures_of_the_confusion_matrix(tmp_path):
+    out = tmp_path / "m.jsonl"
+    assert main(["train", str(EXAMPLES / "mlp_digits.dpgb"), "--epochs", "1", "-q", "--metrics-out", str(out)]) == 0
+    last = json.loads(out.read_text().splitlines()[-1])
+    cm = np.array(last["confusion_matrix"])
+    assert cm.shape == (10, 10) and last["classes"] == [str(i) for i in range(10)]
+    for i, name in enumerate(last["classes"]):
+        row = last["per_class"][name]
+        assert row["support"] == cm[i].sum()
+        assert row["recall"] == pytest.approx(cm[i, i] / cm[i].sum())
+    assert sum(r["support"] for r in last["per_class"].values()) == cm.sum()
+    accuracy = np.trace(cm) / cm.sum()
+    assert last["test_accuracy"] == pytest.approx(accuracy)
+    assert last["weighted"]["recall"] == pytest.approx(accuracy)  # weighted recall is accuracy
