@@ -29,6 +29,7 @@ from .data_dialog import DATA_W, INPUT_TYPE, DataControls
 from .debug_pane import DebugPane
 from .export_dialog import ExportControls
 from .import_dialog import ImportControls
+from .menus import MenuCloser
 from .network_tree import NetworkTree
 from .plugins_pane import PluginsPane
 from .prefs import Preferences
@@ -75,6 +76,7 @@ class Editor:
             self.engine_text = dpg.add_text("engine stopped")
             dpg.add_text("|", color=(110, 110, 110))
             self.status_text = dpg.add_text("")
+        self.menus = MenuCloser(self.menu_bar)  # Escape closes an open menu (ImGui does not)
         self.workspace = Workspace(size, saved=saved_layout)
         panes = self.workspace.windows
         self.left, self.centre, self.right, self.bottom = (panes[k] for k in ("network", "canvas", "blocks", "inspector"))
@@ -325,7 +327,9 @@ class Editor:
                        "right-click › Merge act on them" if ids else "nothing to select: the canvas is empty")
 
     def close_popups(self) -> None:
-        """Escape: close the context menu and any dialog that is open (the answer is Cancel)."""
+        """Escape: close an open menu, the context menu and any dialog that is open (the answer
+        is Cancel)."""
+        self.menus.close()
         for window in (self.menu_window, self.rename_window, self.goto_window, self.help_window, self.data.window):
             if window is not None and dpg.does_item_exist(window) and dpg.is_item_shown(window):
                 dpg.configure_item(window, show=False)
@@ -689,7 +693,8 @@ class Editor:
         """
         for job in dpg.get_callback_queue() or []:
             self._guarded(_run_callback, job)
-        for stage in (self.pump, self.recovery.tick, self.controls.tick, self.canvas.poll, self._watch_plugins):
+        for stage in (self.pump, self.recovery.tick, self.controls.tick, self.canvas.poll, self.menus.tick,
+                      self._watch_plugins):
             self._guarded(stage)
 
     def _guarded(self, fn: Any, *args: Any) -> None:
@@ -881,6 +886,7 @@ def _layout_info(editor: Editor) -> dict[str, Any]:
     tabs = {"debug": editor.debug_tab, "visualization": editor.visual_tab,
             "optimization": editor.results_tab, "plugins": editor.plugins_tab}
     widgets = {f"tab:{name}": tab for name, tab in tabs.items()}
+    widgets["canvas"] = editor.canvas.view  # the visible canvas: what "every block in view" means
     widgets.update({"epochs": editor.results.epochs, "seed": editor.results.seed, "data_strip": editor.data.strip})
     code = editor.code_window
     code_info = {"shown": code.shown, "marked": code.marked_rect(), "error": code.error_text,
