@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from ui_fixtures import ROOT, needs_xvfb
+from ui_fixtures import needs_xvfb
 
 pytestmark = [needs_xvfb, pytest.mark.skipif(
     shutil.which("xdotool") is None or shutil.which("import") is None,
