@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -82,3 +83,63 @@ def test_positions_scale_with_the_font_and_drags_come_back_in_document_units():
         ed.canvas.poll()
         x, _ = dpg.get_item_pos(node)
         assert round(x - ed.canvas.offset[0]) == 200
+
+
+SELECT_ALL_SCRIPT = r'''
+import json, subprocess, sys, time
+import numpy as np
+project, boxes = sys.argv[1], json.loads(sys.argv[2])
+editor = subprocess.Popen([sys.executable, "-m", "dpg_blocks", project])
+def xdo(*args):
+    return subprocess.run(["xdotool", *args], capture_output=True, text=True).stdout.strip()
+def blue_outlines():
+    """Per node, the share of its outline pixels in Ctrl+A's blue (SELECTED in ui/theme.py)."""
+    raw = subprocess.run(["import", "-window", wid, "-depth", "8", "rgb:-"], capture_output=True).stdout
+    if len(raw) != 1600 * 1000 * 3:
+        return {}
+    img = np.frombuffer(raw, np.uint8).reshape(1000, 1600, 3).astype(int)
+    out = {}
+    for n in boxes:
+        x0, y0, x1, y1 = n["x"], n["y"], n["x"] + n["w"], n["y"] + n["h"]
+        edge = np.concatenate([img[y0 - 2:y0 + 2, x0 + 10:x1 - 10].reshape(-1, 3),
+                               img[y1 - 2:y1 + 2, x0 + 10:x1 - 10].reshape(-1, 3)])
+        blue = (abs(edge[:, 0] - 70) < 30) & (abs(edge[:, 1] - 160) < 30) & (edge[:, 2] > 220)
+        out[n["name"]] = float(blue.mean())
+    return out
+end = time.monotonic() + 60
+wid = ""
+while not wid and time.monotonic() < end:
+    time.sleep(0.5)
+    wid = xdo("search", "--name", "dpg-blocks").split("\n")[0]
+before = {}
+while time.monotonic() < end and len(before) < len(boxes):  # wait until the nodes are drawn
+    time.sleep(1.0)
+    before = blue_outlines()
+after = {}
+for attempt in range(6):  # under load the first key presses can come before the editor listens
+    xdo("mousemove", "--window", wid, "700", "560")
+    xdo("key", "--window", wid, "ctrl+a")
+    time.sleep(1.5 + attempt)
+    after = blue_outlines()
+    if after and min(after.values()) > 0.3:
+        break
+editor.terminate()
+editor.wait(30)
+print(json.dumps({"before": before, "after": after}))
+'''
+
+
+@needs_xvfb
+@pytest.mark.skipif(shutil.which("xdotool") is None or shutil.which("import") is None,
+                    reason="needs xdotool (real input) and ImageMagick's import (window pixels)")
+def test_ctrl_a_outlines_every_block_in_the_selection_colour(tmp_path):
+    project = EXAMPLES / "mlp_digits.dpgb"
+    boxes = [n for n in drawn(project, tmp_path)["nodes"].values()]
+    env = {**os.environ, "DPG_BLOCKS_USER_DIR": str(tmp_path / "user")}
+    cmd = ["xvfb-run", "-a", "-s", f"-screen 0 {W}x{H}x24", sys.executable, "-c", SELECT_ALL_SCRIPT,
+           str(project), json.dumps(boxes)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=150, cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert len(result["before"]) == len(boxes) and max(result["before"].values()) < 0.02, result
+    assert min(result["after"].values()) > 0.3, result

@@ -237,6 +237,7 @@ class Editor:
             self.debug.update()
             self.code_window.show_record()
         elif topic == "selection":
+            self.canvas.apply_validation()  # Ctrl+A's outline (imnodes cannot select from code)
             self.debug.update()
             self.data.update()
             self.visual.update()

@@ -464,6 +464,9 @@ class Canvas:
         not processed because of an upstream error, shapes beside the ports."""
         sb = self.state.scope_id
         sb_rec = self.state.record(sb) if sb is not None else None
+        # Blocks selected by the editor (Ctrl+A) that imnodes does not show as selected: imnodes
+        # cannot select nodes from code (DearPyGui#2353), so they get an outline of our own.
+        marked = set(self.state.selected) - set(self.selected_blocks())
         for key, view in self.nodes.items():
             if key in (BOUNDARY_IN, BOUNDARY_OUT):
                 # The boundary's pins carry the SuperBlock's own port shapes, sides swapped.
@@ -479,6 +482,8 @@ class Canvas:
             theme = self.themes.failing_node if status == "error" else (self.themes.idle_node if status == "idle" else 0)
             if key == self.state.stuck_block:  # the block a stuck training step is running
                 theme = self.themes.failing_node
+            elif key in marked and theme != self.themes.failing_node:
+                theme = self.themes.selected_node
             if theme != view.theme:
                 dpg.bind_item_theme(view.node, theme)
                 view.theme = theme
