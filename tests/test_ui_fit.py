@@ -93,7 +93,7 @@ editor = subprocess.Popen([sys.executable, "-m", "dpg_blocks", project])
 def xdo(*args):
     return subprocess.run(["xdotool", *args], capture_output=True, text=True).stdout.strip()
 def blue_outlines():
-    """Per node, the share of its outline pixels in Ctrl+A's blue (SELECTED in ui/theme.py)."""
+    """Per node, the share of its outline pixels in Ctrl+A's white (SELECTED in ui/theme.py)."""
     raw = subprocess.run(["import", "-window", wid, "-depth", "8", "rgb:-"], capture_output=True).stdout
     if len(raw) != 1600 * 1000 * 3:
         return {}
@@ -103,8 +103,8 @@ def blue_outlines():
         x0, y0, x1, y1 = n["x"], n["y"], n["x"] + n["w"], n["y"] + n["h"]
         edge = np.concatenate([img[y0 - 2:y0 + 2, x0 + 10:x1 - 10].reshape(-1, 3),
                                img[y1 - 2:y1 + 2, x0 + 10:x1 - 10].reshape(-1, 3)])
-        blue = (abs(edge[:, 0] - 70) < 30) & (abs(edge[:, 1] - 160) < 30) & (edge[:, 2] > 220)
-        out[n["name"]] = float(blue.mean())
+        lit = (edge[:, 0] > 220) & (edge[:, 1] > 220) & (edge[:, 2] > 225)
+        out[n["name"]] = float(lit.mean())
     return out
 end = time.monotonic() + 60
 wid = ""

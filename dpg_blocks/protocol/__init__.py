@@ -43,6 +43,8 @@ from .events import (
     Ready,
     StepMetrics,
     TapFrame,
+    TrainingError,
+    TrainingPlan,
     TrainingState,
     TrainingStuck,
     ValidationResult,
@@ -59,5 +61,5 @@ __all__ = [
     "Evaluate", "Export", "ImportModule", "ReloadPlugins", "Shutdown", "Ping",
     "Ready", "ValidationResult", "EpochMetrics", "EvaluationResult", "StepMetrics", "TapFrame", "Log",
     "Error", "Progress", "TrainingState", "NonFinite", "Pong", "Exit", "ExportResult",
-    "ImportResult", "TrainingStuck", "InspectData", "DataInfo",
+    "ImportResult", "TrainingStuck", "InspectData", "DataInfo", "TrainingPlan", "TrainingError",
 ]
