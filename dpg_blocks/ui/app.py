@@ -325,6 +325,7 @@ class Editor:
     def select_all(self) -> None:
         """Every block of the graph on the canvas becomes the selection."""
         ids = list(self.state.graph.blocks)
+        self.canvas.keyboard_selection = set(ids)  # outlined by the canvas until the selection changes
         self.state.select(ids)
         self.state.say(f"selected {len(ids)} block{'s' if len(ids) != 1 else ''}: Delete, Ctrl+C or "
                        "right-click › Merge act on them" if ids else "nothing to select: the canvas is empty")

@@ -110,6 +110,7 @@ class Canvas:
         self._pending_frame: tuple[list[str] | None, bool] | None = None
         self._crumb_key: tuple[Any, ...] = ()
         self._shown_scale = self.scale
+        self.keyboard_selection: set[str] = set()  # what Ctrl+A selected (outlined: see below)
         self._breadcrumbs()
         state.place = self.free_spot  # new blocks go where the user can see them
 
@@ -465,9 +466,9 @@ class Canvas:
         active, a blue outline on the blocks live in it and the others dimmed."""
         sb = self.state.scope_id
         sb_rec = self.state.record(sb) if sb is not None else None
-        # Blocks selected by the editor (Ctrl+A) that imnodes does not show as selected: imnodes
-        # cannot select nodes from code (DearPyGui#2353), so they get an outline of our own.
-        marked = set(self.state.selected) - set(self.selected_blocks())
+        # Blocks selected by Ctrl+A that imnodes does not show as selected: imnodes cannot
+        # select nodes from code (DearPyGui#2353), so they get an outline of our own.
+        marked = self.keyboard_selection & set(self.state.selected) - set(self.selected_blocks())
         for key, view in self.nodes.items():
             if key in (BOUNDARY_IN, BOUNDARY_OUT):
                 # The boundary's pins carry the SuperBlock's own port shapes, sides swapped.
