@@ -40,6 +40,7 @@ from .results_pane import ResultsPane
 from .screen import fit_viewport
 from .shortcuts import MOUSE_HELP, SHORTCUTS, Keyboard
 from .state import EditorState
+from .state_dump import StateDump
 from .theme import ENGINE_COLOURS, build_themes, load_fonts
 from .visual_pane import VisualPane
 from .welcome import Welcome
@@ -777,9 +778,11 @@ def run_editor(project_path: str | None, size: tuple[int, int] = (1600, 1000)) -
         editor.start_engine()
         # SIGTERM ends the loop without asking; unsaved work goes to the recovery file (below).
         signal.signal(signal.SIGTERM, lambda *_: dpg.stop_dearpygui())
+        dump = StateDump(editor, _layout_info)  # DPG_BLOCKS_STATE_DUMP: the real-input tests' view
         while dpg.is_dearpygui_running():
             editor.frame()
             dpg.render_dearpygui_frame()
+            editor._guarded(dump.tick)
     finally:
         if not editor.controls.closed_cleanly:
             editor.recovery.write_if_dirty()  # SIGTERM or an exception: keep the unsaved work
