@@ -244,8 +244,9 @@ def test_real_box_select_and_delete_remove_exactly_the_boxed_blocks(tmp_path):
     project, doc = johns_copy("mlp_digits.dpgb", tmp_path)
     nodes = drawn_nodes(project, tmp_path)
     fc1, fc2 = nodes["FC1"], nodes["FC2"]
-    # From below-left of FC1 (empty canvas) to above-right of FC2: a box around both, no other.
-    box = (int(fc1["x"] - 20), int(fc1["y"] + fc1["h"] + 60), int(fc2["x"] + fc2["w"] + 20), int(fc2["y"] - 15))
+    # From just below-left of FC1 (empty canvas) to above-right of FC2: a box around both, no
+    # other block, and short of the link that wraps from FC3 down to the second row.
+    box = (int(fc1["x"] - 20), int(fc1["y"] + fc1["h"] + 10), int(fc2["x"] + fc2["w"] + 20), int(fc2["y"] - 15))
     run_real_input(REAL_BOX_SELECT, project, ",".join(map(str, box)))
     saved = json.loads(project.read_text())
     assert [b["name"] for b in saved["graph"]["blocks"]] == ["digits", "FC3", "FC4", "FC5", "loss"]
