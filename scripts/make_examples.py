@@ -13,11 +13,42 @@ from typing import Any
 from dpg_blocks.blocks.builder import ProjectBuilder
 from dpg_blocks.builtin.custom import GRADIENT_REVERSAL_CODE
 from dpg_blocks.core import OptimizerSettings, Order, Project, SetOrders, load_project, save_project
+from dpg_blocks.core.edits import Compound, Move
+from dpg_blocks.core.layout import auto_layout
 from dpg_blocks.core.trust import code_digest, project_code
 from dpg_blocks.engine.registry import discover
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "assets" / "examples"
 REGISTRY = discover(defaults=False)
+# The canvas at the default 1600×1000 window is about 1000×615 px: a shipped example is laid
+# out (the editor's own auto-layout, default node sizes) to fit it, so it opens whole.
+CANVAS_WIDTH = 940.0
+
+
+def fit_canvas(b: ProjectBuilder) -> None:
+    """Lay the top-level graph out in bands no wider than the default canvas (a node is drawn
+    about 64 px plus 21 px per port tall at 100 %, and at most 170 px wide)."""
+    sizes = {bid: (170.0, 64.0 + 21.0 * (len(blk.inputs) + len(blk.outputs)))
+             for bid, blk in b.project.graph.blocks.items()}
+    place(b, auto_layout(b.project.graph, sizes, max_width=CANVAS_WIDTH, origin=(30.0, 30.0)))
+
+
+def place(b: ProjectBuilder, positions: dict[str, tuple[float, float]]) -> None:
+    """Move top-level blocks (by id or name) in one edit."""
+    ids = {blk.name: bid for bid, blk in b.project.graph.blocks.items()}
+    b.history.do(Compound([Move(ids.get(key, key), pos) for key, pos in positions.items()], label="lay out"))
+
+
+# DANN by hand: auto-layout's columns are too tall for the canvas. The main path runs along the
+# top (inputs, Feature Extractor, Copy, Label Classifier, Split and its outputs down the right),
+# the domain branch along the bottom, clear of the minimap; it spans about 930×520 px at 100 %.
+DANN_LAYOUT: dict[str, tuple[float, float]] = {
+    "source digits": (0, 0), "target digits": (0, 150), "Concat": (130, 60), "Feature Extractor": (270, 60),
+    "Copy": (460, 50), "Label Classifier": (610, 0), "Split source/target": (790, 0),
+    "label loss": (790, 190), "source prediction": (790, 310), "target prediction": (640, 280),
+    "source domain = 0": (0, 300), "target domain = 1": (0, 430), "domain labels": (160, 360),
+    "Gradient Reversal": (295, 250), "Domain Classifier": (455, 250), "domain loss": (615, 420),
+}
 
 
 def john_mlp(flatten_first: bool) -> Project:
@@ -43,6 +74,7 @@ def john_mlp(flatten_first: bool) -> Project:
     b.link(prev, port, loss, "input")
     b.project.training.epochs = 10
     b.project.orders[0].optimizer.lr = 3e-3
+    fit_canvas(b)
     return b.project
 
 
@@ -126,6 +158,7 @@ def dann() -> Project:
     b.merge(dc, "Domain Classifier")
     b.project.training.epochs = 30
     b.history.do(SetOrders([Order(1, "domain-adversarial step", OptimizerSettings(type="adam", lr=1e-3))]))
+    place(b, DANN_LAYOUT)
     return b.project
 
 
@@ -171,6 +204,7 @@ def gan() -> Project:
         Order(1, "discriminator", OptimizerSettings(type="adam", lr=5e-4), optimize=[d_id]),
         Order(2, "generator", OptimizerSettings(type="adam", lr=5e-4), optimize=[g_id]),
     ]))
+    fit_canvas(b)
     return b.project
 
 

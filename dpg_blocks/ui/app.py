@@ -30,6 +30,7 @@ from .data_dialog import DATA_W, INPUT_TYPE, DataControls
 from .debug_pane import DebugPane
 from .export_dialog import ExportControls
 from .import_dialog import ImportControls
+from .menus import MenuCloser
 from .network_tree import NetworkTree
 from .plugins_pane import PluginsPane
 from .prefs import Preferences
@@ -39,6 +40,7 @@ from .results_pane import ResultsPane
 from .screen import fit_viewport
 from .shortcuts import MOUSE_HELP, SHORTCUTS, Keyboard
 from .state import EditorState
+from .state_dump import StateDump
 from .theme import ENGINE_COLOURS, build_themes, load_fonts
 from .visual_pane import VisualPane
 from .welcome import Welcome
@@ -76,6 +78,7 @@ class Editor:
             self.engine_text = dpg.add_text("engine stopped")
             dpg.add_text("|", color=(110, 110, 110))
             self.status_text = dpg.add_text("")
+        self.menus = MenuCloser(self.menu_bar)  # Escape closes an open menu (ImGui does not)
         self.workspace = Workspace(size, saved=saved_layout)
         panes = self.workspace.windows
         self.left, self.centre, self.right, self.bottom = (panes[k] for k in ("network", "canvas", "blocks", "inspector"))
@@ -237,6 +240,7 @@ class Editor:
             self.debug.update()
             self.code_window.show_record()
         elif topic == "selection":
+            self.canvas.apply_validation()  # Ctrl+A's outline (imnodes cannot select from code)
             self.debug.update()
             self.data.update()
             self.visual.update()
@@ -322,12 +326,15 @@ class Editor:
     def select_all(self) -> None:
         """Every block of the graph on the canvas becomes the selection."""
         ids = list(self.state.graph.blocks)
+        self.canvas.keyboard_selection = set(ids)  # outlined by the canvas until the selection changes
         self.state.select(ids)
         self.state.say(f"selected {len(ids)} block{'s' if len(ids) != 1 else ''}: Delete, Ctrl+C or "
                        "right-click › Merge act on them" if ids else "nothing to select: the canvas is empty")
 
     def close_popups(self) -> None:
-        """Escape: close the context menu and any dialog that is open (the answer is Cancel)."""
+        """Escape: close an open menu, the context menu and any dialog that is open (the answer
+        is Cancel)."""
+        self.menus.close()
         for window in (self.menu_window, self.rename_window, self.goto_window, self.help_window, self.data.window):
             if window is not None and dpg.does_item_exist(window) and dpg.is_item_shown(window):
                 dpg.configure_item(window, show=False)
@@ -709,8 +716,8 @@ class Editor:
         """
         for job in dpg.get_callback_queue() or []:
             self._guarded(_run_callback, job)
-        for stage in (self.pump, self.recovery.tick, self.controls.tick, self.canvas.poll, self._watch_plugins,
-                      self.welcome.tick):
+        for stage in (self.pump, self.recovery.tick, self.controls.tick, self.canvas.poll, self.menus.tick,
+                      self._watch_plugins, self.welcome.tick):
             self._guarded(stage)
 
     def _guarded(self, fn: Any, *args: Any) -> None:
@@ -771,9 +778,11 @@ def run_editor(project_path: str | None, size: tuple[int, int] = (1600, 1000)) -
         editor.start_engine()
         # SIGTERM ends the loop without asking; unsaved work goes to the recovery file (below).
         signal.signal(signal.SIGTERM, lambda *_: dpg.stop_dearpygui())
+        dump = StateDump(editor, _layout_info)  # DPG_BLOCKS_STATE_DUMP: the real-input tests' view
         while dpg.is_dearpygui_running():
             editor.frame()
             dpg.render_dearpygui_frame()
+            editor._guarded(dump.tick)
     finally:
         if not editor.controls.closed_cleanly:
             editor.recovery.write_if_dirty()  # SIGTERM or an exception: keep the unsaved work
@@ -907,6 +916,7 @@ def _layout_info(editor: Editor) -> dict[str, Any]:
     tabs = {"debug": editor.debug_tab, "visualization": editor.visual_tab,
             "optimization": editor.results_tab, "plugins": editor.plugins_tab}
     widgets = {f"tab:{name}": tab for name, tab in tabs.items()}
+    widgets["canvas"] = editor.canvas.view  # the visible canvas: what "every block in view" means
     widgets.update({"epochs": editor.results.epochs, "seed": editor.results.seed, "data_strip": editor.data.strip,
                     "train": editor.results.train_btn, "step": editor.results.step_btn,
                     "stop": editor.results.stop_btn, "progress_bar": editor.results.progress_bar})

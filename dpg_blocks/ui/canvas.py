@@ -75,7 +75,9 @@ class Canvas:
 
     Nodes sit at their document position plus a per-graph view ``offset``: Dear PyGui has no
     panning API (DESIGN.md §7), so "frame all" and "go to block" shift the view by moving every
-    node by the same amount, which never touches the document.
+    node by the same amount, which never touches the document. Document positions are scaled
+    by the font scale (:attr:`scale`): a node grows with its text, so its place must grow too,
+    or a layout made at 100 % overlaps at 130 %.
     """
 
     def __init__(self, state: EditorState, themes: Themes, parent: int | str) -> None:
@@ -107,6 +109,8 @@ class Canvas:
         self.boundary_pos: dict[tuple[str, str], tuple[float, float]] = {}
         self._pending_frame: tuple[list[str] | None, bool] | None = None
         self._crumb_key: tuple[Any, ...] = ()
+        self._shown_scale = self.scale
+        self.keyboard_selection: set[str] = set()  # what Ctrl+A selected (outlined: see below)
         self._breadcrumbs()
         state.place = self.free_spot  # new blocks go where the user can see them
 
@@ -115,9 +119,15 @@ class Canvas:
     def offset(self) -> tuple[float, float]:
         return self.offsets.get(self.state.scope_id, (0.0, 0.0))
 
+    @property
+    def scale(self) -> float:
+        """Screen pixels per document unit: View › Font size (the nodes' text scales with it)."""
+        return float(dpg.get_global_font_scale()) or 1.0
+
     def _screen_pos(self, doc: tuple[float, float]) -> list[float]:
         ox, oy = self.offset
-        return [doc[0] + ox, doc[1] + oy]
+        s = self.scale
+        return [doc[0] * s + ox, doc[1] * s + oy]
 
     def frame(self, block_ids: list[str] | None = None, centre: bool = False) -> bool:
         """Shift the view so ``block_ids`` (default: everything) are in sight.
@@ -163,6 +173,7 @@ class Canvas:
         if not dpg.is_viewport_ok() or not self.nodes:
             return None
         ox, oy = self.offset
+        s = self.scale
         rects: dict[str, Rect] = {}
         origin: tuple[float, float] | None = None
         for key, view in self.nodes.items():
@@ -172,11 +183,11 @@ class Canvas:
                 return None
             gx, gy = dpg.get_item_pos(view.node)
             origin = (x - gx, y - gy)  # grid (0, 0) on screen: imnodes' own panning included
-            rects[key] = (gx - ox, gy - oy, w, h)
+            rects[key] = ((gx - ox) / s, (gy - oy) / s, w / s, h / s)
         (vx, vy), (vw, vh) = dpg.get_item_rect_min(self.view), dpg.get_item_rect_size(self.view)
         if origin is None or vw <= 0 or vh <= 0:
             return None
-        return rects, (vx - origin[0] - ox, vy - origin[1] - oy, vw, vh)
+        return rects, ((vx - origin[0] - ox) / s, (vy - origin[1] - oy) / s, vw / s, vh / s)
 
     def free_spot(self, anchor: str | None) -> tuple[float, float] | None:
         """A free spot in view for a new block, next to ``anchor`` (never over a block or a
@@ -217,17 +228,18 @@ class Canvas:
         return True
 
     def visible_width(self) -> float:
-        """The canvas' width in pixels (what auto-layout wraps to)."""
+        """The canvas' width in document units (what auto-layout wraps to)."""
         w = dpg.get_item_rect_size(self.view)[0] if dpg.is_viewport_ok() else 0
-        return float(w) if w > 0 else 1000.0
+        return float(w) / self.scale if w > 0 else 1000.0
 
     def node_sizes(self) -> dict[str, tuple[float, float]]:
-        """Each block's drawn size (only for blocks drawn at least once)."""
+        """Each block's drawn size in document units (only for blocks drawn at least once)."""
         out = {}
+        s = self.scale
         for bid, view in self.nodes.items():
             w, h = dpg.get_item_state(view.node).get("rect_size", (0, 0))
             if w > 0 and h > 0:
-                out[bid] = (float(w), float(h))
+                out[bid] = (float(w) / s, float(h) / s)
         return out
 
     def auto_layout(self) -> bool:
@@ -240,6 +252,9 @@ class Canvas:
     def poll(self) -> None:
         """Per frame: follow the canvas selection and finish a framing that waited for sizes."""
         self.poll_selection()
+        if abs(self.scale - self._shown_scale) > 1e-6:  # View › Font size: the gaps grow too
+            self._shown_scale = self.scale
+            self.sync()
         if self._pending_frame is not None:
             self.frame(*self._pending_frame)
 
@@ -451,6 +466,9 @@ class Canvas:
         active, a blue outline on the blocks live in it and the others dimmed."""
         sb = self.state.scope_id
         sb_rec = self.state.record(sb) if sb is not None else None
+        # Blocks selected by Ctrl+A that imnodes does not show as selected: imnodes cannot
+        # select nodes from code (DearPyGui#2353), so they get an outline of our own.
+        marked = self.keyboard_selection & set(self.state.selected) - set(self.selected_blocks())
         for key, view in self.nodes.items():
             if key in (BOUNDARY_IN, BOUNDARY_OUT):
                 # The boundary's pins carry the SuperBlock's own port shapes, sides swapped.
@@ -469,6 +487,8 @@ class Canvas:
                 theme = self.themes.live_node if key in run.live_blocks else self.themes.dimmed_node
             if key == self.state.stuck_block:  # the block a stuck training step is running
                 theme = self.themes.failing_node
+            elif key in marked and theme != self.themes.failing_node:
+                theme = self.themes.selected_node
             if theme != view.theme:
                 dpg.bind_item_theme(view.node, theme)
                 view.theme = theme
@@ -537,14 +557,15 @@ class Canvas:
     def positions(self) -> dict[str, tuple[float, float]]:
         """Where the user has put each block, in document coordinates."""
         ox, oy = self.offset
+        s = self.scale
         out = {}
         for key, view in self.nodes.items():
             x, y = dpg.get_item_pos(view.node)
             if key in (BOUNDARY_IN, BOUNDARY_OUT):
                 if self.state.scope_id is not None:
-                    self.boundary_pos[(self.state.scope_id, key)] = (x - ox, y - oy)
+                    self.boundary_pos[(self.state.scope_id, key)] = ((x - ox) / s, (y - oy) / s)
                 continue
-            out[key] = (x - ox, y - oy)
+            out[key] = ((x - ox) / s, (y - oy) / s)
         return out
 
     def record_moves(self) -> bool:
@@ -567,7 +588,7 @@ class Canvas:
             st = dpg.get_item_state(view.node)
             if st.get("rect_size", (0, 0))[0] > 0:
                 (x, y), (gx, gy) = st["rect_min"], dpg.get_item_pos(view.node)
-                return (mx - (x - gx) - ox, my - (y - gy) - oy)
+                return ((mx - (x - gx) - ox) / self.scale, (my - (y - gy) - oy) / self.scale)
         return None
 
     def boxes(self) -> dict[str, dict[str, Any]]:

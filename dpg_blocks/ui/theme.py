@@ -9,6 +9,7 @@ import dearpygui.dearpygui as dpg
 
 RED = (235, 60, 60)
 YELLOW = (250, 210, 40)
+SELECTED = (240, 240, 250)  # the outline of blocks selected from the keyboard (Ctrl+A): not LIVE blue
 GREEN = (90, 200, 110)
 GREY = (150, 150, 150)
 BLUE = (110, 170, 240)
@@ -60,6 +61,7 @@ class Themes:
     boundary_node: int
     status_text: dict[str, int]
     mono_font: int = 0
+    selected_node: int = 0  # Edit › Select All: imnodes cannot select nodes from code (DearPyGui#2353)
     live_node: int = 0  # training: a block live in the running order
     dimmed_node: int = 0  # training: a block no order of the run uses
 
@@ -135,4 +137,5 @@ def build_themes() -> Themes:
         idle_node=idle,
         boundary_node=node_theme((80, 160, 130), 2.0, (35, 85, 70)),
         status_text=status_text,
+        selected_node=node_theme(SELECTED, 3.0, (40, 75, 120)),
     )

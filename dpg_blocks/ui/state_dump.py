@@ -1,0 +1,60 @@
+"""A test hook: with ``DPG_BLOCKS_STATE_DUMP=FILE`` the running editor writes what real-input
+tests need to aim and to check (document, drawn rectangles, pins, fields, Blocks-menu buttons)
+to FILE as JSON about twice a second, so they poll the editor's state instead of sleeping."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import dearpygui.dearpygui as dpg
+
+from dpg_blocks.core.atomic_file import write_text_atomic
+
+DUMP_ENV = "DPG_BLOCKS_STATE_DUMP"
+INTERVAL_S = 0.5
+
+
+def _rect(item: int | str) -> list[int]:
+    """[x, y, w, h] as drawn in the last frame (zero-sized when not shown)."""
+    st = dpg.get_item_state(item) if dpg.does_item_exist(item) else {}
+    (x, y), (w, h) = st.get("rect_min", (0, 0)), st.get("rect_size", (0, 0))
+    return [int(x), int(y), int(w), int(h)]
+
+
+class StateDump:
+    """Write the editor's state every :data:`INTERVAL_S` while the env variable names a file."""
+
+    def __init__(self, editor: Any, layout_info: Callable[[Any], dict[str, Any]]) -> None:
+        self.editor = editor
+        self.layout_info = layout_info
+        self.path = os.environ.get(DUMP_ENV, "")
+        self._last = 0.0
+
+    def tick(self) -> None:
+        if not self.path or time.monotonic() - self._last < INTERVAL_S:
+            return
+        self._last = time.monotonic()
+        ed = self.editor
+        graph = ed.state.graph
+        doc = {
+            "time": time.time(),
+            "engine": ed.state.engine_state,
+            "validated": bool(ed.state.validation.received) and not ed.state.validation.pending,
+            "blocks": [{"id": bid, "name": b.name, "type": b.type, "params": b.params, "pos": list(b.pos)}
+                       for bid, b in graph.blocks.items()],
+            "links": [[f"{ln.src.block}.{ln.src.port}", f"{ln.dst.block}.{ln.dst.port}"] for ln in graph.links],
+            "records": {bid: (ed.state.record(bid) or {}).get("status", "") for bid in graph.blocks},
+            # a port's label row: its pin sits on the node's left (in) or right (out) edge
+            "pins": {bid: {f"{d}:{p}": _rect(text) for (d, p), text in view.labels.items()}
+                     for bid, view in ed.canvas.nodes.items()},
+            "tree": {bid: _rect(node) for bid, node in ed.tree.labels.items()},  # Network rows
+            "fields": {f"{bid}.{name}": _rect(item) for (bid, name), item in ed.tree.widgets.items()},
+            "buttons": {t: _rect(item) for t, item in ed.blocks_menu.add_buttons.items()},
+            "search": _rect(ed.blocks_menu.search),
+            **self.layout_info(ed),
+        }
+        write_text_atomic(self.path, json.dumps(doc, default=str))
