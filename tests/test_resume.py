@@ -133,3 +133,48 @@ def test_a_runs_folder_that_cannot_be_written_warns_once_and_training_goes_on(tm
     assert done.returncode == 0, done.stderr
     assert done.stderr.count("runs are not being kept") == 1
     assert len((tmp_path / "m.jsonl").read_text().splitlines()) == 2
+
+
+def test_the_engine_keeps_an_editor_train_in_a_run_folder_and_continues_it(tmp_path: Path) -> None:
+    from dpg_blocks import protocol as m
+    from dpg_blocks.client.engine_client import EngineClient
+
+    def wait(client: EngineClient, pred, timeout: float = 120) -> list:
+        seen: list = []
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            seen += client.poll(5.0)
+            if any(pred(e) for e in seen):
+                return seen
+            time.sleep(0.005)
+        raise AssertionError(f"no matching event in {timeout} s: {[type(e).__name__ for e in seen][-10:]}")
+
+    path = dropout_project(tmp_path)
+    doc = json.loads(path.read_text())
+    client = EngineClient(threads=1)
+    client.start()
+    try:
+        wait(client, lambda e: isinstance(e, m.Ready))
+        finished = lambda rid: lambda e: isinstance(e, m.TrainingState) and e.state == "finished" and e.request_id == rid  # noqa: E731
+        rid = client.request_id()
+        client.send(m.Train(project=doc, project_dir=str(tmp_path), request_id=rid, epochs=2,
+                            project_path=str(path), run_name="from the editor"))
+        seen = wait(client, finished(rid))
+        [started] = [e for e in seen if isinstance(e, m.RunStarted)]
+        [run] = list_runs(runs_folder(path))
+        assert (started.run_id, Path(started.path), started.resumed) == (run.id, run.path, False)
+        assert (run.name, run.state, run.epochs_done) == ("from the editor", "finished", 2)
+        assert (run.path / "last.pt").is_file() and (run.path / "best.pt").is_file()
+        epochs = [e.metrics for e in seen if isinstance(e, m.EpochMetrics)]
+        assert losses(read_metrics(run.path)) == losses(epochs)
+
+        rid = client.request_id()
+        client.send(m.Train(project=doc, project_dir=str(tmp_path), request_id=rid, epochs=3,
+                            project_path=str(path), resume=str(run.path)))
+        seen = wait(client, finished(rid))
+        [again] = [e for e in seen if isinstance(e, m.RunStarted)]
+        assert again.resumed and again.run_id == run.id
+        assert [e.epoch for e in seen if isinstance(e, m.EpochMetrics)] == [3]
+        assert [r["epoch"] for r in read_metrics(run.path)] == [1, 2, 3]
+    finally:
+        client.shutdown()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -19,14 +20,26 @@ from torch import nn
 
 from dpg_blocks import protocol as m
 from dpg_blocks.core.project import Project
+from dpg_blocks.core.runs import runs_folder
 
 from .records import PATH_SEP
 from .registry import Registry
+from .run_keeper import RunKeeper
 from .taps import summarize
 from .training import EpochRun, NonFiniteLoss, Trainer
 
 Emit = Callable[[Any], None]
 STEP_METRICS_INTERVAL_S = 0.1
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """Where a Train keeps its run (the Train command's run fields)."""
+
+    project_path: str = ""
+    name: str = ""
+    resume: str = ""
+    init_from: str = ""
 
 
 @dataclass(frozen=True)
@@ -171,12 +184,14 @@ class TrainingSession:
         device: str | None = None,
         trusted: bool = False,
         on_block: Callable[[Any], None] | None = None,
+        run: RunRequest | None = None,
     ) -> None:
         self.emit, self.emit_tap = emit, emit_tap
         self.request_id = request_id
         # on_block: the engine's progress and beacon while the Train compiles (validates) the project
         self.trainer = Trainer(project, registry, project_dir, device=device, trusted=trusted, on_block=on_block)
         self.epochs = project.training.epochs if epochs is None else epochs
+        self.keeper = self._keep_run(run or RunRequest())
         self.taps = Taps(self.trainer)
         self.state = "running"
         self.global_step = 0
@@ -185,12 +200,36 @@ class TrainingSession:
         self._last_step_metrics = 0.0
         self._paths = {nid: PATH_SEP.join(n.path) for nid, n in self.trainer.compiled.flat.nodes.items()}
 
+    def _keep_run(self, run: RunRequest) -> RunKeeper:
+        """The run folder (a ValueError when the run to resume or the weights cannot be used)."""
+        warned: list[str] = []
+
+        def warn(text: str) -> None:
+            if not warned:  # one warning: a full disk would otherwise say so every epoch
+                warned.append(text)
+                self.emit(m.Log(level="warning", text=text))
+
+        if run.resume:
+            keeper = RunKeeper.resume(self.trainer, run.resume, self.epochs, warn)
+        else:
+            init_from = None
+            if run.init_from:
+                self.trainer.load_weights(run.init_from)
+                init_from = f"{Path(run.init_from).parent.name}:{Path(run.init_from).stem}"
+            keeper = RunKeeper.start(self.trainer, runs_folder(run.project_path or None), run.name, self.epochs,
+                                     warn, init_from=init_from)
+        if keeper.path is not None:
+            self.emit(m.RunStarted(request_id=self.request_id, run_id=keeper.path.name, path=str(keeper.path),
+                                   resumed=bool(run.resume)))
+        return keeper
+
     @property
     def running(self) -> bool:
         return self.state == "running"
 
     def set_state(self, state: str, reason: str = "") -> None:
         self.state = state
+        self.keeper.finish(state)
         self.emit(m.TrainingState(state=state, reason=reason, request_id=self.request_id))
 
     def advance(self, budget_s: float) -> None:
@@ -242,6 +281,7 @@ class TrainingSession:
         if run.done:
             metrics = self.trainer.finish_epoch(run.metrics(), self._epoch_started)
             self._run = None
+            self.keeper.epoch_done(metrics)
             self.emit(m.EpochMetrics(request_id=self.request_id, epoch=metrics["epoch"], metrics=metrics))
             if self.trainer.epoch >= self.epochs:
                 self.set_state("finished")
@@ -276,4 +316,6 @@ class TrainingSession:
         self.set_state("paused", f"{why}{where}")
 
     def close(self) -> None:
+        if self.state in ("running", "paused"):  # replaced by a new Train: this run is over
+            self.keeper.finish("stopped")
         self.taps.close()

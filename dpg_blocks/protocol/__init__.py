@@ -41,6 +41,7 @@ from .events import (
     Pong,
     Progress,
     Ready,
+    RunStarted,
     StepMetrics,
     TapFrame,
     TrainingState,
@@ -59,5 +60,5 @@ __all__ = [
     "Evaluate", "Export", "ImportModule", "ReloadPlugins", "Shutdown", "Ping",
     "Ready", "ValidationResult", "EpochMetrics", "EvaluationResult", "StepMetrics", "TapFrame", "Log",
     "Error", "Progress", "TrainingState", "NonFinite", "Pong", "Exit", "ExportResult",
-    "ImportResult", "TrainingStuck", "InspectData", "DataInfo",
+    "ImportResult", "TrainingStuck", "InspectData", "DataInfo", "RunStarted",
 ]
