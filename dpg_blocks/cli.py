@@ -368,6 +368,10 @@ def _keep_run(args: argparse.Namespace, trainer: Any, epochs: int, console: Cons
     from dpg_blocks.engine.run_keeper import ResumeRefused, RunKeeper
     from dpg_blocks.engine.training import WeightsMismatch
 
+    if args.resume and args.init_from:
+        console.print("[bold red]cannot train:[/] --resume continues a run and --init-from starts a new one; "
+                      "choose one", highlight=False)
+        return EXIT_INVALID
     folder = runs_folder(Path(args.project).resolve())
     warned: list[str] = []
 

@@ -178,3 +178,23 @@ def test_the_engine_keeps_an_editor_train_in_a_run_folder_and_continues_it(tmp_p
         assert [r["epoch"] for r in read_metrics(run.path)] == [1, 2, 3]
     finally:
         client.shutdown()
+
+
+def test_a_session_whose_run_cannot_be_kept_warns_once_and_trains(tmp_path: Path) -> None:
+    from dpg_blocks import protocol as m
+    from dpg_blocks.core import load_project
+    from dpg_blocks.engine.registry import discover
+    from dpg_blocks.engine.session import RunRequest, TrainingSession
+
+    path = dropout_project(tmp_path)
+    runs_folder(path).write_text("not a folder")
+    events: list = []
+    session = TrainingSession(events.append, lambda f: None, load_project(path), discover([]), str(tmp_path), 1,
+                              epochs=2, run=RunRequest(project_path=str(path)))
+    session.set_state("running")
+    while session.running:
+        session.advance(1.0)
+    warnings = [e.text for e in events if isinstance(e, m.Log) and e.level == "warning"]
+    assert len(warnings) == 1 and "runs are not being kept" in warnings[0]
+    assert session.state == "finished" and not any(isinstance(e, m.RunStarted) for e in events)
+    assert [e.epoch for e in events if isinstance(e, m.EpochMetrics)] == [1, 2]
