@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
 EXIT_WRITE = 3  # a file could not be written (a full disk, no permission); the old file is kept
 EXIT_INTERNAL = 4  # an unexpected error inside dpg-blocks: a bug to report
 EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
+EXIT_PIPE_CLOSED = 141  # the reader of stdout went away (`| head`), as a shell reports SIGPIPE
 DEBUG_ENV = "DPG_BLOCKS_DEBUG"  # set (or pass --debug) to see the traceback of an unexpected error
 EXIT_CODES = f"""exit codes:
   {EXIT_OK}    done (validate: the project is valid)
@@ -28,7 +30,8 @@ EXIT_CODES = f"""exit codes:
   {EXIT_UNREADABLE}    the project or an argument cannot be read or used
   {EXIT_WRITE}    a file could not be written (full disk, permissions); files already there are kept
   {EXIT_INTERNAL}    an unexpected error in dpg-blocks (please report it; --debug or {DEBUG_ENV}=1 shows the traceback)
-  {EXIT_INTERRUPTED}  interrupted (Ctrl-C)"""
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C)
+  {EXIT_PIPE_CLOSED}  stdout was closed by its reader (e.g. `| head`); nothing else went wrong"""
 PIPE_WIDTH = 160  # tables written to a file or a pipe: wide enough that messages stay on a line
 
 
@@ -94,12 +97,18 @@ def _load(path: str, console: Console) -> Any:
         return None
 
 
-def _registry(args: argparse.Namespace) -> Any:
+def _registry(args: argparse.Namespace, report: bool = True) -> Any:
+    """The block registry with the plugins; ``report``: say on stderr which plugins failed
+    (a project that then names a missing block is otherwise a riddle). validate and plugins
+    report the failures themselves."""
     # Plugins not yet known to import safely are tried in a child process first: one that
     # segfaults, exits or hangs is quarantined there and never imported here.
     from dpg_blocks.engine.registry import safe_discover
 
-    return safe_discover(args.plugins or [])
+    registry = safe_discover(args.plugins or [])
+    if report:
+        _print_plugin_failures([f.to_dict() for f in registry.failures], _console(stderr=True))
+    return registry
 
 
 def _code_items(project: Any, registry: Any) -> list[Any]:
@@ -141,7 +150,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     project = _load(args.project, console)
     if project is None:
         return EXIT_UNREADABLE
-    registry = _registry(args)
+    registry = _registry(args, report=False)
     _trusted(project, registry, args, _console(stderr=True))  # --trust records it; the engine reads it
     folder = Path(args.project).resolve().parent
     # The engine process validates, so a block whose build() or forward crashes or hangs it is
@@ -288,18 +297,37 @@ def cmd_train(args: argparse.Namespace) -> int:
     except OSError as e:
         console.print(f"[bold red]cannot train:[/] cannot write {escape(_os_error_text(e))}", highlight=False)
         return EXIT_WRITE
+    from dpg_blocks.engine.session import Throughput, batch_samples
+    from dpg_blocks.protocol.progress_text import duration, rate_text
+
     last: dict[str, Any] = {}
     step = [0]
+    throughput = Throughput()  # the editor's measure: samples/s over a sliding window
+    shown_at = [0.0]
     with Progress(
-        TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("epoch {task.fields[epoch]}/" + str(epochs)), BarColumn(), TextColumn("batch"),
+        MofNCompleteColumn(), TextColumn("{task.fields[speed]}"), TextColumn("{task.fields[eta]}"),
         TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=console, transient=False,
         disable=args.quiet,
     ) as progress:
-        task = progress.add_task("train", total=trainer.steps_per_epoch() or 1, epoch=1, info="")
+        task = progress.add_task("train", total=trainer.steps_per_epoch() or 1, epoch=1, info="",
+                                 speed=rate_text(0), eta="ETA ?")
 
         def on_step(done: int, total: int) -> None:
             step[0] = done
-            progress.update(task, completed=done, total=total)
+            run = trainer.last_run
+            throughput.add(batch_samples(run.last_batches) if run is not None else 0)
+            now = time.perf_counter()
+            if now - shown_at[0] >= 0.1 or done == total:  # as the engine: a report every 0.1 s
+                shown_at[0] = now
+                throughput.mark(now)
+                samples_s, steps_s = throughput.rates()
+                left = total - done + max(0, epochs - trainer.epoch - 1) * total
+                eta = f"ETA {duration(left / steps_s if steps_s else -1)} " \
+                      f"(epoch {duration((total - done) / steps_s if steps_s else -1)})"
+                progress.update(task, completed=done, total=total, speed=rate_text(samples_s), eta=eta)
+            else:
+                progress.update(task, completed=done, total=total)
 
         ended = "failed"
         try:
@@ -339,15 +367,20 @@ def cmd_train(args: argparse.Namespace) -> int:
                 f"(now {order.optimizer.lr:g}) or normalised data usually helps.", highlight=False,
             )
             return EXIT_INVALID
-        except Exception as e:  # a block failing on real data: name where, not a traceback
+        except Exception as e:  # a block failing on real data: its record, not a traceback
             progress.stop()
-            first = (str(e).strip().splitlines() or [""])[0]
-            block = trainer.block_of(e)
-            console.print(
-                f"[bold red]training failed[/] at epoch {trainer.epoch + 1}, step {step[0] + 1}"
-                + escape((f", in block {block}" if block else "") + f": {type(e).__name__}: {first}"),
-                highlight=False,
-            )
+            from dpg_blocks.engine.training_errors import failure_records
+            from dpg_blocks.protocol.block_error import error_text, where_text
+
+            evaluating = step[0] >= trainer.steps_per_epoch() > 0  # the epoch's steps ran: val/test
+            where = where_text("evaluate", trainer.epoch + 1, 0) if evaluating else \
+                where_text("train", trainer.epoch + 1, step[0] + 1)
+            records = failure_records(trainer, e)
+            if records:  # the same words as the editor's record of the block
+                text = error_text(records[0].to_dict(), where)
+            else:
+                text = f"training failed {where}: {type(e).__name__}: {(str(e).strip().splitlines() or [''])[0]}"
+            console.print(f"[bold red]training stopped:[/] {escape(text)}", highlight=False)
             return EXIT_INVALID
         finally:
             keeper.finish(ended)
@@ -509,7 +542,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
                 return EXIT_INVALID
             for e in gone:
                 err.print(f"re-enabled {e.name} ({e.path}); trying it again", highlight=False)
-    registry = _registry(args)
+    registry = _registry(args, report=False)
     code = EXIT_INVALID if registry.failures else EXIT_OK
     data = {
         "packs": [p.to_dict() for p in registry.packs],
@@ -780,7 +813,7 @@ def build_parser() -> argparse.ArgumentParser:
     o.set_defaults(func=cmd_open)
 
     sc = sub.add_parser("screenshot", help="render the editor on a project after validation and save a PNG")
-    sc.add_argument("project")
+    sc.add_argument("project", nargs="?", help="the project (none: a bare editor, as `dpg-blocks` opens)")
     sc.add_argument("-o", "--output", required=True, metavar="FILE.png")
     sc.add_argument("--select", metavar="BLOCK", help="select this block (name, id or Outer/Inner path)")
     sc.add_argument("--size", default="1600x1000", metavar="WxH", help="window size (default 1600x1000)")
@@ -870,6 +903,20 @@ def _report_unexpected(e: BaseException, command: str, debug: bool, json_out: bo
     return code
 
 
+def _pipe_closed() -> int:
+    """The reader of stdout left (``validate --json | head``): end quietly, as Unix tools do.
+
+    stdout is pointed at /dev/null first, so the interpreter's final flush of the buffered rest
+    cannot raise a second BrokenPipeError at exit (the recipe of Python's signal docs).
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real stdout (a test's capture): nothing left to flush
+        pass
+    return EXIT_PIPE_CLOSED
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; whatever happens, it ends in a message and an exit code (``--help``)."""
     parser = build_parser()
@@ -889,6 +936,8 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     except SystemExit:
         raise
+    except BrokenPipeError:
+        return _pipe_closed()
     except BaseException as e:  # noqa: BLE001 — the last guard: a message, never a traceback
         return _report_unexpected(e, args.command, debug, bool(getattr(args, "json", False)))
 

@@ -108,3 +108,18 @@ def test_a_bare_dpg_blocks_opens_an_empty_editor(monkeypatch):
     monkeypatch.setattr(cli, "cmd_open", lambda args: opened.append(args.project) or 0)
     assert cli.main([]) == 0
     assert opened == [None]
+
+
+def test_train_and_export_say_which_plugins_failed_to_load(tmp_path, capsys):
+    """A broken plugin was printed by validate and plugins only: train/export went on silently,
+    and a project using its blocks then failed as if they had never existed."""
+    plugs = tmp_path / "plugs"
+    plugs.mkdir()
+    (plugs / "broken_pack.py").write_text("raise RuntimeError('the pack is broken on purpose')\n")
+    example = EXAMPLES / "mlp_digits.dpgb"
+    assert main(["export", str(example), "-o", str(tmp_path / "m.py"), "--plugins", str(plugs)]) == 0
+    err = capsys.readouterr().err
+    assert "plugin broken_pack" in err and "the pack is broken on purpose" in err, err
+    assert main(["train", str(example), "--epochs", "0", "--quiet", "--plugins", str(plugs)]) == 0
+    err = capsys.readouterr().err
+    assert "plugin broken_pack" in err and "the pack is broken on purpose" in err, err

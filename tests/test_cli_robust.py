@@ -160,7 +160,9 @@ def test_a_block_failing_during_training_ends_in_a_message(tmp_path, capsys):
     err = capsys.readouterr().err
     _no_traceback(err)
     assert code == EXIT_INVALID
-    assert "training failed at epoch 1, step 1, in block bn: ValueError: Expected more than 1 value per channel" in err
+    text = " ".join(err.split())
+    assert "block bn failed at epoch 1, step 1: ValueError: Expected more than 1 value per channel" in text
+    assert "inputs: x 1×16 float32" in text
 
 
 def test_an_unexpected_error_is_one_message_and_the_traceback_only_with_debug(tmp_path, capsys, monkeypatch):
@@ -246,3 +248,19 @@ def test_an_unexpected_error_under_json_still_prints_one_json_object(capsys, mon
     out = json.loads(capsys.readouterr().out)
     assert out == {"ok": False, "error": "dpg-blocks plugins: unexpected error: RuntimeError: boom",
                    "exit_code": EXIT_INTERNAL}
+
+
+def test_a_reader_closing_the_pipe_early_ends_quietly():
+    """`dpg-blocks validate --json | head -1` printed two tracebacks (the write and the
+    interpreter's final flush); now it ends quietly with the shell's SIGPIPE status."""
+    import subprocess
+    import sys
+
+    example = Path(__file__).resolve().parents[1] / "assets" / "examples" / "mlp_digits.dpgb"
+    proc = subprocess.Popen([sys.executable, "-m", "dpg_blocks", "validate", str(example), "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader goes away before anything is written
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == cli.EXIT_PIPE_CLOSED, err
+    _no_traceback(err)
+    assert err.strip() == ""

@@ -207,11 +207,11 @@ def test_a_bug_in_a_pane_is_reported_and_the_editor_and_the_work_survive(editor,
 
 
 def test_file_open_example_lists_the_shipped_examples_and_opens_one(editor):
-    from dpg_blocks.ui.app import EXAMPLES_DIR
+    from dpg_blocks.core.assets import examples_dir
 
     items = {dpg.get_item_label(i): i for i in dpg.get_all_items()
              if dpg.get_item_type(i).endswith("MenuItem") and dpg.get_item_user_data(i)
-             and str(dpg.get_item_user_data(i)).startswith(str(EXAMPLES_DIR))}
+             and str(dpg.get_item_user_data(i)).startswith(str(examples_dir()))}
     assert {"mlp_digits", "dann_digits", "gan_digits"} <= set(items)
     click(items["gan_digits"])
     assert editor.state.path == str(EXAMPLES / "gan_digits.dpgb")
@@ -273,3 +273,16 @@ def test_a_refused_link_names_the_blocks_not_their_ids(editor):
     assert not st.connect((fc2, "y"), (fc1, "x"))  # FC1's input is already driven (and it is a cycle)
     assert "FC1" in st.status and "FC2" in st.status
     assert fc1 not in st.status.replace("FC1", "") and fc2 not in st.status.replace("FC2", "")
+
+
+def test_an_empty_project_offers_the_examples_until_it_has_a_block(editor):
+    """A bare `dpg-blocks` showed an empty grid; the examples were two menus deep."""
+    w = editor.welcome
+    assert w.wanted() and set(w.buttons) >= {"mlp_digits", "dann_digits", "gan_digits"}
+    assert "John's digits classifier" in dpg.get_item_label(w.buttons["mlp_digits"])
+    add(editor, "builtin.Linear")
+    assert not w.wanted()
+    editor.state.undo()
+    assert w.wanted()
+    click(w.buttons["mlp_digits"])
+    assert editor.state.path == str(EXAMPLES / "mlp_digits.dpgb") and not w.wanted()

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import dpg_blocks
 from dpg_blocks.blocks import BuildContext, Out, Param, block
+from dpg_blocks.core.assets import data_dir
 
 SOURCES = ["digits", "csv", "npz", "images", "noise"]
 COLORS = ["grayscale", "rgb"]
@@ -14,7 +14,7 @@ COLORS = ["grayscale", "rgb"]
 
 def digits_csv() -> Path:
     """The embedded example dataset (8×8 handwritten digits, 1797 rows)."""
-    return Path(dpg_blocks.__file__).resolve().parents[1] / "assets" / "data" / "digits.csv"
+    return data_dir() / "digits.csv"
 
 
 @block("builtin.Input", category="Inputs", name="Input", role="input", version=1)

@@ -28,14 +28,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .assets import data_dir, examples_dir
 from .atomic_file import write_text_atomic
 from .project import Project
 from .user_folder import trust_file
 
 TRUST_FORMAT = 1
-SHIPPED_TRUST = Path(__file__).resolve().parents[2] / "assets" / "examples" / "trusted_code.json"
+SHIPPED_TRUST = examples_dir() / "trusted_code.json"
 # the embedded example data (the Input's "digits" source): part of the installation, never listed
-EMBEDDED_DATA = (Path(__file__).resolve().parents[2] / "assets" / "data",)
+EMBEDDED_DATA = (data_dir(),)
 NO_FILE_SOURCES = ("digits", "noise")  # Input sources that read no file of the project's
 
 

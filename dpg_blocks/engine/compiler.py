@@ -89,6 +89,20 @@ def _user_traceback(exc: BaseException) -> str:
     return "".join(traceback.format_list(kept)) + "".join(traceback.format_exception_only(type(exc), exc))
 
 
+def fail_record(rec: BlockRecord, e: BaseException) -> None:
+    """Make ``rec`` the error record of exception ``e`` (validation and training alike): the
+    message (naming the line when the error is inside the block's own code), the exception type
+    and the traceback without the engine's frames."""
+    message = str(e) or type(e).__name__
+    where = user_code_line(e)
+    if where is not None:
+        rec.code_line = where[1]
+        if isinstance(e, SyntaxError):
+            message = f"syntax error: {e.msg}"
+        message = f"{message} (line {where[1]} of the code)"
+    rec.status, rec.message, rec.error_type, rec.traceback = ERROR, message, type(e).__name__, _user_traceback(e)
+
+
 def has_code(node: FlatNode) -> bool:
     """Whether the block carries source code of its own (it runs only in trusted projects)."""
     if node.spec is None:
@@ -348,14 +362,8 @@ class Validator:
 
     def _fail_with(self, rec: BlockRecord, e: BaseException) -> None:
         """Record exception ``e``; an error inside user code names the line in that code."""
-        message = str(e) or type(e).__name__
-        where = user_code_line(e)
-        if where is not None and rec.status != ERROR:
-            rec.code_line = where[1]
-            if isinstance(e, SyntaxError):
-                message = f"syntax error: {e.msg}"
-            message = f"{message} (line {where[1]} of the code)"
-        self._fail(rec, message, type(e).__name__, _user_traceback(e))
+        if rec.status != ERROR:
+            fail_record(rec, e)
 
     def _fail(self, rec: BlockRecord, message: str, error_type: str, tb: str = "") -> None:
         if rec.status != ERROR:

@@ -220,8 +220,7 @@ class Engine:
         elif isinstance(cmd, m.Evaluate):
             if self.session is None:
                 raise RuntimeError("nothing to evaluate: no model has been trained in this engine")
-            metrics = self.session.trainer.evaluate(cmd.split)
-            self.emit(m.EvaluationResult(request_id=cmd.request_id, split=cmd.split, metrics=metrics))
+            self.evaluate(cmd)
         elif isinstance(cmd, m.Export):
             self.export(cmd)
         elif isinstance(cmd, m.ImportModule):
@@ -316,7 +315,29 @@ class Engine:
             self.loading = None
             self.mark("", "")
         self.session.taps.configure(*self.taps)
+        self.emit(self.session.plan())
         self.session.set_state("running")
+
+    def evaluate(self, cmd: Any) -> None:
+        """Evaluate the session's model; a block failing in it becomes its record (TrainingError)
+        and pauses a running session, as in training."""
+        from .training_errors import failure_records
+
+        s = self.session
+        try:
+            metrics = s.trainer.evaluate(cmd.split)
+        except Exception as e:
+            records = failure_records(s.trainer, e)
+            if not records:
+                raise
+            self.emit(m.TrainingError(request_id=s.request_id, phase="evaluate", epoch=s.trainer.epoch,
+                                      step=0, records=[r.to_dict() for r in records]))
+            if s.running:
+                from dpg_blocks.protocol.block_error import headline, where_text
+
+                s.set_state("paused", headline(records[0].to_dict(), where_text("evaluate", s.trainer.epoch, 0)))
+            return
+        self.emit(m.EvaluationResult(request_id=cmd.request_id, split=cmd.split, metrics=metrics))
 
     def export(self, cmd: Any) -> None:
         """Write the standalone PyTorch script; ExportResult says where, or why not."""
@@ -377,10 +398,12 @@ class Engine:
 
     def control(self, cmd: Any) -> None:
         s = self.session
+        if s is not None and s.state == "stopped" and isinstance(cmd, m.Step):
+            s.set_state("paused")  # a stopped run still holds its model: Step goes on from there
         if s is None or s.state in ("stopped", "finished", "failed"):
             return
         if isinstance(cmd, m.Pause):
-            s.set_state("paused")
+            s.pause()
         elif isinstance(cmd, m.Resume):
             s.set_state("running")
         elif isinstance(cmd, m.Stop):

@@ -10,6 +10,7 @@ execution order, whose output went non-finite.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from torch import nn
 from dpg_blocks import protocol as m
 from dpg_blocks.core.project import Project
 from dpg_blocks.core.runs import runs_folder
+from dpg_blocks.protocol.block_error import headline, where_text
 
 from .records import PATH_SEP
 from .registry import Registry
@@ -30,6 +32,45 @@ from .training import EpochRun, NonFiniteLoss, Trainer
 
 Emit = Callable[[Any], None]
 STEP_METRICS_INTERVAL_S = 0.1
+RATE_WINDOW = 30  # samples/s over the last RATE_WINDOW step reports (about 3 s of training)
+
+
+class Throughput:
+    """Samples/s and steps/s over a sliding window of the step reports.
+
+    A step only adds to two counters; the window gets a point per report (every 0.1 s), so
+    measuring costs training nothing it would notice. A pause empties it: paused time is no
+    training time.
+    """
+
+    def __init__(self) -> None:
+        self.samples = 0
+        self.steps = 0
+        self._points: deque[tuple[float, int, int]] = deque(maxlen=RATE_WINDOW)
+
+    def add(self, samples: int) -> None:
+        self.samples += samples
+        self.steps += 1
+
+    def mark(self, now: float) -> None:
+        self._points.append((now, self.samples, self.steps))
+
+    def reset(self) -> None:
+        self._points.clear()
+
+    def rates(self) -> tuple[float, float]:
+        """(samples/s, steps/s); zeros until two points lie apart."""
+        if len(self._points) < 2:
+            return 0.0, 0.0
+        (t0, s0, n0), (t1, s1, n1) = self._points[0], self._points[-1]
+        if t1 - t0 <= 0:
+            return 0.0, 0.0
+        return (s1 - s0) / (t1 - t0), (n1 - n0) / (t1 - t0)
+
+
+def batch_samples(batches: dict[int, list[Any]]) -> int:
+    """The samples one step trained on: the largest batch an order of it drew."""
+    return max((b[0].shape[0] for b in batches.values() if b and isinstance(b[0], torch.Tensor)), default=0)
 
 
 @dataclass(frozen=True)
@@ -199,6 +240,8 @@ class TrainingSession:
         self._epoch_started = 0.0
         self._last_step_metrics = 0.0
         self._paths = {nid: PATH_SEP.join(n.path) for nid, n in self.trainer.compiled.flat.nodes.items()}
+        self.throughput = Throughput()
+        self._rates = (0.0, 0.0)  # the last measured (samples/s, steps/s)
 
     def _keep_run(self, run: RunRequest) -> RunKeeper:
         """The run folder (a ValueError when the run to resume or the weights cannot be used)."""
@@ -228,9 +271,23 @@ class TrainingSession:
         return self.state == "running"
 
     def set_state(self, state: str, reason: str = "") -> None:
+        if state != "running":
+            self.throughput.reset()
         self.state = state
         self.keeper.finish(state)
         self.emit(m.TrainingState(state=state, reason=reason, request_id=self.request_id))
+
+    def plan(self) -> m.TrainingPlan:
+        """The blocks live in each order, SuperBlocks holding one included (for the canvas)."""
+        compiled = self.trainer.compiled
+        live: dict[str, list[str]] = {}
+        for index, plan in compiled.plans.items():
+            ids: list[str] = []
+            for s in plan.steps:
+                if s.live:
+                    ids += [i for i in (*s.node.super_ids, s.node.id) if i not in ids]
+            live[str(index)] = ids
+        return m.TrainingPlan(request_id=self.request_id, live=live)
 
     def advance(self, budget_s: float) -> None:
         """Run steps until ``budget_s`` is spent or the state changes."""
@@ -259,10 +316,14 @@ class TrainingSession:
         except NonFiniteLoss as e:
             self._non_finite(e.order, e.batch, f"the loss of order {e.order} is {e.value}")
             return
+        except Exception as e:  # a block failed on the real batch: its record, the run paused
+            self._block_failed(e, "step" if report else "train", run.steps_done + 1)
+            return
         finally:
             if capture:
                 self.taps.disarm()
         self.global_step += 1
+        self.throughput.add(batch_samples(run.last_batches))
         now = time.perf_counter()
         if capture:
             for index, batch in run.last_batches.items():
@@ -270,21 +331,61 @@ class TrainingSession:
             self._send_taps(now)
         if report or run.done or now - self._last_step_metrics >= STEP_METRICS_INTERVAL_S:
             self._last_step_metrics = now
-            self.emit(
-                m.StepMetrics(
-                    request_id=self.request_id,
-                    step=run.steps_done,
-                    epoch=self.trainer.epoch + 1,
-                    losses={f"order_{k}": float(v) for k, v in totals.items()},
-                )
-            )
+            self.emit(self._step_metrics(run, totals, now))
         if run.done:
-            metrics = self.trainer.finish_epoch(run.metrics(), self._epoch_started)
+            try:
+                metrics = self.trainer.finish_epoch(run.metrics(), self._epoch_started)
+            except Exception as e:
+                self._block_failed(e, "evaluate", run.steps_done)
+                return
             self._run = None
             self.keeper.epoch_done(metrics)
             self.emit(m.EpochMetrics(request_id=self.request_id, epoch=metrics["epoch"], metrics=metrics))
             if self.trainer.epoch >= self.epochs:
                 self.set_state("finished")
+
+    def pause(self) -> None:
+        """Pause, first saying exactly where the run stands (the last report may be 0.1 s old)."""
+        if self._run is not None:
+            self.emit(self._step_metrics(self._run, {}, time.perf_counter(), measure=False))
+        self.set_state("paused")
+
+    def _step_metrics(self, run: EpochRun, totals: dict[int, Any], now: float, measure: bool = True) -> m.StepMetrics:
+        """The losses and where the run stands: batch i of M, samples/s, the ETAs."""
+        if measure and self.running:  # a Step while paused says nothing about the speed
+            self.throughput.mark(now)
+            rates = self.throughput.rates()
+            if rates[1] > 0:  # right after a (re)start the window is empty: keep the last rates
+                self._rates = rates
+        samples_s, steps_s = self._rates
+        epoch = self.trainer.epoch + 1
+        left_epoch = run.n_steps - run.steps_done
+        left_run = left_epoch + max(0, self.epochs - epoch) * run.n_steps
+        return m.StepMetrics(
+            request_id=self.request_id,
+            step=run.steps_done,
+            epoch=epoch,
+            losses={f"order_{k}": float(v) for k, v in totals.items()},
+            steps=run.n_steps,
+            epochs=self.epochs,
+            samples_per_s=samples_s,
+            eta_epoch_s=left_epoch / steps_s if steps_s else -1.0,
+            eta_run_s=left_run / steps_s if steps_s else -1.0,
+        )
+
+    def _block_failed(self, exc: Exception, phase: str, step: int) -> None:
+        """Send the failing block's record (TrainingError) and pause; re-raise when no block's
+        code raised it (then the run fails as before, with the raw error)."""
+        from .training_errors import failure_records
+
+        records = failure_records(self.trainer, exc)
+        if not records:
+            raise exc
+        epoch = self.trainer.epoch + 1  # the epoch under way (finish_epoch counts it only once done)
+        self.emit(m.TrainingError(request_id=self.request_id, phase=phase, epoch=epoch, step=step,
+                                  records=[r.to_dict() for r in records]))
+        rec = records[0].to_dict()
+        self.set_state("paused", headline(rec, where_text(phase, epoch, step)))
 
     def _send_taps(self, now: float) -> None:
         for key, tensor in self.taps.take(now).items():

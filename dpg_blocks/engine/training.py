@@ -157,6 +157,7 @@ class Trainer:
         self.sources: dict[str, DataSource] = self.compiled.sources
         self.names = {nid: n.block.name for nid, n in self.compiled.flat.nodes.items()}
         self.epoch = 0
+        self.last_run: EpochRun | None = None
         self.optimizers: dict[int, torch.optim.Optimizer | None] = {}
         self.schedulers: dict[int, Any] = {}
         for index in self.model.orders:
@@ -175,6 +176,13 @@ class Trainer:
     def block_of(self, exc: BaseException) -> str | None:
         """The path of the block whose module was running when ``exc`` was raised (the innermost
         one in the traceback), e.g. ``Backbone › bn``; None when no block's code was on the stack."""
+        found = self.block_id_of(exc)
+        if found is None:
+            return None
+        return " › ".join(self.compiled.flat.nodes[found].path)
+
+    def block_id_of(self, exc: BaseException) -> str | None:
+        """The id of the innermost block module on ``exc``'s traceback (see :meth:`block_of`)."""
         by_module = {id(m): nid for nid, m in self.model.block_modules.items()}
         found = None
         tb = exc.__traceback__
@@ -183,9 +191,7 @@ class Trainer:
             if owner is not None and id(owner) in by_module:
                 found = by_module[id(owner)]
             tb = tb.tb_next
-        if found is None:
-            return None
-        return " › ".join(self.compiled.flat.nodes[found].path)
+        return found
 
     def _order(self, index: int) -> Order:
         return order_of(self.project, index)
@@ -241,7 +247,8 @@ class Trainer:
 
     def start_epoch(self) -> EpochRun:
         """An epoch to run step by step (the engine pauses and resumes between steps)."""
-        return EpochRun(self)
+        self.last_run = EpochRun(self)  # what a progress display reads (its batches, its count)
+        return self.last_run
 
     def train_epoch(
         self, on_step: Callable[[int, int], None] | None = None, check_finite: bool = False

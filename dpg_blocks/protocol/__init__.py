@@ -44,6 +44,8 @@ from .events import (
     RunStarted,
     StepMetrics,
     TapFrame,
+    TrainingError,
+    TrainingPlan,
     TrainingState,
     TrainingStuck,
     ValidationResult,
@@ -60,5 +62,5 @@ __all__ = [
     "Evaluate", "Export", "ImportModule", "ReloadPlugins", "Shutdown", "Ping",
     "Ready", "ValidationResult", "EpochMetrics", "EvaluationResult", "StepMetrics", "TapFrame", "Log",
     "Error", "Progress", "TrainingState", "NonFinite", "Pong", "Exit", "ExportResult",
-    "ImportResult", "TrainingStuck", "InspectData", "DataInfo", "RunStarted",
+    "ImportResult", "TrainingStuck", "InspectData", "DataInfo", "TrainingPlan", "TrainingError", "RunStarted",
 ]

@@ -129,12 +129,52 @@ class DataInfo(Event):
 
 @message
 class StepMetrics(Event):
-    """Losses of one training step (by name, e.g. ``order_1``)."""
+    """Losses of one training step (by name, e.g. ``order_1``) and where the run stands.
+
+    ``step`` is batch i of ``steps`` in epoch ``epoch`` of ``epochs`` (1-based); ``samples_per_s``
+    is measured over the last few seconds of steps (0 until there is a measurement);
+    ``eta_epoch_s``/``eta_run_s`` are the seconds left in this epoch and in the run (-1: unknown).
+    """
 
     request_id: int
     step: int
     epoch: int
     losses: dict[str, float]
+    steps: int = 0
+    epochs: int = 0
+    samples_per_s: float = 0.0
+    eta_epoch_s: float = -1.0
+    eta_run_s: float = -1.0
+
+    def _validate(self) -> None:
+        if min(self.step, self.epoch, self.steps, self.epochs) < 0:
+            raise ValueError("step, epoch, steps and epochs must not be negative")
+
+
+@message
+class TrainingPlan(Event):
+    """Sent once when a run starts: the blocks live in each order (``live["1"]``: block ids,
+    SuperBlocks holding a live block included), so the editor can dim the idle ones."""
+
+    request_id: int
+    live: dict[str, list[str]]
+
+
+@message
+class TrainingError(Event):
+    """A block raised during training, a Step or an evaluation; the run is paused.
+
+    ``records`` are ``BlockRecord.to_dict()`` items: the failing block's (status "error", the
+    message, its input shapes at the failing call, the traceback into the user's code) and one
+    per SuperBlock holding it (``failing_path`` names the block). ``phase`` is "train", "step"
+    or "evaluate"; ``epoch`` and ``step`` (1-based) say where.
+    """
+
+    request_id: int
+    phase: str
+    epoch: int
+    step: int
+    records: list[dict[str, Any]]
 
 
 @message

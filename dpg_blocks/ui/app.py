@@ -20,6 +20,7 @@ from typing import Any
 
 import dearpygui.dearpygui as dpg
 
+from dpg_blocks.core.assets import example_projects
 from dpg_blocks.core.atomic_file import write_text_atomic
 
 from .blocks_menu import BlocksMenu
@@ -40,11 +41,11 @@ from .shortcuts import MOUSE_HELP, SHORTCUTS, Keyboard
 from .state import EditorState
 from .theme import ENGINE_COLOURS, build_themes, load_fonts
 from .visual_pane import VisualPane
+from .welcome import Welcome
 from .workspace import Workspace, configure_docking
 
 POLL_BUDGET_MS = 4.0
 # The shipped examples (scenarios A-C), present in a source checkout.
-EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "assets" / "examples"
 INPUT_ITEMS = ("mvAppItemType::mvInputText", "mvAppItemType::mvInputInt", "mvAppItemType::mvInputFloat")
 
 
@@ -104,6 +105,7 @@ class Editor:
         self.exporter = ExportControls(self.state, lambda: self.client)  # File › Export to PyTorch / ONNX…
         self.importer = ImportControls(self.state, lambda: self.client, self.controls)  # File › Import PyTorch…
         self.controls.attach_menus(self.recent_menu, self.font_menu)
+        self.welcome = Welcome(self.state, self.canvas.view, self.controls.open_recent)  # on an empty project
         self._context_menu()
         self._help_window()
         self.keyboard = Keyboard(self, self._typing)
@@ -124,9 +126,9 @@ class Editor:
             dpg.add_menu_item(label="New", shortcut="Ctrl+N", callback=lambda: self.controls.new())
             dpg.add_menu_item(label="Open…", shortcut="Ctrl+O", callback=lambda: self.controls.open_dialog())
             self.recent_menu = dpg.add_menu(label="Open Recent")
-            if EXAMPLES_DIR.is_dir():
+            if example_projects():
                 with dpg.menu(label="Open Example"):
-                    for path in sorted(EXAMPLES_DIR.glob("*.dpgb")):
+                    for path in example_projects():
                         dpg.add_menu_item(label=path.stem, user_data=str(path),
                                           callback=lambda s, a, u: self.controls.open_recent(u))
             dpg.add_menu_item(label="Save", shortcut="Ctrl+S", callback=lambda: self.controls.save())
@@ -591,17 +593,33 @@ class Editor:
             st.validation_result(ev.request_id, ev.records, ev.ok, ev.error)
         elif isinstance(ev, m.TrainingState):
             if ev.request_id in (None, st.training.request_id):
+                was_active = st.training.active
                 st.training.state, st.training.reason = ev.state, ev.reason
                 st.emit("training")
+                if was_active != st.training.active:
+                    st.emit("validation")  # the canvas marks (or stops marking) the live blocks
+        elif isinstance(ev, m.TrainingPlan):
+            if ev.request_id == st.training.request_id:
+                st.training.live = {k: list(v) for k, v in ev.live.items()}
+                st.emit("validation")
+        elif isinstance(ev, m.TrainingError):
+            if ev.request_id == st.training.request_id:
+                from dpg_blocks.protocol.block_error import where_text
+
+                st.training_error(list(ev.records), where_text(ev.phase, ev.epoch, ev.step))
         elif isinstance(ev, m.EpochMetrics):
             if ev.request_id == st.training.request_id:
                 st.training.epochs.append(dict(ev.metrics))
                 st.emit("training")
         elif isinstance(ev, m.StepMetrics):
-            if ev.request_id == st.training.request_id and ev.losses:
-                st.training.last_step_loss = float(sum(ev.losses.values()))
-                if not st.training.epochs:
-                    st.emit("training")
+            if ev.request_id == st.training.request_id:
+                if ev.losses:
+                    st.training.last_step_loss = float(sum(ev.losses.values()))
+                if ev.steps:
+                    st.training.progress = {
+                        "epoch": ev.epoch, "epochs": ev.epochs, "step": ev.step, "steps": ev.steps,
+                        "samples_per_s": ev.samples_per_s, "eta_epoch_s": ev.eta_epoch_s, "eta_run_s": ev.eta_run_s}
+                st.emit("training")  # the progress bar moves within an epoch (at most 10 a second)
         elif isinstance(ev, m.TrainingStuck):
             if ev.request_id == st.training.request_id:
                 if ev.block_id != st.stuck_block:
@@ -655,7 +673,7 @@ class Editor:
         self.state.say(f"{why}: reloading plugins…" if why else "reloading plugins…")
 
     def training_command(self, what: str) -> None:
-        """Train / pause / resume / stop through the protocol."""
+        """Train / pause / resume / stop / step through the protocol."""
         from dpg_blocks import protocol as m
 
         if self.client is None:
@@ -681,6 +699,8 @@ class Editor:
             self.client.send(m.Resume())
         elif what == "stop":
             self.client.send(m.Stop())
+        elif what == "step":
+            self.client.send(m.Step())  # one batch of every order, then paused again
         st.emit("training")
 
     def frame(self) -> None:
@@ -691,7 +711,8 @@ class Editor:
         """
         for job in dpg.get_callback_queue() or []:
             self._guarded(_run_callback, job)
-        for stage in (self.pump, self.recovery.tick, self.controls.tick, self.canvas.poll, self._watch_plugins):
+        for stage in (self.pump, self.recovery.tick, self.controls.tick, self.canvas.poll, self._watch_plugins,
+                      self.welcome.tick):
             self._guarded(stage)
 
     def _guarded(self, fn: Any, *args: Any) -> None:
@@ -789,7 +810,7 @@ def find_block(state: EditorState, name: str) -> str | None:
 
 
 def run_screenshot(
-    project_path: str,
+    project_path: str | None,
     out: str,
     select: str | None = None,
     size: tuple[int, int] = (1600, 1000),
@@ -801,18 +822,21 @@ def run_screenshot(
     train_epochs: int = 0,
     code: str | None = None,
 ) -> int:
-    """Render the editor on ``project_path`` once validation has arrived, save the frame, exit.
+    """Render the editor on ``project_path`` (None: a bare editor, as a bare ``dpg-blocks`` opens)
+    once validation has arrived, save the frame, exit.
 
     ``open_super`` opens that SuperBlock on the canvas; ``select`` opens the graph holding that
     block and centres it; ``layout`` runs auto-layout first (the file is not changed); ``tab``
     shows that bottom tab (debug, visualization, optimization or plugins); ``train_epochs``
     presses Train and shoots once that many epochs are plotted and the selected block's
-    heatmaps have arrived; ``code`` selects that block and opens its code window.
+    heatmaps have arrived, or once the run paused itself (a block failed in training);
+    ``code`` selects that block and opens its code window.
     Returns 0 on success, 1 on a timeout, 2 when the project cannot be read.
     """
     from dpg_blocks.core import load_project
 
-    load_project(project_path)  # ProjectFileError propagates: the caller reports it
+    if project_path:
+        load_project(project_path)  # ProjectFileError propagates: the caller reports it
     editor = _create(size, project_path)
     state = editor.state
     out_path = Path(out).resolve()
@@ -870,6 +894,8 @@ def _trained(editor: Editor, epochs: int) -> bool:
     run = editor.state.training
     if run.state == "failed":
         raise SystemExit(f"training failed: {run.reason}")
+    if run.state == "paused":
+        return True  # the run paused itself (a block failed): that is the picture
     watched = {s.tap for s in editor.visual.slots if s.tap}
     return len(run.epochs) >= epochs and watched <= set(editor.visual.frames)
 
@@ -883,7 +909,9 @@ def _layout_info(editor: Editor) -> dict[str, Any]:
     tabs = {"debug": editor.debug_tab, "visualization": editor.visual_tab,
             "optimization": editor.results_tab, "plugins": editor.plugins_tab}
     widgets = {f"tab:{name}": tab for name, tab in tabs.items()}
-    widgets.update({"epochs": editor.results.epochs, "seed": editor.results.seed, "data_strip": editor.data.strip})
+    widgets.update({"epochs": editor.results.epochs, "seed": editor.results.seed, "data_strip": editor.data.strip,
+                    "train": editor.results.train_btn, "step": editor.results.step_btn,
+                    "stop": editor.results.stop_btn, "progress_bar": editor.results.progress_bar})
     code = editor.code_window
     code_info = {"shown": code.shown, "marked": code.marked_rect(), "error": code.error_text,
                  "forward": _rect(code.forward), "backward": _rect(code.backward),
@@ -891,11 +919,14 @@ def _layout_info(editor: Editor) -> dict[str, Any]:
                             "w": int(dpg.get_item_width(code.window) or 0),
                             "h": int(dpg.get_item_height(code.window) or 0)}} if code.shown else {}
     return {"nodes": nodes, "debug": editor.debug.text(), "data": editor.data.text(), "engine": editor.state.engine_text,
-            "code": code_info,
-            "plots": editor.results.plot_boxes(), "widgets": {name: _rect(item) for name, item in widgets.items()}}
+            "code": code_info, "welcome": editor.welcome.boxes(),
+            "plots": editor.results.plot_boxes(), "widgets": {name: _rect(item) for name, item in widgets.items()},
+            "training": {"state": editor.state.training.state, "live": sorted(editor.state.training.live_blocks),
+                         "progress": list(editor.results.progress_reading())}}
 
 
 def _rect(item: int | str) -> dict[str, int]:
     """Where ``item`` was drawn in the last frame (zero-sized when it was not shown)."""
-    (x, y), (w, h) = dpg.get_item_rect_min(item), dpg.get_item_rect_size(item)
+    state = dpg.get_item_state(item)  # some items (a progress bar) report no rectangle
+    (x, y), (w, h) = state.get("rect_min", (0, 0)), state.get("rect_size", (0, 0))
     return {"x": int(x), "y": int(y), "w": int(w), "h": int(h)}

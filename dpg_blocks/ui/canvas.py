@@ -447,7 +447,8 @@ class Canvas:
 
     def apply_validation(self) -> None:
         """Red outline on failing blocks (and SuperBlocks holding one), yellow pins on blocks
-        not processed because of an upstream error, shapes beside the ports."""
+        not processed because of an upstream error, shapes beside the ports; while a run is
+        active, a blue outline on the blocks live in it and the others dimmed."""
         sb = self.state.scope_id
         sb_rec = self.state.record(sb) if sb is not None else None
         for key, view in self.nodes.items():
@@ -463,6 +464,9 @@ class Canvas:
             rec = self.state.record(key)
             status = rec["status"] if rec else ""
             theme = self.themes.failing_node if status == "error" else (self.themes.idle_node if status == "idle" else 0)
+            run = self.state.training
+            if run.active and run.live and status != "error":  # the red outline always wins
+                theme = self.themes.live_node if key in run.live_blocks else self.themes.dimmed_node
             if key == self.state.stuck_block:  # the block a stuck training step is running
                 theme = self.themes.failing_node
             if theme != view.theme:

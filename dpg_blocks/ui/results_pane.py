@@ -63,20 +63,31 @@ class ResultsPane:
 
     def __init__(self, state: EditorState, parent: int | str, command: Callable[[str], None]) -> None:
         self.state = state
-        self.command = command  # "train", "pause", "resume", "stop"
+        self.command = command  # "train", "pause", "resume", "stop", "step"
         self._structure: Any = None
         self._open: dict[int, bool] = {}  # order index -> header open (kept across rebuilds)
         # (order index, field) -> widget; fields: name, remove, fed, the optimizer's fields,
         # all_blocks, all_losses, block:<id>, loss:<id>
         self.order_widgets: dict[tuple[int, str], int] = {}
         self.headers: dict[int, int] = {}
+        self._plotted: tuple[int, int] | None = None  # (run, epochs) the curves show
         with dpg.group(horizontal=True, parent=parent):
-            with dpg.child_window(width=SETTINGS_W, border=False) as self.settings:
+            # The run's controls and progress sit above the scrolling settings, so they stay in
+            # view however far the orders scroll.
+            with dpg.group() as self.controls:
                 with dpg.group(horizontal=True):
                     self.train_btn = dpg.add_button(label="Train", callback=lambda: command("train"))
                     self.pause_btn = dpg.add_button(label="Pause", callback=self._on_pause)
+                    self.step_btn = dpg.add_button(label="Step", callback=lambda: command("step"), enabled=False)
                     self.stop_btn = dpg.add_button(label="Stop", callback=lambda: command("stop"))
-                    self.state_text = dpg.add_text("not trained", wrap=SETTINGS_W - 170)
+                    self.state_text = dpg.add_text("not trained", wrap=SETTINGS_W - 210)
+                with dpg.tooltip(self.step_btn):
+                    dpg.add_text("One batch of every order, then paused again (while paused or stopped).")
+                self.progress_bar = dpg.add_progress_bar(default_value=0.0, width=SETTINGS_W - 8, overlay="")
+                self.progress_text = dpg.add_text("", color=MUTED, wrap=SETTINGS_W - 8)
+                self.settings_area = dpg.add_child_window(width=SETTINGS_W, border=False)
+                self.settings = self.settings_area  # the scrolling part
+            with dpg.group(parent=self.settings_area):
                 with dpg.group(horizontal=True):
                     self.epochs = add_typed(dpg.add_input_int, self._on_training, "epochs", label="epochs",
                                             width=50, step=0, min_value=0, min_clamped=True)
@@ -261,8 +272,9 @@ class ResultsPane:
                       "one: add one for alternating schemes")
 
     def update(self) -> None:
-        """Show the training run: state, last epoch's numbers, the plots."""
+        """Show the training run: state, progress, last epoch's numbers, the plots."""
         run = self.state.training
+        self._show_progress()
         text = run.state if run.state != "idle" else "not trained"
         if run.epochs:
             last = run.epochs[-1]
@@ -274,6 +286,11 @@ class ResultsPane:
             text += f"\n{run.reason}"
         dpg.set_value(self.state_text, text)
         dpg.configure_item(self.pause_btn, label="Resume" if run.state == "paused" else "Pause")
+        dpg.configure_item(self.step_btn, enabled=run.state in ("paused", "stopped"))
+        plotted = (run.request_id, len(run.epochs))
+        if plotted == self._plotted:
+            return  # a step's progress: the curves change once an epoch
+        self._plotted = plotted
         for key, item in self.series.items():
             xs, ys = run.series(key)
             dpg.set_value(item, [xs, ys])
@@ -281,6 +298,22 @@ class ResultsPane:
             # Both axes: epochs start at 1, so an X axis left at its default 0-1 shows no curve.
             for axis in (self.loss_x, self.loss_axis, self.acc_x, self.acc_axis):
                 dpg.fit_axis_data(axis)
+
+    def _show_progress(self) -> None:
+        """The bar (the run's share done) and where it stands; "paused" when paused."""
+        run = self.state.training
+        p = run.progress
+        dpg.set_value(self.progress_bar, run.fraction)
+        overlay = f"epoch {p['epoch']}/{p['epochs']} · batch {p['step']}/{p['steps']}" if p.get("steps") else ""
+        if run.state == "paused":
+            overlay = f"paused · {overlay}" if overlay else "paused"
+        dpg.configure_item(self.progress_bar, overlay=overlay)
+        dpg.set_value(self.progress_text, run.progress_line if run.state in ("running", "paused") else "")
+
+    def progress_reading(self) -> tuple[float, str, str]:
+        """(bar value, bar overlay, progress line): what a test reads of the progress."""
+        return (float(dpg.get_value(self.progress_bar)), str(dpg.get_item_configuration(self.progress_bar)["overlay"]),
+                str(dpg.get_value(self.progress_text)))
 
     def plot_boxes(self) -> dict[str, dict[str, Any]]:
         """Where the two plots are drawn and the colour of each curve (for render tests)."""

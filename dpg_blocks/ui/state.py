@@ -87,6 +87,38 @@ class TrainingRun:
     reason: str = ""
     epochs: list[dict[str, Any]] = field(default_factory=list)
     last_step_loss: float | None = None
+    # the last StepMetrics' progress fields (epoch, epochs, step, steps, samples_per_s, eta_*_s)
+    progress: dict[str, Any] = field(default_factory=dict)
+    live: dict[str, list[str]] = field(default_factory=dict)  # TrainingPlan: order -> live block ids
+
+    @property
+    def active(self) -> bool:
+        """A run the engine holds (running or paused): the canvas marks its live blocks."""
+        return self.state in ("running", "paused")
+
+    @property
+    def live_blocks(self) -> set[str]:
+        """Blocks live in some order of the run (each step runs every order in turn)."""
+        return {bid for ids in self.live.values() for bid in ids}
+
+    @property
+    def fraction(self) -> float:
+        """How far the run is, 0..1 (epochs done plus this epoch's share)."""
+        p = self.progress
+        if not p.get("epochs") or not p.get("steps"):
+            return 0.0
+        return min(1.0, ((p["epoch"] - 1) + p["step"] / p["steps"]) / p["epochs"])
+
+    @property
+    def progress_line(self) -> str:
+        """``epoch 2/10 · batch 17/56 · 850 samples/s · ETA 1:20 (epoch 0:09)``; "" before any step."""
+        from dpg_blocks.protocol.progress_text import progress_text
+
+        p = self.progress
+        if not p.get("steps"):
+            return ""
+        return progress_text(p["epoch"], p["epochs"], p["step"], p["steps"], p["samples_per_s"],
+                             p["eta_epoch_s"], p["eta_run_s"])
 
     def series(self, key: str) -> tuple[list[float], list[float]]:
         xs, ys = [], []
@@ -812,6 +844,21 @@ class EditorState:
     def record(self, block_id: str) -> dict[str, Any] | None:
         return self.validation.records.get(block_id)
 
+    def training_error(self, records: list[dict[str, Any]], where: str) -> None:
+        """A block failed in training (TrainingError): its record replaces its validation record,
+        so the canvas outlines it and the Debug pane shows it, as for a validation error."""
+        from dpg_blocks.protocol.block_error import headline
+
+        for rec in records:
+            old = self.validation.records.get(rec["id"], {})
+            if rec.get("failing_path"):  # a SuperBlock: keep its boundary shapes from validation
+                rec = {**rec, "inputs": old.get("inputs", []), "outputs": old.get("outputs", [])}
+            self.validation.records[rec["id"]] = {**old, **rec}
+        self.validation.ok = False
+        if records:
+            self.say(headline(records[0], where) + "; training paused: fix it and press Train")
+        self.emit("validation")
+
     def validation_sent(self, request_id: int) -> None:
         self.validation.sent = max(self.validation.sent, request_id)
         self.emit("engine")
@@ -856,6 +903,8 @@ class EditorState:
             state = "validating"
         if state == "training" and self.training.state == "paused":
             state = "paused"  # the engine holds a run, but nothing is computing
+        if state in ("training", "paused") and self.training.progress_line:
+            return f"engine {state} · {self.training.progress_line}"
         if state in ("crashed", "hung", "restarting", "stopped") and self.engine_reason:
             return f"engine {state}: {self.engine_reason}"
         if self.engine_activity:  # "starting engine… (12 s)", "validating… (3 s)"

@@ -12,6 +12,8 @@ YELLOW = (250, 210, 40)
 GREEN = (90, 200, 110)
 GREY = (150, 150, 150)
 BLUE = (110, 170, 240)
+LIVE = (110, 170, 240)  # a block live in the running order (outline while training)
+DIMMED_BG = (28, 28, 31)  # a block no order of the running run uses
 PIN = (150, 180, 210)  # the global pin colour: imnodes' default is yellowish, too close to "upstream"
 
 STATUS_COLOURS = {
@@ -58,6 +60,8 @@ class Themes:
     boundary_node: int
     status_text: dict[str, int]
     mono_font: int = 0
+    live_node: int = 0  # training: a block live in the running order
+    dimmed_node: int = 0  # training: a block no order of the run uses
 
 
 def _first(paths: tuple[str, ...]) -> str | None:
@@ -116,7 +120,16 @@ def build_themes() -> Themes:
             with dpg.theme_component(dpg.mvText):
                 dpg.add_theme_color(dpg.mvThemeCol_Text, colour)
         status_text[status] = t
+    with dpg.theme() as dimmed:
+        with dpg.theme_component(dpg.mvNode):
+            dpg.add_theme_color(dpg.mvNodeCol_NodeBackground, DIMMED_BG, category=dpg.mvThemeCat_Nodes)
+            dpg.add_theme_color(dpg.mvNodeCol_NodeOutline, (70, 70, 76), category=dpg.mvThemeCat_Nodes)
+            for col in (dpg.mvNodeCol_TitleBar, dpg.mvNodeCol_TitleBarHovered, dpg.mvNodeCol_TitleBarSelected):
+                dpg.add_theme_color(col, (45, 45, 50), category=dpg.mvThemeCat_Nodes)
+            dpg.add_theme_color(dpg.mvThemeCol_Text, (120, 120, 128))
     return Themes(
+        live_node=node_theme(LIVE, 2.5),
+        dimmed_node=dimmed,
         failing_node=node_theme(RED, 4.0, (120, 30, 30)),
         upstream_pin=upstream,
         idle_node=idle,
