@@ -120,6 +120,6 @@ def test_train_and_export_say_which_plugins_failed_to_load(tmp_path, capsys):
     assert main(["export", str(example), "-o", str(tmp_path / "m.py"), "--plugins", str(plugs)]) == 0
     err = capsys.readouterr().err
     assert "plugin broken_pack" in err and "the pack is broken on purpose" in err, err
-    assert main(["train", str(example), "--epochs", "0", "--quiet", "--plugins", str(plugs)]) == 0
+    assert main(["train", str(example), "--no-run", "--epochs", "0", "--quiet", "--plugins", str(plugs)]) == 0
     err = capsys.readouterr().err
     assert "plugin broken_pack" in err and "the pack is broken on purpose" in err, err
