@@ -157,6 +157,8 @@ class Engine:
                     self.stuck_marked = False
                     self.mark("", "")
             self.flush_taps()
+        if self.session is not None:  # a run cut short by the editor quitting is "stopped", not "running"
+            self.session.close()
         self.emit(m.Exit(code=0, reason="shutdown"))
 
     def load_plugins(self) -> None:
