@@ -263,7 +263,20 @@ def cmd_train(args: argparse.Namespace) -> int:
         console.print(f"[bold red]cannot train:[/] {escape(str(e))}", highlight=False)
         return EXIT_INVALID
     epochs = project.training.epochs if args.epochs is None else args.epochs
+    keeper = _keep_run(args, trainer, epochs, console)
+    if isinstance(keeper, int):
+        return keeper
+    if trainer.epoch:
+        console.print(f"continuing run {escape(keeper.path.name if keeper.path else args.resume)} after epoch "
+                      f"{trainer.epoch}", highlight=False)
+    if trainer.epoch >= epochs:
+        console.print(f"nothing to train: the run has done {trainer.epoch} of {epochs} epoch(s) "
+                      "(ask for more with --epochs)", highlight=False)
+        keeper.finish("finished")
+        return EXIT_OK
     console.print(f"training {escape(repr(project.name))} on {trainer.device} for {epochs} epoch(s)", highlight=False)
+    if keeper.path is not None:
+        console.print(f"run folder: {escape(str(keeper.path))}", highlight=False)
     for input_id, source in trainer.sources.items():
         dropped = source.split_size("train") - min(source.split_size("train"),
                                                    source.num_batches("train") * source.batch_size)
@@ -316,8 +329,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             else:
                 progress.update(task, completed=done, total=total)
 
+        ended = "failed"
         try:
-            for metrics in trainer.fit(epochs, on_step=on_step, check_finite=True):
+            for metrics in trainer.fit(epochs - trainer.epoch, on_step=on_step, check_finite=True):
                 last = metrics
                 step[0] = 0
                 shown = [k for k in metrics if k.startswith("loss/")] if len(trainer.model.orders) > 1 else ["loss"]
@@ -332,6 +346,11 @@ def cmd_train(args: argparse.Namespace) -> int:
                     write_text_atomic(args.metrics_out, "".join(written))
                 if args.checkpoint_dir:
                     trainer.save_checkpoint(args.checkpoint_dir, metrics)
+                keeper.epoch_done(metrics)
+            ended = "finished"
+        except KeyboardInterrupt:
+            ended = "stopped"
+            raise
         except OSError as e:
             progress.stop()
             console.print(
@@ -363,6 +382,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                 text = f"training failed {where}: {type(e).__name__}: {(str(e).strip().splitlines() or [''])[0]}"
             console.print(f"[bold red]training stopped:[/] {escape(text)}", highlight=False)
             return EXIT_INVALID
+        finally:
+            keeper.finish(ended)
     summary = _table(title="summary (last epoch)")
     summary.add_column("metric")
     summary.add_column("value", justify="right")
@@ -371,6 +392,50 @@ def cmd_train(args: argparse.Namespace) -> int:
             summary.add_row(k, _fmt(v))
     _console().print(summary)
     return EXIT_OK
+
+
+def _keep_run(args: argparse.Namespace, trainer: Any, epochs: int, console: Console) -> Any:
+    """The run folder for ``train`` (``--resume`` loads its last.pt, ``--init-from`` a run's
+    weights into a new run); an exit code when the run named cannot be used."""
+    from dpg_blocks.core.runs import RunError, resolve_run, runs_folder
+    from dpg_blocks.engine.run_keeper import ResumeRefused, RunKeeper
+    from dpg_blocks.engine.training import WeightsMismatch
+
+    if args.resume and args.init_from:
+        console.print("[bold red]cannot train:[/] --resume continues a run and --init-from starts a new one; "
+                      "choose one", highlight=False)
+        return EXIT_INVALID
+    folder = runs_folder(Path(args.project).resolve())
+    warned: list[str] = []
+
+    def warn(text: str) -> None:
+        if not warned:
+            warned.append(text)
+            console.print(f"[yellow]warning:[/] {escape(text)}", highlight=False)
+
+    try:
+        if args.resume:
+            return RunKeeper.resume(trainer, resolve_run(folder, args.resume), epochs, warn)
+        init_from = None
+        if args.init_from:
+            ref, _, which = args.init_from.rpartition(":") if args.init_from.endswith((":last", ":best")) \
+                else (args.init_from, "", "best")
+            run = resolve_run(folder, ref)
+            ckpt = run / f"{which}.pt"
+            if which == "best" and not ckpt.is_file():
+                ckpt = run / "last.pt"
+            if not ckpt.is_file():
+                raise RunError(f"run {run.name} has no checkpoint to start from")
+            trainer.load_weights(ckpt)
+            init_from = f"{run.name}:{ckpt.stem}"
+            console.print(f"starting from the weights of {escape(init_from)}", highlight=False)
+    except (ResumeRefused, WeightsMismatch, RunError) as e:
+        what = "--resume" if args.resume else "--init-from"
+        console.print(f"[bold red]cannot {what[2:].replace('-', ' ')}:[/] {escape(str(e))}", highlight=False)
+        return EXIT_INVALID
+    if args.no_run:
+        return RunKeeper(trainer, None, warn)
+    return RunKeeper.start(trainer, folder, args.run_name or "", epochs, warn, argv=sys.argv[1:], init_from=init_from)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -708,6 +773,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, help="override the project's seed")
     t.add_argument("--trust", action="store_true", help="trust and run this project's custom code (it is recorded)")
     t.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--run-name", metavar="NAME", help="name of the run folder kept beside the project")
+    t.add_argument("--no-run", action="store_true", help="keep no run folder")
+    t.add_argument("--resume", metavar="RUN", help="continue a run (an id, a run folder or 'last') from its "
+                   "last checkpoint, exactly; --epochs is then the run's total")
+    t.add_argument("--init-from", metavar="RUN[:last]", help="start a new run from another run's best "
+                   "(or last) weights, with fresh optimizers")
     with_plugins(t)
     t.set_defaults(func=cmd_train)
 

@@ -47,7 +47,7 @@ def test_train_writes_one_json_line_per_epoch_with_test_accuracy(tmp_path):
     metrics = tmp_path / "m.jsonl"
     ckpt = tmp_path / "ckpt"
     code = main([
-        "train", str(EXAMPLES / "mlp_digits.dpgb"), "--epochs", "2", "--metrics-out", str(metrics),
+        "train", str(EXAMPLES / "mlp_digits.dpgb"), "--no-run", "--epochs", "2", "--metrics-out", str(metrics),
         "--checkpoint-dir", str(ckpt), "--device", "cpu", "-q",
     ])
     assert code == 0
@@ -65,7 +65,7 @@ def test_train_refuses_an_invalid_project_with_the_failing_block(capsys):
 
 
 def test_train_refuses_an_unavailable_device(capsys):
-    code = main(["train", str(EXAMPLES / "mlp_digits.dpgb"), "--epochs", "1", "--device", "cuda:7", "-q"])
+    code = main(["train", str(EXAMPLES / "mlp_digits.dpgb"), "--no-run", "--epochs", "1", "--device", "cuda:7", "-q"])
     assert code == 1
 
 
@@ -85,7 +85,7 @@ def test_python_dash_m_works(args):
 
 def test_johns_mlp_reaches_95_percent_test_accuracy_in_10_epochs(tmp_path):
     metrics = tmp_path / "m.jsonl"
-    assert main(["train", str(EXAMPLES / "mlp_digits.dpgb"), "--epochs", "10", "--metrics-out", str(metrics), "-q"]) == 0
+    assert main(["train", str(EXAMPLES / "mlp_digits.dpgb"), "--no-run", "--epochs", "10", "--metrics-out", str(metrics), "-q"]) == 0
     last = json.loads(metrics.read_text().splitlines()[-1])
     assert last["epoch"] == 10
     assert last["test_accuracy"] >= 0.95
@@ -120,6 +120,6 @@ def test_train_and_export_say_which_plugins_failed_to_load(tmp_path, capsys):
     assert main(["export", str(example), "-o", str(tmp_path / "m.py"), "--plugins", str(plugs)]) == 0
     err = capsys.readouterr().err
     assert "plugin broken_pack" in err and "the pack is broken on purpose" in err, err
-    assert main(["train", str(example), "--epochs", "0", "--quiet", "--plugins", str(plugs)]) == 0
+    assert main(["train", str(example), "--no-run", "--epochs", "0", "--quiet", "--plugins", str(plugs)]) == 0
     err = capsys.readouterr().err
     assert "plugin broken_pack" in err and "the pack is broken on purpose" in err, err

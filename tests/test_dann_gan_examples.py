@@ -102,6 +102,6 @@ def test_gan_labels_depend_on_the_order():
 
 def test_training_the_gan_logs_both_orders_losses(tmp_path):
     metrics = tmp_path / "m.jsonl"
-    assert main(["train", str(EXAMPLES / "gan_digits.dpgb"), "--epochs", "1", "--metrics-out", str(metrics), "-q"]) == 0
+    assert main(["train", str(EXAMPLES / "gan_digits.dpgb"), "--no-run", "--epochs", "1", "--metrics-out", str(metrics), "-q"]) == 0
     (last,) = [json.loads(line) for line in metrics.read_text().splitlines()]
     assert {"loss/order_1", "loss/order_2", "lr/order_1", "lr/order_2"} <= set(last)

@@ -101,7 +101,7 @@ def test_exported_mlp_trains_like_dpg_blocks_train_bit_for_bit(tmp_path):
     assert without_time(metrics) == without_time(ref_metrics)
     # and what `dpg-blocks train` writes for the same seed
     cli_metrics = tmp_path / "cli.jsonl"
-    assert main(["train", str(EXAMPLES / "mlp_digits.dpgb"), "--epochs", "2", "--seed", "0", "--device", "cpu",
+    assert main(["train", str(EXAMPLES / "mlp_digits.dpgb"), "--no-run", "--epochs", "2", "--seed", "0", "--device", "cpu",
                  "-q", "--metrics-out", str(cli_metrics)]) == 0
     cli = [json.loads(line) for line in cli_metrics.read_text().splitlines()]
     assert without_time(metrics) == without_time(cli)

@@ -157,6 +157,8 @@ class Engine:
                     self.stuck_marked = False
                     self.mark("", "")
             self.flush_taps()
+        if self.session is not None:  # a run cut short by the editor quitting is "stopped", not "running"
+            self.session.close()
         self.emit(m.Exit(code=0, reason="shutdown"))
 
     def load_plugins(self) -> None:
@@ -288,7 +290,7 @@ class Engine:
 
     def train(self, cmd: Any) -> None:
         from .compiler import CompileError
-        from .session import TrainingSession
+        from .session import RunRequest, TrainingSession
 
         if self.session is not None:
             self.session.close()
@@ -301,6 +303,7 @@ class Engine:
                 self.emit, self.emit_tap, project, self.registry, cmd.project_dir, cmd.request_id,
                 epochs=cmd.epochs, device=cmd.device, trusted=self.trusted(project),
                 on_block=self.block_progress(cmd.request_id, "compile", None),
+                run=RunRequest(cmd.project_path, cmd.run_name, cmd.resume, cmd.init_from),
             )
         except CompileError as e:
             records = [r.to_dict() for r in e.records]

@@ -13,6 +13,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -20,10 +21,12 @@ from torch import nn
 
 from dpg_blocks import protocol as m
 from dpg_blocks.core.project import Project
+from dpg_blocks.core.runs import runs_folder
 from dpg_blocks.protocol.block_error import headline, where_text
 
 from .records import PATH_SEP
 from .registry import Registry
+from .run_keeper import RunKeeper
 from .taps import summarize
 from .training import EpochRun, NonFiniteLoss, Trainer
 
@@ -68,6 +71,16 @@ class Throughput:
 def batch_samples(batches: dict[int, list[Any]]) -> int:
     """The samples one step trained on: the largest batch an order of it drew."""
     return max((b[0].shape[0] for b in batches.values() if b and isinstance(b[0], torch.Tensor)), default=0)
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """Where a Train keeps its run (the Train command's run fields)."""
+
+    project_path: str = ""
+    name: str = ""
+    resume: str = ""
+    init_from: str = ""
 
 
 @dataclass(frozen=True)
@@ -212,12 +225,14 @@ class TrainingSession:
         device: str | None = None,
         trusted: bool = False,
         on_block: Callable[[Any], None] | None = None,
+        run: RunRequest | None = None,
     ) -> None:
         self.emit, self.emit_tap = emit, emit_tap
         self.request_id = request_id
         # on_block: the engine's progress and beacon while the Train compiles (validates) the project
         self.trainer = Trainer(project, registry, project_dir, device=device, trusted=trusted, on_block=on_block)
         self.epochs = project.training.epochs if epochs is None else epochs
+        self.keeper = self._keep_run(run or RunRequest())
         self.taps = Taps(self.trainer)
         self.state = "running"
         self.global_step = 0
@@ -228,6 +243,29 @@ class TrainingSession:
         self.throughput = Throughput()
         self._rates = (0.0, 0.0)  # the last measured (samples/s, steps/s)
 
+    def _keep_run(self, run: RunRequest) -> RunKeeper:
+        """The run folder (a ValueError when the run to resume or the weights cannot be used)."""
+        warned: list[str] = []
+
+        def warn(text: str) -> None:
+            if not warned:  # one warning: a full disk would otherwise say so every epoch
+                warned.append(text)
+                self.emit(m.Log(level="warning", text=text))
+
+        if run.resume:
+            keeper = RunKeeper.resume(self.trainer, run.resume, self.epochs, warn)
+        else:
+            init_from = None
+            if run.init_from:
+                self.trainer.load_weights(run.init_from)
+                init_from = f"{Path(run.init_from).parent.name}:{Path(run.init_from).stem}"
+            keeper = RunKeeper.start(self.trainer, runs_folder(run.project_path or None), run.name, self.epochs,
+                                     warn, init_from=init_from)
+        if keeper.path is not None:
+            self.emit(m.RunStarted(request_id=self.request_id, run_id=keeper.path.name, path=str(keeper.path),
+                                   resumed=bool(run.resume)))
+        return keeper
+
     @property
     def running(self) -> bool:
         return self.state == "running"
@@ -236,6 +274,7 @@ class TrainingSession:
         if state != "running":
             self.throughput.reset()
         self.state = state
+        self.keeper.finish(state)
         self.emit(m.TrainingState(state=state, reason=reason, request_id=self.request_id))
 
     def plan(self) -> m.TrainingPlan:
@@ -300,6 +339,7 @@ class TrainingSession:
                 self._block_failed(e, "evaluate", run.steps_done)
                 return
             self._run = None
+            self.keeper.epoch_done(metrics)
             self.emit(m.EpochMetrics(request_id=self.request_id, epoch=metrics["epoch"], metrics=metrics))
             if self.trainer.epoch >= self.epochs:
                 self.set_state("finished")
@@ -377,4 +417,6 @@ class TrainingSession:
         self.set_state("paused", f"{why}{where}")
 
     def close(self) -> None:
+        if self.state in ("running", "paused"):  # replaced by a new Train: this run is over
+            self.keeper.finish("stopped")
         self.taps.close()

@@ -378,12 +378,13 @@ class Trainer:
                 metrics[k] = None  # JSON has no NaN; the value is reported as missing
         return metrics
 
-    def save_checkpoint(self, folder: Path | str, metrics: dict[str, Any] | None = None) -> Path:
-        """Model, optimizers and schedulers after the current epoch (``epoch_NNNN.pt`` + ``last.pt``)."""
+    def checkpoint_bytes(self, metrics: dict[str, Any] | None = None) -> bytes:
+        """Everything a bit-exact resume needs after the current epoch, serialised: model,
+        optimizers, schedulers, epoch, every random stream (Python, numpy, torch, CUDA) and the
+        project. Serialised in memory (torch reports a full disk as a RuntimeError) so callers
+        write it atomically: a kill or a full disk leaves the previous file whole."""
         from dpg_blocks.core.project_file import project_to_dict
 
-        out = Path(folder)
-        out.mkdir(parents=True, exist_ok=True)
         state = {
             "epoch": self.epoch,
             "model": self.model.state_dict(),
@@ -391,19 +392,26 @@ class Trainer:
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items() if s is not None},
             "metrics": metrics or {},
             "project": json.dumps(project_to_dict(self.project)),
+            "seed": self.seed,
+            "rng": rng_state(),
         }
-        path = out / f"epoch_{self.epoch:04d}.pt"
-        # serialised in memory (torch reports a full disk as a RuntimeError), then written
-        # atomically: a kill or a full disk leaves the previous last.pt whole, never a 0-byte file
         buffer = io.BytesIO()
         torch.save(state, buffer)
-        data = buffer.getvalue()
+        return buffer.getvalue()
+
+    def save_checkpoint(self, folder: Path | str, metrics: dict[str, Any] | None = None) -> Path:
+        """Model, optimizers and schedulers after the current epoch (``epoch_NNNN.pt`` + ``last.pt``)."""
+        out = Path(folder)
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / f"epoch_{self.epoch:04d}.pt"
+        data = self.checkpoint_bytes(metrics)
         write_bytes_atomic(path, data)
         write_bytes_atomic(out / "last.pt", data)
         return path
 
-    def load_checkpoint(self, path: Path | str) -> None:
-        """Restore model, optimizers, schedulers and the epoch counter."""
+    def load_checkpoint(self, path: Path | str, restore_rng: bool = False) -> dict[str, Any]:
+        """Restore model, optimizers, schedulers and the epoch counter (and, with ``restore_rng``,
+        every random stream, for an exact resume); returns the checkpoint."""
         state = torch.load(path, map_location=self.device, weights_only=True)
         self.model.load_state_dict(state["model"])
         for k, s in state["optimizers"].items():
@@ -416,6 +424,53 @@ class Trainer:
                 sched.load_state_dict(s)
         self.epoch = int(state["epoch"])
         self.clock.at(self.epoch, 0)
+        if restore_rng and "rng" in state:
+            set_rng_state(state["rng"])
+        return state
+
+    def load_weights(self, path: Path | str) -> None:
+        """Load only a checkpoint's model weights (fresh optimizers); a missing, unexpected or
+        differently shaped tensor is refused by name (:class:`WeightsMismatch`)."""
+        state = torch.load(path, map_location=self.device, weights_only=True)
+        weights = state.get("model", state) if isinstance(state, dict) else state
+        own = self.model.state_dict()
+        problems = [f"missing {k}" for k in own if k not in weights]
+        problems += [f"unexpected {k}" for k in weights if k not in own]
+        problems += [f"{k}: {tuple(weights[k].shape)} in the checkpoint, {tuple(v.shape)} in the model"
+                     for k, v in own.items() if k in weights and tuple(weights[k].shape) != tuple(v.shape)]
+        if problems:
+            raise WeightsMismatch(f"the weights in {path} do not fit this model: " + "; ".join(problems[:5])
+                                  + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""))
+        self.model.load_state_dict(weights)
+
+
+class WeightsMismatch(ValueError):
+    """A checkpoint's weights do not fit the model (names or shapes differ)."""
+
+
+def rng_state() -> dict[str, Any]:
+    """Every random stream training draws from, in a form ``torch.load(weights_only=True)`` reads."""
+    version, internal, gauss = random.getstate()
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state: dict[str, Any] = {
+        "python": [version, list(internal), gauss],
+        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)],
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what :func:`rng_state` saved."""
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def _confuse(matrix: np.ndarray | None, pred: torch.Tensor, target: torch.Tensor, classes: int) -> np.ndarray:

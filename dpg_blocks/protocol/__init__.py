@@ -41,6 +41,7 @@ from .events import (
     Pong,
     Progress,
     Ready,
+    RunStarted,
     StepMetrics,
     TapFrame,
     TrainingError,
@@ -61,5 +62,5 @@ __all__ = [
     "Evaluate", "Export", "ImportModule", "ReloadPlugins", "Shutdown", "Ping",
     "Ready", "ValidationResult", "EpochMetrics", "EvaluationResult", "StepMetrics", "TapFrame", "Log",
     "Error", "Progress", "TrainingState", "NonFinite", "Pong", "Exit", "ExportResult",
-    "ImportResult", "TrainingStuck", "InspectData", "DataInfo", "TrainingPlan", "TrainingError",
+    "ImportResult", "TrainingStuck", "InspectData", "DataInfo", "TrainingPlan", "TrainingError", "RunStarted",
 ]

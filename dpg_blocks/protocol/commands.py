@@ -42,8 +42,15 @@ class Train(Command):
     request_id: int
     epochs: int | None = None
     device: str | None = None  # "cpu", "cuda", "cuda:1"; None: the project's / the best one
+    # the run folder (core/runs.py): kept beside project_path ("": an untitled project's folder)
+    project_path: str = ""
+    run_name: str = ""
+    resume: str = ""  # a run folder to continue from its last.pt (exactly); "" starts a new run
+    init_from: str = ""  # a checkpoint whose weights start the new run (fresh optimizers)
 
     def _validate(self) -> None:
+        if self.resume and self.init_from:
+            raise ValueError("resume and init_from exclude each other: continue a run, or start one from weights")
         if self.epochs is not None and self.epochs < 0:
             raise ValueError(f"epochs must be >= 0, got {self.epochs}")
 

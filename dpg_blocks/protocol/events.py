@@ -266,6 +266,16 @@ class Progress(Event):
 
 
 @message
+class RunStarted(Event):
+    """The run folder a Train writes (``run_id`` is its folder name); ``resumed`` when it continues one."""
+
+    request_id: int
+    run_id: str
+    path: str
+    resumed: bool = False
+
+
+@message
 class TrainingState(Event):
     """Training changed state; ``reason`` says why (empty when obvious)."""
 

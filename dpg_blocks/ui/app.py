@@ -697,7 +697,9 @@ class Editor:
                 st.emit("validation")
             self.visual.update()  # a new run: drop the last run's frames
             self.send_taps()  # before Train, so its first step is already watched
-            self.client.send(m.Train(project=st.project_dict(), project_dir=st.project_dir, request_id=rid))
+            # project_path: the engine keeps the run beside the saved project (core/runs.py)
+            self.client.send(m.Train(project=st.project_dict(), project_dir=st.project_dir, request_id=rid,
+                                     project_path=st.path or ""))
         elif what == "pause":
             self.client.send(m.Pause())
         elif what == "resume":
