@@ -140,3 +140,13 @@ def test_listing_200_runs_is_fast(tmp_path: Path, project: dict) -> None:
     took = time.perf_counter() - start
     assert len(runs) == 200 and all(r.state == "finished" for r in runs)
     assert took < 0.5, f"listing 200 runs took {took:.3f} s"
+
+
+def test_a_shipped_examples_runs_go_to_the_user_folder_not_the_installation():
+    from dpg_blocks.core.assets import examples_dir
+    from dpg_blocks.core.runs import runs_folder
+    from dpg_blocks.core.user_folder import user_dir
+
+    folder = runs_folder(examples_dir() / "mlp_digits.dpgb")
+    assert folder == user_dir() / "runs" / "examples" / "mlp_digits"
+    assert runs_folder("/somewhere/p.dpgb") == Path("/somewhere/p.runs")

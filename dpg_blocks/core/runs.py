@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .assets import assets_dir
 from .atomic_file import write_text_atomic
 from .run_changes import settings_changes
 from .user_folder import user_dir
@@ -54,7 +55,19 @@ def runs_folder(project_path: Path | str | None) -> Path:
     if project_path is None or str(project_path) == "":
         return user_dir() / "runs" / "untitled"
     p = Path(project_path)
+    # A shipped example lives inside the installation (site-packages, or a checkout's assets/):
+    # its runs go to the user folder, so the installation is never written to.
+    if _inside(p, assets_dir()):
+        return user_dir() / "runs" / "examples" / p.stem
     return p.parent / f"{p.stem}.runs"
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except (ValueError, OSError):
+        return False
+    return True
 
 
 def slug(name: str) -> str:
