@@ -821,7 +821,7 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for validation")
     sc.add_argument("--open", metavar="SUPERBLOCK", help="show the inside of this SuperBlock on the canvas")
     sc.add_argument("--auto-layout", action="store_true", help="lay the graph out first (the file is not changed)")
-    sc.add_argument("--tab", choices=["debug", "visualization", "optimization", "plugins"],
+    sc.add_argument("--tab", choices=["debug", "visualization", "optimization", "evaluation", "plugins"],
                     help="show this tab of the bottom pane")
     sc.add_argument("--train", type=int, default=0, metavar="EPOCHS",
                     help="press Train and shoot after EPOCHS epochs, with the selected block's heatmaps")

@@ -210,12 +210,15 @@ class Editor:
         self.workspace.on_resize(width, height)
 
     def show_tab(self, name: str) -> None:
-        """Bring a bottom tab forward: debug, visualization, optimization or plugins."""
+        """Bring a bottom tab forward: debug, visualization, optimization, evaluation (the
+        Optimization tab's Evaluation view) or plugins."""
         tabs = {"debug": self.debug_tab, "visualization": self.visual_tab,
-                "optimization": self.results_tab, "plugins": self.plugins_tab}
+                "optimization": self.results_tab, "evaluation": self.results_tab, "plugins": self.plugins_tab}
         if name not in tabs:
             raise ValueError(f"no tab {name!r}; one of {', '.join(tabs)}")
         dpg.set_value(self.tabs, tabs[name])
+        if name == "evaluation":
+            dpg.set_value(self.results.view_tabs, self.results.evaluation_tab)
 
     def _viewport_size(self) -> tuple[int, int]:
         if dpg.is_viewport_ok():
@@ -642,6 +645,8 @@ class Editor:
                 st.emit("training")
         elif isinstance(ev, m.TapFrame):
             self.visual.on_frame(ev)
+        elif isinstance(ev, m.EvaluationResult):
+            self.results.evaluation.on_result(dict(ev.metrics))
         elif isinstance(ev, m.ExportResult):
             self.exporter.on_result(ev)
         elif isinstance(ev, m.ImportResult):
@@ -706,6 +711,11 @@ class Editor:
             self.client.send(m.Resume())
         elif what == "stop":
             self.client.send(m.Stop())
+        elif what == "evaluate":
+            if not st.training.active:
+                st.say("Evaluate runs the model being trained: press Train first (a paused run can be evaluated)")
+                return
+            self.client.send(m.Evaluate(split="test", request_id=self.client.request_id()))
         elif what == "step":
             self.client.send(m.Step())  # one batch of every order, then paused again
         st.emit("training")
@@ -867,7 +877,8 @@ def run_screenshot(
         settled = 0
         saved_at = 0
         while dpg.is_dearpygui_running() and time.monotonic() < deadline:
-            editor.frame()
+            if not saved_at:  # once the frame is asked for, nothing changes: boxes match the pixels
+                editor.frame()
             dpg.render_dearpygui_frame()
             v = state.validation
             if state.catalog and v.received and not v.pending and not editor._validate_wanted:
@@ -929,7 +940,7 @@ def _layout_info(editor: Editor) -> dict[str, Any]:
                             "w": int(dpg.get_item_width(code.window) or 0),
                             "h": int(dpg.get_item_height(code.window) or 0)}} if code.shown else {}
     return {"nodes": nodes, "debug": editor.debug.text(), "data": editor.data.text(), "engine": editor.state.engine_text,
-            "code": code_info, "welcome": editor.welcome.boxes(),
+            "code": code_info, "welcome": editor.welcome.boxes(), "evaluation": editor.results.evaluation.boxes(),
             "plots": editor.results.plot_boxes(), "widgets": {name: _rect(item) for name, item in widgets.items()},
             "training": {"state": editor.state.training.state, "live": sorted(editor.state.training.live_blocks),
                          "progress": list(editor.results.progress_reading())}}

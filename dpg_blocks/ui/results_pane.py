@@ -18,6 +18,7 @@ import dearpygui.dearpygui as dpg
 from dpg_blocks.core.graph import Block
 from dpg_blocks.core.project import OPTIMIZERS, SCHEDULERS, Order
 
+from .evaluation_pane import EvaluationPane
 from .fields import add_typed, show
 from .state import EditorState
 
@@ -120,8 +121,6 @@ class ResultsPane:
                         self.acc_axis = dpg.add_plot_axis(dpg.mvYAxis, label="accuracy")
                 with dpg.tab(label="Evaluation") as self.evaluation_tab:
                     self.evaluation_area = dpg.add_group()
-                    dpg.add_text("Train a model: its evaluation on the test split shows here after each epoch.",
-                                 parent=self.evaluation_area, color=MUTED)
                 with dpg.tab(label="Runs") as self.runs_tab:
                     self.runs_area = dpg.add_group()
                     dpg.add_text("Every training run is kept beside the project; the runs show here.",
@@ -138,6 +137,7 @@ class ResultsPane:
             dpg.bind_item_theme(self.series[key], line_theme)
         # the catalog tells which blocks are inputs and losses: the order lists depend on it
         state.subscribe(lambda topic: self.update_settings() if topic == "catalog" else None)
+        self.evaluation = EvaluationPane(state, self.evaluation_area, lambda: command("evaluate"))
         self.update_settings()
         self.update()
 
@@ -274,6 +274,7 @@ class ResultsPane:
     def update(self) -> None:
         """Show the training run: state, progress, last epoch's numbers, the plots."""
         run = self.state.training
+        self.evaluation.update()
         self._show_progress()
         text = run.state if run.state != "idle" else "not trained"
         if run.epochs:
