@@ -733,7 +733,7 @@ def cmd_screenshot(args: argparse.Namespace) -> int:
     try:
         code = run_screenshot(args.project, args.output, select=args.select, size=(w, h), boxes=args.boxes,
                               timeout_s=args.timeout, open_super=args.open, layout=args.auto_layout,
-                              tab=args.tab, train_epochs=args.train, code=args.code)
+                              tab=args.tab, train_epochs=args.train, code=args.code, runs=args.runs)
     except ProjectFileError as e:
         console.print(f"[bold red]cannot read the project:[/] {e}", highlight=False)
         return EXIT_UNREADABLE
@@ -821,11 +821,13 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for validation")
     sc.add_argument("--open", metavar="SUPERBLOCK", help="show the inside of this SuperBlock on the canvas")
     sc.add_argument("--auto-layout", action="store_true", help="lay the graph out first (the file is not changed)")
-    sc.add_argument("--tab", choices=["debug", "visualization", "optimization", "evaluation", "plugins"],
+    sc.add_argument("--tab", choices=["debug", "visualization", "optimization", "evaluation", "runs", "plugins"],
                     help="show this tab of the bottom pane")
     sc.add_argument("--train", type=int, default=0, metavar="EPOCHS",
                     help="press Train and shoot after EPOCHS epochs, with the selected block's heatmaps")
     sc.add_argument("--code", metavar="BLOCK", help="open this Custom block's code window (and select it)")
+    sc.add_argument("--runs", metavar="NAMES", help="tick these kept runs (comma-separated names, or all) and "
+                    "shoot their curves overlaid")
     sc.set_defaults(func=cmd_screenshot)
 
     tr = sub.add_parser("trust", help="trust the custom code in a project so that it runs (or --show, --revoke)")

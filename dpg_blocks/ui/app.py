@@ -37,6 +37,7 @@ from .prefs import Preferences
 from .project_controls import ProjectControls
 from .recovery import DEFAULT_INTERVAL_S, Recovery
 from .results_pane import ResultsPane
+from .runs_list import RunsList
 from .screen import fit_viewport
 from .shortcuts import MOUSE_HELP, SHORTCUTS, Keyboard
 from .state import EditorState
@@ -108,11 +109,16 @@ class Editor:
         self.exporter = ExportControls(self.state, lambda: self.client)  # File › Export to PyTorch / ONNX…
         self.importer = ImportControls(self.state, lambda: self.client, self.controls)  # File › Import PyTorch…
         self.controls.attach_menus(self.recent_menu, self.font_menu)
+        self.runs = RunsList(self.state, self.results.runs_area,  # the Results pane's Runs tab
+                             lambda resume: self.training_command("train", resume=resume),
+                             (self.results.loss_axis, self.results.acc_axis))
         self.welcome = Welcome(self.state, self.canvas.view, self.controls.open_recent)  # on an empty project
         self._context_menu()
         self._help_window()
         self.keyboard = Keyboard(self, self._typing)
         self._handlers()
+        self._runs_shown = self.runs.folder
+        self.runs.refresh()
         self.state.subscribe(self._on_state)
         if self.prefs.problem:
             self.state.say(self.prefs.problem)
@@ -210,15 +216,16 @@ class Editor:
         self.workspace.on_resize(width, height)
 
     def show_tab(self, name: str) -> None:
-        """Bring a bottom tab forward: debug, visualization, optimization, evaluation (the
-        Optimization tab's Evaluation view) or plugins."""
+        """Bring a bottom tab forward: debug, visualization, optimization, evaluation or runs (the
+        Optimization tab's Evaluation and Runs views) or plugins."""
         tabs = {"debug": self.debug_tab, "visualization": self.visual_tab,
-                "optimization": self.results_tab, "evaluation": self.results_tab, "plugins": self.plugins_tab}
+                "optimization": self.results_tab, "evaluation": self.results_tab, "runs": self.results_tab,
+                "plugins": self.plugins_tab}
         if name not in tabs:
             raise ValueError(f"no tab {name!r}; one of {', '.join(tabs)}")
         dpg.set_value(self.tabs, tabs[name])
-        if name == "evaluation":
-            dpg.set_value(self.results.view_tabs, self.results.evaluation_tab)
+        if name in ("evaluation", "runs"):
+            dpg.set_value(self.results.view_tabs, getattr(self.results, f"{name}_tab"))
 
     def _viewport_size(self) -> tuple[int, int]:
         if dpg.is_viewport_ok():
@@ -269,6 +276,11 @@ class Editor:
                     self.training_command("stop")  # a new or opened project: the old run ends
             self.results.update()
             self._show_engine()
+        elif topic == "file" and self.runs.folder != self._runs_shown:
+            self._runs_shown = self.runs.folder  # another project (or Save As): its runs
+            self.runs.refresh()
+            if dpg.is_viewport_ok():
+                dpg.set_viewport_title(self.state.title)
         elif topic == "file" and dpg.is_viewport_ok():
             dpg.set_viewport_title(self.state.title)
 
@@ -606,6 +618,8 @@ class Editor:
                 was_active = st.training.active
                 st.training.state, st.training.reason = ev.state, ev.reason
                 st.emit("training")
+                if ev.state in ("finished", "stopped", "failed", "paused"):
+                    self.runs.refresh()  # the run's state and final figures
                 if was_active != st.training.active:
                     st.emit("validation")  # the canvas marks (or stops marking) the live blocks
         elif isinstance(ev, m.TrainingPlan):
@@ -621,6 +635,7 @@ class Editor:
             if ev.request_id == st.training.request_id:
                 st.training.epochs.append(dict(ev.metrics))
                 st.emit("training")
+                self.runs.refresh()  # its epochs and final figures (one run.json read per run)
         elif isinstance(ev, m.StepMetrics):
             if ev.request_id == st.training.request_id:
                 if ev.losses:
@@ -645,6 +660,9 @@ class Editor:
                 st.emit("training")
         elif isinstance(ev, m.TapFrame):
             self.visual.on_frame(ev)
+        elif isinstance(ev, m.RunStarted):
+            if ev.request_id == st.training.request_id:
+                self.runs.refresh()
         elif isinstance(ev, m.EvaluationResult):
             self.results.evaluation.on_result(dict(ev.metrics))
         elif isinstance(ev, m.ExportResult):
@@ -684,8 +702,9 @@ class Editor:
             self.client.send(m.ReloadPlugins())
         self.state.say(f"{why}: reloading plugins…" if why else "reloading plugins…")
 
-    def training_command(self, what: str) -> None:
-        """Train / pause / resume / stop / step through the protocol."""
+    def training_command(self, what: str, resume: str = "") -> None:
+        """Train / pause / resume / stop / step through the protocol; ``resume``: a run folder
+        that Train continues exactly (the Runs tab's Continue)."""
         from dpg_blocks import protocol as m
 
         if self.client is None:
@@ -703,8 +722,9 @@ class Editor:
             self.visual.update()  # a new run: drop the last run's frames
             self.send_taps()  # before Train, so its first step is already watched
             # project_path: the engine keeps the run beside the saved project (core/runs.py)
+            init_from = "" if resume else self.runs.take_init_from()  # the Runs tab's Load weights
             self.client.send(m.Train(project=st.project_dict(), project_dir=st.project_dir, request_id=rid,
-                                     project_path=st.path or ""))
+                                     project_path=st.path or "", resume=resume, init_from=init_from))
         elif what == "pause":
             self.client.send(m.Pause())
         elif what == "resume":
@@ -840,6 +860,7 @@ def run_screenshot(
     tab: str | None = None,
     train_epochs: int = 0,
     code: str | None = None,
+    runs: str | None = None,
 ) -> int:
     """Render the editor on ``project_path`` (None: a bare editor, as a bare ``dpg-blocks`` opens)
     once validation has arrived, save the frame, exit.
@@ -849,7 +870,8 @@ def run_screenshot(
     shows that bottom tab (debug, visualization, optimization or plugins); ``train_epochs``
     presses Train and shoots once that many epochs are plotted and the selected block's
     heatmaps have arrived, or once the run paused itself (a block failed in training);
-    ``code`` selects that block and opens its code window.
+    ``code`` selects that block and opens its code window; ``runs`` ("all" or comma-separated
+    run names) ticks those kept runs and shoots their curves overlaid in the Curves tab.
     Returns 0 on success, 1 on a timeout, 2 when the project cannot be read.
     """
     from dpg_blocks.core import load_project
@@ -893,6 +915,16 @@ def run_screenshot(
                 settled = min(settled, 2)
             if not editor.data.ready():  # a selected Input: shoot once its data preview is drawn
                 settled = min(settled, 2)
+            if runs and settled == 2:
+                wanted = {n.strip() for n in runs.split(",")}
+                chosen = [r for r in editor.runs.runs if runs == "all" or r.name in wanted]
+                if not chosen:
+                    raise SystemExit(f"no kept run called {runs!r} (runs: {', '.join(r.name for r in editor.runs.runs)})")
+                for r in chosen:
+                    editor.runs.tick(r.id, True)
+                editor.show_tab("optimization")
+                dpg.set_value(editor.results.view_tabs, editor.results.curves_tab)
+                runs = None
             if code and settled == 2:
                 editor.code_window.open(find_block(state, code) or "")
                 code = None
@@ -940,7 +972,7 @@ def _layout_info(editor: Editor) -> dict[str, Any]:
                             "w": int(dpg.get_item_width(code.window) or 0),
                             "h": int(dpg.get_item_height(code.window) or 0)}} if code.shown else {}
     return {"nodes": nodes, "debug": editor.debug.text(), "data": editor.data.text(), "engine": editor.state.engine_text,
-            "code": code_info, "welcome": editor.welcome.boxes(), "evaluation": editor.results.evaluation.boxes(),
+            "code": code_info, "welcome": editor.welcome.boxes(), "runs": editor.runs.boxes(), "evaluation": editor.results.evaluation.boxes(),
             "plots": editor.results.plot_boxes(), "widgets": {name: _rect(item) for name, item in widgets.items()},
             "training": {"state": editor.state.training.state, "live": sorted(editor.state.training.live_blocks),
                          "progress": list(editor.results.progress_reading())}}
