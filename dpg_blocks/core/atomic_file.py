@@ -148,3 +148,21 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically; see :func:`write_bytes_atomic`."""
     write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def append_line_durably(path: str | os.PathLike[str], line: str) -> None:
+    """Append one line (``line`` ends in a newline) to a log such as a run's ``metrics.jsonl``,
+    flushed and fsynced before returning.
+
+    Not atomic — a kill can leave a torn last line, which readers of such logs skip — but
+    appending never rewrites what earlier epochs wrote, so a log of any length costs one line per
+    epoch. A new file gets the user's umask, like every other file the tool writes.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, _mode_for(Path(path)))
+    try:
+        data = line.encode("utf-8")
+        while data:
+            data = data[os.write(fd, data):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .assets import assets_dir
-from .atomic_file import write_text_atomic
+from .atomic_file import append_line_durably, write_text_atomic
 from .run_changes import settings_changes
 from .user_folder import user_dir
 
@@ -378,10 +378,7 @@ class RunWriter:
         """Append one epoch's metrics (one line, flushed and fsynced) and update run.json;
         True when this epoch is the run's best so far (the caller then writes best.pt)."""
         line = json.dumps(metrics, allow_nan=False) + "\n"
-        with open(self.path / METRICS_FILE, "a", encoding="utf-8") as f:
-            f.write(line)
-            f.flush()
-            os.fsync(f.fileno())
+        append_line_durably(self.path / METRICS_FILE, line)
         self._rows.append(metrics)
         before = self.doc.get("best")
         self._summarise()
