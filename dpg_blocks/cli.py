@@ -388,7 +388,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     summary.add_column("metric")
     summary.add_column("value", justify="right")
     for k, v in last.items():
-        if k not in ("confusion_matrix", "classes", "per_class", "macro", "weighted"):
+        if k not in ("confusion_matrix", "classes", "per_class", "macro", "weighted", "misclassified"):
             summary.add_row(k, _fmt(v))
     _console().print(summary)
     return EXIT_OK

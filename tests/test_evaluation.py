@@ -48,3 +48,26 @@ def test_metrics_out_holds_the_per_class_figures_of_the_confusion_matrix(tmp_pat
     accuracy = np.trace(cm) / cm.sum()
     assert last["test_accuracy"] == pytest.approx(accuracy)
     assert last["weighted"]["recall"] == pytest.approx(accuracy)  # weighted recall is accuracy
+    wrong = last["misclassified"]
+    assert len(wrong) == min(16, int(cm.sum() - np.trace(cm)))
+    assert all(w["true"] != w["pred"] for w in wrong)
+    assert [w["index"] for w in wrong] == sorted(w["index"] for w in wrong)  # the first ones, in test order
+
+
+def test_the_gallery_keeps_the_first_wrong_samples_with_their_classes():
+    import torch
+
+    from dpg_blocks.engine.evaluation import MAX_MISCLASSIFIED, Misclassified
+
+    m = Misclassified()
+    x = torch.arange(6, dtype=torch.float32).reshape(3, 2)
+    pred = torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3]])  # says 0, 1, 0
+    m.add(x, pred, torch.tensor([0, 0, 1]))  # wrong: samples 1 and 2
+    assert [(f["index"], f["true"], f["pred"]) for f in m.found] == [(1, 0, 1), (2, 1, 0)]
+    assert m.found[0]["sample"].tolist() == [2.0, 3.0]
+    m.add(x, pred, torch.tensor([1, 1, 1]))  # wrong: samples 3 and 5 of the split
+    assert [f["index"] for f in m.found] == [1, 2, 3, 5]
+    assert m.listed(["cat", "dog"])[0] == {"index": 1, "true": "cat", "pred": "dog"}
+    for _ in range(MAX_MISCLASSIFIED):
+        m.add(x, pred, torch.tensor([1, 1, 1]))
+    assert len(m.found) == MAX_MISCLASSIFIED and m.full

@@ -61,3 +61,11 @@ def test_the_drawn_confusion_matrix_agrees_with_metrics_out(tmp_path):
         c = ev["cells"][i][i]
         blue = pixels(c)
         assert np.mean((blue[:, 2] > 180) & (blue[:, 0] < 110)) > 0.5, (i, c)
+
+    # the gallery: misclassified test samples drawn (not a blank texture), each labelled true → predicted
+    gallery = ev["gallery"]
+    assert gallery["labels"] and all(a != b for a, b in (label.split("→") for label in gallery["labels"]))
+    assert [f"{w['true']}→{w['pred']}" for w in last["misclassified"]] == gallery["labels"]
+    area = img[gallery["y"]:gallery["y"] + gallery["h"], gallery["x"]:gallery["x"] + gallery["w"]]
+    assert (area.max(axis=2) > 200).mean() > 0.05  # the digits' bright strokes
+

@@ -48,3 +48,41 @@ def class_report(confusion: np.ndarray, names: list[str]) -> dict[str, Any]:
         "macro": average(present.astype(np.float64)),
         "weighted": average(support if total > 0 else support * 0),
     }
+
+
+MAX_MISCLASSIFIED = 16  # the gallery's samples (the first ones, in test-split order)
+
+
+class Misclassified:
+    """The first MAX_MISCLASSIFIED test samples the classifier got wrong, with true and predicted
+    classes and ``index`` (the sample's position in the test split, which is never shuffled).
+
+    Batches are looked at only until the gallery is full, so it costs one comparison per batch
+    of the first few batches and nothing after.
+    """
+
+    def __init__(self) -> None:
+        self.found: list[dict[str, Any]] = []  # index, true, pred, sample (numpy, as the model saw it)
+        self.seen = 0
+
+    @property
+    def full(self) -> bool:
+        return len(self.found) >= MAX_MISCLASSIFIED
+
+    def add(self, x: Any, pred: Any, target: Any) -> None:
+        """One batch: ``x`` the head's input samples, ``pred`` (N, classes) scores, ``target`` (N,)."""
+        n = int(target.shape[0])
+        if not self.full and getattr(x, "shape", (0,))[0] == n and pred.shape[0] == n:
+            guess = pred.argmax(1)
+            wrong = (guess != target).nonzero().flatten().tolist()
+            for i in wrong[: MAX_MISCLASSIFIED - len(self.found)]:
+                self.found.append({"index": self.seen + i, "true": int(target[i]), "pred": int(guess[i]),
+                                   "sample": x[i].detach().float().cpu().numpy()})
+        self.seen += n
+
+    def listed(self, names: list[str]) -> list[dict[str, Any]]:
+        """For ``--metrics-out``: index and class names (no pixels)."""
+        def name(c: int) -> str:
+            return names[c] if 0 <= c < len(names) else str(c)
+
+        return [{"index": f["index"], "true": name(f["true"]), "pred": name(f["pred"])} for f in self.found]

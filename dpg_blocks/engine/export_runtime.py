@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from .datasets import DataSource
-from .evaluation import class_names, class_report
+from .evaluation import Misclassified, class_names, class_report
 from .progress import TrainingClock, attach_clock
 from .training import _confuse, _Score, _score
 
@@ -185,6 +185,7 @@ def evaluate(
     confusion: np.ndarray | None = None
     # the confusion matrix shows the first classification head (of the first order with one)
     cm_head = next(((o.index, i) for o in orders for i, h in enumerate(o.heads) if h[0] == "classification"), None)
+    wrong = Misclassified()
     for order in orders:
         if not order.inputs:
             continue
@@ -208,6 +209,8 @@ def evaluate(
                 if (order.index, i) == cm_head:
                     known = data[name].num_classes if name is not None else None
                     confusion = _confuse(confusion, pred, target, max(known or 0, pred.shape[1]))
+                    if split == "test" and not wrong.full and name in order.inputs:
+                        wrong.add(batch[2 * list(order.inputs).index(name)], pred, target)
         if steps:
             metrics[f"{split}_loss/order_{order.index}"] = loss_sum / steps
     add_accuracy(metrics, split, orders, scores)
@@ -217,6 +220,7 @@ def evaluate(
         source = data[head_input] if head_input is not None else None
         metrics["classes"] = class_names(getattr(source, "class_names", None), confusion.shape[0])
         metrics.update(class_report(confusion, metrics["classes"]))
+        metrics["misclassified"] = wrong.listed(metrics["classes"])
     return metrics
 
 

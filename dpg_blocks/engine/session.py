@@ -341,6 +341,9 @@ class TrainingSession:
             self._run = None
             self.keeper.epoch_done(metrics)
             self.emit(m.EpochMetrics(request_id=self.request_id, epoch=metrics["epoch"], metrics=metrics))
+            gallery = misclassified_event(self.trainer, self.request_id, metrics["epoch"], metrics.get("classes") or [])
+            if gallery is not None:
+                self.emit(gallery)
             if self.trainer.epoch >= self.epochs:
                 self.set_state("finished")
 
@@ -420,3 +423,28 @@ class TrainingSession:
         if self.state in ("running", "paused"):  # replaced by a new Train: this run is over
             self.keeper.finish("stopped")
         self.taps.close()
+
+
+def misclassified_event(trainer: Trainer, request_id: int, epoch: int,
+                        names: list[str]) -> m.MisclassifiedSamples | None:
+    """The last test evaluation's wrong samples as thumbnails (None when there are none or the
+    classifier's input is not image-like: fewer than 16 values a sample)."""
+    import numpy as np
+
+    from .data_info import thumbnail
+
+    found = [f for f in trainer.misclassified if np.asarray(f["sample"]).size >= 16]
+    if not found:
+        return None
+    samples = [np.asarray(f["sample"], dtype=np.float64) for f in found]
+    lo, hi = min(float(s.min()) for s in samples), max(float(s.max()) for s in samples)
+
+    def name(c: int) -> str:
+        return names[c] if 0 <= c < len(names) else str(c)
+
+    return m.MisclassifiedSamples(
+        request_id=request_id, epoch=epoch,
+        thumbnails=[m.array_to_wire(thumbnail(s, lo, hi)) for s in samples],
+        true=[name(f["true"]) for f in found], pred=[name(f["pred"]) for f in found],
+        indices=[int(f["index"]) for f in found])
+

@@ -27,7 +27,7 @@ from dpg_blocks.core.project import OptimizerSettings, Order, Project
 from .compiler import CompiledModel, CompileResult, Head, compile_project
 from .datasets import DataSource
 from .device import resolve_device
-from .evaluation import class_names, class_report
+from .evaluation import Misclassified, class_names, class_report
 from .progress import TrainingClock, attach_clock
 from .registry import Registry
 
@@ -158,6 +158,7 @@ class Trainer:
         self.sources: dict[str, DataSource] = self.compiled.sources
         self.names = {nid: n.block.name for nid, n in self.compiled.flat.nodes.items()}
         self.epoch = 0
+        self.misclassified: list[dict[str, Any]] = []  # the last test evaluation's (evaluation.py)
         self.last_run: EpochRun | None = None
         self.optimizers: dict[int, torch.optim.Optimizer | None] = {}
         self.schedulers: dict[int, Any] = {}
@@ -305,6 +306,7 @@ class Trainer:
             ((k, i) for k in self.model.orders for i, h in enumerate(self.model.heads[k]) if h.kind == "classification"),
             None,
         )
+        wrong = Misclassified()  # the test split's gallery (the confusion matrix's head)
         for index in self.model.orders:
             inputs = self.model.input_ids[index]
             if not inputs:
@@ -329,6 +331,8 @@ class Trainer:
                     sc.add(int(got[0]), got[1])
                     if (index, i) == cm_head:
                         confusion = _confuse(confusion, pred, target, self._classes(head, pred))
+                        if split == "test" and not wrong.full and head.input_id in inputs:
+                            wrong.add(batch[2 * inputs.index(head.input_id)], pred, target)
             if steps:
                 metrics[f"{split}_loss/order_{index}"] = loss_sum / steps
         self._add_accuracy(metrics, split, scores)
@@ -339,6 +343,9 @@ class Trainer:
             names = class_names(src.class_names if src is not None else None, confusion.shape[0])
             metrics["classes"] = names
             metrics.update(class_report(confusion, names))
+            metrics["misclassified"] = wrong.listed(names)
+        if split == "test":
+            self.misclassified = wrong.found  # with the samples: the editor's gallery
         return metrics
 
     def _classes(self, head: Head, pred: torch.Tensor) -> int:

@@ -37,6 +37,7 @@ from .events import (
     ExportResult,
     ImportResult,
     Log,
+    MisclassifiedSamples,
     NonFinite,
     Pong,
     Progress,
@@ -63,4 +64,5 @@ __all__ = [
     "Ready", "ValidationResult", "EpochMetrics", "EvaluationResult", "StepMetrics", "TapFrame", "Log",
     "Error", "Progress", "TrainingState", "NonFinite", "Pong", "Exit", "ExportResult",
     "ImportResult", "TrainingStuck", "InspectData", "DataInfo", "TrainingPlan", "TrainingError", "RunStarted",
+    "MisclassifiedSamples",
 ]

@@ -128,6 +128,33 @@ class DataInfo(Event):
 
 
 @message
+class MisclassifiedSamples(Event):
+    """Test samples the classifier got wrong after an epoch: the Evaluation tab's gallery.
+
+    ``thumbnails`` are uint8 images (H×W or H×W×3, at most MAX_THUMBNAIL_SIDE a side), each
+    with its ``true`` and ``pred`` class name and ``indices`` (its position in the test split).
+    Sent after the epoch's EpochMetrics, only when the classifier's input is image-like.
+    """
+
+    request_id: int
+    epoch: int
+    thumbnails: list[WireArray] = field(default_factory=list)
+    true: list[str] = field(default_factory=list)
+    pred: list[str] = field(default_factory=list)
+    indices: list[int] = field(default_factory=list)
+
+    def _validate(self) -> None:
+        n = len(self.thumbnails)
+        if n > MAX_THUMBNAILS or not len(self.true) == len(self.pred) == len(self.indices) == n:
+            raise ValueError(f"at most {MAX_THUMBNAILS} thumbnails, each with a true and a predicted class and an index")
+        for t in self.thumbnails:
+            if t.dtype != "uint8" or len(t.shape) not in (2, 3) or (len(t.shape) == 3 and t.shape[2] != 3):
+                raise ValueError(f"a thumbnail is uint8 H×W or H×W×3, got {t.dtype} {t.shape}")
+            if max(t.shape[:2]) > MAX_THUMBNAIL_SIDE:
+                raise ValueError(f"a thumbnail is at most {MAX_THUMBNAIL_SIDE} a side, got {t.shape}")
+
+
+@message
 class StepMetrics(Event):
     """Losses of one training step (by name, e.g. ``order_1``) and where the run stands.
 

@@ -663,6 +663,9 @@ class Editor:
         elif isinstance(ev, m.RunStarted):
             if ev.request_id == st.training.request_id:
                 self.runs.refresh()
+        elif isinstance(ev, m.MisclassifiedSamples):
+            if ev.request_id == st.training.request_id:
+                self.results.evaluation.gallery.show(ev.thumbnails, ev.true, ev.pred, ev.epoch)
         elif isinstance(ev, m.EvaluationResult):
             self.results.evaluation.on_result(dict(ev.metrics))
         elif isinstance(ev, m.ExportResult):

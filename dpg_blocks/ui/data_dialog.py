@@ -52,17 +52,25 @@ def data_key(params: dict[str, Any], project_dir: str) -> str:
 def strip_pixels(thumbnails: list[np.ndarray]) -> np.ndarray:
     """The preview strip as RGBA floats (STRIP_H × STRIP_W × 4): each thumbnail scaled up
     (nearest pixel, aspect kept) into its cell, left to right; empty cells are transparent."""
-    out = np.zeros((STRIP_H, STRIP_W, 4), dtype=np.float32)
-    for i, t in enumerate(thumbnails[:SLOTS]):
+    return grid_pixels(thumbnails, SLOTS, SLOTS, CELL, GAP, 0)
+
+
+def grid_pixels(thumbnails: list[np.ndarray], slots: int, columns: int, cell: int, gap: int,
+                row_gap: int) -> np.ndarray:
+    """Thumbnails in a grid of ``columns`` (RGBA floats, rows of ``cell`` + ``row_gap`` px):
+    each scaled up (nearest pixel, aspect kept) into its cell; empty cells are transparent."""
+    rows_n = -(-slots // columns)  # the texture's size is fixed: every slot has its cell
+    out = np.zeros((rows_n * (cell + row_gap) - row_gap, columns * (cell + gap) - gap, 4), dtype=np.float32)
+    for i, t in enumerate(thumbnails[:slots]):
         img = np.asarray(t, dtype=np.float32) / 255.0
         rgb = np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img[..., :3]
         h, w = rgb.shape[:2]
-        scale = min(CELL / h, CELL / w)
+        scale = min(cell / h, cell / w)
         dh, dw = max(1, int(h * scale)), max(1, int(w * scale))
         rows = np.minimum((np.arange(dh) / scale).astype(int), h - 1)
         cols = np.minimum((np.arange(dw) / scale).astype(int), w - 1)
-        x0 = i * (CELL + GAP) + (CELL - dw) // 2
-        y0 = (CELL - dh) // 2
+        x0 = (i % columns) * (cell + gap) + (cell - dw) // 2
+        y0 = (i // columns) * (cell + row_gap) + (cell - dh) // 2
         out[y0:y0 + dh, x0:x0 + dw, :3] = rgb[rows][:, cols]
         out[y0:y0 + dh, x0:x0 + dw, 3] = 1.0
     return out

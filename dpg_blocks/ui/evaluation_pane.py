@@ -64,6 +64,7 @@ class EvaluationPane:
                 with dpg.group():
                     self.table_parent = dpg.add_group()
                     self.accuracy_text = dpg.add_text("", color=MUTED)
+                self.gallery = Gallery(dpg.add_group())
         self.table: int | str | None = None
 
     # -- data ----------------------------------------------------------------------------------
@@ -173,5 +174,53 @@ class EvaluationPane:
         (x, y), (w, h) = dpg.get_item_rect_min(self.matrix), dpg.get_item_rect_size(self.matrix)
         return {"matrix": {"x": int(x), "y": int(y), "w": int(w), "h": int(h)},
                 "cells": [[{**c, "x": c["x"] + int(x), "y": c["y"] + int(y)} for c in row] for row in self.cells],
-                "classes": list((self.shown or {}).get("classes") or []),
+                "classes": list((self.shown or {}).get("classes") or []), "gallery": self.gallery.boxes(),
                 "title": dpg.get_value(self.title)}
+
+
+GALLERY_COLUMNS, GALLERY_SLOTS = 8, 16
+GALLERY_CELL, GALLERY_GAP, GALLERY_LABEL = 34, 6, 14  # px: a thumbnail, the space beside it, its label below
+
+
+class Gallery:
+    """The misclassified test samples (MisclassifiedSamples): thumbnails with "true → predicted"."""
+
+    def __init__(self, parent: int | str) -> None:
+        from .data_dialog import grid_pixels
+
+        self._pixels = grid_pixels
+        self.height = -(-GALLERY_SLOTS // GALLERY_COLUMNS) * (GALLERY_CELL + GALLERY_LABEL)
+        self.width = GALLERY_COLUMNS * (GALLERY_CELL + GALLERY_GAP) - GALLERY_GAP
+        with dpg.texture_registry():
+            self.texture = dpg.add_dynamic_texture(self.width, self.height, [0.0] * (self.width * self.height * 4))
+        with dpg.group(parent=parent):
+            self.title = dpg.add_text("", color=MUTED)
+            with dpg.drawlist(width=self.width, height=self.height) as self.drawlist:
+                dpg.draw_image(self.texture, (0, 0), (self.width, self.height))
+                self.labels = dpg.add_draw_layer()
+        self.shown: list[tuple[str, str]] = []
+
+    def show(self, thumbnails: list[Any], true: list[str], pred: list[str], epoch: int) -> None:
+        import numpy as np
+
+        from dpg_blocks.protocol import wire_to_array
+
+        images = [np.asarray(wire_to_array(t)) for t in thumbnails]
+        pixels = self._pixels(images, GALLERY_SLOTS, GALLERY_COLUMNS, GALLERY_CELL, GALLERY_GAP, GALLERY_LABEL)
+        dpg.set_value(self.texture, pixels.ravel().tolist())
+        dpg.delete_item(self.labels, children_only=True)
+        self.shown = list(zip(true, pred, strict=True))[:GALLERY_SLOTS]
+        for i, (t, p) in enumerate(self.shown):
+            x = (i % GALLERY_COLUMNS) * (GALLERY_CELL + GALLERY_GAP)
+            y = (i // GALLERY_COLUMNS) * (GALLERY_CELL + GALLERY_LABEL) + GALLERY_CELL
+            dpg.draw_text((x, y), short(f"{t}→{p}", 7), size=12, color=(240, 150, 130), parent=self.labels)
+        dpg.set_value(self.title, f"misclassified test samples (true → predicted), epoch {epoch}:"
+                      if self.shown else "")
+
+    def boxes(self) -> dict[str, Any]:
+        (x, y), (w, h) = dpg.get_item_rect_min(self.drawlist), dpg.get_item_rect_size(self.drawlist)
+        return {"x": int(x), "y": int(y), "w": int(w), "h": int(h), "labels": [f"{t}→{p}" for t, p in self.shown]}
+
+
+def short(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
