@@ -20,6 +20,15 @@ LogLevel = Literal["debug", "info", "warning", "error"]
 State = Literal["running", "paused", "stopped", "finished", "failed"]
 
 
+def check_thumbnails(thumbnails: list[WireArray]) -> None:
+    """Each thumbnail is a small uint8 image: H×W or H×W×3, at most MAX_THUMBNAIL_SIDE a side."""
+    for t in thumbnails:
+        if t.dtype != "uint8" or len(t.shape) not in (2, 3) or (len(t.shape) == 3 and t.shape[2] != 3):
+            raise ValueError(f"a thumbnail is uint8 H×W or H×W×3, got {t.dtype} {t.shape}")
+        if max(t.shape[:2]) > MAX_THUMBNAIL_SIDE:
+            raise ValueError(f"a thumbnail is at most {MAX_THUMBNAIL_SIDE} a side, got {t.shape}")
+
+
 @message
 class Ready(Event):
     """The engine is up (or reloaded its plugins): the block catalog and the plugin failures.
@@ -120,11 +129,7 @@ class DataInfo(Event):
             raise ValueError(f"{len(self.classes)} classes but {len(self.counts)} counts")
         if len(self.thumbnails) > MAX_THUMBNAILS or len(self.thumb_labels) != len(self.thumbnails):
             raise ValueError(f"at most {MAX_THUMBNAILS} thumbnails, each with a label")
-        for t in self.thumbnails:
-            if t.dtype != "uint8" or len(t.shape) not in (2, 3) or (len(t.shape) == 3 and t.shape[2] != 3):
-                raise ValueError(f"a thumbnail is uint8 H×W or H×W×3, got {t.dtype} {t.shape}")
-            if max(t.shape[:2]) > MAX_THUMBNAIL_SIDE:
-                raise ValueError(f"a thumbnail is at most {MAX_THUMBNAIL_SIDE} a side, got {t.shape}")
+        check_thumbnails(self.thumbnails)
 
 
 @message
@@ -147,11 +152,7 @@ class MisclassifiedSamples(Event):
         n = len(self.thumbnails)
         if n > MAX_THUMBNAILS or not len(self.true) == len(self.pred) == len(self.indices) == n:
             raise ValueError(f"at most {MAX_THUMBNAILS} thumbnails, each with a true and a predicted class and an index")
-        for t in self.thumbnails:
-            if t.dtype != "uint8" or len(t.shape) not in (2, 3) or (len(t.shape) == 3 and t.shape[2] != 3):
-                raise ValueError(f"a thumbnail is uint8 H×W or H×W×3, got {t.dtype} {t.shape}")
-            if max(t.shape[:2]) > MAX_THUMBNAIL_SIDE:
-                raise ValueError(f"a thumbnail is at most {MAX_THUMBNAIL_SIDE} a side, got {t.shape}")
+        check_thumbnails(self.thumbnails)
 
 
 @message
