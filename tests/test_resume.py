@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from dpg_blocks.core.runs import list_runs, read_metrics, runs_folder
+from dpg_blocks.core.runs import list_runs, read_metrics, read_run, runs_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "assets" / "examples" / "mlp_digits.dpgb"
@@ -176,6 +176,27 @@ def test_the_engine_keeps_an_editor_train_in_a_run_folder_and_continues_it(tmp_p
         assert again.resumed and again.run_id == run.id
         assert [e.epoch for e in seen if isinstance(e, m.EpochMetrics)] == [3]
         assert [r["epoch"] for r in read_metrics(run.path)] == [1, 2, 3]
+
+        # Evaluate a kept checkpoint (the Runs tab's Evaluate): the run's own project, its best
+        # weights, the test split: the same figures as that epoch had; a bad file is named
+        run = read_run(run.path)
+        snapshot = json.loads((run.path / "project.dpgb").read_text())
+        rid = client.request_id()
+        client.send(m.Evaluate(split="test", request_id=rid, checkpoint=str(run.best_checkpoint), project=snapshot,
+                               project_dir=str(tmp_path)))
+        seen = wait(client, lambda e: isinstance(e, m.EvaluationResult) and e.request_id == rid)
+        [result] = [e for e in seen if isinstance(e, m.EvaluationResult)]
+        best = next(r for r in read_metrics(run.path) if r["epoch"] == run.best["epoch"])
+        assert result.metrics["confusion_matrix"] == best["confusion_matrix"]
+        assert result.metrics["test_accuracy"] == best["test_accuracy"]
+        rid = client.request_id()
+        bogus = tmp_path / "not_a_checkpoint.pt"
+        bogus.write_bytes(b"nonsense")
+        client.send(m.Evaluate(split="test", request_id=rid, checkpoint=str(bogus), project=snapshot,
+                               project_dir=str(tmp_path)))
+        seen = wait(client, lambda e: isinstance(e, m.Error) and e.request_id == rid)
+        [error] = [e for e in seen if isinstance(e, m.Error) and e.request_id == rid]
+        assert str(bogus) in error.message and error.where.startswith("evaluate")
     finally:
         client.shutdown()
 

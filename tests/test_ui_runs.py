@@ -93,6 +93,15 @@ def test_the_runs_of_the_open_project_are_listed_overlaid_and_managed(editor, tm
     assert editor.client.sent[-1].init_from == ""
     click(runs.rows[first_id]["continue"])
     assert editor.client.sent[-1].resume == str(tmp_path / "p.runs" / first_id)
+    # Evaluate: the run's best checkpoint with the project it was trained from, shown in Evaluation
+    click(runs.rows[first_id]["evaluate"])
+    ask = editor.client.sent[-1]
+    assert ask.checkpoint == str(tmp_path / "p.runs" / first_id / "best.pt") and ask.split == "test"
+    assert ask.project == json.loads((tmp_path / "p.runs" / first_id / "project.dpgb").read_text())
+    assert dpg.get_value(editor.results.view_tabs) == editor.results.evaluation_tab
+    editor.results.evaluation.on_result({"confusion_matrix": [[3, 1], [0, 4]], "classes": ["0", "1"],
+                                         "test_accuracy": 0.875}, editor._evaluations[ask.request_id])
+    assert "run baseline (best.pt)" in dpg.get_value(editor.results.evaluation.title)
 
 
 def test_an_untitled_project_says_where_its_runs_go(editor):

@@ -219,6 +219,8 @@ class Engine:
                 self.session.taps.configure(*self.taps)
         elif isinstance(cmd, m.Pause | m.Resume | m.Stop | m.Step):
             self.control(cmd)
+        elif isinstance(cmd, m.Evaluate) and cmd.checkpoint:
+            self.evaluate_checkpoint(cmd)
         elif isinstance(cmd, m.Evaluate):
             if self.session is None:
                 raise RuntimeError("nothing to evaluate: no model has been trained in this engine")
@@ -340,6 +342,38 @@ class Engine:
                 s.set_state("paused", headline(records[0].to_dict(), where_text("evaluate", s.trainer.epoch, 0)))
             return
         self.emit(m.EvaluationResult(request_id=cmd.request_id, split=cmd.split, metrics=metrics))
+        self._gallery(s.trainer, cmd.request_id, metrics)
+
+    def _gallery(self, trainer: Any, request_id: int, metrics: dict[str, Any]) -> None:
+        from .session import misclassified_event
+
+        gallery = misclassified_event(trainer, request_id, trainer.epoch, metrics.get("classes") or [])
+        if gallery is not None:
+            self.emit(gallery)
+
+    def evaluate_checkpoint(self, cmd: Any) -> None:
+        """A kept run's checkpoint on ``split``: its project compiled afresh, its weights loaded."""
+        from .compiler import CompileError
+        from .training import Trainer
+
+        where = f"evaluate {cmd.checkpoint}"
+        project = self._project(cmd.project, cmd.request_id)
+        if project is None:
+            return
+        try:
+            trainer = Trainer(project, self.registry, cmd.project_dir, trusted=self.trusted(project))
+            trainer.load_weights(cmd.checkpoint)
+            metrics = trainer.evaluate(cmd.split)
+        except Exception as e:  # noqa: BLE001 - a user's file: torch.load raises many kinds (UnpicklingError…)
+            text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            if isinstance(e, CompileError):
+                text = f"the run's project does not validate now: {text}"
+            self.emit(m.Error(where=where, error_type=type(e).__name__, message=f"{cmd.checkpoint}: {text}",
+                              request_id=cmd.request_id))
+            return
+        metrics["checkpoint"] = cmd.checkpoint
+        self.emit(m.EvaluationResult(request_id=cmd.request_id, split=cmd.split, metrics=metrics))
+        self._gallery(trainer, cmd.request_id, metrics)
 
     def export(self, cmd: Any) -> None:
         """Write the standalone PyTorch script; ExportResult says where, or why not."""

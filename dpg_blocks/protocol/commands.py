@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import field
 from typing import Any, Literal
 
 from .messages import Command, message
@@ -156,10 +157,20 @@ class SetTaps(Command):
 
 @message
 class Evaluate(Command):
-    """Evaluate the trained model on ``split``; answered by EvaluationResult."""
+    """Evaluate the trained model on ``split``; answered by EvaluationResult (and, for an image
+    classifier, MisclassifiedSamples). With ``checkpoint`` (a kept run's ``best.pt``/``last.pt``)
+    ``project`` is compiled afresh, the checkpoint's weights loaded and that model evaluated,
+    whether or not a run is going on; an unreadable or unfitting checkpoint is an Error naming it."""
 
     split: Split
     request_id: int
+    checkpoint: str = ""
+    project: dict[str, Any] = field(default_factory=dict)
+    project_dir: str = ""
+
+    def _validate(self) -> None:
+        if self.checkpoint and not self.project:
+            raise ValueError("evaluating a checkpoint needs the project it was trained from")
 
 
 @message

@@ -111,7 +111,8 @@ class Editor:
         self.controls.attach_menus(self.recent_menu, self.font_menu)
         self.runs = RunsList(self.state, self.results.runs_area,  # the Results pane's Runs tab
                              lambda resume: self.training_command("train", resume=resume),
-                             (self.results.loss_axis, self.results.acc_axis))
+                             (self.results.loss_axis, self.results.acc_axis), self.evaluate_run)
+        self._evaluations: dict[int, str] = {}  # Evaluate request -> what it evaluates (for the title)
         self.welcome = Welcome(self.state, self.canvas.view, self.controls.open_recent)  # on an empty project
         self._context_menu()
         self._help_window()
@@ -664,10 +665,11 @@ class Editor:
             if ev.request_id == st.training.request_id:
                 self.runs.refresh()
         elif isinstance(ev, m.MisclassifiedSamples):
-            if ev.request_id == st.training.request_id:
-                self.results.evaluation.gallery.show(ev.thumbnails, ev.true, ev.pred, ev.epoch)
+            if ev.request_id == st.training.request_id or ev.request_id in self._evaluations:
+                epoch = 0 if ev.request_id in self._evaluations else ev.epoch  # on demand: not an epoch's
+                self.results.evaluation.gallery.show(ev.thumbnails, ev.true, ev.pred, epoch)
         elif isinstance(ev, m.EvaluationResult):
-            self.results.evaluation.on_result(dict(ev.metrics))
+            self.results.evaluation.on_result(dict(ev.metrics), self._evaluations.get(ev.request_id, ""))
         elif isinstance(ev, m.ExportResult):
             self.exporter.on_result(ev)
         elif isinstance(ev, m.ImportResult):
@@ -738,10 +740,32 @@ class Editor:
             if not st.training.active:
                 st.say("Evaluate runs the model being trained: press Train first (a paused run can be evaluated)")
                 return
-            self.client.send(m.Evaluate(split="test", request_id=self.client.request_id()))
+            rid = self.client.request_id()
+            self._evaluations[rid] = ""
+            self.client.send(m.Evaluate(split="test", request_id=rid))
         elif what == "step":
             self.client.send(m.Step())  # one batch of every order, then paused again
         st.emit("training")
+
+    def evaluate_run(self, run: Any, checkpoint: Path) -> None:
+        """A kept run's checkpoint on the test split, with the project it was trained from."""
+        from dpg_blocks import protocol as m
+        from dpg_blocks.core.runs import PROJECT_FILE
+
+        if self.client is None:
+            self.state.say("the engine is not running")
+            return
+        try:
+            project = json.loads((run.path / PROJECT_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            self.state.say(f"cannot evaluate run {run.name}: its project snapshot cannot be read ({e})")
+            return
+        rid = self.client.request_id()
+        self._evaluations[rid] = f"run {run.name} ({checkpoint.name})"
+        self.client.send(m.Evaluate(split="test", request_id=rid, checkpoint=str(checkpoint), project=project,
+                                    project_dir=self.state.project_dir))
+        self.state.say(f"evaluating run {run.name} ({checkpoint.name}) on the test split…")
+        self.show_tab("evaluation")
 
     def frame(self) -> None:
         """Everything the editor does once per frame, before rendering.

@@ -68,11 +68,12 @@ class EvaluationPane:
         self.table: int | str | None = None
 
     # -- data ----------------------------------------------------------------------------------
-    def on_result(self, metrics: dict[str, Any]) -> None:
-        """An Evaluate answer: shown until the next epoch's figures arrive."""
+    def on_result(self, metrics: dict[str, Any], what: str = "") -> None:
+        """An Evaluate answer (``what``: e.g. "run lr 0.01 (best.pt)"; empty: the model being
+        trained): shown until the next epoch's figures arrive."""
         if metrics.get("confusion_matrix"):
             done = len(self.state.training.epochs)
-            self.on_demand = dict(metrics, epoch=f"{done} + now (on demand)", _after=done)
+            self.on_demand = dict(metrics, epoch=what or f"{done} + now (on demand)", _after=done)
             self.update()
 
     def update(self) -> None:
@@ -102,7 +103,9 @@ class EvaluationPane:
         total = sum(map(sum, cm))
         acc = metrics.get("test_accuracy")
         acc_text = f" · accuracy {acc:.3f}" if isinstance(acc, float) else ""
-        dpg.set_value(self.title, f"test split · epoch {metrics.get('epoch', '?')} · {total} samples{acc_text}")
+        label = metrics.get("epoch", "?")
+        when = label if isinstance(label, str) else f"epoch {label}"  # an Evaluate answer says what it ran
+        dpg.set_value(self.title, f"test split · {when} · {total} samples{acc_text}")
         side = self._side()
         dpg.configure_item(self.matrix, width=side, height=side)
         self._draw_matrix(cm, names, side - LABEL_W)
@@ -214,8 +217,8 @@ class Gallery:
             x = (i % GALLERY_COLUMNS) * (GALLERY_CELL + GALLERY_GAP)
             y = (i // GALLERY_COLUMNS) * (GALLERY_CELL + GALLERY_LABEL) + GALLERY_CELL
             dpg.draw_text((x, y), short(f"{t}→{p}", 7), size=12, color=(240, 150, 130), parent=self.labels)
-        dpg.set_value(self.title, f"misclassified test samples (true → predicted), epoch {epoch}:"
-                      if self.shown else "")
+        when = f", epoch {epoch}" if epoch > 0 else ""
+        dpg.set_value(self.title, f"misclassified test samples (true → predicted){when}:" if self.shown else "")
 
     def boxes(self) -> dict[str, Any]:
         (x, y), (w, h) = dpg.get_item_rect_min(self.drawlist), dpg.get_item_rect_size(self.drawlist)

@@ -7,7 +7,9 @@ once and cached by (run, epochs done); its loss and test accuracy are drawn in t
 a colour of its own (RUN_COLOURS, fixed so a render test can find it), labelled with its name.
 Per run: rename (typed, committed on Enter or leaving the field), Continue (Train resuming it
 exactly; the engine refuses a changed project and says what changed), Load weights (the next
-Train starts from its best checkpoint) and Delete (asks first; a live run cannot be deleted).
+Train starts from its best checkpoint), Evaluate (its best checkpoint with the project it was
+trained from, on the test split, in the Evaluation tab) and Delete (asks first; a live run
+cannot be deleted).
 """
 
 from __future__ import annotations
@@ -58,9 +60,10 @@ class RunsList:
     (loss axis, accuracy axis) the overlays are drawn on."""
 
     def __init__(self, state: EditorState, parent: int | str, train: Callable[..., None],
-                 axes: tuple[int | str, int | str]) -> None:
+                 axes: tuple[int | str, int | str], evaluate: Callable[[RunInfo, Path], None]) -> None:
         self.state = state
         self.train = train
+        self.evaluate = evaluate  # (run, checkpoint): the Evaluation tab shows that model on the test split
         self.loss_axis, self.acc_axis = axes
         self.runs: list[RunInfo] = []
         self.ticked: set[str] = set()  # run ids
@@ -145,6 +148,8 @@ class RunsList:
                                                      callback=lambda s, a, u: self.continue_run(u))
                 widgets["weights"] = dpg.add_button(label="Load weights", user_data=info.id, enabled=usable,
                                                     callback=lambda s, a, u: self.load_weights(u))
+                widgets["evaluate"] = dpg.add_button(label="Evaluate", user_data=info.id, enabled=usable,
+                                                     callback=lambda s, a, u: self.evaluate_run(u))
                 widgets["delete"] = dpg.add_button(label="Delete", user_data=info.id,
                                                    callback=lambda s, a, u: self.ask_delete(u))
         self.rows[info.id] = widgets
@@ -229,6 +234,17 @@ class RunsList:
         self.init_from = str(checkpoint)
         dpg.set_value(self.note, f"the next Train starts from the weights of {info.name} ({checkpoint.name})")
         self.state.say(f"the next Train starts from the weights of run {info.name}")
+
+    def evaluate_run(self, run_id: str) -> None:
+        """Its best checkpoint (else the last) on the test split, in the Evaluation tab."""
+        info = self._info(run_id)
+        if info is None:
+            return
+        checkpoint = info.best_checkpoint if info.best_checkpoint.is_file() else info.last_checkpoint
+        if not checkpoint.is_file():
+            self.state.say(f"run {info.name} has no checkpoint to evaluate")
+            return
+        self.evaluate(info, checkpoint)
 
     def take_init_from(self) -> str:
         """The checkpoint for the Train being sent (used once)."""
