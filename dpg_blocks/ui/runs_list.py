@@ -223,28 +223,31 @@ class RunsList:
             dpg.set_value(self.note, "")
             self.train(resume=str(info.path))
 
-    def load_weights(self, run_id: str) -> None:
+    def _checkpoint(self, run_id: str, doing: str) -> tuple[RunInfo, Path] | None:
+        """The run and its best checkpoint (else its last); None, said why, when it has none."""
         info = self._info(run_id)
         if info is None:
-            return
+            return None
         checkpoint = info.best_checkpoint if info.best_checkpoint.is_file() else info.last_checkpoint
         if not checkpoint.is_file():
-            self.state.say(f"run {info.name} has no checkpoint to load")
+            self.state.say(f"run {info.name} has no checkpoint to {doing}")
+            return None
+        return info, checkpoint
+
+    def load_weights(self, run_id: str) -> None:
+        found = self._checkpoint(run_id, "load")
+        if found is None:
             return
+        info, checkpoint = found
         self.init_from = str(checkpoint)
         dpg.set_value(self.note, f"the next Train starts from the weights of {info.name} ({checkpoint.name})")
         self.state.say(f"the next Train starts from the weights of run {info.name}")
 
     def evaluate_run(self, run_id: str) -> None:
         """Its best checkpoint (else the last) on the test split, in the Evaluation tab."""
-        info = self._info(run_id)
-        if info is None:
-            return
-        checkpoint = info.best_checkpoint if info.best_checkpoint.is_file() else info.last_checkpoint
-        if not checkpoint.is_file():
-            self.state.say(f"run {info.name} has no checkpoint to evaluate")
-            return
-        self.evaluate(info, checkpoint)
+        found = self._checkpoint(run_id, "evaluate")
+        if found is not None:
+            self.evaluate(*found)
 
     def take_init_from(self) -> str:
         """The checkpoint for the Train being sent (used once)."""
