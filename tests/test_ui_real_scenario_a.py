@@ -59,10 +59,17 @@ s = poll(lambda s: "ready" in s["engine"] and s["buttons"].get("builtin.Input", 
 def add(type_id, search=None):
     s = state()
     if s["buttons"].get(type_id, [0, 0, 0, 0])[2] == 0:  # folded away or filtered out in the Blocks menu: search for it
-        click(s["search"])
-        xdo("key", "--window", wid, "ctrl+a")
-        xdo("type", "--delay", "60", search)
-        poll(lambda s: s["buttons"].get(type_id, [0, 0, 0, 0])[2] > 0, 10)
+        for attempt in range(4):  # a click that lands before its hover frame leaves the field unfocused: again
+            click(s["search"])
+            time.sleep(0.3 * (attempt + 1))
+            xdo("key", "--window", wid, "ctrl+a")
+            xdo("type", "--delay", "60", search)
+            try:
+                poll(lambda s: s["buttons"].get(type_id, [0, 0, 0, 0])[2] > 0, 10)
+                break
+            except SystemExit:
+                if attempt == 3:
+                    raise
         time.sleep(1.2)  # rectangles of the previous (unfiltered) list can linger a frame or two
         s = state()
     n = len(s["blocks"])
