@@ -76,8 +76,26 @@ def slug(name: str) -> str:
     return text[:MAX_SLUG].rstrip("-") or "run"
 
 
+class RunFiles:
+    """The files of the run folder at ``path`` (a listed run and the writer share them)."""
+
+    path: Path
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / METRICS_FILE
+
+    @property
+    def last_checkpoint(self) -> Path:
+        return self.path / LAST_CHECKPOINT
+
+    @property
+    def best_checkpoint(self) -> Path:
+        return self.path / BEST_CHECKPOINT
+
+
 @dataclass
-class RunInfo:
+class RunInfo(RunFiles):
     """One run as the Runs list shows it (from its ``run.json``)."""
 
     id: str
@@ -96,18 +114,6 @@ class RunInfo:
     device: str = ""
     argv: list[str] | None = None
     reason: str = ""  # why it is "unreadable", or why a "running" run is shown "stopped"
-
-    @property
-    def metrics_path(self) -> Path:
-        return self.path / METRICS_FILE
-
-    @property
-    def last_checkpoint(self) -> Path:
-        return self.path / LAST_CHECKPOINT
-
-    @property
-    def best_checkpoint(self) -> Path:
-        return self.path / BEST_CHECKPOINT
 
 
 def _pid_alive(pid: Any, host: Any) -> bool:
@@ -279,7 +285,7 @@ def _better(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return a["value"] > b["value"] if a["metric"] == "val_accuracy" else a["value"] >= b["value"]
 
 
-class RunWriter:
+class RunWriter(RunFiles):
     """Writes one run folder: ``create`` a new run or ``reopen`` one to resume it.
 
     Every method may raise OSError (a full disk, a read-only folder); the engine's callers turn
@@ -363,14 +369,6 @@ class RunWriter:
         return self.path.name
 
     @property
-    def last_checkpoint(self) -> Path:
-        return self.path / LAST_CHECKPOINT
-
-    @property
-    def best_checkpoint(self) -> Path:
-        return self.path / BEST_CHECKPOINT
-
-    @property
     def epochs_done(self) -> int:
         return int(self.doc.get("epochs_done") or 0)
 
@@ -378,7 +376,7 @@ class RunWriter:
         """Append one epoch's metrics (one line, flushed and fsynced) and update run.json;
         True when this epoch is the run's best so far (the caller then writes best.pt)."""
         line = json.dumps(metrics, allow_nan=False) + "\n"
-        append_line_durably(self.path / METRICS_FILE, line)
+        append_line_durably(self.metrics_path, line)
         self._rows.append(metrics)
         before = self.doc.get("best")
         self._summarise()
