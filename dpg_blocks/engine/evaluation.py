@@ -36,7 +36,6 @@ def class_report(confusion: np.ndarray, names: list[str]) -> dict[str, Any]:
         for i, name in enumerate(names)
     }
     present = support > 0
-    total = float(support.sum())
 
     def average(weights: np.ndarray) -> dict[str, float]:
         w = weights / weights.sum() if weights.sum() > 0 else weights
@@ -46,7 +45,7 @@ def class_report(confusion: np.ndarray, names: list[str]) -> dict[str, Any]:
     return {
         "per_class": per_class,
         "macro": average(present.astype(np.float64)),
-        "weighted": average(support if total > 0 else support * 0),
+        "weighted": average(support),
     }
 
 

@@ -277,13 +277,12 @@ class Editor:
                     self.training_command("stop")  # a new or opened project: the old run ends
             self.results.update()
             self._show_engine()
-        elif topic == "file" and self.runs.folder != self._runs_shown:
-            self._runs_shown = self.runs.folder  # another project (or Save As): its runs
-            self.runs.refresh()
+        elif topic == "file":
+            if self.runs.folder != self._runs_shown:
+                self._runs_shown = self.runs.folder  # another project (or Save As): its runs
+                self.runs.refresh()
             if dpg.is_viewport_ok():
                 dpg.set_viewport_title(self.state.title)
-        elif topic == "file" and dpg.is_viewport_ok():
-            dpg.set_viewport_title(self.state.title)
 
     def _show_engine(self) -> None:
         dpg.set_value(self.engine_text, self.state.engine_text)

@@ -17,6 +17,7 @@ from typing import Any
 import dearpygui.dearpygui as dpg
 
 from .state import EditorState
+from .text import short
 
 MATRIX_SIDE = 330  # px: the matrix area (cells are MATRIX_SIDE / classes, at most MAX_CELL)
 MAX_CELL = 40
@@ -133,9 +134,9 @@ class EvaluationPane:
         for i, name in enumerate(names[:n]):
             if i % label_every:
                 continue
-            short = name if len(name) <= 5 else name[:4] + "…"
-            dpg.draw_text((x0 + i * cell + 2, y0 - 16), short, size=12, color=MUTED, parent=dl)
-            dpg.draw_text((2, y0 + i * cell + max(0, (cell - 13) // 2)), short, size=12, color=MUTED, parent=dl)
+            label = short(name, 5)
+            dpg.draw_text((x0 + i * cell + 2, y0 - 16), label, size=12, color=MUTED, parent=dl)
+            dpg.draw_text((2, y0 + i * cell + max(0, (cell - 13) // 2)), label, size=12, color=MUTED, parent=dl)
         for i, row in enumerate(cm):
             support = sum(row)
             rects = []
@@ -223,7 +224,3 @@ class Gallery:
     def boxes(self) -> dict[str, Any]:
         (x, y), (w, h) = dpg.get_item_rect_min(self.drawlist), dpg.get_item_rect_size(self.drawlist)
         return {"x": int(x), "y": int(y), "w": int(w), "h": int(h), "labels": [f"{t}→{p}" for t, p in self.shown]}
-
-
-def short(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"

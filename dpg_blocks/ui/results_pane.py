@@ -21,6 +21,7 @@ from dpg_blocks.core.project import OPTIMIZERS, SCHEDULERS, Order
 from .evaluation_pane import EvaluationPane
 from .fields import add_typed, show
 from .state import EditorState
+from .text import short
 
 SERIES = (  # key, legend label, plot, line colour (fixed, so a render test can find each curve)
     ("loss", "loss (train)", "loss", (90, 160, 255)),
@@ -56,7 +57,7 @@ def _summary(order: Order, names: dict[str, str], width: int = 50) -> str:
         ", ".join(names.get(i, i) for i in order.optimize) or "nothing")
     title = f"Order {order.index}" + (f" · {order.name}" if order.name and order.name != f"order {order.index}" else "")
     text = f"{title}: {s.type} {s.lr:g} → {what}"
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return short(text, width)
 
 
 class ResultsPane:

@@ -31,6 +31,7 @@ from dpg_blocks.core.runs import (
 )
 
 from .state import EditorState
+from .text import short
 
 RUN_COLOURS = (  # overlay colours, never the live run's (results_pane.SERIES)
     (230, 90, 200), (250, 220, 80), (100, 220, 230), (240, 110, 90), (170, 130, 250),
@@ -38,10 +39,6 @@ RUN_COLOURS = (  # overlay colours, never the live run's (results_pane.SERIES)
 )
 MUTED = (160, 160, 170)
 CHANGES_W = 46  # characters of "what changed" shown in the row (all of it in the tooltip)
-
-
-def short(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def final_text(info: RunInfo) -> str:
