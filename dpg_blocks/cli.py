@@ -336,7 +336,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                 step[0] = 0
                 shown = [k for k in metrics if k.startswith("loss/")] if len(trainer.model.orders) > 1 else ["loss"]
                 info = "  ".join(
-                    f"{k}={_fmt(metrics[k])}" for k in (*shown, "val_accuracy", "test_accuracy") if k in metrics
+                    f"{k}={_fmt(metrics[k])}" for k in (*shown, "val_accuracy", "test_accuracy", "val_r2", "test_r2")
+                    if k in metrics
                 )
                 progress.update(task, epoch=metrics["epoch"] + 1 if metrics["epoch"] < epochs else epochs, info=info)
                 if metrics["epoch"] < epochs:

@@ -136,8 +136,8 @@ Add a class to `src/{{NAME}}/__init__.py` and list it in `BLOCKS`:
 * `factor = Param(float, 1.0, min=0.0, doc="…")`: params (int, float, bool, str, or a choice
   with `choices=[…]`); the inspector shows one field each and checks the bounds.
 * A loss: `@block(..., role="loss", metric="classification")`, with the prediction as the first
-  `In` and an `In` named `target`; `metric` ("classification", "binary" or none) gives the
-  accuracy training reports on it.
+  `In` and an `In` named `target`; `metric` ("classification", "binary", "regression" or
+  none) gives the accuracy (or, for "regression", R², MSE and MAE) training reports on it.
 * `build(self, ctx)` returns the `torch.nn.Module` the engine runs, called with the inputs in
   port order. `ctx.in_shape("x")` is the input's shape (batch first); a `ValueError` raised
   here shows on the block in red. Import torch inside `build()` (or from `modules.py`, as here),
@@ -213,7 +213,7 @@ class Residual:
 # A loss block is declared with role="loss" (no Out port; build() returns a module giving the
 # loss). metric= says how training reports accuracy on its prediction (the first In) against its
 # In named "target": "classification" (argmax vs class labels), "binary" (logit > 0 vs 0/1
-# labels) or None, the default (loss only). For example:
+# labels), "regression" (R², MSE, MAE of values) or None, the default (loss only). For example:
 #     @block("{{NAME}}.FocalLoss", category=CATEGORY, role="loss", metric="classification")
 
 # The pack's blocks, in menu order (without BLOCKS, every @block class in the module is used).

@@ -125,7 +125,7 @@ def test_the_builtin_losses_declare_their_metrics():
     metrics = {cls.__name__: spec_of(cls).metric for cls in
                (losses.CrossEntropyLoss, losses.NLLLoss, losses.BCEWithLogitsLoss, losses.MSELoss, losses.L1Loss)}
     assert metrics == {"CrossEntropyLoss": "classification", "NLLLoss": "classification",
-                       "BCEWithLogitsLoss": "binary", "MSELoss": None, "L1Loss": None}
+                       "BCEWithLogitsLoss": "binary", "MSELoss": "regression", "L1Loss": "regression"}
 
 
 @pytest.mark.parametrize(

@@ -71,3 +71,45 @@ def test_the_gallery_keeps_the_first_wrong_samples_with_their_classes():
     for _ in range(MAX_MISCLASSIFIED):
         m.add(x, pred, torch.tensor([1, 1, 1]))
     assert len(m.found) == MAX_MISCLASSIFIED and m.full
+
+
+def test_regression_figures_against_a_hand_computation():
+    import torch
+
+    from dpg_blocks.engine.evaluation import MAX_SCATTER, Regression
+
+    rng = np.random.default_rng(0)
+    true = rng.normal(size=(10, 300, 1))
+    pred = true + rng.normal(scale=0.5, size=true.shape)
+    reg = Regression(batches=10)
+    for p, t in zip(pred, true, strict=True):
+        reg.add(torch.tensor(p, dtype=torch.float32), torch.tensor(t[:, 0], dtype=torch.float32))  # (N,1) vs (N,)
+    p, t = pred.ravel(), true.ravel()
+    got = reg.report("test")
+    assert got["test_mse"] == pytest.approx(np.mean((p - t) ** 2), rel=1e-5)
+    assert got["test_mae"] == pytest.approx(np.mean(np.abs(p - t)), rel=1e-5)
+    assert got["test_r2"] == pytest.approx(1 - np.sum((p - t) ** 2) / np.sum((t - t.mean()) ** 2), rel=1e-5)
+    # the scatter: 200 evenly spaced pairs of each batch, the last batch's included
+    assert len(reg.pred) == len(reg.true) == MAX_SCATTER
+    assert reg.true[-1] == pytest.approx(t[-1], abs=1e-6) and reg.pred[0] == pytest.approx(p[0], abs=1e-6)
+    # constant targets: no R² (1 - SSE/0 says nothing), but MSE and MAE
+    flat = Regression(batches=1)
+    flat.add(torch.ones(5), torch.full((5,), 2.0))
+    assert flat.report("val") == {"val_r2": None, "val_mse": 1.0, "val_mae": 1.0}
+
+
+@pytest.mark.parametrize("loss", ["builtin.MSELoss", "builtin.L1Loss"])
+def test_a_regression_head_gets_r2_mse_and_mae_in_metrics_out_and_no_accuracy(tmp_path, loss):
+    from engine_fixtures import write_regression_project
+
+    project = write_regression_project(tmp_path, loss=loss)
+    out = tmp_path / "m.jsonl"
+    assert main(["train", str(project), "-q", "--no-run", "--metrics-out", str(out)]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 4
+    for row in rows:
+        assert {"val_r2", "val_mse", "val_mae", "test_r2", "test_mse", "test_mae"} <= set(row)
+        assert not [k for k in row if "accuracy" in k or k == "confusion_matrix"]
+    assert rows[-1]["test_r2"] > 0.9 and rows[-1]["test_r2"] > rows[0]["test_r2"]
+    if loss == "builtin.MSELoss":  # the loss is the MSE of the same values, averaged per batch
+        assert rows[-1]["test_mse"] == pytest.approx(rows[-1]["test_loss/order_1"], rel=0.1)

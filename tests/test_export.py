@@ -241,3 +241,18 @@ def test_a_superblock_of_layers_built_in_different_orders_and_dropout_still_matc
     assert result.returncode == 0, result.stderr
     got = [json.loads(line)["losses"] for line in (script.parent / "s.jsonl").read_text().splitlines()]
     assert len(got) == 5 and set(got[0]) == {"order_1", "order_2"} and got == ref
+
+
+def test_an_exported_regression_model_reports_the_same_r2_mse_and_mae(tmp_path):
+    from engine_fixtures import write_regression_project
+
+    project = write_regression_project(tmp_path)
+    (tmp_path / "out").mkdir()
+    script = write_export(load_project(project), registry(), tmp_path, tmp_path / "out" / "model.py", trusted=True)
+    _, metrics, _ = script_run(script, 2)
+    cli_metrics = tmp_path / "cli.jsonl"
+    assert main(["train", str(project), "--no-run", "--epochs", "2", "--seed", "0", "--device", "cpu", "-q",
+                 "--metrics-out", str(cli_metrics)]) == 0
+    cli = [json.loads(line) for line in cli_metrics.read_text().splitlines()]
+    assert without_time(metrics) == without_time(cli)
+    assert {"test_r2", "test_mse", "test_mae"} <= set(metrics[-1])

@@ -42,6 +42,7 @@ from dpg_blocks.protocol import (
     Progress,
     ProtocolError,
     Ready,
+    RegressionSamples,
     ReloadPlugins,
     Resume,
     RunStarted,
@@ -125,6 +126,8 @@ EXAMPLES: list[Message] = [
     DataInfo(request_id=11, block_id="b1", ok=False, error="pets/dog/3.png: cannot read the image"),
     MisclassifiedSamples(request_id=2, epoch=3, thumbnails=[array_to_wire(np.zeros((8, 8), np.uint8))],
                          true=["3"], pred=["8"], indices=[41]),
+    RegressionSamples(request_id=2, epoch=3, head="MSE", pred=array_to_wire(np.arange(5, dtype=np.float32)),
+                      true=array_to_wire(np.ones(5, np.float32))),
     StepMetrics(request_id=2, step=120, epoch=3, losses={"order_1": 0.25, "order_2": float("inf")}),
     StepMetrics(request_id=2, step=17, epoch=2, losses={}, steps=56, epochs=10, samples_per_s=850.0,
                 eta_epoch_s=9.0, eta_run_s=80.0),
@@ -370,6 +373,18 @@ def test_tap_frame_invariants() -> None:
     env = envelope(tap_frame())
     env["d"]["hist_edges"] = [0.0, 1.0]
     assert refused(pack(env)) == "TapFrame: 2 histogram edges for 3 bins (need bins + 1)"
+
+
+def test_regression_samples_are_two_equal_rows_of_float32() -> None:
+    def event(pred: np.ndarray, true: np.ndarray) -> RegressionSamples:
+        return RegressionSamples(request_id=1, epoch=1, head="MSE", pred=array_to_wire(pred), true=array_to_wire(true))
+
+    with pytest.raises(ValueError, match="pred has 3 values but true has 2"):
+        event(np.zeros(3, np.float32), np.zeros(2, np.float32))
+    with pytest.raises(ValueError, match="at most 2000 float32 values in one row"):
+        event(np.zeros(2001, np.float32), np.zeros(2001, np.float32))
+    with pytest.raises(ValueError, match="float32"):
+        event(np.zeros((2, 2), np.float32), np.zeros((2, 2), np.float32))
 
 
 def test_envelope_must_be_exactly_v_t_d() -> None:

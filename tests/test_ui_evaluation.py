@@ -69,3 +69,37 @@ def test_the_drawn_confusion_matrix_agrees_with_metrics_out(tmp_path):
     area = img[gallery["y"]:gallery["y"] + gallery["h"], gallery["x"]:gallery["x"] + gallery["w"]]
     assert (area.max(axis=2) > 200).mean() > 0.05  # the digits' bright strokes
 
+
+
+@needs_xvfb
+@pytest.mark.skipif(shutil.which("convert") is None, reason="needs ImageMagick's convert to read the PNG")
+def test_a_regression_head_shows_r2_and_a_predicted_vs_true_scatter(tmp_path):
+    from engine_fixtures import write_regression_project
+
+    project = write_regression_project(tmp_path)
+    png, boxes = tmp_path / "shot.png", tmp_path / "boxes.json"
+    cmd = ["xvfb-run", "-a", "-s", f"-screen 0 {W}x{H}x24", sys.executable, "-m", "dpg_blocks", "screenshot",
+           str(project), "-o", str(png), "--tab", "evaluation", "--train", "4", "--size", f"{W}x{H}",
+           "--boxes", str(boxes)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-3000:]
+    ev = json.loads(boxes.read_text())["evaluation"]
+    epoch = int(re.search(r"epoch (\d+)", ev["title"]).group(1))
+    scatter = ev["scatter"]
+    assert scatter["shown"] and scatter["points"] == 120 and scatter["head"] == "error"  # 20 % of 600 rows
+
+    # the title's R² and MSE are the CLI's for that epoch
+    metrics = tmp_path / "m.jsonl"
+    assert main(["train", str(project), "--epochs", str(epoch), "--device", "cpu", "-q", "--no-run",
+                 "--metrics-out", str(metrics)]) == 0
+    last = json.loads(metrics.read_text().splitlines()[-1])
+    assert f"R² {last['test_r2']:.3f}" in ev["title"] and f"MSE {last['test_mse']:.4g}" in ev["title"]
+
+    # the points are drawn inside the plot, and (R² > 0.9) along its rising diagonal
+    img = read_png(str(png)).astype(int)
+    assert scatter["y"] + scatter["h"] <= img.shape[0], "the plot is cut off at the window's bottom"
+    area = img[scatter["y"]:scatter["y"] + scatter["h"], scatter["x"]:scatter["x"] + scatter["w"]]
+    orange = np.abs(area - np.array(scatter["colour"])).max(axis=2) <= 30
+    assert orange.mean() > 0.01, orange.mean()
+    ys, xs = orange.nonzero()
+    assert np.corrcoef(xs, -ys)[0, 1] > 0.8  # image rows grow downwards: up-right is -y, +x

@@ -20,8 +20,9 @@ PARAM_TYPES = ("int", "float", "bool", "str", "choice", "path", "shape", "ints",
 ROLES = (None, "input", "loss", "output")
 # How training scores a loss's prediction against its target (``engine/training._score``):
 # "classification": argmax over (N, classes) vs integer labels; "binary": logit > 0 vs a 0/1
-# target; None: the loss gives no accuracy.
-METRICS = (None, "classification", "binary")
+# target; "regression": no accuracy, but R², MSE and MAE of prediction vs target on val/test
+# (``engine/evaluation.Regression``) and the editor's scatter plot; None: only the loss.
+METRICS = (None, "classification", "binary", "regression")
 # Bounds every int/shape/ints param has on top of its declared min/max: a value torch can hold
 # (int64), and shapes a machine can allocate, so an absurd value in a file is a message here
 # rather than an OverflowError or a MemoryError inside a block's build().

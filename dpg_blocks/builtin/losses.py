@@ -141,7 +141,7 @@ class BCEWithLogitsLoss(_ElementwiseLoss):
         return Module(self.weight)
 
 
-@_loss_block("builtin.MSELoss", "MSE Loss")
+@_loss_block("builtin.MSELoss", "MSE Loss", metric="regression")
 class MSELoss(_ElementwiseLoss):
     """Mean squared error between prediction and target, for regression and reconstruction.
 
@@ -156,7 +156,7 @@ class MSELoss(_ElementwiseLoss):
         return Module(self.weight)
 
 
-@_loss_block("builtin.L1Loss", "L1 Loss")
+@_loss_block("builtin.L1Loss", "L1 Loss", metric="regression")
 class L1Loss(_ElementwiseLoss):
     """Mean absolute error between prediction and target; less sensitive to outliers than MSE.
 

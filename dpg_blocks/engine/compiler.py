@@ -420,7 +420,7 @@ class Head:
 
     node_id: str
     name: str
-    kind: str  # "classification" or "binary"
+    kind: str  # "classification", "binary" or "regression" (spec.METRICS)
     input_id: str | None  # the input block whose labels are the ground truth
 
 

@@ -85,3 +85,53 @@ class Misclassified:
             return names[c] if 0 <= c < len(names) else str(c)
 
         return [{"index": f["index"], "true": name(f["true"]), "pred": name(f["pred"])} for f in self.found]
+
+
+MAX_SCATTER = 2000  # (predicted, true) pairs kept for the scatter plot
+
+
+class Regression:
+    """R², MSE and MAE of a regression head over a split, and up to MAX_SCATTER value pairs.
+
+    Every predicted value counts (a head predicting 3 values a sample adds 3 pairs a sample), so
+    R² is 1 − SSE/SST over all of them. The target is flattened like the prediction when both hold
+    as many values (MSE's own reshaping). Sums are float64 on the device: one host sync a batch,
+    as the rest of evaluation does. The scatter sample takes evenly spaced values from each batch
+    (``per_batch`` of them, so the pairs cover the whole split in order) and is the same for the
+    same split and model.
+    """
+
+    def __init__(self, batches: int) -> None:
+        self.per_batch = max(1, -(-MAX_SCATTER // max(1, batches)))
+        self.count = 0
+        self.sums = [0.0, 0.0, 0.0, 0.0]  # squared error, absolute error, target, target²
+        self.pred: list[float] = []
+        self.true: list[float] = []
+
+    def add(self, pred: Any, target: Any) -> None:
+        import torch
+
+        if target is None or pred.numel() != target.numel() or not pred.numel():
+            return
+        p = pred.detach().reshape(-1).double()
+        t = target.detach().reshape(-1).to(p.device, torch.float64)
+        err = p - t
+        sums = torch.stack([(err * err).sum(), err.abs().sum(), t.sum(), (t * t).sum()]).tolist()
+        self.sums = [a + b for a, b in zip(self.sums, sums, strict=True)]
+        self.count += int(p.numel())
+        room = min(self.per_batch, MAX_SCATTER - len(self.pred), int(p.numel()))
+        if room > 0:
+            at = torch.linspace(0, p.numel() - 1, room, device=p.device).round().long()
+            self.pred += p[at].float().tolist()
+            self.true += t[at].float().tolist()
+
+    def report(self, split: str) -> dict[str, float | None]:
+        """``{split}_r2``, ``{split}_mse``, ``{split}_mae`` (empty before any value; R² is None
+        when the targets do not vary: 1 − SSE/0 says nothing)."""
+        if not self.count:
+            return {}
+        sse, sae, total, squares = self.sums
+        n = self.count
+        spread = squares - total * total / n
+        r2 = 1.0 - sse / spread if spread > 1e-12 * max(1.0, squares) else None
+        return {f"{split}_r2": r2, f"{split}_mse": sse / n, f"{split}_mae": sae / n}

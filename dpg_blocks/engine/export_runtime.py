@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from .datasets import DataSource
-from .evaluation import Misclassified, class_names, class_report
+from .evaluation import Misclassified, Regression, class_names, class_report
 from .progress import TrainingClock, attach_clock
 from .training import _confuse, _Score, _score
 
@@ -186,6 +186,8 @@ def evaluate(
     # the confusion matrix shows the first classification head (of the first order with one)
     cm_head = next(((o.index, i) for o in orders for i, h in enumerate(o.heads) if h[0] == "classification"), None)
     wrong = Misclassified()
+    reg_head = next(((o.index, i) for o in orders for i, h in enumerate(o.heads) if h[0] == "regression"), None)
+    regression: Regression | None = None
     for order in orders:
         if not order.inputs:
             continue
@@ -193,6 +195,8 @@ def evaluate(
         iters = {name: cycle(data[name], split, 0, False, device) for name in order.inputs}
         loss_sum, steps = 0.0, 0
         scores[order.index] = [_Score() for _ in order.heads]
+        if reg_head is not None and reg_head[0] == order.index:
+            regression = Regression(n)
         for _ in range(n):
             batch = next_batch(iters, order)
             if batch is None:
@@ -202,6 +206,8 @@ def evaluate(
                 loss_sum += float(total)
                 steps += 1
             for i, ((kind, name), (pred, target)) in enumerate(zip(order.heads, heads, strict=True)):
+                if (order.index, i) == reg_head and regression is not None:
+                    regression.add(pred, target)
                 got = _score(kind, pred, target)
                 if got is None:
                     continue
@@ -214,6 +220,8 @@ def evaluate(
         if steps:
             metrics[f"{split}_loss/order_{order.index}"] = loss_sum / steps
     add_accuracy(metrics, split, orders, scores)
+    if regression is not None:
+        metrics.update(regression.report(split))
     if confusion is not None and split == "test" and cm_head is not None:
         metrics["confusion_matrix"] = confusion.tolist()
         head_input = next(o for o in orders if o.index == cm_head[0]).heads[cm_head[1]][1]

@@ -342,14 +342,13 @@ class Engine:
                 s.set_state("paused", headline(records[0].to_dict(), where_text("evaluate", s.trainer.epoch, 0)))
             return
         self.emit(m.EvaluationResult(request_id=cmd.request_id, split=cmd.split, metrics=metrics))
-        self._gallery(s.trainer, cmd.request_id, metrics)
+        self._send_evaluation_extras(s.trainer, cmd.request_id, metrics)
 
-    def _gallery(self, trainer: Any, request_id: int, metrics: dict[str, Any]) -> None:
-        from .session import misclassified_event
+    def _send_evaluation_extras(self, trainer: Any, request_id: int, metrics: dict[str, Any]) -> None:
+        from .session import evaluation_events
 
-        gallery = misclassified_event(trainer, request_id, trainer.epoch, metrics.get("classes") or [])
-        if gallery is not None:
-            self.emit(gallery)
+        for event in evaluation_events(trainer, request_id, trainer.epoch, metrics):
+            self.emit(event)
 
     def evaluate_checkpoint(self, cmd: Any) -> None:
         """A kept run's checkpoint on ``split``: its project compiled afresh, its weights loaded."""
@@ -373,7 +372,7 @@ class Engine:
             return
         metrics["checkpoint"] = cmd.checkpoint
         self.emit(m.EvaluationResult(request_id=cmd.request_id, split=cmd.split, metrics=metrics))
-        self._gallery(trainer, cmd.request_id, metrics)
+        self._send_evaluation_extras(trainer, cmd.request_id, metrics)
 
     def export(self, cmd: Any) -> None:
         """Write the standalone PyTorch script; ExportResult says where, or why not."""

@@ -341,9 +341,8 @@ class TrainingSession:
             self._run = None
             self.keeper.epoch_done(metrics)
             self.emit(m.EpochMetrics(request_id=self.request_id, epoch=metrics["epoch"], metrics=metrics))
-            gallery = misclassified_event(self.trainer, self.request_id, metrics["epoch"], metrics.get("classes") or [])
-            if gallery is not None:
-                self.emit(gallery)
+            for event in evaluation_events(self.trainer, self.request_id, metrics["epoch"], metrics):
+                self.emit(event)
             if self.trainer.epoch >= self.epochs:
                 self.set_state("finished")
 
@@ -423,6 +422,27 @@ class TrainingSession:
         if self.state in ("running", "paused"):  # replaced by a new Train: this run is over
             self.keeper.finish("stopped")
         self.taps.close()
+
+
+def evaluation_events(trainer: Trainer, request_id: int, epoch: int, metrics: dict[str, Any]) -> list[m.Event]:
+    """What the last test evaluation has beyond its metrics: the misclassified gallery and the
+    regression scatter, each when the model has one."""
+    events: list[m.Event | None] = [misclassified_event(trainer, request_id, epoch, metrics.get("classes") or []),
+                                    regression_event(trainer, request_id, epoch)]
+    return [e for e in events if e is not None]
+
+
+def regression_event(trainer: Trainer, request_id: int, epoch: int) -> m.RegressionSamples | None:
+    """The scatter's (predicted, true) pairs of the first regression head (None without one)."""
+    import numpy as np
+
+    reg = trainer.regression
+    head = next((h for k in trainer.model.orders for h in trainer.model.heads[k] if h.kind == "regression"), None)
+    if reg is None or head is None or not reg.pred:
+        return None
+    return m.RegressionSamples(request_id=request_id, epoch=epoch, head=head.name,
+                               pred=m.array_to_wire(np.asarray(reg.pred, np.float32)),
+                               true=m.array_to_wire(np.asarray(reg.true, np.float32)))
 
 
 def misclassified_event(trainer: Trainer, request_id: int, epoch: int,

@@ -27,7 +27,7 @@ from dpg_blocks.core.project import OptimizerSettings, Order, Project
 from .compiler import CompiledModel, CompileResult, Head, compile_project
 from .datasets import DataSource
 from .device import resolve_device
-from .evaluation import Misclassified, class_names, class_report
+from .evaluation import Misclassified, Regression, class_names, class_report
 from .progress import TrainingClock, attach_clock
 from .registry import Registry
 
@@ -159,6 +159,7 @@ class Trainer:
         self.names = {nid: n.block.name for nid, n in self.compiled.flat.nodes.items()}
         self.epoch = 0
         self.misclassified: list[dict[str, Any]] = []  # the last test evaluation's (evaluation.py)
+        self.regression: Regression | None = None  # the last test evaluation's scatter pairs
         self.last_run: EpochRun | None = None
         self.optimizers: dict[int, torch.optim.Optimizer | None] = {}
         self.schedulers: dict[int, Any] = {}
@@ -307,6 +308,12 @@ class Trainer:
             None,
         )
         wrong = Misclassified()  # the test split's gallery (the confusion matrix's head)
+        # R², MSE, MAE and the scatter show the first regression head, as the matrix does
+        reg_head = next(
+            ((k, i) for k in self.model.orders for i, h in enumerate(self.model.heads[k]) if h.kind == "regression"),
+            None,
+        )
+        regression: Regression | None = None
         for index in self.model.orders:
             inputs = self.model.input_ids[index]
             if not inputs:
@@ -315,6 +322,8 @@ class Trainer:
             iters = {i: self._cycle(self.sources[i], split, 0, False) for i in inputs}
             loss_sum, steps = 0.0, 0
             scores[index] = [_Score() for _ in self.model.heads[index]]
+            if reg_head is not None and reg_head[0] == index:
+                regression = Regression(n)
             for _ in range(n):
                 batch = self._next_batch(iters, index)
                 if batch is None:
@@ -324,6 +333,8 @@ class Trainer:
                     loss_sum += float(total)
                     steps += 1
                 for i, (head, (pred, target)) in enumerate(zip(self.model.heads[index], heads, strict=True)):
+                    if (index, i) == reg_head and regression is not None:
+                        regression.add(pred, target)
                     got = _score(head.kind, pred, target)
                     if got is None:
                         continue
@@ -336,6 +347,8 @@ class Trainer:
             if steps:
                 metrics[f"{split}_loss/order_{index}"] = loss_sum / steps
         self._add_accuracy(metrics, split, scores)
+        if regression is not None:
+            metrics.update(regression.report(split))
         if confusion is not None and split == "test" and cm_head is not None:
             metrics["confusion_matrix"] = confusion.tolist()
             head = self.model.heads[cm_head[0]][cm_head[1]]
@@ -346,6 +359,7 @@ class Trainer:
             metrics["misclassified"] = wrong.listed(names)
         if split == "test":
             self.misclassified = wrong.found  # with the samples: the editor's gallery
+            self.regression = regression  # and the scatter's pairs
         return metrics
 
     def _classes(self, head: Head, pred: torch.Tensor) -> int:

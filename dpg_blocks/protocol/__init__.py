@@ -42,6 +42,7 @@ from .events import (
     Pong,
     Progress,
     Ready,
+    RegressionSamples,
     RunStarted,
     StepMetrics,
     TapFrame,
@@ -64,5 +65,5 @@ __all__ = [
     "Ready", "ValidationResult", "EpochMetrics", "EvaluationResult", "StepMetrics", "TapFrame", "Log",
     "Error", "Progress", "TrainingState", "NonFinite", "Pong", "Exit", "ExportResult",
     "ImportResult", "TrainingStuck", "InspectData", "DataInfo", "TrainingPlan", "TrainingError", "RunStarted",
-    "MisclassifiedSamples",
+    "MisclassifiedSamples", "RegressionSamples",
 ]

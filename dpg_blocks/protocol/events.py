@@ -155,6 +155,32 @@ class MisclassifiedSamples(Event):
         check_thumbnails(self.thumbnails)
 
 
+MAX_SCATTER_POINTS = 2000
+
+
+@message
+class RegressionSamples(Event):
+    """(predicted, true) value pairs of the first regression head on the test split: the
+    Evaluation tab's scatter plot. ``pred`` and ``true`` are 1-D float32 arrays of the same
+    length (at most MAX_SCATTER_POINTS, evenly spaced over the split); ``head`` is the loss
+    block's name. Sent after the epoch's EpochMetrics (and after an Evaluate answer), whose
+    ``test_r2``/``test_mse``/``test_mae`` cover every value, not only these.
+    """
+
+    request_id: int
+    epoch: int
+    head: str
+    pred: WireArray
+    true: WireArray
+
+    def _validate(self) -> None:
+        for name, arr in (("pred", self.pred), ("true", self.true)):
+            if len(arr.shape) != 1 or arr.shape[0] > MAX_SCATTER_POINTS or arr.dtype != "float32":
+                raise ValueError(f"{name}: at most {MAX_SCATTER_POINTS} float32 values in one row")
+        if self.pred.shape != self.true.shape:
+            raise ValueError(f"pred has {self.pred.shape[0]} values but true has {self.true.shape[0]}")
+
+
 @message
 class StepMetrics(Event):
     """Losses of one training step (by name, e.g. ``order_1``) and where the run stands.

@@ -667,6 +667,11 @@ class Editor:
             if ev.request_id == st.training.request_id or ev.request_id in self._evaluations:
                 epoch = 0 if ev.request_id in self._evaluations else ev.epoch  # on demand: not an epoch's
                 self.results.evaluation.gallery.show(ev.thumbnails, ev.true, ev.pred, epoch)
+        elif isinstance(ev, m.RegressionSamples):
+            if ev.request_id == st.training.request_id or ev.request_id in self._evaluations:
+                epoch = 0 if ev.request_id in self._evaluations else ev.epoch
+                self.results.evaluation.show_scatter(m.wire_to_array(ev.pred).tolist(),
+                                                     m.wire_to_array(ev.true).tolist(), ev.head, epoch)
         elif isinstance(ev, m.EvaluationResult):
             self.results.evaluation.on_result(dict(ev.metrics), self._evaluations.get(ev.request_id, ""))
         elif isinstance(ev, m.ExportResult):

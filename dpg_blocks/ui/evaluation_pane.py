@@ -5,8 +5,9 @@ The engine adds ``confusion_matrix`` (rows: true class, columns: predicted), ``c
 test metrics of every epoch (``engine/evaluation.py``); "Evaluate now" asks for the same on
 demand (the Evaluate command, answered by EvaluationResult). The matrix is drawn on a drawlist:
 a cell's colour is its share of the true class's samples (so the diagonal reads as recall), and
-up to MAX_COUNTED classes a cell shows its count. The pane redraws only when new figures arrive,
-never per frame or per progress update.
+up to MAX_COUNTED classes a cell shows its count. A regression head (MSE, L1) adds R², MSE and
+MAE and a predicted-vs-true scatter (``regression_plot.py``). The pane redraws only when new
+figures arrive, never per frame or per progress update.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 import dearpygui.dearpygui as dpg
 
+from .regression_plot import ScatterPlot, figures_text
 from .state import EditorState
 from .text import short
 
@@ -34,10 +36,15 @@ def cell_colour(share: float) -> tuple[int, int, int]:
     return tuple(int(round(a + (b - a) * t)) for a, b in zip(EMPTY, FULL, strict=True))  # type: ignore[return-value]
 
 
+def evaluated(metrics: dict[str, Any]) -> bool:
+    """Whether ``metrics`` hold a test evaluation the tab shows: a confusion matrix or R²/MSE."""
+    return bool(metrics.get("confusion_matrix")) or "test_mse" in metrics
+
+
 def latest_evaluation(epochs: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The last epoch's metrics that hold a confusion matrix (None before the first one)."""
+    """The last epoch's metrics that hold a test evaluation (None before the first one)."""
     for metrics in reversed(epochs):
-        if metrics.get("confusion_matrix"):
+        if evaluated(metrics):
             return metrics
     return None
 
@@ -65,14 +72,16 @@ class EvaluationPane:
                 with dpg.group():
                     self.table_parent = dpg.add_group()
                     self.accuracy_text = dpg.add_text("", color=MUTED)
-                self.gallery = Gallery(dpg.add_group())
+                with dpg.group() as side:
+                    self.gallery = Gallery(side)
+                    self.scatter = ScatterPlot(side)
         self.table: int | str | None = None
 
     # -- data ----------------------------------------------------------------------------------
     def on_result(self, metrics: dict[str, Any], what: str = "") -> None:
         """An Evaluate answer (``what``: e.g. "run lr 0.01 (best.pt)"; empty: the model being
         trained): shown until the next epoch's figures arrive."""
-        if metrics.get("confusion_matrix"):
+        if evaluated(metrics):
             done = len(self.state.training.epochs)
             self.on_demand = dict(metrics, epoch=what or f"{done} + now (on demand)", _after=done)
             self.update()
@@ -98,22 +107,35 @@ class EvaluationPane:
             dpg.set_value(self.title, "Train a model: its evaluation on the test split shows here after each epoch.")
             dpg.set_value(self.accuracy_text, "")
             return
-        cm = [list(map(int, row)) for row in metrics["confusion_matrix"]]
-        n = len(cm)
-        names = list(metrics.get("classes") or [str(i) for i in range(n)])
-        total = sum(map(sum, cm))
-        acc = metrics.get("test_accuracy")
-        acc_text = f" · accuracy {acc:.3f}" if isinstance(acc, float) else ""
         label = metrics.get("epoch", "?")
         when = label if isinstance(label, str) else f"epoch {label}"  # an Evaluate answer says what it ran
-        dpg.set_value(self.title, f"test split · {when} · {total} samples{acc_text}")
-        side = self._side()
-        dpg.configure_item(self.matrix, width=side, height=side)
-        self._draw_matrix(cm, names, side - LABEL_W)
-        self._draw_table(metrics, names, side)
+        regression = figures_text(metrics)
+        lines = []
+        cm = [list(map(int, row)) for row in metrics.get("confusion_matrix") or []]
+        if cm:
+            n = len(cm)
+            names = list(metrics.get("classes") or [str(i) for i in range(n)])
+            acc = metrics.get("test_accuracy")
+            acc_text = f" · accuracy {acc:.3f}" if isinstance(acc, float) else ""
+            dpg.set_value(self.title, f"test split · {when} · {sum(map(sum, cm))} samples{acc_text}")
+            side = self._side()
+            dpg.configure_item(self.matrix, width=side, height=side)
+            self._draw_matrix(cm, names, side - LABEL_W)
+            self._draw_table(metrics, names, side)
+        else:
+            dpg.set_value(self.title, f"test split · {when} · {regression}")
+            dpg.configure_item(self.matrix, width=1, height=1)  # no classifier: the scatter takes the room
+        if cm and regression:
+            lines.append(f"regression: {regression}")
         per_input = [f"{k.split('/', 1)[1]}: {v:.3f}" for k, v in metrics.items()
                      if k.startswith("test_accuracy/") and isinstance(v, float)]
-        dpg.set_value(self.accuracy_text, ("test accuracy per input: " + ", ".join(per_input)) if per_input else "")
+        if per_input:
+            lines.append("test accuracy per input: " + ", ".join(per_input))
+        dpg.set_value(self.accuracy_text, "\n".join(lines))
+
+    def show_scatter(self, pred: list[float], true: list[float], head: str, epoch: int) -> None:
+        """A RegressionSamples event: the scatter of the epoch (``epoch`` 0: an Evaluate answer)."""
+        self.scatter.show(pred, true, head, f", epoch {epoch}" if epoch > 0 else "", self._side() - 24)
 
     def _side(self) -> int:
         """The matrix's side: what the pane leaves below the title (it is short when docked low)."""
@@ -178,7 +200,7 @@ class EvaluationPane:
         (x, y), (w, h) = dpg.get_item_rect_min(self.matrix), dpg.get_item_rect_size(self.matrix)
         return {"matrix": {"x": int(x), "y": int(y), "w": int(w), "h": int(h)},
                 "cells": [[{**c, "x": c["x"] + int(x), "y": c["y"] + int(y)} for c in row] for row in self.cells],
-                "classes": list((self.shown or {}).get("classes") or []), "gallery": self.gallery.boxes(),
+                "classes": list((self.shown or {}).get("classes") or []), "gallery": self.gallery.boxes(), "scatter": self.scatter.boxes(),
                 "title": dpg.get_value(self.title)}
 
 
@@ -197,7 +219,7 @@ class Gallery:
         self.width = GALLERY_COLUMNS * (GALLERY_CELL + GALLERY_GAP) - GALLERY_GAP
         with dpg.texture_registry():
             self.texture = dpg.add_dynamic_texture(self.width, self.height, [0.0] * (self.width * self.height * 4))
-        with dpg.group(parent=parent):
+        with dpg.group(parent=parent, show=False) as self.group:  # until there is a sample to show
             self.title = dpg.add_text("", color=MUTED)
             with dpg.drawlist(width=self.width, height=self.height) as self.drawlist:
                 dpg.draw_image(self.texture, (0, 0), (self.width, self.height))
@@ -220,6 +242,7 @@ class Gallery:
             dpg.draw_text((x, y), short(f"{t}→{p}", 7), size=12, color=(240, 150, 130), parent=self.labels)
         when = f", epoch {epoch}" if epoch > 0 else ""
         dpg.set_value(self.title, f"misclassified test samples (true → predicted){when}:" if self.shown else "")
+        dpg.configure_item(self.group, show=bool(self.shown))
 
     def boxes(self) -> dict[str, Any]:
         (x, y), (w, h) = dpg.get_item_rect_min(self.drawlist), dpg.get_item_rect_size(self.drawlist)

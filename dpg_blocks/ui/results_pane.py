@@ -280,8 +280,9 @@ class ResultsPane:
         text = run.state if run.state != "idle" else "not trained"
         if run.epochs:
             last = run.epochs[-1]
-            acc = last.get("test_accuracy")
+            acc, r2 = last.get("test_accuracy"), last.get("test_r2")
             text += f" · epoch {last.get('epoch')}" + (f" · test accuracy {acc:.3f}" if isinstance(acc, float) else "")
+            text += f" · test R² {r2:.3f}" if isinstance(r2, float) else ""
         elif run.last_step_loss is not None:
             text += f" · loss {run.last_step_loss:.4f}"
         if run.reason:

@@ -42,10 +42,11 @@ CHANGES_W = 46  # characters of "what changed" shown in the row (all of it in th
 
 
 def final_text(info: RunInfo) -> str:
-    """``loss 0.213 · val 0.951 · test 0.962`` from the run's last epoch."""
+    """``loss 0.213 · val 0.951 · test 0.962`` from the run's last epoch (a regression run's
+    test figure is its R²: ``test R² 0.978``)."""
     f = info.final
     parts = []
-    for key, label in (("loss", "loss"), ("val_accuracy", "val"), ("test_accuracy", "test")):
+    for key, label in (("loss", "loss"), ("val_accuracy", "val"), ("test_accuracy", "test"), ("test_r2", "test R²")):
         v = f.get(key)
         if isinstance(v, int | float):
             parts.append(f"{label} {v:.3f}")
