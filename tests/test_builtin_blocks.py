@@ -87,7 +87,8 @@ def test_fully_connected_keeps_its_legacy_ids_and_display_name() -> None:
 def test_categories_follow_the_palette_menus() -> None:
     menus = {
         "Inputs", "Layers/Linear", "Layers/Convolution", "Layers/Normalization",
-        "Layers/Regularization", "Activations", "Pooling", "Structure", "Losses", "Outputs",
+        "Layers/Regularization", "Layers/Sequence", "Layers/Attention", "Layers/Resampling", "Activations",
+        "Pooling", "Structure", "Tensor ops", "Losses", "Outputs",
     }  # fmt: skip
     assert {spec_of(cls).category for cls in BLOCKS} == menus
 

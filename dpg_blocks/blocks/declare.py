@@ -134,7 +134,8 @@ def block(
 
     ``metric`` (a loss only): how training scores the loss's prediction (its first input) against
     its ``target`` input — ``"classification"`` (argmax accuracy vs integer labels), ``"binary"``
-    (logit > 0 vs a 0/1 target) or None (no accuracy).
+    (logit > 0 vs a 0/1 target), ``"regression"`` (R², MSE and MAE of the values, and the
+    Evaluation tab's scatter) or None (only the loss).
 
     ``takes_signal``: the built module is called as ``module(order, target, *inputs)`` — the
     current order and the ground truth reaching the block (None when not exactly one labelled

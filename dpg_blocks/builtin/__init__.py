@@ -7,16 +7,40 @@ import it inside ``build()``/``load()``).
 from __future__ import annotations
 
 from .activations import GELU, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from .attention import MultiheadAttention, ScaledDotProductAttention
 from .constants import Fill
 from .convolution import Conv1d, Conv2d, ConvTranspose2d
 from .custom import Custom
 from .inputs import Input
 from .linear import Linear
 from .losses import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
-from .normalization import BatchNorm1d, BatchNorm2d, Dropout, LayerNorm
+from .normalization import (
+    BatchNorm1d,
+    BatchNorm2d,
+    Dropout,
+    GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    LayerNorm,
+)
 from .outputs import Output
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from .resampling import Pad, PixelShuffle, Upsample
+from .sequence import GRU, LSTM, RNN, Embedding
 from .structure import OR, Add, Concat, Copy, Flatten, Multiply, Reshape, Split
+from .tensor_ops import (
+    Chunk,
+    Identity,
+    LogSoftmax,
+    MatMul,
+    Mean,
+    Permute,
+    PositionIds,
+    Select,
+    Slice,
+    Sum,
+    Transpose,
+)
 
 PACK_NAME = "builtin"
 
@@ -29,13 +53,26 @@ BLOCKS: list[type] = [
     BatchNorm1d,
     BatchNorm2d,
     LayerNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    GroupNorm,
     Dropout,
+    Embedding,
+    RNN,
+    GRU,
+    LSTM,
+    MultiheadAttention,
+    ScaledDotProductAttention,
+    Upsample,
+    PixelShuffle,
+    Pad,
     ReLU,
     LeakyReLU,
     GELU,
     Sigmoid,
     Tanh,
     Softmax,
+    LogSoftmax,
     MaxPool2d,
     AvgPool2d,
     AdaptiveAvgPool2d,
@@ -48,6 +85,16 @@ BLOCKS: list[type] = [
     OR,
     Split,
     Fill,
+    Identity,
+    Permute,
+    Transpose,
+    MatMul,
+    Chunk,
+    Mean,
+    Sum,
+    PositionIds,
+    Select,
+    Slice,
     Custom,
     CrossEntropyLoss,
     BCEWithLogitsLoss,

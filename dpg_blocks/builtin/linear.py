@@ -24,8 +24,10 @@ class Linear:
     """Every output is a weighted sum of all input features plus a bias: y = x·Wᵀ + b.
 
     The input must be 2-D, (batch, features). Images or other multi-dimensional samples can be
-    flattened on the way in by ticking 'flatten input', or with a Flatten block before it. An
-    activation (e.g. ReLU) can be applied to the outputs without a separate block.
+    flattened on the way in by ticking 'flatten input', or with a Flatten block before it. For
+    sequences, tick 'last dim' to apply the same layer at every position, as torch's nn.Linear
+    does: (batch, length, features) -> (batch, length, out features). An activation (e.g. ReLU)
+    can be applied to the outputs without a separate block.
     """
 
     x = In("tensor", doc="Input of shape (batch, features).")
@@ -34,6 +36,12 @@ class Linear:
     out_features = Param(int, 64, min=1, doc="Number of outputs per sample (neurons).")
     bias = Param(bool, True, doc="Add a learned bias to each output.")
     flatten_input = Param(bool, False, doc="Flatten each sample to a vector first, e.g. (1, 8, 8) -> 64.")
+    last_dim = Param(
+        bool,
+        False,
+        doc="Apply to the last dim of a larger input, each position alike: (batch, length, features) -> (batch, "
+        "length, out features).",
+    )
     activation = Param(
         str,
         "none",
@@ -50,17 +58,22 @@ class Linear:
                 "insert a Reshape block (e.g. shape [1]) before it"
             )
         flat = (shape[0], math.prod(shape[1:]))
-        if len(shape) > 2 and not self.flatten_input:
+        if self.flatten_input and self.last_dim:
+            raise ValueError("Fully Connected: tick either 'flatten input' or 'last dim', not both")
+        if len(shape) > 2 and not (self.flatten_input or self.last_dim):
             raise ValueError(
                 f"Fully Connected expects a 2-D input (N, features) but got shape {fmt(shape)}; "
-                f"tick 'flatten input' or insert a Flatten block to get {fmt(flat)}"
+                f"tick 'flatten input' or insert a Flatten block to get {fmt(flat)} (or, for a sequence, tick "
+                "'last dim' to apply it at each position)"
             )
         from torch import nn
 
         from .modules import FlattenLinear, FlattenLinearAct, LinearAct
 
+        if self.last_dim:  # nn.Linear itself acts on the last dim of any rank
+            flat = (shape[0], shape[-1])
         # decided here, once, so forward never branches on the input's rank or the activation
-        flatten = len(shape) > 2
+        flatten = len(shape) > 2 and self.flatten_input
         if self.activation == "none":
             cls = FlattenLinear if flatten else nn.Linear
             return cls(flat[1], self.out_features, bias=self.bias)

@@ -100,3 +100,66 @@ class Dropout:
         from torch import nn
 
         return nn.Dropout(self.p)
+
+
+class _InstanceNorm:
+    """InstanceNorm 1D/2D: the rank they take and the params they share."""
+
+    rank, layout, label = 3, "(batch, channels, length)", "InstanceNorm 1D"
+
+    x = In("tensor", doc="Input of shape (batch, channels, …).")
+    y = Out("tensor", doc="Normalised output, same shape as the input.")
+
+    affine = Param(bool, False, doc="Learn a scale and shift per channel after normalising.")
+    track_running_stats = Param(bool, False, doc="Keep running averages for evaluation (as batch norm does).")
+
+    def build(self, ctx: BuildContext) -> Any:
+        """An ``nn.InstanceNorm1d``/``2d`` over the channels of the input."""
+        from .shapes import require_rank
+
+        shape = ctx.in_shape("x")
+        require_rank(self.label, shape, self.rank, self.layout, spatial=self.rank - 2)
+        from torch import nn
+
+        cls = nn.InstanceNorm1d if self.rank == 3 else nn.InstanceNorm2d
+        return cls(shape[1], affine=self.affine, track_running_stats=self.track_running_stats)
+
+
+@block("builtin.InstanceNorm1d", category="Layers/Normalization", name="InstanceNorm 1D", version=1)
+class InstanceNorm1d(_InstanceNorm):
+    """Normalises each channel of each sample on its own over its length (style transfer,
+    sequences), independent of the other samples in the batch."""
+
+
+@block("builtin.InstanceNorm2d", category="Layers/Normalization", name="InstanceNorm 2D", version=1)
+class InstanceNorm2d(_InstanceNorm):
+    """Normalises each channel of each image on its own over its pixels (style transfer),
+    independent of the other images in the batch."""
+
+    rank, layout, label = 4, "(batch, channels, height, width)", "InstanceNorm 2D"
+
+
+@block("builtin.GroupNorm", category="Layers/Normalization", name="GroupNorm", version=1)
+class GroupNorm:
+    """Normalises each sample over groups of channels: like batch norm, but independent of the
+    batch size (works with small batches). One group is LayerNorm over channels and positions;
+    as many groups as channels is InstanceNorm."""
+
+    x = In("tensor", doc="Input of shape (batch, channels, …).")
+    y = Out("tensor", doc="Normalised output, same shape as the input.")
+
+    num_groups = Param(int, 8, min=1, doc="Groups the channels are split into; the channels must divide by it.")
+    affine = Param(bool, True, doc="Learn a scale and shift per channel after normalising.")
+
+    def build(self, ctx: BuildContext) -> Any:
+        """An ``nn.GroupNorm`` over the channels (dim 1) of the input."""
+        shape = ctx.in_shape("x")
+        if len(shape) < 2:
+            raise ValueError(f"GroupNorm expects (batch, channels, …) but got shape {fmt(shape)}")
+        if shape[1] % self.num_groups:
+            raise ValueError(
+                f"GroupNorm: {shape[1]} channels (shape {fmt(shape)}) do not divide into {self.num_groups} groups"
+            )
+        from torch import nn
+
+        return nn.GroupNorm(self.num_groups, shape[1], affine=self.affine)

@@ -12,6 +12,9 @@ one block (no folding, so node and block correspond one to one):
   block whose code calls it; anything else (a layer with weights the built-in pack cannot
   build, a shared layer, a ``get_attr``) is refused with the node's name and target;
 * ``output``: one Output block per returned tensor.
+* a layer returning a tuple (LSTM, ``chunk``): one block whose ``getitem`` nodes are its
+  ports (``_Block.outputs``); a recurrent layer's final state passes a Transpose back to
+  torch's (layers, batch, hidden) layout where the code reads it.
 
 Nodes that compute shapes (``x.size(0)``) feed the arguments of the node that reads them
 (``x.view(x.size(0), -1)`` becomes a Reshape) and are not blocks. Blocks are placed by
@@ -92,6 +95,9 @@ class _Block:
     type: str
     params: dict[str, Any] = field(default_factory=dict)
     inputs: list[fx.Node] = field(default_factory=list)
+    # a layer returning a tuple: its elements as output ports, nested as the module nests them;
+    # a ("torch", port) element is a batch-first state torch gives (layers, batch, hidden)
+    outputs: list[Any] | None = None
 
 
 @dataclass
@@ -108,6 +114,12 @@ class ImportedModule:
 def _shape(node: fx.Node) -> tuple[int, ...] | None:
     meta = node.meta.get("tensor_meta")
     return tuple(meta.shape) if meta is not None and hasattr(meta, "shape") else None
+
+
+def _is_tuple(node: fx.Node) -> bool:
+    """Whether the node returns a tuple of tensors (an LSTM's (seq, (h, c)), a chunk)."""
+    meta = node.meta.get("tensor_meta")  # TensorMetadata is itself a NamedTuple: it has a shape
+    return isinstance(meta, tuple | list) and not hasattr(meta, "shape")
 
 
 def _pair(value: Any, what: str) -> int:
@@ -171,9 +183,69 @@ def _input_rank(node: fx.Node) -> int:
 
 
 def _linear(m: nn.Linear, node: fx.Node) -> dict[str, Any]:
-    # nn.Linear on (N, C, L) acts on the last dim; the block takes (N, features) only
-    _require(_input_rank(node) == 2, f"a {_input_rank(node)}-D input")
-    return {"out_features": m.out_features, "bias": m.bias is not None}
+    # nn.Linear on (N, L, C) acts on the last dim: the block's 'last dim'
+    rank = _input_rank(node)
+    _require(rank >= 2, f"a {rank}-D input")
+    return {"out_features": m.out_features, "bias": m.bias is not None, "last_dim": rank > 2}
+
+
+def _eps(m: Any) -> None:
+    _require(m.eps == 1e-5, f"eps={m.eps}")
+
+
+def _instance_norm(m: Any) -> dict[str, Any]:
+    _eps(m)
+    _require(m.momentum == 0.1, f"momentum={m.momentum}")
+    return {"affine": m.affine, "track_running_stats": m.track_running_stats}
+
+
+def _group_norm(m: nn.GroupNorm) -> dict[str, Any]:
+    _eps(m)
+    return {"num_groups": m.num_groups, "affine": m.affine}
+
+
+def _upsample(m: nn.Upsample) -> dict[str, Any]:
+    _require(m.size is None and not m.align_corners and not m.recompute_scale_factor,
+             "size, align_corners or recompute_scale_factor")
+    factor = m.scale_factor
+    if isinstance(factor, tuple | list):
+        _require(len(set(factor)) == 1, f"scale_factor={factor}")
+        factor = factor[0]
+    return {"scale_factor": float(factor), "mode": m.mode}
+
+
+def _pad(m: Any) -> dict[str, Any]:
+    mode = {"Reflection": "reflect", "Replication": "replicate", "Circular": "circular"}.get(
+        type(m).__name__.split("Pad")[0], "constant")
+    return {"padding": list(m.padding), "mode": mode, "value": float(getattr(m, "value", 0.0))}
+
+
+def _embedding(m: nn.Embedding) -> dict[str, Any]:
+    _require(m.max_norm is None and not m.scale_grad_by_freq and not m.sparse, "max_norm, scale_grad_by_freq or sparse")
+    return {"num_embeddings": m.num_embeddings, "embedding_dim": m.embedding_dim,
+            "padding_idx": -1 if m.padding_idx is None else m.padding_idx}
+
+
+def _recurrent(m: Any, node: fx.Node) -> dict[str, Any]:
+    _require(m.batch_first, "batch_first=False (the block reads (batch, length, features))")
+    _require(len(node.args) == 1 and not node.kwargs, "an initial state argument")
+    _require(getattr(m, "proj_size", 0) == 0, f"proj_size={getattr(m, 'proj_size', 0)}")
+    params = {"hidden_size": m.hidden_size, "num_layers": m.num_layers, "bidirectional": m.bidirectional,
+              "dropout": float(m.dropout), "bias": m.bias}
+    if isinstance(m, nn.RNN):
+        params["nonlinearity"] = m.nonlinearity
+    return params
+
+
+# what a recurrent layer returns, as the block's ports: (seq, h) or (seq, (h, c)), torch's layout
+RECURRENT_OUTPUTS: dict[type, list[Any]] = {
+    nn.RNN: ["seq", ("torch", "state")],
+    nn.GRU: ["seq", ("torch", "state")],
+    nn.LSTM: ["seq", [("torch", "state"), ("torch", "cell")]],
+}
+
+_PADS = (nn.ReflectionPad1d, nn.ReflectionPad2d, nn.ReplicationPad1d, nn.ReplicationPad2d, nn.ZeroPad1d,
+         nn.ZeroPad2d, nn.ConstantPad1d, nn.ConstantPad2d, nn.CircularPad1d, nn.CircularPad2d)
 
 
 def _flatten_params(start: int, end: int, node: fx.Node) -> dict[str, Any]:
@@ -214,6 +286,18 @@ MODULES: dict[type, tuple[str, Callable[[Any, fx.Node], dict[str, Any]]]] = {
     nn.AvgPool2d: ("builtin.AvgPool2d", lambda m, n: _pool(m)),
     nn.AdaptiveAvgPool2d: ("builtin.AdaptiveAvgPool2d", lambda m, n: _adaptive(m.output_size)),
     nn.Flatten: ("builtin.Flatten", lambda m, n: _flatten_params(m.start_dim, m.end_dim, n)),
+    nn.InstanceNorm1d: ("builtin.InstanceNorm1d", lambda m, n: _instance_norm(m)),
+    nn.InstanceNorm2d: ("builtin.InstanceNorm2d", lambda m, n: _instance_norm(m)),
+    nn.GroupNorm: ("builtin.GroupNorm", lambda m, n: _group_norm(m)),
+    nn.Upsample: ("builtin.Upsample", lambda m, n: _upsample(m)),
+    nn.PixelShuffle: ("builtin.PixelShuffle", lambda m, n: {"upscale_factor": m.upscale_factor}),
+    nn.Identity: ("builtin.Identity", lambda m, n: {}),
+    nn.LogSoftmax: ("builtin.LogSoftmax", lambda m, n: _softmax(m.dim)),
+    nn.Embedding: ("builtin.Embedding", lambda m, n: _embedding(m)),
+    nn.RNN: ("builtin.RNN", _recurrent),
+    nn.GRU: ("builtin.GRU", _recurrent),
+    nn.LSTM: ("builtin.LSTM", _recurrent),
+    **{pad: ("builtin.Pad", lambda m, n: _pad(m)) for pad in _PADS},
 }
 
 _ELEMENTWISE = {"relu": "builtin.ReLU", "sigmoid": "builtin.Sigmoid", "tanh": "builtin.Tanh"}
@@ -223,8 +307,66 @@ _FUNCTIONS: dict[Any, str] = {
     torch.mul: "mul", torch.cat: "cat", torch.concat: "cat", torch.flatten: "flatten", torch.reshape: "reshape",
     F.leaky_relu: "leaky_relu", F.gelu: "gelu", F.softmax: "softmax", torch.softmax: "softmax",
     F.dropout: "dropout", F.max_pool2d: "max_pool2d", F.avg_pool2d: "avg_pool2d",
-    F.adaptive_avg_pool2d: "adaptive_avg_pool2d",
+    F.adaptive_avg_pool2d: "adaptive_avg_pool2d", torch.permute: "permute", torch.transpose: "transpose",
+    operator.matmul: "matmul", torch.matmul: "matmul", torch.bmm: "matmul", F.log_softmax: "log_softmax",
+    torch.log_softmax: "log_softmax", torch.chunk: "chunk", torch.mean: "mean", torch.sum: "sum",
+    operator.getitem: "getitem",
 }
+
+
+def _index_block(node: fx.Node, x: fx.Node) -> _Block:
+    """``x[i]``, ``x[:, -1]``, ``x[:, 2:10]``: one int or one bounded slice at one dim, every
+    other dim whole (``:``) — a Select or a Slice block."""
+    index = node.args[1]
+    items = list(index) if isinstance(index, tuple) else [index]
+    whole = slice(None)
+    picked = [(d, it) for d, it in enumerate(items) if it != whole and it is not Ellipsis]
+    _require(Ellipsis not in items[:-1] and len(picked) == 1, f"the index {index!r} (one int or slice at one dim)")
+    dim, it = picked[0]
+    if isinstance(it, int):
+        return _Block("builtin.Select", {"dim": dim, "index": it}, [x])
+    _require(isinstance(it, slice) and all(isinstance(v, int | type(None)) for v in (it.start, it.stop, it.step)),
+             f"the index {index!r}")
+    _require(it.stop != 0 and (it.step or 1) >= 1, f"the slice {it}")
+    return _Block("builtin.Slice", {"dim": dim, "start": it.start or 0, "end": it.stop or 0, "step": it.step or 1}, [x])
+
+
+def _dims(node: fx.Node, start: int, name: str) -> list[int]:
+    """A dims argument given as varargs (``x.permute(0, 2, 1)``) or one sequence."""
+    rest = list(node.args[start:]) or [node.kwargs.get(name)]
+    if len(rest) == 1 and isinstance(rest[0], tuple | list):
+        rest = list(rest[0])
+    _require(all(isinstance(d, int) for d in rest), f"{name}={rest!r}")
+    return [int(d) for d in rest]
+
+
+def _tensor_op_block(kind: str, node: fx.Node, tensors: list[fx.Node]) -> _Block | None:
+    """The Tensor ops block of a permute/transpose/matmul/log_softmax/chunk/mean/sum call."""
+    x = tensors[0] if tensors else None
+    if kind == "getitem":
+        return _index_block(node, x)  # type: ignore[arg-type]
+    if kind == "permute":
+        return _Block("builtin.Permute", {"dims": _dims(node, 1, "dims")}, [x])  # type: ignore[list-item]
+    if kind == "transpose":
+        return _Block("builtin.Transpose", {"dim0": _arg(node, 1, "dim0", 0), "dim1": _arg(node, 2, "dim1", 1)}, [x])  # type: ignore[list-item]
+    if kind == "matmul":
+        _require(len(tensors) == 2, "a constant operand")
+        return _Block("builtin.MatMul", {}, tensors)
+    if kind == "log_softmax":
+        return _Block("builtin.LogSoftmax", _softmax(_arg(node, 1, "dim", None)), [x])  # type: ignore[list-item]
+    if kind == "chunk":
+        chunks = int(_arg(node, 1, "chunks", 0))
+        _require(2 <= chunks <= 16, f"chunks={chunks}")
+        return _Block("builtin.Chunk", {"chunks": chunks, "dim": _arg(node, 2, "dim", 0)}, [x],  # type: ignore[list-item]
+                      outputs=[f"y{i}" for i in range(1, chunks + 1)])
+    if kind in ("mean", "sum"):
+        dim = _arg(node, 1, "dim", None)
+        _require(dim is not None, "no dim (it would reduce the batch too)")
+        _require(node.kwargs.get("dtype") is None, "dtype")
+        dims = [dim] if isinstance(dim, int) else list(dim)
+        return _Block(f"builtin.{kind.capitalize()}", {"dims": dims, "keepdim": bool(_arg(node, 2, "keepdim", False))},
+                      [x])  # type: ignore[list-item]
+    return None
 
 
 def _arg(node: fx.Node, index: int, name: str, default: Any) -> Any:
@@ -288,6 +430,9 @@ def _function_block(kind: str, node: fx.Node, tensors: list[fx.Node]) -> _Block:
         return _Block(block, {"kernel_size": kernel, "stride": 0 if stride == kernel else stride}, [x])  # type: ignore[list-item]
     if kind == "adaptive_avg_pool2d":
         return _Block("builtin.AdaptiveAvgPool2d", _adaptive(_arg(node, 1, "output_size", 1)), [x])  # type: ignore[list-item]
+    op = _tensor_op_block(kind, node, tensors)
+    if op is not None:
+        return op
     raise ValueError("no built-in block")
 
 
@@ -355,6 +500,7 @@ class _Importer:
         self.shapes = shapes
         self.builder = ProjectBuilder(registry.specs, name)
         self.values: dict[fx.Node, tuple[str, str]] = {}  # tensor node -> (block id, port)
+        self.tuples: dict[fx.Node, tuple[str, list[Any]]] = {}  # tuple node -> (block id, its ports, nested)
         self.result = ImportedModule(self.builder.project, {}, {})
         self.names: set[str] = set()
         self.layer_users: dict[str, str] = {}  # module target -> first node calling it
@@ -415,7 +561,11 @@ class _Importer:
                     raise self._fail(node, f"output {i} is not a tensor the blocks compute")
                 self._add(node, _Block("builtin.Output", {}, [r]), "output" if len(results) == 1 else f"output_{i}")
             return
-        if _shape(node) is None:
+        if node.op == "call_function" and node.target is operator.getitem and node.args[0] in self.tuples:
+            self._element(node)
+            return
+        returns_tuple = _is_tuple(node)
+        if _shape(node) is None and not returns_tuple:
             # a shape helper (x.size(0), x.shape): it feeds the arguments of the node reading it
             if any(u.op == "output" for u in node.users):
                 raise self._fail(node, "the module returns a value that is not a tensor")
@@ -430,6 +580,9 @@ class _Importer:
         except ValueError as builtin_why:
             if stateful:  # a Custom block cannot hold weights (yet): refuse rather than lose them
                 raise self._fail(node, f"the built-in {type(module).__name__} block cannot build it ({builtin_why})") from None
+            if returns_tuple:  # a Custom block has one output: its parts would be lost
+                raise self._fail(node, f"returns a tuple of tensors and no built-in block gives its parts as ports "
+                                       f"({builtin_why})") from None
             try:
                 spec = _custom(node, tensors, module)
             except ValueError as why:
@@ -442,7 +595,31 @@ class _Importer:
         bid = self._add(node, spec, str(node.target) if node.op == "call_module" else node.name)
         if stateful:
             self.result.layers[bid] = str(node.target)
-        self.values[node] = (bid, "y")
+        if spec.outputs is not None:
+            self.tuples[node] = (bid, spec.outputs)
+        else:
+            self.values[node] = (bid, "y")
+
+    def _element(self, node: fx.Node) -> None:
+        """``out[i]`` of a layer returning a tuple: one of its block's ports (no block of its own),
+        or a nested tuple; a final state, which the block gives batch first, gets a Transpose back
+        to torch's (layers, batch, hidden) so the code reading it sees what it saw before."""
+        bid, parts = self.tuples[node.args[0]]  # type: ignore[index]
+        index = node.args[1]
+        if not isinstance(index, int) or not -len(parts) <= index < len(parts):
+            raise self._fail(node, f"indexes a tuple of {len(parts)} with {index!r}")
+        part = parts[index]
+        if isinstance(part, list):
+            self.tuples[node] = (bid, part)
+        elif isinstance(part, tuple):
+            if not node.users:  # unpacked but never read (``out, (h, c) = lstm(x)`` without c)
+                return
+            tid = self.builder.add("builtin.Transpose", self._name(node.name), dim0=0, dim1=1)
+            self.builder.link(bid, part[1], tid, "x")
+            self.result.blocks[node.name] = tid
+            self.values[node] = (tid, "y")
+        else:
+            self.values[node] = (bid, part)
 
     def _builtin(self, node: fx.Node, tensors: list[fx.Node], module: nn.Module | None) -> _Block:
         if module is not None:
@@ -450,7 +627,7 @@ class _Importer:
             if entry is None:
                 raise ValueError("no built-in block")
             type_id, params = entry
-            return _Block(type_id, params(module, node), tensors[:1])
+            return _Block(type_id, params(module, node), tensors[:1], outputs=RECURRENT_OUTPUTS.get(type(module)))
         kind = str(node.target) if node.op == "call_method" else _FUNCTIONS.get(node.target)
         if kind is None:
             raise ValueError("no built-in block")

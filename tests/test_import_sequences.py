@@ -1,0 +1,117 @@
+"""Importing sequence and style-transfer models: recurrent layers whose tuple outputs become
+ports, tensor ops as readable blocks, InstanceNorm, padding, upsampling, Linear on the last dim.
+Each imported model validates, holds the original's parameters and computes what it computes."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from engine_fixtures import registry
+from test_import_fx import max_difference, user_folder  # noqa: F401 - the fixture is used by name
+from torch import nn
+
+from dpg_blocks.engine.import_fx import FxImportError, import_module
+
+
+class LSTMReader(nn.Module):
+    """A 2-layer bidirectional LSTM read two ways, then ops that each have a Tensor ops block."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(5, 6, num_layers=2, bidirectional=True, batch_first=True)
+        self.gru = nn.GRU(12, 4, batch_first=True)
+        self.fc = nn.Linear(12 + 6 + 4, 8)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, (h, c) = self.lstm(x)
+        pooled = out.permute(0, 2, 1).transpose(1, 2).mean(dim=1)
+        _, g = self.gru(out)
+        z = self.fc(torch.cat([pooled, h[-1], g[-1]], dim=1))
+        a, b = z.chunk(2, dim=1)
+        return F.log_softmax(a * b, dim=1)
+
+
+class StyleNet(nn.Module):
+    """TransformerNet-style: reflection padding, InstanceNorm, upsampling, GroupNorm, PixelShuffle."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pad = nn.ReflectionPad2d(1)
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.norm = nn.InstanceNorm2d(8, affine=True)
+        self.up = nn.Upsample(scale_factor=2.0)
+        self.group = nn.GroupNorm(2, 8)
+        self.shuffle = nn.PixelShuffle(2)
+        self.skip = nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.up(F.relu(self.norm(self.conv(self.pad(x)))))
+        return self.shuffle(self.group(self.skip(h)))
+
+
+class TokenMixer(nn.Module):
+    """nn.Linear applied to (batch, length, features) and a batched matmul of two projections."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.q = nn.Linear(6, 4)
+        self.k = nn.Linear(6, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.q(x) @ self.k(x).transpose(1, 2), dim=-1)
+
+
+@pytest.mark.parametrize("module, shape, types", [
+    (LSTMReader(), (7, 5), {"LSTM", "GRU", "Permute", "Transpose", "Mean", "Concat", "Linear", "Chunk",
+                            "Multiply", "LogSoftmax"}),
+    (StyleNet(), (3, 8, 8), {"Pad", "Conv2d", "InstanceNorm2d", "ReLU", "Upsample", "GroupNorm", "Identity",
+                             "PixelShuffle"}),
+    (TokenMixer(), (5, 6), {"Linear", "Transpose", "MatMul", "Softmax"}),
+], ids=["lstm", "style", "tokens"])
+def test_imported_sequence_and_style_models_compute_what_the_originals_do(tmp_path, module, shape, types):
+    torch.manual_seed(0)
+    imported = import_module(module, [shape], registry())
+    got = {b.type.removeprefix("builtin.") for b in imported.project.graph.blocks.values()}
+    assert types <= got and "Custom" not in got and not imported.custom
+    assert max_difference(module, shape, tmp_path) <= 1e-5
+
+
+def test_a_recurrent_layers_parts_are_ports_and_its_state_keeps_torchs_layout():
+    imported = import_module(LSTMReader(), [(7, 5)], registry())
+    graph = imported.project.graph
+    by_name = {b.name: b for b in graph.blocks.values()}
+    lstm = by_name["lstm"]
+    used = {link.src.port for link in graph.links if link.src.block == lstm.id}
+    assert used == {"seq", "state"}  # c is never read: no block for it
+    # h goes through a Transpose back to (layers, batch, hidden) before h[-1] reads it
+    (to_h,) = [graph.blocks[link.dst.block] for link in graph.links
+               if link.src.block == lstm.id and link.src.port == "state"]
+    assert to_h.type == "builtin.Transpose"
+    (last,) = [graph.blocks[link.dst.block] for link in graph.links if link.src.block == to_h.id]
+    assert last.type == "builtin.Select" and (last.params["dim"], last.params["index"]) == (0, -1)
+    assert lstm.params["num_layers"] == 2 and lstm.params["bidirectional"] is True
+
+
+class Seq2(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(4, 4)  # batch_first=False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.lstm(x)[0]
+
+
+class Splitter(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a, b = torch.split(x, [2, 4], dim=1)
+        return a.sum(dim=1) + b.sum(dim=1)
+
+
+@pytest.mark.parametrize("module, message", [
+    (Seq2(), r"node 'lstm' \(call_module lstm\): the built-in LSTM block cannot build it \(batch_first=False"),
+    (Splitter(), r"node 'split' \(call_function split\): returns a tuple of tensors and no built-in block gives"),
+])
+def test_a_tuple_the_blocks_cannot_take_apart_is_refused_naming_the_node(module, message):
+    with pytest.raises(FxImportError, match=message):
+        import_module(module, [(6, 4)] if isinstance(module, Seq2) else [(6,)], registry())
