@@ -246,7 +246,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from dpg_blocks.engine.compiler import CompileError
-    from dpg_blocks.engine.training import Trainer
+    from dpg_blocks.engine.training import Trainer, require_a_loss
 
     registry = _registry(args)
     trusted = _trusted(project, registry, args, console)
@@ -255,6 +255,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             project, registry, Path(args.project).resolve().parent, device=args.device, seed=args.seed,
             trusted=trusted,
         )
+        require_a_loss(trainer)
     except CompileError as e:
         bad = [r.to_dict() for r in e.records if r.status in ("error", "upstream-error")]
         console.print(_records_table(bad, "the project does not validate"))
@@ -399,11 +400,13 @@ def _keep_run(args: argparse.Namespace, trainer: Any, epochs: int, console: Cons
     """The run folder for ``train`` (``--resume`` loads its last.pt, ``--init-from`` a run's
     weights into a new run); an exit code when the run named cannot be used."""
     from dpg_blocks.core.runs import RunError, resolve_run, runs_folder
-    from dpg_blocks.engine.run_keeper import ResumeRefused, RunKeeper
-    from dpg_blocks.engine.training import WeightsMismatch
+    from dpg_blocks.engine.run_keeper import RunKeeper
+    from dpg_blocks.engine.training import starting_weights
 
-    if args.resume and args.init_from:
-        console.print("[bold red]cannot train:[/] --resume continues a run and --init-from starts a new one; "
+    starts = [flag for flag, given in (("--resume", args.resume), ("--init-from", args.init_from),
+                                       ("--weights", args.weights)) if given]
+    if len(starts) > 1:
+        console.print(f"[bold red]cannot train:[/] {' and '.join(starts)} each say where training starts; "
                       "choose one", highlight=False)
         return EXIT_INVALID
     folder = runs_folder(Path(args.project).resolve())
@@ -430,8 +433,16 @@ def _keep_run(args: argparse.Namespace, trainer: Any, epochs: int, console: Cons
             trainer.load_weights(ckpt)
             init_from = f"{run.name}:{ckpt.stem}"
             console.print(f"starting from the weights of {escape(init_from)}", highlight=False)
-    except (ResumeRefused, WeightsMismatch, RunError) as e:
-        what = "--resume" if args.resume else "--init-from"
+        else:
+            weights = Path(args.weights) if args.weights else starting_weights(trainer.project, Path(args.project).resolve().parent)
+            if weights is not None:
+                if not weights.is_file():
+                    raise RunError(f"there is no checkpoint {weights}")
+                trainer.load_weights(weights)
+                init_from = str(weights)
+                console.print(f"starting from the weights in {escape(str(weights))}", highlight=False)
+    except ValueError as e:  # ResumeRefused, WeightsMismatch, RunError and a missing starting checkpoint
+        what = "--resume" if args.resume else "--init-from" if args.init_from else "--weights"
         console.print(f"[bold red]cannot {what[2:].replace('-', ' ')}:[/] {escape(str(e))}", highlight=False)
         return EXIT_INVALID
     if args.no_run:
@@ -780,6 +791,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "last checkpoint, exactly; --epochs is then the run's total")
     t.add_argument("--init-from", metavar="RUN[:last]", help="start a new run from another run's best "
                    "(or last) weights, with fresh optimizers")
+    t.add_argument("--weights", metavar="CHECKPOINT", help="start from the weights in this checkpoint (an import's "
+                   "PROJECT.weights.pt, a run's best.pt); default: the project's training.weights, if any")
     with_plugins(t)
     t.set_defaults(func=cmd_train)
 

@@ -734,7 +734,7 @@ def _check_order(o: Order, ids: set[str]) -> None:
 
 
 class SetTraining(Edit):
-    """Set one training setting (epochs, seed, device)."""
+    """Set one training setting (epochs, seed, device, weights)."""
 
     def __init__(self, name: str, value: Any) -> None:
         self.name = name

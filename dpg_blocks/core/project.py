@@ -57,14 +57,20 @@ class Order:
 
 @dataclass
 class TrainingSettings:
-    """How ``train`` runs: epochs, seed and device ("auto": CUDA when present, else CPU)."""
+    """How ``train`` runs: epochs, seed, device ("auto": CUDA when present, else CPU) and the
+    checkpoint a new run starts from (``weights``, relative to the project file; "" for fresh
+    random weights): an imported model's weights."""
 
     epochs: int = 10
     seed: int = 0
     device: str = "auto"
+    weights: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        d = dict(self.__dict__)
+        if not d["weights"]:
+            del d["weights"]  # a project without starting weights is written as before
+        return d
 
 
 _ID_RE = re.compile(r"^b(\d+)$")

@@ -449,6 +449,7 @@ class _Reader:
             epochs=self.field(d, "epochs", int, path, base.epochs),
             seed=self.field(d, "seed", int, path, base.seed),
             device=self.field(d, "device", str, path, base.device),
+            weights=self.field(d, "weights", str, path, base.weights),
         )
         if t.epochs < 0:
             raise ProjectFileError(f"epochs must be >= 0, got {t.epochs}", f"{path}.epochs")

@@ -348,13 +348,15 @@ class _Exporter:
         lines = ["def main(argv: list[str] | None = None) -> None:",
                  '    """Train the model as ``dpg-blocks train`` does (see the options at the top)."""',
                  f"    args = parse_args(argv, epochs={lit(t.epochs)}, seed={lit(t.seed)}, device={lit(t.device)}, "
-                 "data_dir=DATA_DIR)",
+                 f"data_dir=DATA_DIR, weights={lit(t.weights)})",
                  "    seed_everything(args.seed)",
                  f"    model = {root}()  # draws the initial weights in the order dpg-blocks does"]
         if not in_order:
             lines += ["    torch.manual_seed(args.seed)  # SuperBlocks group layers built in between others:",
                       "    model.draw_initial_weights()  # draw again, in dpg-blocks' order"]
-        lines += ["    data = load_data(Path(args.data_dir))",
+        lines += ["    if args.weights:  # the project's starting weights (an imported model's own)",
+                  "        load_weights(model, Path(args.data_dir) / args.weights)",
+                  "    data = load_data(Path(args.data_dir))",
                   "    device = pick_device(args.device)",
                   "    model.to(device)",
                   "    fit(model, make_orders(model), data, args, device)"]

@@ -232,7 +232,8 @@ def evaluate(
     return metrics
 
 
-def parse_args(argv: list[str] | None, *, epochs: int, seed: int, device: str, data_dir: str) -> argparse.Namespace:
+def parse_args(argv: list[str] | None, *, epochs: int, seed: int, device: str, data_dir: str,
+               weights: str = "") -> argparse.Namespace:
     """The script's options; the defaults are the project's settings at export time."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--epochs", type=int, default=epochs, help=f"epochs to train (default {epochs})")
@@ -243,9 +244,18 @@ def parse_args(argv: list[str] | None, *, epochs: int, seed: int, device: str, d
     parser.add_argument("--max-steps", type=int, help="train only the first N steps of each epoch (quick checks)")
     parser.add_argument("--metrics-out", metavar="FILE", help="write each epoch's metrics as a JSON line")
     parser.add_argument("--steps-out", metavar="FILE", help="write each step's loss per order as a JSON line")
+    parser.add_argument("--weights", default=weights, metavar="CHECKPOINT",
+                        help="start from the weights in this checkpoint (relative to --data-dir); '' for fresh "
+                        f"weights (default {weights!r})")
     # ctx.progress runs over the project's epochs (as in dpg-blocks), whatever --epochs says
     parser.set_defaults(planned_epochs=epochs)
     return parser.parse_args(argv)
+
+
+def load_weights(model: nn.Module, path: Path) -> None:
+    """Start from a dpg-blocks checkpoint's (or an import's) weights: its ``model`` state."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    model.load_state_dict(state.get("model", state) if isinstance(state, dict) else state)
 
 
 def fit(
@@ -297,5 +307,5 @@ def fit(
 
 __all__ = [
     "Order", "parameters", "load_csv", "pick_device", "cycle", "next_batch", "add_accuracy",
-    "steps_per_epoch", "train_epoch", "evaluate", "parse_args", "fit",
+    "steps_per_epoch", "train_epoch", "evaluate", "parse_args", "load_weights", "fit",
 ]

@@ -700,8 +700,9 @@ class ImportReport:
         """The lines the CLI prints and the editor's status line shows (joined)."""
         lines = [f"wrote {self.project_path} ({self.blocks} blocks, {self.parameters} parameters)"]
         if self.weights_path is not None:
-            lines.append(f"wrote the weights to {self.weights_path} (dpg-blocks export {self.project_path.name} "
-                         f"--onnx --weights {self.weights_path.name} …)")
+            lines.append(f"wrote the weights to {self.weights_path}: training starts from them (the project's "
+                         f"training.weights; dpg-blocks export {self.project_path.name} --onnx --weights "
+                         f"{self.weights_path.name} … for ONNX)")
         if self.custom:
             lines.append(f"Custom blocks calling operations without a built-in block: {', '.join(self.custom)}")
         return "\n".join(lines)
@@ -732,6 +733,8 @@ def import_to_project(
         module = load_module(ref, init)
         imported = import_module(module, input_shapes, registry)
         path = Path(out).expanduser().resolve()
+        if weights:  # training (CLI, editor, exported script) starts from the module's own weights
+            imported.project.training.weights = path.with_suffix(".weights.pt").name
         save_project(imported.project, path)
         # The code of its Custom blocks was generated from the user's own module, which this
         # import has already run: record it as trusted, as for a project the user made.

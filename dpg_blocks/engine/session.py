@@ -28,7 +28,7 @@ from .records import PATH_SEP
 from .registry import Registry
 from .run_keeper import RunKeeper
 from .taps import summarize
-from .training import EpochRun, NonFiniteLoss, Trainer
+from .training import EpochRun, NonFiniteLoss, Trainer, require_a_loss, starting_weights
 
 Emit = Callable[[Any], None]
 STEP_METRICS_INTERVAL_S = 0.1
@@ -231,6 +231,8 @@ class TrainingSession:
         self.request_id = request_id
         # on_block: the engine's progress and beacon while the Train compiles (validates) the project
         self.trainer = Trainer(project, registry, project_dir, device=device, trusted=trusted, on_block=on_block)
+        require_a_loss(self.trainer)
+        self.project_dir = project_dir
         self.epochs = project.training.epochs if epochs is None else epochs
         self.keeper = self._keep_run(run or RunRequest())
         self.taps = Taps(self.trainer)
@@ -259,6 +261,11 @@ class TrainingSession:
             if run.init_from:
                 self.trainer.load_weights(run.init_from)
                 init_from = f"{Path(run.init_from).parent.name}:{Path(run.init_from).stem}"
+            else:
+                weights = starting_weights(self.trainer.project, self.project_dir)
+                if weights is not None:  # an imported model trains on from its own weights
+                    self.trainer.load_weights(weights)
+                    init_from = str(weights)
             keeper = RunKeeper.start(self.trainer, runs_folder(run.project_path or None), run.name, self.epochs,
                                      warn, init_from=init_from)
         if keeper.path is not None:

@@ -469,6 +469,27 @@ class WeightsMismatch(ValueError):
     """A checkpoint's weights do not fit the model (names or shapes differ)."""
 
 
+def starting_weights(project: Project, project_dir: Path | str) -> Path | None:
+    """The checkpoint the project's ``training.weights`` names (an import's ``PROJECT.weights.pt``;
+    relative to the project's folder), or None; a ValueError naming it when it is gone."""
+    name = project.training.weights
+    if not name:
+        return None
+    path = Path(name).expanduser()
+    path = path if path.is_absolute() else Path(project_dir) / path
+    if not path.is_file():
+        raise ValueError(f"the project starts from the weights in {name}, but {path} is not there "
+                                "(clear Optimization › start from weights, or import the model again)")
+    return path
+
+
+def require_a_loss(trainer: Trainer) -> None:
+    """Refuse (ValueError) to train a model without a loss: training would do nothing and say done."""
+    if not any(trainer.model.loss_ids.values()):
+        raise ValueError("the project has no loss block, so training has nothing to improve: add a loss (e.g. "
+                         "Cross-Entropy Loss) fed by a prediction and an Input's labels (an imported model has none)")
+
+
 def rng_state() -> dict[str, Any]:
     """Every random stream training draws from, in a form ``torch.load(weights_only=True)`` reads."""
     version, internal, gauss = random.getstate()

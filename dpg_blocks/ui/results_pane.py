@@ -97,6 +97,12 @@ class ResultsPane:
                                           step=0)
                     self.device = dpg.add_combo(list(DEVICES), label="device", width=70,
                                                 callback=self._on_training, user_data="device")
+                self.weights = add_typed(dpg.add_input_text, self._on_training, "weights", label="start from",
+                                         width=SETTINGS_W - 90, hint="fresh weights")
+                with dpg.tooltip(self.weights):
+                    dpg.add_text("A checkpoint a new run starts from, relative to the project file: an imported "
+                                 "model's own weights (NAME.weights.pt) or a run's best.pt. Empty: fresh random "
+                                 "weights. Continue and Load weights in the Runs tab take precedence.", wrap=360)
                 dpg.add_separator()
                 with dpg.group(horizontal=True):
                     self.orders_title = dpg.add_text("Orders")
@@ -162,6 +168,7 @@ class ResultsPane:
         devices = list(DEVICES) + ([p.training.device] if p.training.device not in DEVICES else [])
         dpg.configure_item(self.device, items=devices)
         dpg.set_value(self.device, p.training.device)
+        show(self.weights, p.training.weights)
         shape = self._shape()
         if shape != self._structure:
             self._structure = shape
@@ -333,7 +340,8 @@ class ResultsPane:
         self.command("resume" if self.state.training.state == "paused" else "pause")
 
     def _on_training(self, sender: Any, value: Any, name: str) -> None:
-        if not self.state.set_training(name, int(value) if name != "device" else str(value)):
+        value = str(value).strip() if name in ("device", "weights") else int(value)
+        if not self.state.set_training(name, value):
             self.update_settings()  # refused or unchanged: show what the document holds
 
     def _on_optimizer(self, sender: Any, value: Any, user_data: tuple[int, str]) -> None:

@@ -379,6 +379,10 @@ class EditorState:
                 if new != old:
                     b.params[name] = new
                     changed.append(f"{b.name}.{name}")
+        weights = rebase(self.project.training.weights)  # the checkpoint a new run starts from
+        if weights != self.project.training.weights:
+            self.project.training.weights = weights
+            changed.append("training.weights")
         names = {b.id: set(self.path_params(b)) for b in self.project.graph.walk()}
         for edit in _flat_edits(self.history):
             if isinstance(edit, SetParam) and edit.name in names.get(edit.block_id, ()):
