@@ -155,6 +155,8 @@ def test_a_dropped_project_opens_through_the_unsaved_changes_guard(editor, tmp_p
     editor.state.add_block("builtin.Linear")  # unsaved work
     editor.drops.handle([str(EXAMPLES / "mlp_digits.dpgb")], (0.0, 0.0))
     assert editor.controls.prompting and not editor.state.path  # asked first, nothing opened
+    editor.drops.handle([str(EXAMPLES / "gan_digits.dpgb")], (0.0, 0.0))  # a second drop meanwhile
+    assert "answer the open prompt first" in editor.state.status
     editor.controls.unsaved_answer("discard")
     assert editor.state.path.endswith("mlp_digits.dpgb")
 

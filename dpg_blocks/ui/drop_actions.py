@@ -63,6 +63,9 @@ class DropActions:
     # -- dispatch --------------------------------------------------------------------------
     def handle(self, paths: tuple[str, ...] | list[str], pos: tuple[float, float]) -> None:
         """Act on ``paths`` dropped together at viewport pixel ``pos``."""
+        if self.editor.controls.prompting:  # its pending action would be replaced by the drop's
+            self.state.say("answer the open prompt first; the dropped files were not opened")
+            return
         actions: dict[str, Callable[[Dropped, tuple[float, float]], None]] = {
             PLUGIN: self._plugin, PROJECT: self._project, LIBRARY_BLOCK: self._library_block,
             IMPORT: self._import, DATASET: self._dataset,
