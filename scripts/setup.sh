@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Creates .venv and installs dpg-blocks (editable) with its dev tools and the ONNX extra.
+# Creates .venv and installs dpg-blocks (editable) with its dev tools (pytest, hypothesis, ruff,
+# python-xlib for the drop-from-the-desktop test) and the ONNX extra.
 # torch==2.13.0 goes first: it is the CPU build on this machine's disk, and once it is there
 # the project's torch range is satisfied, so nothing pulls a CUDA build.
 set -euo pipefail

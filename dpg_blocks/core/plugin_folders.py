@@ -62,15 +62,17 @@ def plugins_in(folder: Path) -> list[Path]:
 
 
 def add_plugin_folder(source: Path | str, target_dir: Path | None = None) -> Path:
-    """Copy the plugin package ``source`` into ``target_dir`` (the user plugin folder).
+    """Copy the plugin ``source`` — a package folder, or one ``.py`` file — into ``target_dir``
+    (the user plugin folder).
 
-    Raises :class:`PluginFolderError` when ``source`` is not a plugin package or the name is
-    taken. Returns the new folder.
+    Raises :class:`PluginFolderError` when ``source`` is not a plugin or the name is taken.
+    Returns the new folder (or file).
     """
     source = Path(source).expanduser()
     target_dir = plugins_dir() if target_dir is None else Path(target_dir)
-    if not source.is_dir():
-        raise PluginFolderError(f"{source} is not a folder")
+    single_file = source.is_file() and source.suffix == ".py"
+    if not source.is_dir() and not single_file:
+        raise PluginFolderError(f"{source} is not a folder or a .py file")
     if not is_plugin(source):
         why = (f"its name starts with {source.name[0]!r}, which plugin folders skip"
                if source.name.startswith((".", "_")) else "it has no __init__.py")
@@ -91,9 +93,15 @@ def add_plugin_folder(source: Path | str, target_dir: Path | None = None) -> Pat
     # names, so neither ever sees a half-copied package.
     staging = target_dir / f".adding-{source.name}-{os.getpid()}"
     try:
-        shutil.copytree(source, staging, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        if single_file:
+            shutil.copy2(source, staging)
+        else:
+            shutil.copytree(source, staging, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         staging.rename(target)
     except OSError as e:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging.is_dir():
+            shutil.rmtree(staging, ignore_errors=True)
+        else:
+            staging.unlink(missing_ok=True)
         raise PluginFolderError(f"cannot copy {source} to {target}: {e}") from e
     return target

@@ -28,6 +28,8 @@ from .canvas import Canvas
 from .code_window import CodeWindow
 from .data_dialog import DATA_W, INPUT_TYPE, DataControls
 from .debug_pane import DebugPane
+from .drop import DropHook, install_drop_hook
+from .drop_actions import DropActions
 from .export_dialog import ExportControls
 from .import_dialog import ImportControls
 from .menus import MenuCloser
@@ -114,6 +116,8 @@ class Editor:
                              (self.results.loss_axis, self.results.acc_axis), self.evaluate_run)
         self._evaluations: dict[int, str] = {}  # Evaluate request -> what it evaluates (for the title)
         self.welcome = Welcome(self.state, self.canvas.view, self.controls.open_recent)  # on an empty project
+        self.drops = DropActions(self)  # files dropped from the desktop, by kind (ui/drop_actions.py)
+        self.drop_hook: DropHook | None = None  # installed by run_editor once the window exists
         self._context_menu()
         self._help_window()
         self.keyboard = Keyboard(self, self._typing)
@@ -354,6 +358,8 @@ class Editor:
             if window is not None and dpg.does_item_exist(window) and dpg.is_item_shown(window):
                 dpg.configure_item(window, show=False)
         self.controls.cancel_prompts()
+        if self.drops.prompting:
+            self.drops.answer(False)
 
     def show_shortcuts(self) -> None:
         """Help › Shortcuts (F1)."""
@@ -780,8 +786,14 @@ class Editor:
         for job in dpg.get_callback_queue() or []:
             self._guarded(_run_callback, job)
         for stage in (self.pump, self.recovery.tick, self.controls.tick, self.canvas.poll, self.menus.tick,
-                      self._watch_plugins, self.welcome.tick):
+                      self._watch_plugins, self.welcome.tick, self._take_drops):
             self._guarded(stage)
+
+    def _take_drops(self) -> None:
+        """Act on what was dropped on the window during the last rendered frame (ui/drop.py)."""
+        if self.drop_hook is not None:
+            for drop in self.drop_hook.drain():
+                self._guarded(self.drops.handle, drop.paths, drop.pos)
 
     def _guarded(self, fn: Any, *args: Any) -> None:
         """Run ``fn``; an exception is reported in the status line (traceback on stderr) and
@@ -838,6 +850,7 @@ def run_editor(project_path: str | None, size: tuple[int, int] = (1600, 1000)) -
         if probe:
             write_text_atomic(probe, repr(time.time()))
             return 0
+        editor.drop_hook = install_drop_hook()  # the GLFW window exists once a frame is drawn
         editor.start_engine()
         # SIGTERM ends the loop without asking; unsaved work goes to the recovery file (below).
         signal.signal(signal.SIGTERM, lambda *_: dpg.stop_dearpygui())

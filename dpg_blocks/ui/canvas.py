@@ -583,12 +583,31 @@ class Canvas:
         if not dpg.get_item_state(self.editor).get("hovered"):
             return None
         mx, my = dpg.get_mouse_pos(local=False)
+        return self.doc_pos_at(mx, my)
+
+    def doc_pos_at(self, x: float, y: float) -> tuple[float, float] | None:
+        """Viewport pixel (``x``, ``y``) in document coordinates of the graph on the canvas;
+        None when the point is not on the drawn canvas."""
+        st = dpg.get_item_state(self.view)
+        (vx, vy), (vw, vh) = st.get("rect_min", (0, 0)), st.get("rect_size", (0, 0))
+        if not (vx <= x < vx + vw and vy <= y < vy + vh):
+            return None
         ox, oy = self.offset
         for view in self.nodes.values():
             st = dpg.get_item_state(view.node)
             if st.get("rect_size", (0, 0))[0] > 0:
-                (x, y), (gx, gy) = st["rect_min"], dpg.get_item_pos(view.node)
-                return ((mx - (x - gx) - ox) / self.scale, (my - (y - gy) - oy) / self.scale)
+                (nx, ny), (gx, gy) = st["rect_min"], dpg.get_item_pos(view.node)
+                return ((x - (nx - gx) - ox) / self.scale, (y - (ny - gy) - oy) / self.scale)
+        # No node drawn (an empty graph): the editor's corner is the grid's origin (no panning yet).
+        return ((x - vx - ox) / self.scale, (y - vy - oy) / self.scale)
+
+    def block_at(self, x: float, y: float) -> str | None:
+        """The block whose node is drawn under viewport pixel (``x``, ``y``), if any."""
+        for bid, box in self.boxes().items():
+            if bid in (BOUNDARY_IN, BOUNDARY_OUT):
+                continue
+            if box["w"] > 0 and box["x"] <= x < box["x"] + box["w"] and box["y"] <= y < box["y"] + box["h"]:
+                return bid
         return None
 
     def boxes(self) -> dict[str, dict[str, Any]]:

@@ -130,6 +130,17 @@ class ImportControls:
         self._out_typed()
         self._suggest_out()
 
+    def offer(self, path: str, class_name: str) -> None:
+        """The dialog on ``path`` with ``class_name`` chosen (a ``.py`` dropped on the window);
+        the input shapes stay as last typed."""
+        if self.window is None:
+            self._build()
+        dpg.set_value(self.file_input, path)
+        dpg.set_value(self.class_input, class_name)
+        self._suggest_out()
+        self.show()
+        dpg.focus_item(self.shape_input)  # the one field the file cannot tell
+
     def _fail(self, error: str) -> None:
         """Show why in the dialog and (one line) in the status line."""
         if self.window is not None:

@@ -68,6 +68,9 @@ MOUSE_HELP: tuple[tuple[str, str], ...] = (
     ("Double-click a SuperBlock", "Open it on the canvas (Backspace or the breadcrumb goes back)"),
     ("Double-click a Custom block", "Open its code window (forward, backward, ports; Ctrl+Enter applies)"),
     ("\"+\" in the Blocks menu", "Add a block"),
+    ("Drop a file on the window", "From the file manager (Linux, macOS): a .dpgb opens, a .dpgblock is inserted "
+     "where dropped, a plugin folder or .py asks to install, a .py with nn.Modules opens Import, a CSV, NPZ "
+     "or image-class folder becomes an Input's data (dropped on it) or a new Input (on empty canvas)"),
 )
 
 CTRL_KEYS = ("mvKey_LControl", "mvKey_RControl")

@@ -823,15 +823,16 @@ class EditorState:
         self.emit("library")
         return path
 
-    def insert_from_library(self, name: str) -> str | None:
+    def insert_from_library(self, name: str, pos: tuple[float, float] | None = None) -> str | None:
         """Insert a fresh-id copy of library block ``name`` (or its file) into the graph on the
-        canvas at :meth:`next_position`, as one undoable AddBlock; returns its id (selected)."""
+        canvas at ``pos`` (default :meth:`next_position`), as one undoable AddBlock; returns its
+        id (selected)."""
         try:
             saved = load_from_library(name)
         except LibraryError as e:
             self.say(f"insert from library: {e}")
             return None
-        edit = insert_copy(self.project, saved, self.scope_id, pos=self.next_position())
+        edit = insert_copy(self.project, saved, self.scope_id, pos=pos or self.next_position())
         edit.label = f"insert {edit.block.name} from the library"
         if not self._do_own(edit, set()):
             return None

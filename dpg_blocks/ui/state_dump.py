@@ -55,6 +55,9 @@ class StateDump:
             "fields": {f"{bid}.{name}": _rect(item) for (bid, name), item in ed.tree.widgets.items()},
             "buttons": {t: _rect(item) for t, item in ed.blocks_menu.add_buttons.items()},
             "search": _rect(ed.blocks_menu.search),
+            "status": ed.state.status,
+            "install_prompt": ed.drops.boxes(),
+            "project_path": ed.state.path or "",
             **self.layout_info(ed),
         }
         write_text_atomic(self.path, json.dumps(doc, default=str))

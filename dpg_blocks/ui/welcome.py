@@ -10,6 +10,7 @@ keyboard focus from the canvas.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,9 @@ from dpg_blocks.core.assets import example_projects
 from .state import EditorState
 
 MUTED = (160, 160, 170)
+# Dropping files works where Dear PyGui runs on GLFW (ui/drop.py): not on Windows.
+DROP_HINT = "" if sys.platform.startswith("win") else (
+    "\nOr drop a project, a dataset or a plugin folder from the file manager on the window.")
 
 
 def example_title(path: Path) -> str:
@@ -46,7 +50,7 @@ class Welcome:
                         no_scrollbar=True) as self.window:
             dpg.add_text("An empty project")
             dpg.add_text("Add blocks from the Blocks menu (right) or by right-clicking the canvas;\n"
-                         "wire an output pin to an input pin by dragging. Help › Shortcuts (F1).",
+                         "wire an output pin to an input pin by dragging. Help › Shortcuts (F1)." + DROP_HINT,
                          color=MUTED)
             if self.examples:
                 dpg.add_spacer(height=6)
