@@ -49,6 +49,7 @@ from dpg_blocks.core.layout import auto_layout
 from dpg_blocks.core.project import Project
 
 from .compiler import CompileResult, compile_project
+from .import_tree import nest_by_module
 from .registry import Registry
 
 __all__ = [
@@ -495,8 +496,12 @@ def _custom(node: fx.Node, tensors: list[fx.Node], module: nn.Module | None) -> 
 class _Importer:
     """Walks the traced graph once, adding a block per tensor node through a ProjectBuilder."""
 
-    def __init__(self, module: nn.Module, shapes: list[tuple[int, ...]], registry: Registry, name: str) -> None:
+    def __init__(self, module: nn.Module, shapes: list[tuple[int, ...]], registry: Registry, name: str,
+                 flat: bool = False) -> None:
         self.module = module
+        self.flat = flat
+        self.scopes: dict[str, tuple[str, ...]] = {}  # block id -> the container modules it ran inside
+        self.classes: dict[str, str] = {}  # container path -> its class name
         self.shapes = shapes
         self.builder = ProjectBuilder(registry.specs, name)
         self.values: dict[fx.Node, tuple[str, str]] = {}  # tensor node -> (block id, port)
@@ -538,11 +543,22 @@ class _Importer:
 
     def _add(self, node: fx.Node, spec: _Block, name: str) -> str:
         bid = self.builder.add(spec.type, self._name(name), **spec.params)
+        self._scope(bid, node)
         inputs = [p.name for p in self.builder.project.graph.blocks[bid].inputs]
         for port, src in zip(inputs, spec.inputs, strict=False):
             self.builder.link(*self.values[src], bid, port)
         self.result.blocks[node.name] = bid
         return bid
+
+    def _scope(self, bid: str, node: fx.Node) -> None:
+        """Record the container modules ``node`` ran inside (not a called layer itself)."""
+        stack = node.meta.get("nn_module_stack") or {}
+        # fx names a layer's second call "relu@1": that is the layer, not a container
+        paths = [p for p in stack if not (node.op == "call_module" and p.partition("@")[0] == node.target)]
+        for p in paths:
+            cls = stack[p][1] if isinstance(stack[p], tuple) else stack[p]
+            self.classes[p] = getattr(cls, "__name__", str(cls).rpartition(".")[2])
+        self.scopes[bid] = tuple(paths)
 
     def _fail(self, node: fx.Node, why: str) -> FxImportError:
         target = node.target if isinstance(node.target, str) else getattr(node.target, "__name__", repr(node.target))
@@ -615,6 +631,7 @@ class _Importer:
             if not node.users:  # unpacked but never read (``out, (h, c) = lstm(x)`` without c)
                 return
             tid = self.builder.add("builtin.Transpose", self._name(node.name), dim0=0, dim1=1)
+            self._scope(tid, node)
             self.builder.link(bid, part[1], tid, "x")
             self.result.blocks[node.name] = tid
             self.values[node] = (tid, "y")
@@ -638,17 +655,22 @@ class _Importer:
         for node in gm.graph.nodes:
             self.node(node, gm)
         project = self.builder.project
-        for bid, pos in auto_layout(project.graph, origin=(40.0, 40.0)).items():
-            self.builder.history.do(Move(bid, pos))
+        if self.flat:
+            for bid, pos in auto_layout(project.graph, origin=(40.0, 40.0)).items():
+                self.builder.history.do(Move(bid, pos))
+        else:
+            nest_by_module(self.builder, self.scopes, self.classes)
         self.result.parameters = sum(p.numel() for p in self.module.parameters())
         return self.result
 
 
 def import_module(
-    module: nn.Module, input_shapes: list[tuple[int, ...]], registry: Registry, name: str | None = None
+    module: nn.Module, input_shapes: list[tuple[int, ...]], registry: Registry, name: str | None = None,
+    flat: bool = False,
 ) -> ImportedModule:
-    """A project with one block per tensor node of ``module``'s traced forward (see the module doc)."""
-    return _Importer(module, [tuple(s) for s in input_shapes], registry, name or type(module).__name__).run()
+    """A project with one block per tensor node of ``module``'s traced forward (see the module
+    doc), nested in one SuperBlock per submodule unless ``flat``."""
+    return _Importer(module, [tuple(s) for s in input_shapes], registry, name or type(module).__name__, flat).run()
 
 
 def copy_weights(imported: ImportedModule, module: nn.Module, result: CompileResult) -> None:
@@ -715,6 +737,7 @@ def import_to_project(
     registry: Registry,
     args_json: str | None = None,
     weights: bool = True,
+    flat: bool = False,
 ) -> ImportReport:
     """Import ``FILE.py:ClassName`` into the project file ``out`` (the CLI's ``import`` and the editor's).
 
@@ -731,7 +754,7 @@ def import_to_project(
         if init is not None and not isinstance(init, list | dict):
             raise FxImportError("--args takes a JSON list (positional) or object (keywords)")
         module = load_module(ref, init)
-        imported = import_module(module, input_shapes, registry)
+        imported = import_module(module, input_shapes, registry, flat=flat)
         path = Path(out).expanduser().resolve()
         if weights:  # training (CLI, editor, exported script) starts from the module's own weights
             imported.project.training.weights = path.with_suffix(".weights.pt").name
