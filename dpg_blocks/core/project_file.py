@@ -25,9 +25,10 @@ from .graph import (
     Graph,
     GraphError,
     Link,
+    LinkRefused,
     Port,
 )
-from .names import name_key, name_problem
+from .names import name_problem
 from .project import OPTIMIZERS, SCHEDULERS, OptimizerSettings, Order, Project, TrainingSettings
 
 FORMAT_VERSION = 1
@@ -339,19 +340,31 @@ class _Reader:
         for i, bd in enumerate(blocks):
             bpath = f"{path}.blocks[{i}]"
             b = self.block(self.obj(bd, bpath), bpath, depth, ids)
-            key = name_key(b.name)
-            twin = next((o for o in g.blocks.values() if name_key(o.name) == key), None)
+            twin = g.named(b.name)
             if twin is not None:
                 raise ProjectFileError(f"two blocks in one graph {_same_names(twin.name, b.name)}", f"{bpath}.name")
             g.insert_block(b)
+        # Every link is read first and the whole set checked in one pass (a per-link check
+        # would make loading quadratic); a malformed link is reported only if no link before
+        # it breaks an invariant, as if they were added one by one.
+        links: list[Link] = []
+        malformed: ProjectFileError | None = None
         for i, ld in enumerate(self.field(d, "links", list, path)):
             lpath = f"{path}.links[{i}]"
-            ld = self.obj(ld, lpath)
-            link = Link(self.endpoint(ld, "src", lpath), self.endpoint(ld, "dst", lpath))
             try:
-                g.insert_link(link)
-            except GraphError as e:
-                raise ProjectFileError(str(e), lpath) from None
+                ld = self.obj(ld, lpath)
+                links.append(Link(self.endpoint(ld, "src", lpath), self.endpoint(ld, "dst", lpath)))
+            except ProjectFileError as e:
+                malformed = e
+                break
+        try:
+            g.add_links(links)
+        except LinkRefused as e:
+            raise ProjectFileError(str(e), f"{path}.links[{e.index}]") from None
+        except GraphError as e:  # a cycle no single link closes: not reachable from a fresh graph
+            raise ProjectFileError(str(e), f"{path}.links") from None
+        if malformed is not None:
+            raise malformed
         return g
 
     def endpoint(self, d: dict[str, Any], key: str, path: str) -> Endpoint:
