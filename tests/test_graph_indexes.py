@@ -77,7 +77,7 @@ class IndexedEdits(RuleBasedStateMachine):
 
 
 IndexedEdits.TestCase.settings = settings(
-    max_examples=150, stateful_step_count=20, deadline=None, derandomize=True,
+    max_examples=100, stateful_step_count=20, deadline=None, derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 test_random_edits_keep_the_indexes_exact = IndexedEdits.TestCase
