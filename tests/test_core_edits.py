@@ -691,24 +691,30 @@ def draw_edit(data: st.DataObject, p: Project, nesting: int = 0) -> Edit:
     return Compound([draw_edit(data, p, 1), draw_edit(data, p, 1)])
 
 
+def random_project(data: st.DataObject) -> Project:
+    """Up to six blocks with random ports and up to eight random links (refused ones skipped)."""
+    p = Project("random")
+    for i in range(data.draw(st.integers(1, 6), label="blocks")):
+        p.graph.insert_block(Block(f"b{i + 1}", "t", f"n{i}", {}, _ports(data, ["x", "x2"]),
+                                   _ports(data, ["y", "y2"])))
+    for _ in range(data.draw(st.integers(0, 8), label="links")):
+        src = [Endpoint(b.id, o.name) for b in p.graph.blocks.values() for o in b.outputs]
+        dst = [Endpoint(b.id, i.name) for b in p.graph.blocks.values() for i in b.inputs]
+        if src and dst:
+            try:
+                p.graph.insert_link(Link(data.draw(st.sampled_from(src)), data.draw(st.sampled_from(dst))))
+            except GraphError:
+                pass
+    return p
+
+
 class EditSequences(RuleBasedStateMachine):
     """Random edits, undos and redos on a random graph. ``texts[i]`` is the document after the
     i-th edit still on the undo stack; the project must always be at ``texts[depth]``."""
 
     @initialize(data=st.data())
     def random_graph(self, data: st.DataObject) -> None:
-        self.project = p = Project("random")
-        for i in range(data.draw(st.integers(1, 6), label="blocks")):
-            p.graph.insert_block(Block(f"b{i + 1}", "t", f"n{i}", {}, _ports(data, ["x", "x2"]),
-                                       _ports(data, ["y", "y2"])))
-        for _ in range(data.draw(st.integers(0, 8), label="links")):
-            src = [Endpoint(b.id, o.name) for b in p.graph.blocks.values() for o in b.outputs]
-            dst = [Endpoint(b.id, i.name) for b in p.graph.blocks.values() for i in b.inputs]
-            if src and dst:
-                try:
-                    p.graph.insert_link(Link(data.draw(st.sampled_from(src)), data.draw(st.sampled_from(dst))))
-                except GraphError:
-                    pass
+        self.project = p = random_project(data)
         self.history = History(p)
         self.texts = [dumps(p)]
         self.depth = 0

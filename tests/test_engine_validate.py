@@ -153,3 +153,22 @@ def test_a_superblock_record_shows_the_shapes_crossing_its_boundary(tmp_path):
     assert [t.shape for t in recs[inner].inputs] == [[4, 8]]
     assert [t.shape for t in recs[inner].outputs] == [[4, 5]]
     assert sb.to_dict()["inputs"][0]["shape"] == [4, 6]
+
+
+def test_a_validation_checks_each_blocks_params_once(monkeypatch):
+    from dpg_blocks.blocks.spec import BlockSpec
+
+    path = EXAMPLES / "mlp_digits.dpgb"
+    project = load_project(path)
+    checked: list[str] = []
+    check = BlockSpec.check_params
+
+    def counted(spec: BlockSpec, params: dict) -> dict:
+        checked.append(spec.id)
+        return check(spec, params)
+
+    monkeypatch.setattr(BlockSpec, "check_params", counted)
+    recs = validate_project(project, registry(), path.parent)
+    assert all(r.status == "ok" for r in recs)
+    plain = sorted(b.type for b in project.graph.walk() if not b.is_super)
+    assert sorted(checked) == plain

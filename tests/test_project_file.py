@@ -4,6 +4,7 @@ malformed document naming the JSON path of the problem."""
 from __future__ import annotations
 
 import copy
+import gc
 import json
 import os
 import re
@@ -424,3 +425,17 @@ def test_the_examples_in_the_format_reference_load() -> None:
     superblock = json.loads(snippets[0])
     p = loads(json.dumps({"format": 1, "graph": {"blocks": [superblock], "links": []}}))
     assert p.path_of("b2") == ["Backbone", "fc"]
+
+
+def test_loading_pauses_the_cycle_collector_and_turns_it_back_on_even_when_it_refuses() -> None:
+    assert gc.isenabled()
+    loads(dumps(Project("p")))
+    with pytest.raises(ProjectFileError):
+        loads('{"format": 1, "graph": {"blocks": [], "links": [{}]}}')
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        loads(dumps(Project("p")))
+        assert not gc.isenabled()  # a caller that paused it keeps it paused
+    finally:
+        gc.enable()

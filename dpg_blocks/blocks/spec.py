@@ -222,6 +222,11 @@ class BlockSpec:
     takes_signal: bool = False
     pack: str = ""
     cls: Any = None  # the declared class; engine side only, never serialised
+    # ``params`` by name: looked up for every param of every block on each validation.
+    _param_by_name: dict[str, ParamSpec] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._param_by_name = {p.name: p for p in self.params}
 
     # -- plain data ------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -263,7 +268,7 @@ class BlockSpec:
 
     # -- parameters and ports --------------------------------------------------------------
     def param(self, name: str) -> ParamSpec | None:
-        return next((p for p in self.params if p.name == name), None)
+        return self._param_by_name.get(name)
 
     def code_params(self) -> list[str]:
         """Names of the parameters that hold source code (run only in trusted projects)."""
@@ -321,8 +326,13 @@ class BlockSpec:
 
     def instantiate(self, params: dict[str, Any]) -> Any:
         """An instance of the declared class with params set as attributes (engine side)."""
+        return self.instantiate_checked(self.check_params(params))
+
+    def instantiate_checked(self, params: dict[str, Any]) -> Any:
+        """Like :meth:`instantiate` for params that already went through :meth:`check_params`
+        (the engine's plan checks each block's params once per validation)."""
         if self.cls is None:
             raise RuntimeError(f"block {self.id!r} has no class here (catalog data only)")
         obj = self.cls.__new__(self.cls)
-        obj.__dict__.update(self.check_params(params))
+        obj.__dict__.update(copy.deepcopy(params))  # build() may change its own values, never the plan's
         return obj

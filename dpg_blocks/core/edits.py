@@ -281,7 +281,7 @@ class Disconnect(Edit):
         self._index = project.graph_of(self.parent).remove_link(self.link)
 
     def revert(self, project: Project) -> None:
-        project.graph_of(self.parent).links.insert(self._index, self.link)
+        project.graph_of(self.parent).put_back_link(self.link, self._index)
 
     def touched(self) -> set[str]:
         return {self.link.src.block, self.link.dst.block}
@@ -426,10 +426,11 @@ class Rename(Edit):
         g, b = project.locate(self.block_id)
         _name_taken(self.name, (o for o in g.blocks.values() if o.id != b.id))
         self._old = b.name
-        b.name = self.name
+        g.rename_block(b.id, self.name)
 
     def revert(self, project: Project) -> None:
-        project.block(self.block_id).name = self._old
+        g, _ = project.locate(self.block_id)
+        g.rename_block(self.block_id, self._old)
 
     def touched(self) -> set[str]:
         return {self.block_id}
@@ -500,8 +501,7 @@ class Merge(Edit):
                 outer.append(lk)
 
         sub = Graph()
-        for bid in self.block_ids:
-            sub.blocks[bid] = g.blocks[bid]
+        sub.blocks = {bid: g.blocks[bid] for bid in self.block_ids}
         sb = Block(self.sb_id, SUPERBLOCK_TYPE, self.name, graph=sub)
         sub.owner = sb
         in_names: set[str] = set()

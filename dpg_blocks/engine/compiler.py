@@ -216,7 +216,7 @@ class Validator:
         try:
             source = cache.get(key) if cache is not None and key is not None else None
             if source is None:
-                source = node.spec.instantiate(node.params).load(ctx)  # type: ignore[union-attr]
+                source = node.spec.instantiate_checked(node.params).load(ctx)  # type: ignore[union-attr]
                 if not isinstance(source, DataSource):
                     raise TypeError(f"load() must return a DataSource, got {type(source).__name__}")
                 if cache is not None and key is not None:
@@ -354,7 +354,7 @@ class Validator:
                 ctx.linked.add(port)
             if isinstance(value, torch.Tensor):
                 ctx.shapes[port], ctx.dtypes[port] = tuple(value.shape), value.dtype
-        built = node.spec.instantiate(node.params).build(ctx)  # type: ignore[union-attr]
+        built = node.spec.instantiate_checked(node.params).build(ctx)  # type: ignore[union-attr]
         module = built if isinstance(built, nn.Module) else _CallableModule(built)
         self.modules[node.id] = module
         self._buffers[node.id] = {n: b.detach().clone() for n, b in module.named_buffers()}

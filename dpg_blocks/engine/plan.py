@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dpg_blocks.blocks.spec import BlockSpec, ParamError
-from dpg_blocks.core.graph import Block, Endpoint, Graph, Link
+from dpg_blocks.core.graph import Block, Endpoint, Graph
 from dpg_blocks.core.project import Project
 
 from .registry import Registry
@@ -57,24 +57,16 @@ def flatten(project: Project, registry: Registry) -> FlatGraph:
     supers: dict[str, tuple[Block, list[str]]] = {}
     boundaries: dict[str, tuple[dict[str, Source | None], dict[str, Source | None]]] = {}
     parents: dict[int, Graph | None] = {id(project.graph): None}
-    drivers: dict[int, dict[Endpoint, Link]] = {}
-
-    def driver(graph: Graph, dst: Endpoint) -> Link | None:
-        # Graph.driver scans the links; indexed once per graph, flattening stays linear.
-        index = drivers.get(id(graph))
-        if index is None:
-            index = drivers[id(graph)] = {lk.dst: lk for lk in graph.links}
-        return index.get(dst)
 
     def resolve(graph: Graph, ep: Endpoint) -> Source | None:
         if graph.owner is not None and ep.block == graph.owner.id:
             parent = parents[id(graph)]
             assert parent is not None
-            lk = driver(parent, Endpoint(graph.owner.id, ep.port))
+            lk = parent.driver(Endpoint(graph.owner.id, ep.port))
             return resolve(parent, lk.src) if lk else None
         b = graph.blocks[ep.block]
         if b.graph is not None:
-            lk = driver(b.graph, Endpoint(b.id, ep.port))
+            lk = b.graph.driver(Endpoint(b.id, ep.port))
             return resolve(b.graph, lk.src) if lk else None
         return (b.id, ep.port)
 
@@ -89,7 +81,7 @@ def flatten(project: Project, registry: Registry) -> FlatGraph:
                 # after the visit: resolving an output may pass through nested SuperBlocks
                 ins: dict[str, Source | None] = {}
                 for port in b.inputs:
-                    lk = driver(graph, Endpoint(b.id, port.name))
+                    lk = graph.driver(Endpoint(b.id, port.name))
                     ins[port.name] = resolve(graph, lk.src) if lk else None
                 outs = {port.name: resolve(graph, Endpoint(b.id, port.name)) for port in b.outputs}
                 boundaries[b.id] = (ins, outs)
@@ -106,7 +98,7 @@ def flatten(project: Project, registry: Registry) -> FlatGraph:
                     problem = str(e)
             sources: dict[str, Source | None] = {}
             for port in b.inputs:
-                lk = driver(graph, Endpoint(b.id, port.name))
+                lk = graph.driver(Endpoint(b.id, port.name))
                 sources[port.name] = resolve(graph, lk.src) if lk else None
             nodes[b.id] = FlatNode(b, spec, path, params, sources, problem, chain)
 
