@@ -4,6 +4,7 @@ does not run when its model class is imported; what the class needs from it is n
 from __future__ import annotations
 
 import pytest
+import torch
 from engine_fixtures import registry
 from test_import_fx import user_folder  # noqa: F401 - the fixture is used by name
 
@@ -78,3 +79,26 @@ def test_what_the_class_needs_from_skipped_code_is_named_with_its_line(tmp_path,
         import_to_project(f"{path}:NeedsArgs", [(1, 8, 8)], tmp_path / "n.dpgb", registry())
     with pytest.raises(FxImportError, match=r"ParsesItsOwn\(\) exited \(SystemExit 2\): it parses the command line"):
         import_to_project(f"{path}:ParsesItsOwn", [(1, 8, 8)], tmp_path / "p.dpgb", registry())
+
+
+class DataDependent(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = torch.nn.Linear(4, 4)
+
+    def forward(self, x):
+        if x.sum() > 0:  # data-dependent: fx cannot trace it
+            return self.fc(x)
+        return x
+
+
+def test_a_data_dependent_if_is_refused_naming_its_source_line():
+    import inspect
+
+    from dpg_blocks.engine.import_fx import import_module
+
+    line = inspect.getsourcelines(DataDependent.forward)[1] + 1
+    with pytest.raises(FxImportError, match=rf"cannot trace DataDependent at line {line} of test_import_script.py "
+                                            r"\(`if x.sum\(\) > 0:  # data-dependent: fx cannot trace it`\).*"
+                                            r"an `if`, `assert` or loop on a tensor's value has no block"):
+        import_module(DataDependent(), [(4,)], registry())

@@ -177,6 +177,27 @@ def _shape(node: fx.Node) -> tuple[int, ...] | None:
     return tuple(meta.shape) if meta is not None and hasattr(meta, "shape") else None
 
 
+def _user_line(e: BaseException) -> str:
+    """' at line N of FILE (`source`)': the last frame of the traceback outside torch."""
+    import traceback
+
+    torch_dir = str(Path(torch.__file__).parent)
+    frames = [f for f in traceback.extract_tb(e.__traceback__)
+              if not f.filename.startswith(torch_dir) and not f.filename.startswith(str(Path(__file__).parent))]
+    if not frames:
+        return ""
+    f = frames[-1]
+    code = f" (`{f.line.strip()}`)" if f.line else ""
+    return f" at line {f.lineno} of {Path(f.filename).name}{code}"
+
+
+def _trace_hint(e: BaseException) -> str:
+    if "control flow" in str(e) or "iteration" in str(e):
+        return ("; an `if`, `assert` or loop on a tensor's value has no block: compute it with tensor ops "
+                "(torch.where, masks) or move it out of forward")
+    return ""
+
+
 def _is_tuple(node: fx.Node) -> bool:
     """Whether the node returns a tuple of tensors (an LSTM's (seq, (h, c)), a chunk)."""
     meta = node.meta.get("tensor_meta")  # TensorMetadata is itself a NamedTuple: it has a shape
@@ -575,7 +596,8 @@ class _Importer:
             gm = fx.symbolic_trace(self.module)
         except Exception as e:
             raise FxImportError(
-                f"torch.fx cannot trace {type(self.module).__name__}: {type(e).__name__}: {str(e).splitlines()[0]}"
+                f"torch.fx cannot trace {type(self.module).__name__}{_user_line(e)}: {type(e).__name__}: "
+                f"{str(e).splitlines()[0]}{_trace_hint(e)}"
             ) from e
         placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
         if len(placeholders) != len(self.shapes):
