@@ -221,6 +221,7 @@ class BlockSpec:
     # signal (the current order and the ground truth); ``module.training`` is the train flag.
     takes_signal: bool = False
     pack: str = ""
+    pack_version: str = ""  # the pack's version when it registered ("" when it declares none)
     cls: Any = None  # the declared class; engine side only, never serialised
 
     # -- plain data ------------------------------------------------------------------------
@@ -240,6 +241,7 @@ class BlockSpec:
             "accepts_null": self.accepts_null,
             "takes_signal": self.takes_signal,
             "pack": self.pack,
+            "pack_version": self.pack_version,
         }
 
     @classmethod
@@ -259,6 +261,7 @@ class BlockSpec:
             accepts_null=d.get("accepts_null", False),
             takes_signal=d.get("takes_signal", False),
             pack=d.get("pack", ""),
+            pack_version=d.get("pack_version", ""),
         )
 
     # -- parameters and ports --------------------------------------------------------------

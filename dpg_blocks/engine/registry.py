@@ -29,12 +29,14 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from dpg_blocks.blocks.declare import DeclarationFailure, collect_declaration_errors
 from dpg_blocks.blocks.spec import BlockSpec
 from dpg_blocks.core.plugin_folders import plugin_dirs as folders_to_load
 from dpg_blocks.core.plugin_folders import plugins_in
 from dpg_blocks.core.plugin_quarantine import ENTRY_POINT_PREFIX, QuarantineStore, fingerprint, import_limit_s
 
 ENTRY_POINT_GROUP = "dpg_blocks.blocks"
+BUILTIN_MODULE = "dpg_blocks.builtin"
 
 
 @dataclass
@@ -47,6 +49,8 @@ class PluginFailure:
     traceback: str = ""
     key: str = ""  # the quarantine key: the plugin's resolved path, or entry-point:NAME
     quarantined: bool = False  # skipped because it exited, crashed or hung at import before
+    block: str = ""  # the block id, when one block failed (a bad declaration, a refused id)
+    kind: str = "import"  # "import" (the whole pack), "declaration" or "clash" (one block)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -60,6 +64,7 @@ class Pack:
     source: str  # "entry-point", "folder" or "explicit"
     path: str
     blocks: list[str] = field(default_factory=list)
+    version: str = ""  # the distribution's version, or a folder package's ``__version__``
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -73,6 +78,7 @@ class Registry:
         self.legacy: dict[str, str] = {}
         self.packs: list[Pack] = []
         self.failures: list[PluginFailure] = []
+        self.refused: dict[str, list[str]] = {}  # block id -> packs whose registration of it was refused
 
     def get(self, type_id: str) -> BlockSpec | None:
         spec = self.specs.get(type_id)
@@ -86,29 +92,85 @@ class Registry:
             raise KeyError(type_id)
         return spec
 
-    def add_pack(self, name: str, members: Iterable[Any], source: str = "explicit", path: str = "") -> Pack:
-        """Register every block class (or spec) in ``members`` under pack ``name``."""
-        pack = Pack(name, source, path)
+    def add_pack(
+        self,
+        name: str,
+        members: Iterable[Any],
+        source: str = "explicit",
+        path: str = "",
+        version: str = "",
+        declaration_failures: Iterable[DeclarationFailure] = (),
+    ) -> Pack:
+        """Register every block class (or spec) in ``members`` under pack ``name``.
+
+        An id already registered (by the built-in pack, which loads first, or any earlier pack),
+        or one that is another block's legacy id, is refused and recorded: a pack never
+        replaces a block. ``declaration_failures``: the pack's blocks whose ``@block`` was
+        refused; each is recorded, the others register.
+        """
+        pack = Pack(name, source, path, version=version)
+        bad = set()
+        for failed in declaration_failures:
+            bad.add(failed.cls)
+            self.failures.append(PluginFailure(name, path, failed.error, block=failed.block_id, kind="declaration"))
         for member in members:
+            if member in bad:
+                continue
             spec = _spec_of(member)
             if spec is None:
                 self.failures.append(PluginFailure(name, path, f"{member!r} is not a block declared with @block"))
                 continue
-            spec.pack = name
-            owner = self.specs.get(spec.id)
-            if owner is not None:
-                self.failures.append(
-                    PluginFailure(
-                        name, path, f"block id {spec.id!r} is already registered by pack {owner.pack!r}; skipped"
-                    )
-                )
+            taken_by = self._owner(spec.id)
+            if taken_by is not None:  # checked before touching the spec: it may be the owner's own
+                self.refused.setdefault(spec.id, []).append(name)
+                self.failures.append(PluginFailure(
+                    name, path, f"block id {spec.id!r} is already registered by pack {taken_by!r}; refused",
+                    block=spec.id, kind="clash",
+                ))
                 continue
+            spec.pack, spec.pack_version = name, version
             self.specs[spec.id] = spec
             for legacy in spec.legacy_ids:
-                self.legacy.setdefault(legacy, spec.id)
+                owner = self._owner(legacy)
+                if owner is None:
+                    self.legacy[legacy] = spec.id
+                elif legacy != spec.id:
+                    self.failures.append(PluginFailure(
+                        name, path, f"legacy id {legacy!r} of {spec.id!r} is already taken by pack {owner!r}; "
+                        "ignored", block=spec.id, kind="clash",
+                    ))
             pack.blocks.append(spec.id)
         self.packs.append(pack)
         return pack
+
+    def _owner(self, type_id: str) -> str | None:
+        """The pack that holds ``type_id`` as an id or a legacy id, or None when it is free."""
+        spec = self.get(type_id)
+        return spec.pack if spec is not None else None
+
+    def why_unknown(self, type_id: str) -> str:
+        """Why a project's block of type ``type_id`` has no spec here, for the block's error."""
+        for f in self.failures:
+            if f.block == type_id and f.kind == "declaration":
+                return f"block type {type_id!r} was refused when pack {f.pack} loaded: {f.error}"
+        pack_name = type_id.partition(".")[0]
+        for f in self.failures:
+            if f.pack == pack_name and not f.block:
+                return f"unknown block type {type_id!r}: pack {f.pack} failed to load: {_first_line(f.error)}"
+        failed = sorted({f.pack for f in self.failures if not f.block})
+        if failed:
+            return (f"unknown block type {type_id!r} (is its plugin installed? these packs failed to load: "
+                    f"{', '.join(failed)})")
+        return f"unknown block type {type_id!r} (is its plugin installed?)"
+
+    def refusal_note(self, type_id: str) -> str:
+        """For a registered ``type_id`` that other packs tried to take: which, and who kept it."""
+        spec = self.get(type_id)
+        tried = self.refused.get(spec.id if spec is not None else type_id)
+        if spec is None or not tried:
+            return ""
+        return (f"pack {', '.join(tried)} tried to register block id {spec.id!r} too (refused); this block is "
+                f"pack {spec.pack}'s")
 
     def code_params(self, type_id: str) -> list[str]:
         """Names of the params of ``type_id`` that hold source code (for the trust check)."""
@@ -118,6 +180,14 @@ class Registry:
     def catalog(self) -> list[dict[str, Any]]:
         """Every spec as plain data, for the editor's Blocks menu."""
         return [s.to_dict() for s in self.specs.values()]
+
+    def pack_versions(self) -> dict[str, str]:
+        """Installed pack name -> version ("" when the pack declares none)."""
+        return {p.name: p.version for p in self.packs}
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else text
 
 
 def _spec_of(member: Any) -> BlockSpec | None:
@@ -197,8 +267,12 @@ def candidates(plugin_dirs: Iterable[Path | str] = (), defaults: bool = True) ->
     """Every plugin discovery would import, in order, without importing any."""
     out = []
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name != "builtin":  # the built-in pack is ours: it never needs guarding
-            out.append(Candidate(ep.name, ENTRY_POINT_PREFIX + ep.name, ep.value, entry_point=ep))
+        if ep.value == BUILTIN_MODULE:
+            continue  # the built-in pack is ours: load_builtin imports it first, unguarded
+        name = ep.name
+        if name == "builtin":  # an impostor of the built-in pack's name: shown by its distribution
+            name = f"{_dist_name(ep) or 'unknown'}:builtin"
+        out.append(Candidate(name, ENTRY_POINT_PREFIX + ep.name, ep.value, entry_point=ep))
     for folder in folders_to_load(plugin_dirs, defaults):
         for entry in plugins_in(folder):  # the editor's watcher agrees on what a plugin is
             key = str(entry.resolve())
@@ -232,21 +306,19 @@ class PluginDiscovery:
         self.good: dict[str, str] = {}  # key -> fingerprint of plugins that imported safely
 
     def load_builtin(self) -> None:
-        """The built-in pack: from its entry point, or imported directly from a source tree."""
-        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP, name="builtin"):
-            self.load(Candidate("builtin", ENTRY_POINT_PREFIX + "builtin", ep.value, entry_point=ep))
-            return
-        # Running from a source tree that was never pip-installed: the built-in pack still loads.
-        self.load_module("builtin", "dpg_blocks.builtin")
+        """The built-in pack, imported by its module name before anything else.
 
-    def load_module(self, pack: str, module_name: str) -> None:
+        Never through an entry point: another distribution may declare one named ``builtin``
+        too, and whichever sorts first would win (that one is loaded, guarded, as any pack).
+        """
+        pack = "builtin"
         try:
-            module = importlib.import_module(module_name)
+            module = importlib.import_module(BUILTIN_MODULE)
             members = blocks_in_module(module)
         except Exception as e:
-            self._fail(pack, module_name, e)
+            self._fail(pack, BUILTIN_MODULE, e)
             return
-        self.registry.add_pack(pack, members, "entry-point", module_name)
+        self.registry.add_pack(pack, members, "builtin", BUILTIN_MODULE, _own_version())
 
     def load_folder(self, folder: Path) -> None:
         """Load each ``*.py`` file and each package (folder with ``__init__.py``) in ``folder``."""
@@ -266,8 +338,8 @@ class PluginDiscovery:
         if self.on_import is not None:
             self.on_import(cand)
         try:
-            with import_guard(self.limit_s):
-                members = self._import(cand)
+            with import_guard(self.limit_s), collect_declaration_errors() as declaration_failures:
+                members, version = self._import(cand)
         except BaseException as e:  # SystemExit, KeyboardInterrupt, a timeout: none stops the others
             reason = fatal_reason(e)
             quarantined = reason is not None and self.quarantine is not None
@@ -286,16 +358,23 @@ class PluginDiscovery:
         if fp:
             self.good[cand.key] = fp
         source = "entry-point" if cand.entry_point is not None else "folder"
-        self.registry.add_pack(cand.pack, members, source, cand.path)
+        self.registry.add_pack(cand.pack, members, source, cand.path, version, declaration_failures)
 
-    def _import(self, cand: Candidate) -> list[Any]:
+    def _import(self, cand: Candidate) -> tuple[list[Any], str]:
+        """The plugin's block classes and its version."""
         if cand.entry_point is not None:
             target = cand.entry_point.load()
-            return blocks_in_module(target) if isinstance(target, ModuleType) else list(target())
+            members = blocks_in_module(target) if isinstance(target, ModuleType) else list(target())
+            return members, _dist_version(cand.entry_point) or _module_version(target)
         assert cand.file is not None
         # Key the module by its path (as pytest does for conftest) so two packs never collide.
         digest = hashlib.sha1(str(cand.file.resolve()).encode()).hexdigest()[:10]
         module_name = f"dpg_blocks_plugin_{cand.pack}_{digest}"
+        # A reload imports every module of the plugin afresh: the package and its submodules
+        # (the template keeps its torch code in modules.py), not only __init__.py.
+        for loaded in [n for n in sys.modules if n == module_name or n.startswith(module_name + ".")]:
+            del sys.modules[loaded]
+        importlib.invalidate_caches()
         locations = [str(cand.package_dir)] if cand.package_dir else None
         spec = importlib.util.spec_from_file_location(module_name, cand.file, submodule_search_locations=locations)
         if spec is None or spec.loader is None:
@@ -304,7 +383,7 @@ class PluginDiscovery:
         sys.modules[module_name] = module
         try:
             spec.loader.exec_module(module)
-            return blocks_in_module(module)
+            return blocks_in_module(module), _module_version(module)
         except BaseException:
             sys.modules.pop(module_name, None)
             raise
@@ -318,6 +397,32 @@ class PluginDiscovery:
         """Remember the plugins that imported safely (the CLI then need not probe them)."""
         if self.quarantine is not None and self.good:
             self.quarantine.mark_good(self.good)
+
+
+def _dist_name(ep: Any) -> str:
+    dist = getattr(ep, "dist", None)
+    return str(dist.name) if dist is not None and dist.name else ""
+
+
+def _dist_version(ep: Any) -> str:
+    """The installed distribution's version of an entry point ("" when unknown)."""
+    dist = getattr(ep, "dist", None)
+    return str(dist.version) if dist is not None and dist.version else ""
+
+
+def _module_version(target: Any) -> str:
+    version = getattr(target, "__version__", "")
+    return version if isinstance(version, str) else str(version)
+
+
+def _own_version() -> str:
+    """dpg-blocks' own version: the built-in pack's."""
+    try:
+        return importlib.metadata.version("dpg-blocks")
+    except importlib.metadata.PackageNotFoundError:
+        import dpg_blocks
+
+        return _module_version(dpg_blocks)
 
 
 def discover(
