@@ -8,6 +8,7 @@ and entry_points.txt) beside the package, in a temporary folder put first on ``s
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
@@ -204,3 +205,68 @@ def test_a_folder_packs_version_is_its_dunder_version(tmp_path):
     assert reg.pack_versions()["widen"] == "0.3"
     entry = next(e for e in reg.catalog() if e["id"] == "widen.Widen")
     assert (entry["pack"], entry["pack_version"]) == ("widen", "0.3")
+
+
+def test_plugins_lists_versions_and_the_refused_blocks_and_exits_1(tmp_path, capsys):
+    from dpg_blocks.cli import main
+
+    for name, source in (("half", HALF_BROKEN), ("widen", PLUGIN_INIT)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text(source)
+    (tmp_path / "widen" / "modules.py").write_text(PLUGIN_MODULES.format(width=3))
+    assert main(["plugins", "--json", "--plugins", str(tmp_path)]) == 1
+    listing = json.loads(capsys.readouterr().out)
+    packs = {p["name"]: p for p in listing["packs"]}
+    assert packs["widen"]["version"] == "0.3" and packs["half"]["blocks"] == ["half.Good"]
+    assert {b["id"]: b["pack_version"] for b in listing["blocks"]}["widen.Widen"] == "0.3"
+    assert {f["block"] for f in listing["failures"]} == {"half.BadParam", "half.BadPort"}
+    assert main(["plugins", "--plugins", str(tmp_path)]) == 1
+    table = capsys.readouterr().out
+    assert "half.BadPort" in table and "0.3" in table
+
+
+def test_validate_warns_when_a_pack_version_differs_from_the_saved_one(tmp_path, capsys):
+    from dpg_blocks.cli import main
+    from dpg_blocks.core import save_project
+
+    plugins = tmp_path / "plugins"
+    (plugins / "widen").mkdir(parents=True)
+    (plugins / "widen" / "__init__.py").write_text(PLUGIN_INIT)
+    (plugins / "widen" / "modules.py").write_text(PLUGIN_MODULES.format(width=3))
+    write_npz(tmp_path / "d.npz", features=6)
+    reg = discover([plugins], defaults=False, quarantine=False)
+    b = ProjectBuilder(reg.specs)
+    data = b.add("builtin.Input", "data", source="npz", path="d.npz")
+    widen = b.add("widen.Widen", "widen")
+    b.link(data, "x", widen, "x")
+    b.project.packs = {"widen": "0.1"}
+    save_project(b.project, tmp_path / "p.dpgb")
+    main(["validate", str(tmp_path / "p.dpgb"), "--plugins", str(plugins)])
+    err = capsys.readouterr().err
+    assert "warning: saved with pack widen 0.1; installed is 0.3: its blocks may build differently" in err
+
+
+def test_a_project_records_the_pack_versions_it_uses_and_old_files_still_read(tmp_path):
+    from dpg_blocks.core import load_project, save_project
+    from dpg_blocks.core.pack_versions import packs_used
+    from dpg_blocks.core.project_file import ProjectFileError, project_from_dict, project_to_dict
+
+    (tmp_path / "widen").mkdir()
+    (tmp_path / "widen" / "__init__.py").write_text(PLUGIN_INIT)
+    (tmp_path / "widen" / "modules.py").write_text(PLUGIN_MODULES.format(width=3))
+    reg = discover([tmp_path], defaults=False, quarantine=False)
+    b = ProjectBuilder(reg.specs)
+    b.add("builtin.Linear", "fc")
+    b.add("widen.Widen", "widen")
+    pack_of = lambda t: (reg.get(t).pack, reg.get(t).pack_version) if reg.get(t) else None  # noqa: E731
+    assert packs_used(b.project, pack_of, {"gone": "2.0"}) == {"widen": "0.3"}  # builtin is dpg-blocks itself
+    b.project.graph.blocks[next(iter(b.project.graph.blocks))].type = "gone.Thing"  # its pack uninstalled
+    assert packs_used(b.project, pack_of, {"gone": "2.0"}) == {"gone": "2.0", "widen": "0.3"}
+    b.project.packs = {"widen": "0.3"}
+    save_project(b.project, tmp_path / "p.dpgb")
+    assert load_project(tmp_path / "p.dpgb").packs == {"widen": "0.3"}
+    old = project_to_dict(b.project)
+    del old["packs"]
+    assert project_from_dict(old).packs == {}  # a file from before the field reads as it did
+    with pytest.raises(ProjectFileError, match=r"^\$\.packs\.widen: a pack version must be a string, got 3$"):
+        project_from_dict({**old, "packs": {"widen": 3}})
