@@ -318,7 +318,7 @@ class PluginDiscovery:
         except Exception as e:
             self._fail(pack, BUILTIN_MODULE, e)
             return
-        self.registry.add_pack(pack, members, "builtin", BUILTIN_MODULE, _own_version())
+        self.registry.add_pack(pack, members, "builtin", BUILTIN_MODULE, builtin_version())
 
     def load_folder(self, folder: Path) -> None:
         """Load each ``*.py`` file and each package (folder with ``__init__.py``) in ``folder``."""
@@ -415,7 +415,7 @@ def _module_version(target: Any) -> str:
     return version if isinstance(version, str) else str(version)
 
 
-def _own_version() -> str:
+def builtin_version() -> str:
     """dpg-blocks' own version: the built-in pack's."""
     try:
         return importlib.metadata.version("dpg-blocks")

@@ -599,9 +599,15 @@ class Editor:
         if isinstance(ev, m.Ready):
             st.set_catalog(ev.catalog)
             st.set_plugin_failures(ev.failures)
-            failures = [f.get("pack") or "?" for f in ev.failures]
+            failures = [f.get("pack") or "?" for f in ev.failures if not f.get("block")]
+            refused = [f"{f['block']} ({f.get('pack') or '?'})" for f in ev.failures if f.get("block")]
+            said = []
             if failures:
-                st.say(f"{len(failures)} plugin(s) failed to load: {', '.join(map(str, failures))}")
+                said.append(f"{len(failures)} plugin(s) failed to load: {', '.join(map(str, failures))}")
+            if refused:  # a clashing id or a bad declaration: that block only (Plugins tab in red)
+                said.append(f"{len(refused)} block(s) not loaded: {', '.join(refused)}")
+            if said:
+                st.say("; ".join(said + st.pack_warnings))
         elif isinstance(ev, EngineStatus):
             st.set_engine(ev.state, ev.reason)
             if ev.state in ("crashed", "hung") or (ev.state == "stopped" and ev.reason):
