@@ -167,6 +167,9 @@ from typing import Any
 from dpg_blocks.blocks import BuildContext, In, Out, Param, block
 
 PACK_NAME = "{{NAME}}"
+# Shown beside the pack when it is used as a plugin folder (installed, the version in
+# pyproject.toml is shown); keep the two equal.
+__version__ = "0.1.0"
 CATEGORY = "{{TITLE}}"  # the Blocks menu path; "{{TITLE}}/Layers" would nest a submenu
 
 
