@@ -452,6 +452,9 @@ def test_the_editor_records_pack_versions_on_save_and_warns_on_open_when_one_dif
     st.open(str(tmp_path / "p.dpgb"))
     assert st.pack_warnings == ["saved with pack widen 0.3; installed is 0.4: its blocks may build differently"]
     assert st.pack_warnings[0] in dpg.get_value(editor.status_text)
+    assert dpg.is_item_shown(editor.controls.error_window)  # and a dialog says it
+    assert dpg.get_value(editor.controls.error_text).startswith(
+        "This project was saved with pack widen 0.3; installed is 0.4: its blocks may build differently.")
 
 
 BROKEN = "raise ImportError('this pack is broken on purpose')\n"

@@ -266,6 +266,11 @@ class Editor:
             self.data.engine_ready()
         elif topic == "trust":
             self.request_validation()
+        elif topic == "packs" and not dpg.is_item_shown(self.controls.trust_window):
+            # the trust prompt, when it is up, comes first; the status line says it meanwhile
+            self.controls.show_error("Block pack versions differ", "\n".join(
+                [f"This project was {w}." for w in self.state.pack_warnings]
+                + ["", "It opens as it is; validation shows any block that no longer fits."]))
         elif topic == "engine":
             self._show_engine()
         elif topic == "status":
