@@ -6,6 +6,8 @@ The script runs where neither dpg_blocks nor the pack can be imported (``run_sta
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -96,7 +98,12 @@ def _export_and_run(reg, block_type: str, tmp_path: Path, **params) -> str:
     write_npz(tmp_path / "d.npz", n=32, features=6)
     out = tmp_path / "out"
     out.mkdir()
-    script = write_export(_project(reg, block_type, **params), reg, tmp_path, out / "model.py", trusted=True)
+    umask = os.umask(0o027)  # a group-readable export, as the user's umask says (mkstemp made 0600)
+    try:
+        script = write_export(_project(reg, block_type, **params), reg, tmp_path, out / "model.py", trusted=True)
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(script.stat().st_mode) == 0o640
     text = script.read_text()
     done = run_standalone(script, "--epochs", "1", "--device", "cpu")
     assert done.returncode == 0, done.stderr

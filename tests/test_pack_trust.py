@@ -270,3 +270,43 @@ def test_a_project_records_the_pack_versions_it_uses_and_old_files_still_read(tm
     assert project_from_dict(old).packs == {}  # a file from before the field reads as it did
     with pytest.raises(ProjectFileError, match=r"^\$\.packs\.widen: a pack version must be a string, got 3$"):
         project_from_dict({**old, "packs": {"widen": 3}})
+
+
+def test_in_a_running_engine_reload_plugins_picks_up_an_edited_modules_py(tmp_path):
+    from test_engine_process import is_ready, wait_for
+
+    from dpg_blocks import protocol as m
+    from dpg_blocks.client.engine_client import EngineClient
+    from dpg_blocks.core.project_file import project_to_dict
+
+    plugins = tmp_path / "plugins"
+    (plugins / "widen").mkdir(parents=True)
+    (plugins / "widen" / "__init__.py").write_text(PLUGIN_INIT)
+    (plugins / "widen" / "modules.py").write_text(PLUGIN_MODULES.format(width=4))
+    write_npz(tmp_path / "d.npz", features=6)
+    reg = discover([plugins], defaults=False, quarantine=False)
+    b = ProjectBuilder(reg.specs)
+    data = b.add("builtin.Input", "data", source="npz", path="d.npz")
+    widen = b.add("widen.Widen", "widen")
+    b.link(data, "x", widen, "x")
+    doc = project_to_dict(b.project)
+
+    client = EngineClient(plugin_dirs=(str(plugins),), validate_deadline_s=10.0, threads=1)
+    client.start()
+    try:
+        wait_for(client, is_ready, 60)
+
+        def widen_width() -> int:
+            rid = client.validate(doc, str(tmp_path))
+            result = wait_for(client, lambda e: isinstance(e, m.ValidationResult) and e.request_id == rid, 30)
+            (rec,) = [r for r in result.records if r["name"] == "widen"]
+            assert rec["status"] == "ok", rec["message"]
+            return rec["outputs"][0]["shape"][-1]
+
+        assert widen_width() == 4
+        (plugins / "widen" / "modules.py").write_text(PLUGIN_MODULES.format(width=12))
+        client.send(m.ReloadPlugins())  # what the editor's folder watcher sends
+        wait_for(client, is_ready, 60)
+        assert widen_width() == 12
+    finally:
+        client.shutdown()
