@@ -415,6 +415,7 @@ def test_the_plugins_pane_shows_refused_ids_and_bad_declarations_in_red_and_pack
         {"pack": "half", "path": "/p/half", "block": "half.BadParam", "kind": "declaration",
          "error": "BadParam.size: unknown parameter type"},
     ]
+    editor.state.add_block("builtin.Dropout")  # the project uses the id a pack tried to take
     editor.handle(m.Ready(catalog=[*builtin_catalog(), widen], failures=failures, pid=1))
     lines = editor.plugins.lines
     assert "REFUSED  evilpack · builtin.Dropout: block id 'builtin.Dropout' is already registered by pack " \
@@ -429,7 +430,8 @@ def test_the_plugins_pane_shows_refused_ids_and_bad_declarations_in_red_and_pack
     reds = [dpg.get_value(t) for t in dpg.get_item_children(editor.plugins.body, 1)
             if dpg.get_item_type(t).endswith("mvText") and is_red(t)]
     assert len([r for r in reds if r.startswith(("REFUSED", "FAILED"))]) == 2
-    assert "2 block(s) not loaded: builtin.Dropout (evilpack), half.BadParam (half)" in \
+    assert "2 block(s) not loaded: builtin.Dropout (evilpack), half.BadParam (half); pack evilpack tried to " \
+        "take builtin.Dropout, which this project uses (refused: pack builtin's is used)" in \
         dpg.get_value(editor.status_text)
     # the Blocks menu's tooltip names the pack and its version
     tip = editor.blocks_menu.tooltips["widen.Widen"]

@@ -612,7 +612,7 @@ class Editor:
             if refused:  # a clashing id or a bad declaration: that block only (Plugins tab in red)
                 said.append(f"{len(refused)} block(s) not loaded: {', '.join(refused)}")
             if said:
-                st.say("; ".join(said + st.pack_warnings))
+                st.say("; ".join(said + st.clash_notes() + st.pack_warnings))
         elif isinstance(ev, EngineStatus):
             st.set_engine(ev.state, ev.reason)
             if ev.state in ("crashed", "hung") or (ev.state == "stopped" and ev.reason):

@@ -314,7 +314,7 @@ class EditorState:
         """Load ``path``; :class:`ProjectFileError` leaves the open project as it was."""
         project = load_project(path)
         self._set_project(project, path)
-        self.say(f"opened {path}")
+        self.say("; ".join([f"opened {path}", *self.clash_notes()]))
         self.check_pack_versions()
         self.emit("document")
         self.emit("file")
@@ -331,6 +331,18 @@ class EditorState:
         if self.pack_warnings:
             self.say("; ".join(self.pack_warnings))
             self.emit("packs")
+
+    def clash_notes(self) -> list[str]:
+        """For each block type this project uses that a pack tried to take: which pack (refused)."""
+        used = {b.type for b in self.project.graph.walk() if b.graph is None}
+        notes = []
+        for f in self.plugin_failures:
+            if f.get("kind") == "clash" and f.get("block") in used:
+                spec = self.catalog.spec(str(f["block"]))
+                owner = spec.pack if spec is not None else "?"
+                notes.append(f"pack {f.get('pack')} tried to take {f['block']}, which this project uses "
+                             f"(refused: pack {owner}'s is used)")
+        return notes
 
     def _pack_of(self, type_id: str) -> tuple[str, str] | None:
         spec = self.catalog.spec(type_id)
