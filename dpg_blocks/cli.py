@@ -151,6 +151,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if project is None:
         return EXIT_UNREADABLE
     registry = _registry(args, report=False)
+    _print_pack_notes(project, registry, _console(stderr=True))
     _trusted(project, registry, args, _console(stderr=True))  # --trust records it; the engine reads it
     folder = Path(args.project).resolve().parent
     # The engine process validates, so a block whose build() or forward crashes or hangs it is
@@ -179,9 +180,27 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK if ok else EXIT_INVALID
 
 
+def _print_pack_notes(project: Any, registry: Any, console: Console) -> None:
+    """Warn about packs whose installed version differs from the project's, and name the pack that
+    tried to take a block id the project uses."""
+    from dpg_blocks.core.pack_versions import version_warnings
+
+    for warning in version_warnings(project.packs, registry.pack_versions()):
+        console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+    for type_id in sorted({b.type for b in project.graph.walk() if b.graph is None}):
+        note = registry.refusal_note(type_id)
+        if note:
+            console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+
+
 def _print_plugin_failures(failures: list[dict[str, Any]], console: Console) -> None:
-    """One line per plugin that failed to load or is quarantined (plugin name, path, reason)."""
+    """One line per plugin that failed to load or is quarantined (plugin name, path, reason);
+    a block of a pack refused alone (a bad declaration, a clashing id) says which block."""
     for f in failures:
+        if f.get("block"):
+            console.print(f"[red]plugin {escape(str(f['pack']))}[/] ({escape(str(f['path']))}): block "
+                          f"{escape(str(f['block']))} not loaded: {escape(str(f['error']))}", highlight=False)
+            continue
         verb = "" if f.get("quarantined") else " failed to load"  # a quarantine's text says so itself
         console.print(f"[red]plugin {escape(str(f['pack']))}[/] ({escape(str(f['path']))}){verb}: "
                       f"{escape(str(f['error']))}", highlight=False)
@@ -249,6 +268,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from dpg_blocks.engine.training import Trainer, require_a_loss
 
     registry = _registry(args)
+    _print_pack_notes(project, registry, _console(stderr=True))
     trusted = _trusted(project, registry, args, console)
     try:
         trainer = Trainer(
@@ -559,7 +579,8 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     data = {
         "packs": [p.to_dict() for p in registry.packs],
         "blocks": [
-            {"id": s.id, "name": s.name, "category": s.category, "pack": s.pack} for s in registry.specs.values()
+            {"id": s.id, "name": s.name, "category": s.category, "pack": s.pack, "pack_version": s.pack_version}
+            for s in registry.specs.values()
         ],
         "failures": [f.to_dict() for f in registry.failures],
     }
@@ -569,10 +590,10 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         return code
     console = _console()
     packs = _table(title="block packs")
-    for col in ("pack", "source", "path", "blocks"):
+    for col in ("pack", "version", "source", "path", "blocks"):
         packs.add_column(col, overflow="fold")
     for p in registry.packs:
-        packs.add_row(p.name, p.source, p.path, str(len(p.blocks)))
+        packs.add_row(escape(p.name), escape(p.version or "-"), p.source, escape(p.path), str(len(p.blocks)))
     console.print(packs)
     blocks = _table(title="blocks")
     for col in ("id", "name", "category", "pack"):
@@ -582,10 +603,10 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     console.print(blocks)
     if registry.failures:
         fails = _table(title="failed or quarantined plugins", style="red")
-        for col in ("pack", "path", "error"):
+        for col in ("pack", "block", "path", "error"):
             fails.add_column(col, overflow="fold")
-        for f in registry.failures:
-            fails.add_row(escape(f.pack), escape(f.path), escape(f.error))
+        for f in registry.failures:  # a refused id or a bad declaration names its block
+            fails.add_row(escape(f.pack), escape(f.block or "(whole pack)"), escape(f.path), escape(f.error))
         console.print(fails)
     return code
 

@@ -167,6 +167,9 @@ from typing import Any
 from dpg_blocks.blocks import BuildContext, In, Out, Param, block
 
 PACK_NAME = "{{NAME}}"
+# Shown beside the pack when it is used as a plugin folder (installed, the version in
+# pyproject.toml is shown); keep the two equal.
+__version__ = "0.1.0"
 CATEGORY = "{{TITLE}}"  # the Blocks menu path; "{{TITLE}}/Layers" would nest a submenu
 
 
@@ -221,7 +224,12 @@ BLOCKS = [Scale, Residual]
 '''
 
 MODULES = '''\
-"""The torch modules that the {{NAME}} blocks build (imported only inside ``build()``)."""
+"""The torch modules that the {{NAME}} blocks build (imported only inside ``build()``).
+
+``export_args()`` returns the arguments a module was constructed with: File › Export writes
+``ScaleModule(2.0)`` into the standalone script and copies this class (and what it uses from
+this pack) into it, so the script runs without the pack installed.
+"""
 
 from __future__ import annotations
 
@@ -240,6 +248,9 @@ class ScaleModule(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return x * self.factor
 
+    def export_args(self) -> tuple[float]:
+        return (self.factor,)
+
     def extra_repr(self) -> str:
         return f"factor={self.factor}"
 
@@ -249,12 +260,16 @@ class ResidualMLP(nn.Module):
 
     def __init__(self, features: int, hidden: int, activation: str) -> None:
         super().__init__()
+        self.args = (features, hidden, activation)
         self.fc1 = nn.Linear(features, hidden)
         self.act = ACTIVATIONS[activation]()
         self.fc2 = nn.Linear(hidden, features)
 
     def forward(self, x: Tensor) -> Tensor:
         return x + self.fc2(self.act(self.fc1(x)))
+
+    def export_args(self) -> tuple[int, int, str]:
+        return self.args
 '''
 
 TEST = '''\

@@ -386,7 +386,8 @@ def test_the_plugins_pane_lists_packs_and_a_failure_from_a_ready_event(editor):
     editor.handle(m.Ready(catalog=builtin_catalog(), failures=[failure], pid=1))
     text = editor.plugins.text()
     assert "FAILED  broken_pack: ImportError: no module named nope" in text
-    assert "/plugins/broken_pack" in text and f"builtin  —  {len(builtin_catalog())} blocks" in text
+    version = builtin_catalog()[0]["pack_version"]
+    assert "/plugins/broken_pack" in text and f"builtin {version}  —  {len(builtin_catalog())} blocks" in text
     assert "1 failed" in text
     (tb,) = editor.plugins.tracebacks
     assert dpg.get_value(tb) == failure["traceback"]
@@ -400,6 +401,62 @@ def test_the_plugins_pane_lists_packs_and_a_failure_from_a_ready_event(editor):
     editor.handle(m.Ready(catalog=builtin_catalog(), failures=[], pid=1))
     assert "FAILED" not in editor.plugins.text() and not editor.plugins.tracebacks
     editor.client = None
+
+
+def test_the_plugins_pane_shows_refused_ids_and_bad_declarations_in_red_and_pack_versions(editor):
+    from dpg_blocks import protocol as m
+    from dpg_blocks.ui.theme import RED
+
+    widen = {**builtin_catalog()[0], "id": "widen.Widen", "name": "Widen", "category": "Widen", "pack": "widen",
+             "pack_version": "0.3"}
+    failures = [
+        {"pack": "evilpack", "path": "evilpack", "block": "builtin.Dropout", "kind": "clash",
+         "error": "block id 'builtin.Dropout' is already registered by pack 'builtin'; refused"},
+        {"pack": "half", "path": "/p/half", "block": "half.BadParam", "kind": "declaration",
+         "error": "BadParam.size: unknown parameter type"},
+    ]
+    editor.state.add_block("builtin.Dropout")  # the project uses the id a pack tried to take
+    editor.handle(m.Ready(catalog=[*builtin_catalog(), widen], failures=failures, pid=1))
+    lines = editor.plugins.lines
+    assert "REFUSED  evilpack · builtin.Dropout: block id 'builtin.Dropout' is already registered by pack " \
+        "'builtin'; refused" in lines
+    assert "FAILED  half · half.BadParam: BadParam.size: unknown parameter type" in lines
+    assert "widen 0.3  —  1 block" in lines
+
+    def is_red(item: int | str) -> bool:
+        colour = dpg.get_item_configuration(item)["color"][:3]
+        return all(abs(c * 255 - r) < 1 for c, r in zip(colour, RED[:3], strict=True))
+
+    reds = [dpg.get_value(t) for t in dpg.get_item_children(editor.plugins.body, 1)
+            if dpg.get_item_type(t).endswith("mvText") and is_red(t)]
+    assert len([r for r in reds if r.startswith(("REFUSED", "FAILED"))]) == 2
+    assert "2 block(s) not loaded: builtin.Dropout (evilpack), half.BadParam (half); pack evilpack tried to " \
+        "take builtin.Dropout, which this project uses (refused: pack builtin's is used)" in \
+        dpg.get_value(editor.status_text)
+    # the Blocks menu's tooltip names the pack and its version
+    tip = editor.blocks_menu.tooltips["widen.Widen"]
+    assert [dpg.get_value(c) for c in dpg.get_item_children(tip, 1)][:2] == ["Widen  (widen.Widen)", "pack widen 0.3"]
+
+
+def test_the_editor_records_pack_versions_on_save_and_warns_on_open_when_one_differs(editor, tmp_path):
+    from dpg_blocks.core import load_project
+
+    widen = {**builtin_catalog()[0], "id": "widen.Widen", "name": "Widen", "category": "Widen", "pack": "widen",
+             "pack_version": "0.3"}
+    st = editor.state
+    st.set_catalog([*builtin_catalog(), widen])
+    st.add_block("widen.Widen")
+    st.add_block("builtin.Linear")
+    st.save(str(tmp_path / "p.dpgb"))
+    assert load_project(tmp_path / "p.dpgb").packs == {"widen": "0.3"}  # builtin is dpg-blocks' own
+
+    st.set_catalog([*builtin_catalog(), {**widen, "pack_version": "0.4"}])  # the pack was upgraded
+    st.open(str(tmp_path / "p.dpgb"))
+    assert st.pack_warnings == ["saved with pack widen 0.3; installed is 0.4: its blocks may build differently"]
+    assert st.pack_warnings[0] in dpg.get_value(editor.status_text)
+    assert dpg.is_item_shown(editor.controls.error_window)  # and a dialog says it
+    assert dpg.get_value(editor.controls.error_text).startswith(
+        "This project was saved with pack widen 0.3; installed is 0.4: its blocks may build differently.")
 
 
 BROKEN = "raise ImportError('this pack is broken on purpose')\n"
@@ -431,7 +488,7 @@ def test_a_broken_plugin_folder_shows_in_the_plugins_pane_and_reload_fixes_it(tm
             assert "builtin.Linear" in st.catalog.specs  # the rest of the catalog still loads
             text = ed.plugins.text()
             assert "FAILED  demo_pack: ImportError: this pack is broken on purpose" in text, text
-            assert str(folder / "demo_pack") in text and "builtin  —  " in text
+            assert str(folder / "demo_pack") in text and "\nbuiltin " in text
             assert "this pack is broken on purpose" in dpg.get_value(ed.plugins.tracebacks[0])
             (folder / "demo_pack" / "__init__.py").write_text(FIXED)
             click(ed.plugins.reload_button)

@@ -37,8 +37,11 @@ class ProjectBuilder:
         """Add a block (placed left to right unless ``pos`` is given); returns its id."""
         if pos is None:
             pos, self._x = (self._x, 200.0), self._x + 220.0
-        block = self.spec(type_id).new_block(self.project.new_id(), name, pos, **params)
+        spec = self.spec(type_id)
+        block = spec.new_block(self.project.new_id(), name, pos, **params)
         self.history.do(AddBlock(block))
+        if spec.pack and spec.pack != "builtin":  # the project records the pack versions it uses
+            self.project.packs[spec.pack] = spec.pack_version
         return block.id
 
     def link(self, src: str, src_port: str, dst: str, dst_port: str, parent: str | None = None) -> None:

@@ -20,8 +20,11 @@ Nothing here imports torch.
 
 from __future__ import annotations
 
+import contextvars
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from .spec import METRICS, PARAM_TYPES, ROLES, BlockDeclarationError, BlockSpec, ParamSpec, PortSpec
@@ -29,6 +32,34 @@ from .spec import METRICS, PARAM_TYPES, ROLES, BlockDeclarationError, BlockSpec,
 T = TypeVar("T", bound=type)
 
 _PY_TYPES: dict[Any, str] = {int: "int", float: "float", bool: "bool", str: "str"}
+
+
+@dataclass
+class DeclarationFailure:
+    """One block class whose declaration was refused while its pack was imported."""
+
+    cls: type
+    block_id: str
+    error: str  # names the class and the member
+
+
+# Set while the registry imports a pack: a bad declaration is recorded here (that block fails,
+# the rest of its pack loads) instead of raising out of the pack's import.
+_COLLECTING: contextvars.ContextVar[list[DeclarationFailure] | None] = contextvars.ContextVar(
+    "dpg_blocks_declaration_failures", default=None
+)
+
+
+@contextmanager
+def collect_declaration_errors() -> Iterator[list[DeclarationFailure]]:
+    """Inside: ``@block`` records a refused declaration in the yielded list and leaves the class
+    undecorated, rather than raising :class:`BlockDeclarationError`."""
+    failures: list[DeclarationFailure] = []
+    token = _COLLECTING.set(failures)
+    try:
+        yield failures
+    finally:
+        _COLLECTING.reset(token)
 
 
 class In:
@@ -143,6 +174,16 @@ def block(
     """
 
     def decorate(cls: T) -> T:
+        try:
+            return _declare(cls)
+        except BlockDeclarationError as e:
+            failures = _COLLECTING.get()
+            if failures is None:
+                raise
+            failures.append(DeclarationFailure(cls, id if isinstance(id, str) else repr(id), str(e)))
+            return cls
+
+    def _declare(cls: T) -> T:
         cname = cls.__name__
         if not isinstance(id, str) or not id or any(c.isspace() for c in id):
             raise BlockDeclarationError(f"{cname}: block id must be a non-empty string without spaces")

@@ -221,6 +221,7 @@ class BlockSpec:
     # signal (the current order and the ground truth); ``module.training`` is the train flag.
     takes_signal: bool = False
     pack: str = ""
+    pack_version: str = ""  # the pack's version when it registered ("" when it declares none)
     cls: Any = None  # the declared class; engine side only, never serialised
     # ``params`` by name: looked up for every param of every block on each validation.
     _param_by_name: dict[str, ParamSpec] = field(init=False, repr=False, compare=False)
@@ -245,6 +246,7 @@ class BlockSpec:
             "accepts_null": self.accepts_null,
             "takes_signal": self.takes_signal,
             "pack": self.pack,
+            "pack_version": self.pack_version,
         }
 
     @classmethod
@@ -264,6 +266,7 @@ class BlockSpec:
             accepts_null=d.get("accepts_null", False),
             takes_signal=d.get("takes_signal", False),
             pack=d.get("pack", ""),
+            pack_version=d.get("pack_version", ""),
         )
 
     # -- parameters and ports --------------------------------------------------------------

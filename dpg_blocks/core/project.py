@@ -85,6 +85,7 @@ class Project:
         self.orders: list[Order] = [Order(1, "order 1")]
         self.training = TrainingSettings()
         self.meta: dict[str, Any] = {}
+        self.packs: dict[str, str] = {}  # block pack -> the version it was saved with (core/pack_versions)
         self._next_id = 1
 
     # -- ids and names -----------------------------------------------------------------------

@@ -59,7 +59,7 @@ class ProjectFileError(ValueError):
 # -- writing --------------------------------------------------------------------------------
 def project_to_dict(project: Project) -> dict[str, Any]:
     """The JSON-ready form of ``project`` (stable key order, diffable)."""
-    return {
+    doc: dict[str, Any] = {
         "format": FORMAT_VERSION,
         "name": project.name,
         "graph": graph_to_dict(project.graph),
@@ -67,6 +67,9 @@ def project_to_dict(project: Project) -> dict[str, Any]:
         "training": project.training.to_dict(),
         "meta": project.meta,
     }
+    if project.packs:  # optional: a project of built-in blocks only has none
+        doc["packs"] = dict(project.packs)
+    return doc
 
 
 def graph_to_dict(graph: Graph) -> dict[str, Any]:
@@ -334,6 +337,11 @@ class _Reader:
                 raise ProjectFileError("a project needs at least one order", "$.orders")
         project.training = self.training(self.field(d, "training", dict, "$", {}), "$.training")
         project.meta = self.field(d, "meta", dict, "$", {})
+        packs = self.field(d, "packs", dict, "$", {})
+        for pack, version in packs.items():
+            if not isinstance(version, str):
+                raise ProjectFileError(f"a pack version must be a string, got {_show(version)}", f"$.packs.{pack}")
+        project.packs = dict(packs)
         ids = {b.id for b in project.graph.walk()}
         for i, o in enumerate(project.orders):
             for key, listed in (("optimize", o.optimize), ("losses", o.losses)):

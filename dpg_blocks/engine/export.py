@@ -39,7 +39,7 @@ from . import datasets, evaluation, export_runtime, progress, training, usercode
 from .codegen import MethodCodeGen
 from .compiler import CompileResult, compile_project
 from .registry import Registry
-from .source_copy import SourceCopier, names_used
+from .source_copy import CopyError, SourceCopier, names_used
 from .source_text import RESERVED, comment, doc, lit
 
 __all__ = ["ExportError", "export_project", "write_export"]
@@ -172,7 +172,10 @@ class _Exporter:
             home = sys.modules.get(cls.__module__)
             if home is None or cls.__qualname__ != cls.__name__ or not self.copier.has(home, cls.__name__):
                 raise ExportError(f"{where}: its layer class {cls.__qualname__} is not defined at the top of a module")
-            self.copier.add(home, cls.__name__)
+            try:
+                self.copier.add(home, cls.__name__)
+            except CopyError as e:
+                raise ExportError(f"{where}: its layer {cls.__name__} cannot be written out alone: {e}") from None
             self.taken.add(cls.__name__)
             return f"{cls.__name__}({', '.join(lit(a) for a in export_args())})"
         if cls.__module__.startswith("torch.nn.modules."):

@@ -90,7 +90,7 @@ def flatten(project: Project, registry: Registry) -> FlatGraph:
             problem = ""
             params: dict[str, Any] = dict(b.params)
             if spec is None:
-                problem = f"unknown block type {b.type!r} (is its plugin installed?)"
+                problem = registry.why_unknown(b.type)  # a pack that failed to load says so
             else:
                 try:
                     params = spec.check_params(b.params)

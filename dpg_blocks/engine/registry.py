@@ -1,17 +1,18 @@
-"""The block registry and plugin discovery.
+"""Plugin discovery: loading block packs into a :class:`~.block_registry.Registry`.
 
-Block packs come from three places: the entry-point group ``dpg_blocks.blocks`` (the built-in
-pack registers itself there), plugin folders (``plugins/`` beside the package, the user plugin
-folder, ``DPG_BLOCKS_PLUGIN_PATH`` and ``--plugins DIR``), and explicit registration in tests.
-Each plugin (every folder entry and every entry point but the built-in pack) imports inside a
-guard that catches ``BaseException`` (``sys.exit``, ``KeyboardInterrupt``) and bounds its
-import time (``DPG_BLOCKS_PLUGIN_IMPORT_TIMEOUT``, default 10 s): a failing pack is recorded
-with its traceback and skipped. One that exited, hung or (seen from outside: the engine client,
-the CLI's probe) crashed its process is quarantined (:mod:`dpg_blocks.core.plugin_quarantine`)
-and skipped on later starts until it changes or is re-enabled. Id collisions are recorded too,
-and the first registration wins.
+The built-in pack is imported first, by its module name (never through an entry point: another
+distribution's entry point named ``builtin`` would otherwise stand in for it). Then come the
+entry-point group ``dpg_blocks.blocks`` and the plugin folders (``plugins/`` beside the
+package, the user plugin folder, ``DPG_BLOCKS_PLUGIN_PATH`` and ``--plugins DIR``).
+Each plugin imports inside a guard that catches ``BaseException`` (``sys.exit``,
+``KeyboardInterrupt``) and bounds its import time (``DPG_BLOCKS_PLUGIN_IMPORT_TIMEOUT``,
+default 10 s): a failing pack is recorded with its traceback and skipped; while it imports, a
+refused ``@block`` declaration costs that block only. One that exited, hung or (seen from
+outside: the engine client, the CLI's probe) crashed its process is quarantined
+(:mod:`dpg_blocks.core.plugin_quarantine`) and skipped on later starts until it changes or is
+re-enabled. An id another pack already holds is refused and recorded (``Registry.add_pack``).
+A folder pack is imported afresh each time, submodules included, so a reload runs edited code.
 """
-
 from __future__ import annotations
 
 import hashlib
@@ -24,121 +25,25 @@ import threading
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from dpg_blocks.blocks.spec import BlockSpec
+from dpg_blocks.blocks.declare import collect_declaration_errors
 from dpg_blocks.core.plugin_folders import plugin_dirs as folders_to_load
 from dpg_blocks.core.plugin_folders import plugins_in
 from dpg_blocks.core.plugin_quarantine import ENTRY_POINT_PREFIX, QuarantineStore, fingerprint, import_limit_s
 
+from .block_registry import Pack, PluginFailure, Registry, blocks_in_module
+
+__all__ = [
+    "BUILTIN_MODULE", "ENTRY_POINT_GROUP", "Candidate", "Pack", "PluginDiscovery", "PluginFailure", "Registry",
+    "blocks_in_module", "builtin_version", "candidates", "discover", "import_guard", "safe_discover",
+]
+
 ENTRY_POINT_GROUP = "dpg_blocks.blocks"
-
-
-@dataclass
-class PluginFailure:
-    """A pack (or one block of it) that could not be registered."""
-
-    pack: str
-    path: str
-    error: str
-    traceback: str = ""
-    key: str = ""  # the quarantine key: the plugin's resolved path, or entry-point:NAME
-    quarantined: bool = False  # skipped because it exited, crashed or hung at import before
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-@dataclass
-class Pack:
-    """A registered block pack."""
-
-    name: str
-    source: str  # "entry-point", "folder" or "explicit"
-    path: str
-    blocks: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-class Registry:
-    """Block specs by id (legacy ids resolve too), the packs they came from, and failures."""
-
-    def __init__(self) -> None:
-        self.specs: dict[str, BlockSpec] = {}
-        self.legacy: dict[str, str] = {}
-        self.packs: list[Pack] = []
-        self.failures: list[PluginFailure] = []
-
-    def get(self, type_id: str) -> BlockSpec | None:
-        spec = self.specs.get(type_id)
-        if spec is None and type_id in self.legacy:
-            spec = self.specs.get(self.legacy[type_id])
-        return spec
-
-    def __getitem__(self, type_id: str) -> BlockSpec:
-        spec = self.get(type_id)
-        if spec is None:
-            raise KeyError(type_id)
-        return spec
-
-    def add_pack(self, name: str, members: Iterable[Any], source: str = "explicit", path: str = "") -> Pack:
-        """Register every block class (or spec) in ``members`` under pack ``name``."""
-        pack = Pack(name, source, path)
-        for member in members:
-            spec = _spec_of(member)
-            if spec is None:
-                self.failures.append(PluginFailure(name, path, f"{member!r} is not a block declared with @block"))
-                continue
-            spec.pack = name
-            owner = self.specs.get(spec.id)
-            if owner is not None:
-                self.failures.append(
-                    PluginFailure(
-                        name, path, f"block id {spec.id!r} is already registered by pack {owner.pack!r}; skipped"
-                    )
-                )
-                continue
-            self.specs[spec.id] = spec
-            for legacy in spec.legacy_ids:
-                self.legacy.setdefault(legacy, spec.id)
-            pack.blocks.append(spec.id)
-        self.packs.append(pack)
-        return pack
-
-    def code_params(self, type_id: str) -> list[str]:
-        """Names of the params of ``type_id`` that hold source code (for the trust check)."""
-        spec = self.get(type_id)
-        return spec.code_params() if spec is not None else []
-
-    def catalog(self) -> list[dict[str, Any]]:
-        """Every spec as plain data, for the editor's Blocks menu."""
-        return [s.to_dict() for s in self.specs.values()]
-
-
-def _spec_of(member: Any) -> BlockSpec | None:
-    if isinstance(member, BlockSpec):
-        return member
-    spec = getattr(member, "__block_spec__", None)
-    if isinstance(spec, BlockSpec) and spec.cls is member:
-        return spec
-    return None
-
-
-def blocks_in_module(module: ModuleType) -> list[Any]:
-    """``module.BLOCKS`` if present, else every @block class defined in the module."""
-    listed = getattr(module, "BLOCKS", None)
-    if listed is not None:
-        return list(listed() if callable(listed) else listed)
-    return [
-        v
-        for v in vars(module).values()
-        if isinstance(v, type) and _spec_of(v) is not None and v.__module__ == module.__name__
-    ]
+BUILTIN_MODULE = "dpg_blocks.builtin"
 
 
 class PluginImportTimeout(BaseException):  # noqa: N818 - reads as what happened in tracebacks
@@ -197,8 +102,12 @@ def candidates(plugin_dirs: Iterable[Path | str] = (), defaults: bool = True) ->
     """Every plugin discovery would import, in order, without importing any."""
     out = []
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name != "builtin":  # the built-in pack is ours: it never needs guarding
-            out.append(Candidate(ep.name, ENTRY_POINT_PREFIX + ep.name, ep.value, entry_point=ep))
+        if ep.value == BUILTIN_MODULE:
+            continue  # the built-in pack is ours: load_builtin imports it first, unguarded
+        name = ep.name
+        if name == "builtin":  # an impostor of the built-in pack's name: shown by its distribution
+            name = f"{_dist_name(ep) or 'unknown'}:builtin"
+        out.append(Candidate(name, ENTRY_POINT_PREFIX + ep.name, ep.value, entry_point=ep))
     for folder in folders_to_load(plugin_dirs, defaults):
         for entry in plugins_in(folder):  # the editor's watcher agrees on what a plugin is
             key = str(entry.resolve())
@@ -232,21 +141,19 @@ class PluginDiscovery:
         self.good: dict[str, str] = {}  # key -> fingerprint of plugins that imported safely
 
     def load_builtin(self) -> None:
-        """The built-in pack: from its entry point, or imported directly from a source tree."""
-        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP, name="builtin"):
-            self.load(Candidate("builtin", ENTRY_POINT_PREFIX + "builtin", ep.value, entry_point=ep))
-            return
-        # Running from a source tree that was never pip-installed: the built-in pack still loads.
-        self.load_module("builtin", "dpg_blocks.builtin")
+        """The built-in pack, imported by its module name before anything else.
 
-    def load_module(self, pack: str, module_name: str) -> None:
+        Never through an entry point: another distribution may declare one named ``builtin``
+        too, and whichever sorts first would win (that one is loaded, guarded, as any pack).
+        """
+        pack = "builtin"
         try:
-            module = importlib.import_module(module_name)
+            module = importlib.import_module(BUILTIN_MODULE)
             members = blocks_in_module(module)
         except Exception as e:
-            self._fail(pack, module_name, e)
+            self._fail(pack, BUILTIN_MODULE, e)
             return
-        self.registry.add_pack(pack, members, "entry-point", module_name)
+        self.registry.add_pack(pack, members, "builtin", BUILTIN_MODULE, builtin_version())
 
     def load_folder(self, folder: Path) -> None:
         """Load each ``*.py`` file and each package (folder with ``__init__.py``) in ``folder``."""
@@ -266,8 +173,8 @@ class PluginDiscovery:
         if self.on_import is not None:
             self.on_import(cand)
         try:
-            with import_guard(self.limit_s):
-                members = self._import(cand)
+            with import_guard(self.limit_s), collect_declaration_errors() as declaration_failures:
+                members, version = self._import(cand)
         except BaseException as e:  # SystemExit, KeyboardInterrupt, a timeout: none stops the others
             reason = fatal_reason(e)
             quarantined = reason is not None and self.quarantine is not None
@@ -286,16 +193,23 @@ class PluginDiscovery:
         if fp:
             self.good[cand.key] = fp
         source = "entry-point" if cand.entry_point is not None else "folder"
-        self.registry.add_pack(cand.pack, members, source, cand.path)
+        self.registry.add_pack(cand.pack, members, source, cand.path, version, declaration_failures)
 
-    def _import(self, cand: Candidate) -> list[Any]:
+    def _import(self, cand: Candidate) -> tuple[list[Any], str]:
+        """The plugin's block classes and its version."""
         if cand.entry_point is not None:
             target = cand.entry_point.load()
-            return blocks_in_module(target) if isinstance(target, ModuleType) else list(target())
+            members = blocks_in_module(target) if isinstance(target, ModuleType) else list(target())
+            return members, _dist_version(cand.entry_point) or _module_version(target)
         assert cand.file is not None
         # Key the module by its path (as pytest does for conftest) so two packs never collide.
         digest = hashlib.sha1(str(cand.file.resolve()).encode()).hexdigest()[:10]
         module_name = f"dpg_blocks_plugin_{cand.pack}_{digest}"
+        # A reload imports every module of the plugin afresh: the package and its submodules
+        # (the template keeps its torch code in modules.py), not only __init__.py.
+        for loaded in [n for n in sys.modules if n == module_name or n.startswith(module_name + ".")]:
+            del sys.modules[loaded]
+        importlib.invalidate_caches()
         locations = [str(cand.package_dir)] if cand.package_dir else None
         spec = importlib.util.spec_from_file_location(module_name, cand.file, submodule_search_locations=locations)
         if spec is None or spec.loader is None:
@@ -304,7 +218,7 @@ class PluginDiscovery:
         sys.modules[module_name] = module
         try:
             spec.loader.exec_module(module)
-            return blocks_in_module(module)
+            return blocks_in_module(module), _module_version(module)
         except BaseException:
             sys.modules.pop(module_name, None)
             raise
@@ -318,6 +232,32 @@ class PluginDiscovery:
         """Remember the plugins that imported safely (the CLI then need not probe them)."""
         if self.quarantine is not None and self.good:
             self.quarantine.mark_good(self.good)
+
+
+def _dist_name(ep: Any) -> str:
+    dist = getattr(ep, "dist", None)
+    return str(dist.name) if dist is not None and dist.name else ""
+
+
+def _dist_version(ep: Any) -> str:
+    """The installed distribution's version of an entry point ("" when unknown)."""
+    dist = getattr(ep, "dist", None)
+    return str(dist.version) if dist is not None and dist.version else ""
+
+
+def _module_version(target: Any) -> str:
+    version = getattr(target, "__version__", "")
+    return version if isinstance(version, str) else str(version)
+
+
+def builtin_version() -> str:
+    """dpg-blocks' own version: the built-in pack's."""
+    try:
+        return importlib.metadata.version("dpg-blocks")
+    except importlib.metadata.PackageNotFoundError:
+        import dpg_blocks
+
+        return _module_version(dpg_blocks)
 
 
 def discover(

@@ -3,9 +3,12 @@
 An exported script holds the code the engine itself runs — a layer class of
 ``builtin/modules.py``, the dataset classes of ``engine/datasets.py`` — not a second version of
 it. :class:`SourceCopier` takes definitions by name, finds (by AST) every module-level name each
-one uses — a definition of the same module, or one imported from another dpg_blocks module,
+one uses — a definition of the same module, or one imported from another module of dpg_blocks
+or of the block pack the definition came from (``from attnpack._util import scaled``),
 followed there — and gives them back in dependency order, with the imports of outside
-libraries they need. Comment lines right above a definition come with it (they say why).
+libraries they need. Comment lines right above a definition come with it (they say why). What
+cannot be copied (``import attnpack._util as u``: a module, not a definition) is refused with
+:class:`CopyError` naming the import, so a script never imports a pack it claims not to need.
 """
 
 from __future__ import annotations
@@ -17,9 +20,13 @@ import os
 from dataclasses import dataclass, field
 from types import ModuleType
 
-__all__ = ["SourceCopier", "names_used"]
+__all__ = ["CopyError", "SourceCopier", "names_used"]
 
 THIRD_PARTY = {"numpy", "torch"}
+
+
+class CopyError(ValueError):
+    """A definition uses something that cannot be copied; the message names the import."""
 
 
 def names_used(tree: ast.AST) -> set[str]:
@@ -92,6 +99,9 @@ class SourceCopier:
         self._visiting: set[tuple[str, str]] = set()
         self._texts: list[tuple[str, str]] = []  # (module name, source), dependencies first
         self.imports: dict[str, set[str]] = {}  # "from" module -> names; "" -> "import x [as y]" lines
+        # Top-level packages whose imports are followed and copied, never imported by the
+        # script: ours, and each block pack something was copied from.
+        self.followed: set[str] = {"dpg_blocks"}
 
     # -- reading modules ---------------------------------------------------------------------
     def _parsed(self, module: ModuleType) -> _Module:
@@ -118,8 +128,9 @@ class SourceCopier:
         """Copy ``module.name`` and everything it uses (once; dependencies first)."""
         if self._done.get(name) == module.__name__:
             return
+        self.followed.add(module.__name__.split(".")[0])
         if name in self._done:
-            raise ValueError(f"two definitions named {name!r}: in {self._done[name]} and {module.__name__}")
+            raise CopyError(f"two definitions named {name!r}: in {self._done[name]} and {module.__name__}")
         key = (module.__name__, name)
         if key in self._visiting:
             return  # a cycle (two functions calling each other): order does not matter for them
@@ -145,14 +156,21 @@ class SourceCopier:
         self.need(self._parsed(module), names)
 
     def _import(self, module: str, name: str | None, asname: str | None, local: str) -> None:
-        if module.split(".")[0] == "dpg_blocks":
-            assert name is not None, f"'import {module}' cannot be copied"
+        if module.split(".")[0] in self.followed:
+            if name is None:
+                raise CopyError(f"'import {module}' cannot be inlined (import the definitions it uses by name: "
+                                f"'from {module} import ...')")
             target = importlib.import_module(module)
             if self.has(target, name):
                 self.add(target, name)
                 return
-            sub = importlib.import_module(f"{module}.{name}")  # a submodule: not copyable
-            raise ValueError(f"{sub.__name__} is a module; only its definitions can be copied")
+            again = self._parsed(target).imports.get(name)
+            if again is not None and again[1] is not None:  # re-exported: follow it to its definition
+                self._import(*again, local=local)
+                return
+            # a submodule, or a name the module imports from elsewhere: not a definition to copy
+            raise CopyError(f"'from {module} import {name}' cannot be inlined: {name} is not defined at the top "
+                            f"of {module} (import the definitions it uses by name)")
         if name is None:
             self.imports.setdefault("", set()).add(f"import {module} as {asname}" if asname else f"import {module}")
         else:

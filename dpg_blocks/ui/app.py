@@ -270,6 +270,11 @@ class Editor:
             self.data.engine_ready()
         elif topic == "trust":
             self.request_validation()
+        elif topic == "packs" and not dpg.is_item_shown(self.controls.trust_window):
+            # the trust prompt, when it is up, comes first; the status line says it meanwhile
+            self.controls.show_error("Block pack versions differ", "\n".join(
+                [f"This project was {w}." for w in self.state.pack_warnings]
+                + ["", "It opens as it is; validation shows any block that no longer fits."]))
         elif topic == "engine":
             self._show_engine()
         elif topic == "status":
@@ -605,9 +610,15 @@ class Editor:
         if isinstance(ev, m.Ready):
             st.set_catalog(ev.catalog)
             st.set_plugin_failures(ev.failures)
-            failures = [f.get("pack") or "?" for f in ev.failures]
+            failures = [f.get("pack") or "?" for f in ev.failures if not f.get("block")]
+            refused = [f"{f['block']} ({f.get('pack') or '?'})" for f in ev.failures if f.get("block")]
+            said = []
             if failures:
-                st.say(f"{len(failures)} plugin(s) failed to load: {', '.join(map(str, failures))}")
+                said.append(f"{len(failures)} plugin(s) failed to load: {', '.join(map(str, failures))}")
+            if refused:  # a clashing id or a bad declaration: that block only (Plugins tab in red)
+                said.append(f"{len(refused)} block(s) not loaded: {', '.join(refused)}")
+            if said:
+                st.say("; ".join(said + st.clash_notes() + st.pack_warnings))
         elif isinstance(ev, EngineStatus):
             st.set_engine(ev.state, ev.reason)
             if ev.state in ("crashed", "hung") or (ev.state == "stopped" and ev.reason):

@@ -29,6 +29,7 @@ class BlocksMenu:
             dpg.add_separator()
             self.body = dpg.add_child_window(border=False, width=-1, height=-1)
         self.add_buttons: dict[str, int] = {}
+        self.tooltips: dict[str, int | str] = {}  # block id -> its tooltip (name, id, pack and version, doc)
         self.library_buttons: dict[str, int] = {}  # library entry name -> its "+"
         self.library_problems: list[int] = []  # the red texts of unreadable library files
         self._library: tuple[list[LibraryEntry], list[LibraryError]] = ([], [])
@@ -42,6 +43,7 @@ class BlocksMenu:
             self._library = self.state.library()
         dpg.delete_item(self.body, children_only=True)
         self.add_buttons, self.library_buttons, self.library_problems = {}, {}, []
+        self.tooltips = {}
         query = dpg.get_value(self.search) or ""
         if not self.state.catalog:
             dpg.add_text("waiting for the engine's catalog…", parent=self.body, color=MUTED)
@@ -96,11 +98,15 @@ class BlocksMenu:
             with dpg.group(horizontal=True, parent=parent):
                 btn = dpg.add_button(label=" + ", callback=self._on_add, user_data=spec.id)
                 text = dpg.add_text(spec.name)
-            with dpg.tooltip(text):
+            with dpg.tooltip(text) as tip:
                 dpg.add_text(f"{spec.name}  ({spec.id})")
+                if spec.pack:
+                    dpg.add_text(f"pack {spec.pack}" + (f" {spec.pack_version}" if spec.pack_version else ""),
+                                 color=MUTED)
                 if spec.doc:
                     dpg.add_text(spec.doc, wrap=360)
             self.add_buttons[spec.id] = btn
+            self.tooltips[spec.id] = tip
 
     def text(self) -> str:
         """The Custom section as text (what a test reads): entries, then unreadable files."""

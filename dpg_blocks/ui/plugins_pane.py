@@ -1,8 +1,10 @@
 """The Plugins pane: the block packs the engine loaded, the ones that failed, the watched plugin
 folders, a reload button and "Add plugin folder…".
 
-Loaded packs come from the catalog (each spec's ``pack``); failures from the engine's Ready
-event (``PluginFailure.to_dict()``: pack, path, error, traceback), kept in
+Loaded packs come from the catalog (each spec's ``pack`` and ``pack_version``); failures from the
+engine's Ready event (``PluginFailure.to_dict()``: pack, path, error, traceback, and ``block`` /
+``kind`` when one block was refused: a clashing id shows as REFUSED, a bad declaration as FAILED
+with its block id, both in red), kept in
 ``EditorState.plugin_failures``. "Reload plugins" sends ``ReloadPlugins``; the engine answers
 with a new Ready, which refreshes the catalog and this pane. "Add plugin folder…" copies a
 chosen plugin package into the user plugin folder, where the editor's watcher
@@ -77,6 +79,10 @@ class PluginsPane:
         counts = Counter(spec.pack or "(no pack)" for spec in self.state.catalog.unique_specs())
         return dict(sorted(counts.items()))
 
+    def versions(self) -> dict[str, str]:
+        """Pack name -> its version, from the catalog ("" when the pack declares none)."""
+        return {spec.pack or "(no pack)": spec.pack_version for spec in self.state.catalog.unique_specs()}
+
     def _text(self, text: str, **kw: Any) -> int | str:
         self.lines.append(text)
         return dpg.add_text(text, parent=self.body, **kw)
@@ -144,6 +150,10 @@ class PluginsPane:
         for i, f in enumerate(failures):
             pack, path = str(f.get("pack") or "?"), str(f.get("path") or "")
             label = "QUARANTINED" if f.get("quarantined") else "FAILED"
+            if f.get("kind") == "clash":  # the pack loaded; this one id of it was refused
+                label, pack = "REFUSED", f"{pack} · {f.get('block')}"
+            elif f.get("block"):  # a bad declaration: that block failed, the others of its pack loaded
+                pack = f"{pack} · {f.get('block')}"
             self._text(f"{label}  {pack}: {f.get('error') or 'unknown error'}", color=RED, wrap=0)
             key = str(f.get("key") or "")
             if f.get("quarantined") and key:
@@ -163,8 +173,10 @@ class PluginsPane:
                     ))
         if failures:
             dpg.add_spacer(height=6, parent=self.body)
+        versions = self.versions()
         for pack, n in packs.items():
-            self._text(f"{pack}  —  {n} block{'s' if n != 1 else ''}")
+            version = f" {versions[pack]}" if versions.get(pack) else ""
+            self._text(f"{pack}{version}  —  {n} block{'s' if n != 1 else ''}")
 
     def enable(self, key: str) -> None:
         """Lift a plugin's quarantine and reload the plugins, so the engine tries it again."""

@@ -52,6 +52,7 @@ from dpg_blocks.core.library import (
     save_to_library,
 )
 from dpg_blocks.core.names import name_problem
+from dpg_blocks.core.pack_versions import packs_used, version_warnings
 from dpg_blocks.core.project import OptimizerSettings, Order
 
 from .catalog import Catalog
@@ -158,7 +159,8 @@ class EditorState:
     def subscribe(self, listener: Listener) -> None:
         """``listener(topic)`` after a change; topics: document, selection, validation,
         catalog, engine, status, training, file, scope (the canvas opened another graph),
-        plugins (plugin failures), trust (the user trusted the project's code)."""
+        plugins (plugin failures), trust (the user trusted the project's code), packs (installed pack
+        versions differ from those the project was saved with)."""
         self._listeners.append(listener)
 
     def emit(self, topic: str) -> None:
@@ -181,6 +183,8 @@ class EditorState:
         self.recovered = False  # loaded from a recovery file: unsaved until the next save
         self.trust_checked = False  # whether this project's code was checked against the trust records
         self.code_declined = False  # it holds code this user has not trusted (yet)
+        self.pack_warnings: list[str] = []  # installed pack versions that differ from the saved ones
+        self.packs_checked = not project.packs  # compared once, when the catalog is known
 
     def _changed(self) -> None:
         self._trim_scope()
@@ -310,10 +314,39 @@ class EditorState:
         """Load ``path``; :class:`ProjectFileError` leaves the open project as it was."""
         project = load_project(path)
         self._set_project(project, path)
-        self.say(f"opened {path}")
+        self.say("; ".join([f"opened {path}", *self.clash_notes()]))
+        self.check_pack_versions()
         self.emit("document")
         self.emit("file")
         self.emit("training")
+
+    def check_pack_versions(self) -> None:
+        """Once per opened project, when the catalog is known: say which packs' installed versions
+        differ from those it was saved with (``pack_warnings``; the app shows them in a dialog)."""
+        if self.packs_checked or not self.catalog:
+            return
+        self.packs_checked = True
+        installed = {s.pack: s.pack_version for s in self.catalog.unique_specs()}
+        self.pack_warnings = version_warnings(self.project.packs, installed)
+        if self.pack_warnings:
+            self.say("; ".join(self.pack_warnings))
+            self.emit("packs")
+
+    def clash_notes(self) -> list[str]:
+        """For each block type this project uses that a pack tried to take: which pack (refused)."""
+        used = {b.type for b in self.project.graph.walk() if b.graph is None}
+        notes = []
+        for f in self.plugin_failures:
+            if f.get("kind") == "clash" and f.get("block") in used:
+                spec = self.catalog.spec(str(f["block"]))
+                owner = spec.pack if spec is not None else "?"
+                notes.append(f"pack {f.get('pack')} tried to take {f['block']}, which this project uses "
+                             f"(refused: pack {owner}'s is used)")
+        return notes
+
+    def _pack_of(self, type_id: str) -> tuple[str, str] | None:
+        spec = self.catalog.spec(type_id)
+        return (spec.pack, spec.pack_version) if spec is not None and spec.pack else None
 
     def save(self, path: str | None = None) -> str:
         """Save atomically to ``path`` (default: where it came from); returns the path.
@@ -326,6 +359,8 @@ class EditorState:
             raise ProjectFileError("the project has no file yet; use Save As")
         new_dir = str(Path(target).resolve().parent)
         moved = self.rebase_paths(self.project_dir, new_dir) if new_dir != self.project_dir or not self.path else []
+        if self.catalog:  # without a catalog the versions it was opened with stay recorded
+            self.project.packs = packs_used(self.project, self._pack_of, self.project.packs)
         try:
             save_project(self.project, target)
         except BaseException:
@@ -886,6 +921,7 @@ class EditorState:
     def set_catalog(self, specs: list[dict[str, Any]]) -> None:
         self.catalog = Catalog(specs)
         self.emit("catalog")
+        self.check_pack_versions()
 
     def set_plugin_failures(self, failures: list[dict[str, Any]]) -> None:
         """The packs that failed to load, as the engine's Ready event lists them."""
