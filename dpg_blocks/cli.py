@@ -553,7 +553,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     try:
         report = import_to_project(args.module, args.input_shape, args.output, _registry(args),
-                                   args_json=args.args, weights=not args.no_weights, flat=args.flat)
+                                   args_json=args.args, weights=not args.no_weights, flat=args.flat,
+                                   input_dtypes=args.input_dtype)
     except FxImportError as e:
         console.print(f"[bold red]cannot import:[/] {e}", highlight=False)
         return EXIT_INVALID
@@ -838,6 +839,8 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("--input-shape", action="append", required=True, type=_shape_arg, metavar="C,H,W",
                     help="one sample's shape (no batch) for each input of forward, e.g. 1,8,8 (repeatable)")
     im.add_argument("--args", metavar="JSON", help="constructor arguments: a JSON list or object (default: none)")
+    im.add_argument("--input-dtype", action="append", choices=["float32", "int64"],
+                    help="per --input-shape, in order: float32 (default) or int64 (token ids for an Embedding)")
     im.add_argument("--flat", action="store_true",
                     help="one level of blocks (default: one SuperBlock per submodule, nested as the modules nest)")
     im.add_argument("--no-weights", action="store_true",

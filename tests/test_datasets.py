@@ -323,3 +323,17 @@ def test_a_split_that_rounds_to_no_samples() -> None:
 def test_reshape_that_does_not_fit_names_the_row_size_and_the_shape() -> None:
     with pytest.raises(DatasetError, match=r"data.csv.*64 values.*\[1, 9, 9\]"):
         source(np.zeros((10, 64)), reshape=[1, 9, 9])
+
+
+def test_noise_ids_are_whole_numbers_below_the_count_the_same_for_a_seed() -> None:
+    import torch
+
+    from dpg_blocks.engine.datasets import DatasetError, NoiseSource
+
+    source = NoiseSource([7], 40, 16, seed=3, ids=5)
+    x, y = next(source.batches("train", epoch=0, shuffle=False))
+    again, _ = next(NoiseSource([7], 40, 16, seed=3, ids=5).batches("train", epoch=0, shuffle=False))
+    assert x.dtype == torch.int64 and x.shape == (16, 7) and y is None
+    assert 0 <= int(x.min()) and int(x.max()) < 5 and torch.equal(x, again)
+    with pytest.raises(DatasetError, match="noise ids must be 0"):
+        NoiseSource([7], 40, 16, seed=3, ids=-1)

@@ -115,3 +115,38 @@ class Splitter(nn.Module):
 def test_a_tuple_the_blocks_cannot_take_apart_is_refused_naming_the_node(module, message):
     with pytest.raises(FxImportError, match=message):
         import_module(module, [(6, 4)] if isinstance(module, Seq2) else [(6,)], registry())
+
+
+class LanguageModel(nn.Module):
+    """Token ids in, next-token scores out: Embedding, LSTM, a Linear on every position."""
+
+    def __init__(self, vocab: int = 50) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocab, 16)
+        self.lstm = nn.LSTM(16, 32, batch_first=True)
+        self.head = nn.Linear(32, vocab)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        seq, _ = self.lstm(self.embed(ids))
+        return self.head(seq)
+
+
+def test_a_token_model_imports_with_int64_inputs_and_computes_what_it_computes(tmp_path):
+    from dpg_blocks.engine.compiler import compile_project
+    from dpg_blocks.engine.export_onnx import build_inference
+    from dpg_blocks.engine.import_fx import write_weights
+
+    module = LanguageModel()
+    with pytest.raises(FxImportError, match="running LanguageModel on inputs"):  # float noise is no token id
+        import_module(module, [(12,)], registry())
+    imported = import_module(module, [(12,)], registry(), input_dtypes=["int64"])
+    x = next(b for b in imported.project.graph.blocks.values() if b.type == "builtin.Input")
+    assert x.params["noise_ids"] == 50  # random ids below the Embedding's vocabulary: it validates and runs
+    compile_project(imported.project, registry(), tmp_path, trusted=True)
+    head = next(b for b in imported.project.graph.blocks.values() if b.name == "head")
+    assert head.params["last_dim"] is True
+    write_weights(imported, module, registry(), tmp_path, tmp_path / "w.pt")
+    blocks, _ = build_inference(imported.project, registry(), tmp_path, weights=tmp_path / "w.pt", trusted=True)
+    ids = torch.randint(0, 50, (8, 12))
+    with torch.no_grad():
+        assert float((blocks(ids)[0] - module.eval()(ids)).abs().max()) <= 1e-5

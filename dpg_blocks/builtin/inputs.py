@@ -63,6 +63,10 @@ class Input:
     )
     noise_shape = Param("shape", [16], doc="Shape of one noise sample (source 'noise').")
     noise_count = Param(int, 1024, min=1, doc="Noise samples per epoch and per split (source 'noise').")
+    noise_ids = Param(
+        int, 0, min=0,
+        doc="Source 'noise': 0 for Gaussian noise; N > 0 for random whole-number ids 0 … N−1 (token inputs).",
+    )
 
     def read(self, ctx: BuildContext) -> tuple[Any, Any, Path, list[str] | None]:
         """The raw samples, labels, file and class names (None: numbered) of a file source (engine side)."""
@@ -85,7 +89,8 @@ class Input:
 
         if self.source == "noise":
             return datasets.NoiseSource(
-                self.noise_shape, self.noise_count, self.batch_size, self.shuffle_seed, name=ctx.name
+                self.noise_shape, self.noise_count, self.batch_size, self.shuffle_seed, name=ctx.name,
+                ids=self.noise_ids,
             )
         x, y, file, names = self.read(ctx)
         source = datasets.ArrayDataSource(

@@ -332,15 +332,19 @@ def _num_classes(labels: Tensor | None) -> int | None:
 
 
 class NoiseSource(DataSource):
-    """Standard-normal samples, ``count`` per split; training batches change every epoch.
+    """Standard-normal samples (or, with ``ids``, random whole-number ids), ``count`` per split;
+    training batches change every epoch.
 
     Validation and test noise stay the same across epochs so their losses are comparable.
     """
 
     def __init__(
-        self, shape: Sequence[int], count: int, batch_size: int, seed: int, name: str = "noise"
+        self, shape: Sequence[int], count: int, batch_size: int, seed: int, name: str = "noise", ids: int = 0
     ) -> None:
         self.name = name
+        if isinstance(ids, bool) or int(ids) < 0:
+            raise DatasetError(f"{name}: noise ids must be 0 (Gaussian noise) or the number of ids, got {ids!r}")
+        self.ids = int(ids)  # > 0: whole-number ids 0 … ids − 1 (token inputs) instead of Gaussian noise
         shape = tuple(int(d) for d in shape)
         if not shape or any(d < 1 for d in shape):
             raise DatasetError(f"{name}: noise shape must be one or more sizes >= 1, got {list(shape)}")
@@ -373,13 +377,18 @@ class NoiseSource(DataSource):
         for start in batch_starts(self.count, self.batch_size, split):
             b = min(self.batch_size, self.count - start)
             # drawn on the CPU so the numbers are the same on every device
-            yield torch.randn((b, *self.sample_shape), generator=gen).to(dev), None
+            yield self._draw(b, gen).to(dev), None
+
+    def _draw(self, n: int, gen: torch.Generator) -> Tensor:
+        if self.ids:
+            return torch.randint(0, self.ids, (n, *self.sample_shape), generator=gen)
+        return torch.randn((n, *self.sample_shape), generator=gen)
 
     def sample(self, n: int, device: torch.device | str = "cpu") -> tuple[Tensor, None]:
         """The first ``n`` samples of epoch 0's training noise."""
         n = min(n, self.count)
         gen = self._generator("train", 0)
-        return torch.randn((n, *self.sample_shape), generator=gen).to(torch.device(device)), None
+        return self._draw(n, gen).to(torch.device(device)), None
 
 
 # -- readers ----------------------------------------------------------------------------------

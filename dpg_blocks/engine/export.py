@@ -299,7 +299,8 @@ class _Exporter:
                                   "images as an .npz file (arrays x and y) and point the Input at it")
             if p["source"] == "noise":
                 lines.append(f"        {lit(names[nid])}: NoiseSource({lit(list(p['noise_shape']))}, {lit(p['noise_count'])}, "
-                             f"{lit(p['batch_size'])}, {lit(p['shuffle_seed'])}, name={lit(node.block.name)}),")
+                             f"{lit(p['batch_size'])}, {lit(p['shuffle_seed'])}, name={lit(node.block.name)}, "
+                             f"ids={lit(p.get('noise_ids', 0))}),")
                 continue
             if p["source"] == "digits":
                 file, where, read = digits_csv(), "Path", "load_csv"

@@ -578,8 +578,10 @@ class _Importer:
     """Walks the traced graph once, adding a block per tensor node through a ProjectBuilder."""
 
     def __init__(self, module: nn.Module, shapes: list[tuple[int, ...]], registry: Registry, name: str,
-                 flat: bool = False) -> None:
+                 flat: bool = False, dtypes: list[str] | None = None) -> None:
         self.module = module
+        self.dtypes = list(dtypes or [])
+        self.dtypes += ["float32"] * (len(shapes) - len(self.dtypes))  # one per input, float32 by default
         self.flat = flat
         self.scopes: dict[str, tuple[str, ...]] = {}  # block id -> the container modules it ran inside
         self.classes: dict[str, str] = {}  # container path -> its class name
@@ -606,7 +608,9 @@ class _Importer:
                 f"({', '.join(n.name for n in placeholders)}); give one --input-shape for each"
             )
         probe = copy.deepcopy(gm).eval()  # shapes only: running it must not touch the original's statistics
-        examples = [torch.randn(EXAMPLE_BATCH, *s) for s in self.shapes]
+        # token ids: zeros are a valid id for any Embedding
+        examples = [torch.zeros(EXAMPLE_BATCH, *s, dtype=torch.int64) if dt == "int64" else torch.randn(EXAMPLE_BATCH, *s)
+                    for s, dt in zip(self.shapes, self.dtypes, strict=True)]
         with torch.no_grad():
             try:
                 ShapeProp(probe).propagate(*examples)
@@ -648,8 +652,13 @@ class _Importer:
 
     def node(self, node: fx.Node, gm: fx.GraphModule) -> None:
         if node.op == "placeholder":
-            shape = list(self.shapes[len([v for v in self.values if v.op == "placeholder"])])
-            bid = self._add(node, _Block("builtin.Input", {"source": "noise", "noise_shape": shape}), node.name)
+            index = len([v for v in self.values if v.op == "placeholder"])
+            params: dict[str, Any] = {"source": "noise", "noise_shape": list(self.shapes[index])}
+            if self.dtypes[index] == "int64":  # random ids below the vocabulary of the Embeddings reading them
+                vocab = [gm.get_submodule(str(u.target)).num_embeddings for u in node.users
+                         if u.op == "call_module" and isinstance(gm.get_submodule(str(u.target)), nn.Embedding)]
+                params["noise_ids"] = min(vocab) if vocab else 2
+            bid = self._add(node, _Block("builtin.Input", params), node.name)
             self.values[node] = (bid, "x")
             return
         if node.op == "output":
@@ -748,11 +757,13 @@ class _Importer:
 
 def import_module(
     module: nn.Module, input_shapes: list[tuple[int, ...]], registry: Registry, name: str | None = None,
-    flat: bool = False,
+    flat: bool = False, input_dtypes: list[str] | None = None,
 ) -> ImportedModule:
     """A project with one block per tensor node of ``module``'s traced forward (see the module
-    doc), nested in one SuperBlock per submodule unless ``flat``."""
-    return _Importer(module, [tuple(s) for s in input_shapes], registry, name or type(module).__name__, flat).run()
+    doc), nested in one SuperBlock per submodule unless ``flat``; ``input_dtypes`` per input:
+    "float32" (default) or "int64" (token ids)."""
+    return _Importer(module, [tuple(s) for s in input_shapes], registry, name or type(module).__name__, flat,
+                     input_dtypes).run()
 
 
 def copy_weights(imported: ImportedModule, module: nn.Module, result: CompileResult) -> None:
@@ -820,6 +831,7 @@ def import_to_project(
     args_json: str | None = None,
     weights: bool = True,
     flat: bool = False,
+    input_dtypes: list[str] | None = None,
 ) -> ImportReport:
     """Import ``FILE.py:ClassName`` into the project file ``out`` (the CLI's ``import`` and the editor's).
 
@@ -836,7 +848,7 @@ def import_to_project(
         if init is not None and not isinstance(init, list | dict):
             raise FxImportError("--args takes a JSON list (positional) or object (keywords)")
         module = load_module(ref, init)
-        imported = import_module(module, input_shapes, registry, flat=flat)
+        imported = import_module(module, input_shapes, registry, flat=flat, input_dtypes=input_dtypes)
         path = Path(out).expanduser().resolve()
         if weights:  # training (CLI, editor, exported script) starts from the module's own weights
             imported.project.training.weights = path.with_suffix(".weights.pt").name
