@@ -58,6 +58,8 @@ __all__ = [
     "import_to_project",
 ]
 
+# node.meta key: the block computes this value with a leading batch dim its traced shape lacks
+BATCHED = "dpg_blocks_batched"
 EXAMPLE_BATCH = 2  # shape propagation's batch: 2 keeps batch norm happy and tells batch from features
 
 
@@ -392,8 +394,64 @@ _FUNCTIONS: dict[Any, str] = {
     F.adaptive_avg_pool2d: "adaptive_avg_pool2d", torch.permute: "permute", torch.transpose: "transpose",
     operator.matmul: "matmul", torch.matmul: "matmul", torch.bmm: "matmul", F.log_softmax: "log_softmax",
     torch.log_softmax: "log_softmax", torch.chunk: "chunk", torch.mean: "mean", torch.sum: "sum",
-    operator.getitem: "getitem",
+    operator.getitem: "getitem", torch.split: "split", F.scaled_dot_product_attention: "sdpa",
+    torch.arange: "arange",
 }
+
+
+def _sized(value: Any) -> tuple[fx.Node, int] | None:
+    """(x, d) when ``value`` is ``x.size(d)``, ``x.size()[d]`` or ``x.shape[d]``."""
+    if not isinstance(value, fx.Node):
+        return None
+    if value.op == "call_method" and value.target == "size" and len(value.args) == 2:
+        return value.args[0], value.args[1]  # type: ignore[return-value]
+    if value.op == "call_function" and value.target is operator.getitem and isinstance(value.args[1], int):
+        src = value.args[0]
+        if isinstance(src, fx.Node) and ((src.op == "call_method" and src.target == "size" and len(src.args) == 1)
+                                         or (src.op == "call_function" and src.target is getattr
+                                             and src.args[1] == "shape")):
+            return src.args[0], value.args[1]  # type: ignore[return-value]
+    return None
+
+
+def _positions(node: fx.Node) -> _Block:
+    """``torch.arange(x.size(1))`` feeding only Embeddings: Position Ids (one row per sample; the
+    Embedding's (batch, length, dim) adds to the tokens' exactly as the (length, dim) broadcast)."""
+    args = list(node.args)
+    if len(args) == 2 and args[0] == 0:
+        args = args[1:]
+    sized = _sized(args[0]) if len(args) == 1 else None
+    _require(sized is not None, "arange over something other than a tensor's size")
+    users_ok = all(u.op == "call_module" and type(u.graph.owning_module.get_submodule(str(u.target))) is nn.Embedding
+                   for u in node.users)
+    _require(users_ok, "arange used other than as an Embedding's positions")
+    x, dim = sized  # type: ignore[misc]
+    for u in node.users:
+        u.meta[BATCHED] = True  # its (length, dim) is (batch, length, dim) here: Add may broadcast it
+    return _Block("builtin.PositionIds", {"dim": dim}, [x])
+
+
+def _static(value: Any) -> Any:
+    """An int argument, or a non-batch size read from a tensor (``C`` of ``B, T, C = x.size()``)."""
+    sized = _sized(value)
+    if sized is not None:
+        shape = _shape(sized[0])
+        if shape is not None and sized[1] % len(shape) != 0:  # the batch size is not a constant
+            return shape[sized[1]]
+    return value
+
+
+def _split(node: fx.Node, x: fx.Node) -> _Block:
+    """``x.split(size, dim)`` into equal parts: a Chunk."""
+    size, dim = _static(_arg(node, 1, "split_size_or_sections", None)), _arg(node, 2, "dim", 0)
+    shape = _shape(x)
+    _require(shape is not None and isinstance(dim, int), f"dim={dim!r}")
+    total = shape[dim]  # type: ignore[index]
+    sizes = [size] * (total // size) if isinstance(size, int) and size and total % size == 0 else size
+    _require(isinstance(sizes, list | tuple) and len(set(sizes)) == 1 and 2 <= len(sizes) <= 16,
+             f"parts of different sizes {size!r}")
+    return _Block("builtin.Chunk", {"chunks": len(sizes), "dim": dim}, [x],
+                  outputs=[f"y{i}" for i in range(1, len(sizes) + 1)])
 
 
 def _index_block(node: fx.Node, x: fx.Node) -> _Block:
@@ -427,6 +485,20 @@ def _tensor_op_block(kind: str, node: fx.Node, tensors: list[fx.Node]) -> _Block
     x = tensors[0] if tensors else None
     if kind == "getitem":
         return _index_block(node, x)  # type: ignore[arg-type]
+    if kind == "arange":
+        return _positions(node)
+    if kind == "split":
+        return _split(node, x)  # type: ignore[arg-type]
+    if kind == "contiguous":
+        return _Block("builtin.Identity", {}, [x])  # type: ignore[list-item]
+    if kind == "sdpa":
+        extra = {k: v for k, v in node.kwargs.items() if k not in ("attn_mask", "dropout_p", "is_causal")}
+        _require(len(node.args) <= 3 and not extra, f"{extra or node.args[3:]}")
+        mask = node.kwargs.get("attn_mask")
+        _require(mask is None or mask in tensors, "a mask that is not a tensor the blocks compute")
+        return _Block("builtin.ScaledDotProductAttention", {"causal": bool(node.kwargs.get("is_causal", False)),
+                                                             "dropout": float(node.kwargs.get("dropout_p", 0.0))},
+                      [*node.args[:3], *([mask] if mask is not None else [])])  # type: ignore[list-item]
     if kind == "permute":
         return _Block("builtin.Permute", {"dims": _dims(node, 1, "dims")}, [x])  # type: ignore[list-item]
     if kind == "transpose":
@@ -460,7 +532,7 @@ def _arg(node: fx.Node, index: int, name: str, default: Any) -> Any:
 def _elementwise(kind: str, node: fx.Node, tensors: list[fx.Node]) -> _Block:
     """Add / Multiply of tensors of the same rank (the blocks refuse broadcasting across ranks)."""
     _require(len(tensors) == len(node.args) == 2 and not node.kwargs, "a scalar operand or alpha")
-    ranks = {len(_shape(t) or ()) for t in tensors}
+    ranks = {len(_shape(t) or ()) + (1 if t.meta.get(BATCHED) else 0) for t in tensors}
     _require(len(ranks) == 1, "operands of different ranks")
     return _Block("builtin.Add" if kind == "add" else "builtin.Multiply", {"n_inputs": 2}, tensors)
 
@@ -704,8 +776,8 @@ class _Importer:
             self.result.layers[bid] = str(node.target)
         if spec.outputs is not None:
             self.tuples[node] = (bid, spec.outputs)
-        else:
-            self.values[node] = (bid, "y")
+        else:  # the block's one output: "y", or e.g. Position Ids' "ids"
+            self.values[node] = (bid, self.builder.project.graph.blocks[bid].outputs[0].name)
 
     def _element(self, node: fx.Node) -> None:
         """``out[i]`` of a layer returning a tuple: one of its block's ports (no block of its own),
