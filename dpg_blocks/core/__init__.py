@@ -14,17 +14,18 @@ from .edits import (
     SetOrders,
     SetParam,
     SetPorts,
+    SetTies,
     SetTraining,
     Unmerge,
 )
 from .graph import SUPERBLOCK_TYPE, Block, Endpoint, Graph, GraphError, Link, Port
-from .project import OptimizerSettings, Order, Project, TrainingSettings
+from .project import OptimizerSettings, Order, Project, Tie, TrainingSettings
 from .project_file import ProjectFileError, dumps, load_project, loads, project_to_dict, save_project
 
 __all__ = [
     "AddBlock", "Compound", "Connect", "Disconnect", "Edit", "History", "Merge", "Move",
-    "RemoveBlock", "Rename", "SetOrders", "SetParam", "SetPorts", "SetTraining", "Unmerge",
+    "RemoveBlock", "Rename", "SetOrders", "SetParam", "SetPorts", "SetTies", "SetTraining", "Unmerge",
     "SUPERBLOCK_TYPE", "Block", "Endpoint", "Graph", "GraphError", "Link", "Port",
-    "OptimizerSettings", "Order", "Project", "TrainingSettings",
+    "OptimizerSettings", "Order", "Project", "Tie", "TrainingSettings",
     "ProjectFileError", "dumps", "load_project", "loads", "project_to_dict", "save_project",
 ]

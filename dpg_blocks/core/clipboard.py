@@ -12,10 +12,10 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from .edits import AddBlock, Compound, Connect
+from .edits import AddBlock, Compound, Connect, SetTies
 from .graph import SUPERBLOCK_TYPE, Block, Endpoint, Graph, GraphError, Link
 from .library import copy_with_fresh_ids
-from .project import Project, free_name
+from .project import Project, Tie, free_name
 from .project_file import ProjectFileError, block_from_dict, block_to_dict
 
 CLIPBOARD_FORMAT = "dpg-blocks/blocks"
@@ -65,11 +65,14 @@ def paste_edit(
     text: str,
     parent: str | None = None,
     at: tuple[float, float] | None = None,
+    shared: bool = False,
 ) -> tuple[Compound, list[str]]:
     """The edit that pastes clipboard ``text`` into graph ``parent``, and the new block ids.
 
     Every id (nested ones too) is fresh and every name is free in the target graph; the
     blocks keep their arrangement, with their top-left corner moved to ``at`` when given.
+    ``shared``: every pasted layer whose original is in ``project`` shares all its weights
+    with it (a "*" :class:`~dpg_blocks.core.project.Tie`; a copy of a copy shares the first's).
     """
     blocks, links = read_clipboard(text)
     # A throwaway SuperBlock holds the copies so one remap gives fresh ids to blocks and links.
@@ -96,5 +99,20 @@ def paste_edit(
         edits.append(AddBlock(b, parent))
     edits += [Connect(lk.src, lk.dst, parent) for lk in fresh.graph.links]
     n = len(fresh.graph.blocks)
-    return Compound(edits, label=f"paste {n} block{'s' if n != 1 else ''}"), list(fresh.graph.blocks)
+    label = f"paste {n} block{'s' if n != 1 else ''}"
+    if shared:
+        edits.append(_shared_ties(project, holder, fresh))
+        label += " sharing weights"
+    return Compound(edits, label=label), list(fresh.graph.blocks)
+
+
+def _shared_ties(project: Project, originals: Block, copies: Block) -> SetTies:
+    """The project's ties plus one "*" tie from each copied layer to its original's source."""
+    existing = {b.id for b in project.graph.walk()}
+    first = {t.block: t.source for t in project.ties if t.param == "*"}
+    ties = list(project.ties)
+    for old, new in zip(originals.walk(), copies.walk(), strict=True):  # same shape, same order
+        if old.graph is None and old.id in existing:
+            ties.append(Tie(new.id, "*", first.get(old.id, old.id), "*"))
+    return SetTies(ties, "share weights")
 

@@ -29,7 +29,7 @@ from .graph import (
     kinds_match,
 )
 from .names import name_key, name_problem
-from .project import OPTIMIZERS, SCHEDULERS, Order, Project, TrainingSettings
+from .project import OPTIMIZERS, SCHEDULERS, Order, Project, Tie, TrainingSettings
 
 __all__ = [
     "Edit",
@@ -698,6 +698,32 @@ class SetOrders(Edit):
 
     def revert(self, project: Project) -> None:
         project.orders = self._old
+
+
+class SetTies(Edit):
+    """Replace the project's shared weights (``Project.ties``): one undoable edit, as Paste
+    shared or Stop sharing in the editor."""
+
+    def __init__(self, ties: Sequence[Tie], label: str = "share weights") -> None:
+        self.ties = list(dict.fromkeys(ties))
+        self.label = label
+        self._old: list[Tie] = []
+
+    def apply(self, project: Project) -> None:
+        ids = {b.id for b in project.graph.walk()}
+        for t in self.ties:
+            if not isinstance(t, Tie) or t.block not in ids or t.source not in ids:
+                raise GraphError(f"a shared weight names a block that does not exist: {t!r}")
+            if (t.block, t.param) == (t.source, t.source_param):
+                raise GraphError(f"{t.param} of {t.block} cannot share weights with itself")
+        taken = [(t.block, t.param) for t in self.ties]
+        if len(set(taken)) != len(taken):
+            raise GraphError("a parameter can share the weights of one other parameter only")
+        self._old = project.ties
+        project.ties = list(self.ties)
+
+    def revert(self, project: Project) -> None:
+        project.ties = self._old
 
 
 def _check_order(o: Order, ids: set[str]) -> None:

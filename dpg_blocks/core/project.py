@@ -73,6 +73,22 @@ class TrainingSettings:
         return d
 
 
+@dataclass(frozen=True)
+class Tie:
+    """Shared weights: block ``block``'s parameter ``param`` is block ``source``'s ``source_param``
+    (one tensor, trained once), e.g. a Siamese network's second tower, or a language model's
+    output layer tied to its input Embedding. ``param`` is a name in the built layer's
+    ``named_parameters()`` ("weight", "bias", "weight_ih_l0"…)."""
+
+    block: str
+    param: str
+    source: str
+    source_param: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"block": self.block, "param": self.param, "source": self.source, "source_param": self.source_param}
+
+
 _ID_RE = re.compile(r"^b(\d+)$")
 
 
@@ -86,6 +102,7 @@ class Project:
         self.training = TrainingSettings()
         self.meta: dict[str, Any] = {}
         self.packs: dict[str, str] = {}  # block pack -> the version it was saved with (core/pack_versions)
+        self.ties: list[Tie] = []  # shared weights between blocks (Tie)
         self._next_id = 1
 
     # -- ids and names -----------------------------------------------------------------------

@@ -31,7 +31,7 @@ from .graph import (
     Port,
 )
 from .names import name_problem
-from .project import OPTIMIZERS, SCHEDULERS, OptimizerSettings, Order, Project, TrainingSettings
+from .project import OPTIMIZERS, SCHEDULERS, OptimizerSettings, Order, Project, Tie, TrainingSettings
 
 FORMAT_VERSION = 1
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # the integers a project may hold (msgpack's to the engine)
@@ -69,6 +69,10 @@ def project_to_dict(project: Project) -> dict[str, Any]:
     }
     if project.packs:  # optional: a project of built-in blocks only has none
         doc["packs"] = dict(project.packs)
+    ids = {b.id for b in project.graph.walk()}
+    ties = [t.to_dict() for t in project.ties if t.block in ids and t.source in ids]  # a deleted block's go
+    if ties:  # optional: shared weights
+        doc["ties"] = ties
     return doc
 
 
@@ -343,6 +347,7 @@ class _Reader:
                 raise ProjectFileError(f"a pack version must be a string, got {_show(version)}", f"$.packs.{pack}")
         project.packs = dict(packs)
         ids = {b.id for b in project.graph.walk()}
+        project.ties = [self.tie(t, f"$.ties[{i}]", ids) for i, t in enumerate(self.field(d, "ties", list, "$", []))]
         for i, o in enumerate(project.orders):
             for key, listed in (("optimize", o.optimize), ("losses", o.losses)):
                 for j, bid in enumerate(listed or []):
@@ -485,6 +490,16 @@ class _Reader:
         if s.step_size < 1:
             raise ProjectFileError(f"step size must be >= 1, got {s.step_size}", f"{path}.step_size")
         return s
+
+    def tie(self, d: Any, path: str, ids: set[str]) -> Tie:
+        d = self._typed(d, dict, path)
+        tie = Tie(*(self.field(d, key, str, path) for key in ("block", "param", "source", "source_param")))
+        for key in ("block", "source"):
+            if getattr(tie, key) not in ids:
+                raise ProjectFileError(f"no block with id {getattr(tie, key)!r}", f"{path}.{key}")
+        if (tie.block, tie.param) == (tie.source, tie.source_param):
+            raise ProjectFileError("a parameter cannot share weights with itself", path)
+        return tie
 
     def training(self, d: dict[str, Any], path: str) -> TrainingSettings:
         base = TrainingSettings()

@@ -171,6 +171,12 @@ class Validator:
             for name, value in self.modules[nid].named_buffers():
                 if name in buffers:
                     value.copy_(buffers[name])
+        if self.project.ties:
+            from .ties import tie_weights
+
+            paths = {nid: PATH_SEP.join(n.path) for nid, n in self.flat.nodes.items()}
+            tie_weights(self.project.ties, self.modules, paths,
+                        lambda bid, msg: self._fail(self.records[bid], msg, "SharedWeights"))
         for node in self.flat.nodes.values():
             rec = self.records[node.id]
             if rec.status == IDLE and not rec.message:

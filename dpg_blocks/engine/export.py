@@ -358,6 +358,12 @@ class _Exporter:
         if not in_order:
             lines += ["    torch.manual_seed(args.seed)  # SuperBlocks group layers built in between others:",
                       "    model.draw_initial_weights()  # draw again, in dpg-blocks' order"]
+        from .ties import expand
+
+        for t in expand(self.project.ties, self.model.block_modules):  # tied once every layer drew its own
+            if t.block in self.paths and t.source in self.paths:
+                lines.append(f"    tie(model, {lit(self.paths[t.block] + '.' + t.param)}, "
+                             f"{lit(self.paths[t.source] + '.' + t.source_param)})")
         lines += ["    if args.weights:  # the project's starting weights (an imported model's own)",
                   "        load_weights(model, Path(args.data_dir) / args.weights)",
                   "    data = load_data(Path(args.data_dir))",

@@ -252,6 +252,12 @@ def parse_args(argv: list[str] | None, *, epochs: int, seed: int, device: str, d
     return parser.parse_args(argv)
 
 
+def tie(model: nn.Module, name: str, source: str) -> None:
+    """Shared weights: the parameter ``name`` of ``model`` becomes the parameter ``source``."""
+    owner, _, leaf = name.rpartition(".")
+    setattr(model.get_submodule(owner) if owner else model, leaf, model.get_parameter(source))
+
+
 def load_weights(model: nn.Module, path: Path) -> None:
     """Start from a dpg-blocks checkpoint's (or an import's) weights: its ``model`` state."""
     state = torch.load(path, map_location="cpu", weights_only=True)
@@ -307,5 +313,5 @@ def fit(
 
 __all__ = [
     "Order", "parameters", "load_csv", "pick_device", "cycle", "next_batch", "add_accuracy",
-    "steps_per_epoch", "train_epoch", "evaluate", "parse_args", "load_weights", "fit",
+    "steps_per_epoch", "train_epoch", "evaluate", "parse_args", "tie", "load_weights", "fit",
 ]

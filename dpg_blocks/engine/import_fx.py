@@ -45,9 +45,9 @@ from torch.fx.passes.shape_prop import ShapeProp
 
 from dpg_blocks.blocks.builder import ProjectBuilder
 from dpg_blocks.core.atomic_file import write_bytes_atomic
-from dpg_blocks.core.edits import Move
+from dpg_blocks.core.edits import Move, SetTies
 from dpg_blocks.core.layout import auto_layout
-from dpg_blocks.core.project import Project
+from dpg_blocks.core.project import Project, Tie
 
 from .compiler import CompileResult, compile_project
 from .import_tree import nest_by_module
@@ -663,7 +663,6 @@ class _Importer:
         self.tuples: dict[fx.Node, tuple[str, list[Any]]] = {}  # tuple node -> (block id, its ports, nested)
         self.result = ImportedModule(self.builder.project, {}, {})
         self.names: set[str] = set()
-        self.layer_users: dict[str, str] = {}  # module target -> first node calling it
 
     def trace(self) -> fx.GraphModule:
         try:
@@ -767,10 +766,6 @@ class _Importer:
             except ValueError as why:
                 raise self._fail(node, f"no built-in block, and no Custom block can call it: {why}") from None
             self.result.custom.append(node.name)
-        if stateful:
-            first = self.layer_users.setdefault(str(node.target), node.name)
-            if first != node.name:
-                raise self._fail(node, f"calls the layer {node.target} again (after {first}); blocks cannot share weights")
         bid = self._add(node, spec, str(node.target) if node.op == "call_module" else node.name)
         if stateful:
             self.result.layers[bid] = str(node.target)
@@ -778,6 +773,18 @@ class _Importer:
             self.tuples[node] = (bid, spec.outputs)
         else:  # the block's one output: "y", or e.g. Position Ids' "ids"
             self.values[node] = (bid, self.builder.project.graph.blocks[bid].outputs[0].name)
+
+    def _shared_weights(self) -> list[Tie]:
+        """A layer called twice (a Siamese tower) is two blocks, and two layers may hold one tensor
+        (tied embeddings): each parameter after its first block is tied to it."""
+        first: dict[int, tuple[str, str]] = {}  # id(parameter) -> (block id, its name there)
+        ties: list[Tie] = []
+        for bid, target in self.result.layers.items():
+            for name, p in self.module.get_submodule(target).named_parameters(remove_duplicate=False):
+                owner = first.setdefault(id(p), (bid, name))
+                if owner[0] != bid:
+                    ties.append(Tie(bid, name, *owner))
+        return ties
 
     def _element(self, node: fx.Node) -> None:
         """``out[i]`` of a layer returning a tuple: one of its block's ports (no block of its own),
@@ -818,6 +825,9 @@ class _Importer:
         for node in gm.graph.nodes:
             self.node(node, gm)
         project = self.builder.project
+        ties = self._shared_weights()
+        if ties:
+            self.builder.history.do(SetTies(ties, "shared weights of the module"))
         if self.flat:
             for bid, pos in auto_layout(project.graph, origin=(40.0, 40.0)).items():
                 self.builder.history.do(Move(bid, pos))

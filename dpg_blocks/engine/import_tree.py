@@ -38,7 +38,9 @@ def nest_by_module(b: ProjectBuilder, scopes: dict[str, Scope], classes: dict[st
         ids = [m for m in members if m is not None]
         if not ids:
             return None
-        return _merge(b, ids, _display_name(path, classes.get(path, "")), prefix=path + ".")
+        # a container called again (a Siamese tower) is "tower@1" to fx: "tower (2)" here
+        return _merge(b, ids, _display_name(path.partition("@")[0], classes.get(path, "")),
+                      prefix=path.partition("@")[0] + ".")
 
     for top in sorted(children.get("", ())):
         merge(top)

@@ -167,6 +167,12 @@ class Editor:
             dpg.add_menu_item(label="Cut", shortcut="Ctrl+X", callback=lambda: self.cut())
             dpg.add_menu_item(label="Copy", shortcut="Ctrl+C", callback=lambda: self.copy())
             dpg.add_menu_item(label="Paste", shortcut="Ctrl+V", callback=lambda: self.paste())
+            paste_shared = dpg.add_menu_item(label="Paste sharing weights", callback=lambda: self.paste(shared=True))
+            with dpg.tooltip(paste_shared):
+                dpg.add_text("Paste the copied blocks as shared copies: each layer uses its original's weights (one "
+                             "set, trained once, e.g. a Siamese network's second tower). The copies say whose "
+                             "weights they use.", wrap=360)
+            dpg.add_menu_item(label="Stop sharing weights", callback=lambda: self.stop_sharing())
             dpg.add_menu_item(label="Duplicate", shortcut="Ctrl+D", callback=lambda: self.duplicate())
         with dpg.menu(label="View"):
             self.font_menu = dpg.add_menu(label="Font size")
@@ -467,8 +473,13 @@ class Editor:
     def cut(self) -> bool:
         return bool(self.copy()) and self.canvas.delete_selected()
 
-    def paste(self) -> list[str]:
-        """Paste at the mouse when it is over the canvas, else beside the originals."""
+    def stop_sharing(self) -> bool:
+        """The selected blocks get their own weights again."""
+        return self.state.stop_sharing(self.canvas.selected_blocks())
+
+    def paste(self, shared: bool = False) -> list[str]:
+        """Paste at the mouse when it is over the canvas, else beside the originals; ``shared``:
+        each pasted layer shares its original's weights."""
         try:
             text = clipboard_file().read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
@@ -476,7 +487,7 @@ class Editor:
         at = self.canvas.mouse_doc_pos()
         if at is None:
             at = self._beside(text)
-        return self.state.paste(text, at)
+        return self.state.paste(text, at, shared=shared)
 
     def _beside(self, text: str) -> tuple[float, float] | None:
         try:

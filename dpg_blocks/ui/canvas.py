@@ -17,6 +17,7 @@ from dpg_blocks.core.graph import Block, Link
 
 from .placement import Rect, Segment, free_spot
 from .state import EditorState
+from .text import short
 from .theme import Themes
 
 NODE_PAD = 8
@@ -287,6 +288,7 @@ class Canvas:
             tuple((p.name, p.kind) for p in b.inputs),
             tuple((p.name, p.kind) for p in b.outputs),
             len(b.graph.blocks) if b.graph is not None else -1,
+            self.state.shares_with(b.id),
         )
 
     def _type_text(self, b: Block) -> str:
@@ -294,7 +296,10 @@ class Canvas:
             n = len(b.graph.blocks)
             return f"SuperBlock · {n} block{'s' if n != 1 else ''}"
         spec = self.state.catalog.spec(b.type)
-        return spec.name if spec else b.type.removeprefix("builtin.")
+        text = spec.name if spec else b.type.removeprefix("builtin.")
+        source = self.state.shares_with(b.id)
+        # a shared copy says whose weights it uses: one tensor, edited and trained once
+        return f"{text} · shares {short(source, 14)}" if source else text
 
     def _clear(self) -> None:
         for link, item in list(self.links.items()):

@@ -32,6 +32,7 @@ from dpg_blocks.core import (
     Rename,
     SetOrders,
     SetParam,
+    SetTies,
     SetTraining,
     Unmerge,
     load_project,
@@ -637,14 +638,15 @@ class EditorState:
         self.say(f"copied {n} block{'s' if n != 1 else ''}")
         return text
 
-    def paste(self, text: str | None = None, at: tuple[float, float] | None = None) -> list[str]:
-        """Paste clipboard ``text`` (default: the last copy) into the graph on the canvas."""
+    def paste(self, text: str | None = None, at: tuple[float, float] | None = None, shared: bool = False) -> list[str]:
+        """Paste clipboard ``text`` (default: the last copy) into the graph on the canvas;
+        ``shared``: each pasted layer shares its original's weights (one tensor, trained once)."""
         text = text if text is not None else self.clipboard
         if not text:
             self.say("nothing to paste: copy blocks first (Ctrl+C)")
             return []
         try:
-            edit, ids = paste_edit(self.project, text, self.scope_id, at)
+            edit, ids = paste_edit(self.project, text, self.scope_id, at, shared=shared)
         except (ProjectFileError, GraphError) as e:
             self.say(f"paste: {e}")
             return []
@@ -652,6 +654,24 @@ class EditorState:
             return []
         self.select(ids)
         return ids
+
+    def shares_with(self, block_id: str) -> str | None:
+        """The name of the block whose weights ``block_id`` shares (all or some), else None."""
+        source = next((t.source for t in self.project.ties if t.block == block_id), None)
+        if source is None:
+            return None
+        try:
+            return self.project.block(source).name
+        except GraphError:
+            return None
+
+    def stop_sharing(self, block_ids: list[str]) -> bool:
+        """Give ``block_ids`` their own weights again (one undoable edit)."""
+        keep = [t for t in self.project.ties if t.block not in block_ids]
+        if len(keep) == len(self.project.ties):
+            self.say("the selected blocks share no weights")
+            return False
+        return self.do(SetTies(keep, "stop sharing weights"))
 
     def auto_layout(self, sizes: dict[str, Size] | None = None, max_width: float | None = None) -> bool:
         """Lay the graph on the canvas out in columns, as one undoable edit."""
