@@ -22,6 +22,7 @@ from dpg_blocks.core.project import Project
 
 from .codegen import ClosureCodeGen
 from .datasets import DataSource
+from .module_cache import ModuleCache, layer_key
 from .plan import FlatGraph, FlatNode, OrderPlan, Source, flatten, order_indices, plan_order
 from .records import ERROR, IDLE, OK, PATH_SEP, UNTRUSTED, UPSTREAM, BlockRecord, TensorInfo, worst
 from .registry import Registry
@@ -127,10 +128,13 @@ class Validator:
         sample_size: int = SAMPLE_SIZE,
         trusted: bool = False,
         source_cache: SourceCache | None = None,
+        module_cache: ModuleCache | None = None,
     ):
         self.project = project
         self.trusted = trusted
         self.source_cache = source_cache  # the engine process keeps one across validations
+        self.module_cache = module_cache  # and the built layers (incremental validation)
+        self._tied = {bid for t in project.ties for bid in (t.block, t.source)}
         self.registry = registry
         self.project_dir = project_dir
         self.sample_size = sample_size
@@ -152,6 +156,17 @@ class Validator:
 
     # -- running -----------------------------------------------------------------------------
     def run(self) -> list[BlockRecord]:
+        # The sample batch is a few samples: splitting such small ops over threads only adds
+        # waiting, and on a busy machine it made validation several times slower
+        # (benchmarks/validate_incremental.py).
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return self._run()
+        finally:
+            torch.set_num_threads(threads)
+
+    def _run(self) -> list[BlockRecord]:
         for node in self.flat.nodes.values():
             rec = self.records[node.id]
             if not node.problem and not self.trusted and has_code(node):
@@ -177,6 +192,8 @@ class Validator:
             paths = {nid: PATH_SEP.join(n.path) for nid, n in self.flat.nodes.items()}
             tie_weights(self.project.ties, self.modules, paths,
                         lambda bid, msg: self._fail(self.records[bid], msg, "SharedWeights"))
+        if self.module_cache is not None:
+            self.module_cache.finish()
         for node in self.flat.nodes.values():
             rec = self.records[node.id]
             if rec.status == IDLE and not rec.message:
@@ -360,8 +377,17 @@ class Validator:
                 ctx.linked.add(port)
             if isinstance(value, torch.Tensor):
                 ctx.shapes[port], ctx.dtypes[port] = tuple(value.shape), value.dtype
-        built = node.spec.instantiate_checked(node.params).build(ctx)  # type: ignore[union-attr]
-        module = built if isinstance(built, nn.Module) else _CallableModule(built)
+        key = None
+        if self.module_cache is not None and node.id not in self._tied:
+            inputs = [(p, ctx.shapes.get(p), str(ctx.dtypes.get(p)), p in ctx.linked) for p in ports]
+            key = layer_key(node.id, node.block.type, node.block.version, node.params, inputs,
+                            str(self.project_dir), self.trusted)
+        module = self.module_cache.get(key) if self.module_cache is not None else None
+        if module is None:
+            built = node.spec.instantiate_checked(node.params).build(ctx)  # type: ignore[union-attr]
+            module = built if isinstance(built, nn.Module) else _CallableModule(built)
+            if self.module_cache is not None:
+                self.module_cache.put(key, module)
         self.modules[node.id] = module
         self._buffers[node.id] = {n: b.detach().clone() for n, b in module.named_buffers()}
         return module

@@ -86,6 +86,7 @@ class Engine:
         self.taps: tuple[list[dict[str, Any]], float] = ([], 0.0)
         self.pending_taps: dict[tuple[str, str, str], Any] = {}
         self.sources: Any = None  # SourceCache, created with the engine's first validation
+        self.layers: Any = None  # ModuleCache: the last validation's built layers (incremental validation)
         self.quit = False
         self.slice: tuple[float, Any] | None = None  # (start, session) of the running training slice
         self.stuck_marked = False  # the watchdog wrote a stuck block to the beacon
@@ -235,6 +236,7 @@ class Engine:
             self.send_ready()
         elif isinstance(cmd, m.ReloadPlugins):
             self.sources = None  # sources may come from a plugin's reloaded code
+            self.layers = None  # and layers
             self.load_plugins()
         elif isinstance(cmd, m.Shutdown):
             self.quit = True
@@ -255,14 +257,18 @@ class Engine:
 
     def validate(self, cmd: Any) -> None:
         from .compiler import Validator
+        from .module_cache import ModuleCache
         from .source_cache import SourceCache
 
         if self.sources is None:
             self.sources = SourceCache()
+        if self.layers is None:
+            self.layers = ModuleCache()
         project = self._project(cmd.project, cmd.request_id)
         if project is None:
             return
-        v = Validator(project, self.registry, cmd.project_dir, trusted=self.trusted(project), source_cache=self.sources)
+        v = Validator(project, self.registry, cmd.project_dir, trusted=self.trusted(project), source_cache=self.sources,
+                      module_cache=self.layers)
         v.on_block = self.block_progress(cmd.request_id, "validate", len(v.flat.nodes))
         try:
             records = [r.to_dict() for r in v.run()]
