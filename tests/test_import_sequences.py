@@ -219,3 +219,42 @@ def test_a_small_gpt_imports_as_readable_blocks_and_computes_what_it_computes(tm
     ids = torch.randint(0, 40, (4, 8))
     with torch.no_grad():
         assert float((blocks(ids)[0] - module.eval()(ids)).abs().max()) <= 1e-5
+
+
+def test_the_imported_gpt_trains_on_next_tokens_and_exports_to_the_same_run(tmp_path):
+    import json
+
+    import numpy as np
+    from test_export import script_run, without_time
+
+    from dpg_blocks.cli import main
+    from dpg_blocks.core import AddBlock, Connect, Endpoint, SetParam, save_project
+    from dpg_blocks.engine.export import write_export
+
+    rng = np.random.default_rng(0)
+    start = rng.integers(0, 40, size=(256, 1))
+    x = (start + np.arange(8)) % 40  # counting sequences: the next token is always one more
+    np.savez(tmp_path / "tokens.npz", x=x, y=(x + 1) % 40)
+    project = import_module(TinyGPT(), [(8,)], registry(), input_dtypes=["int64"]).project
+    graph = project.graph
+    ids = next(b for b in graph.blocks.values() if b.type == "builtin.Input")
+    output = next(b for b in graph.blocks.values() if b.type == "builtin.Output")
+    scores = next(link.src for link in graph.links if link.dst.block == output.id)
+    for name, value in (("source", "npz"), ("path", "tokens.npz"), ("normalize", "none"), ("batch_size", 32)):
+        SetParam(ids.id, name, value).apply(project)
+    loss = registry().specs["builtin.CrossEntropyLoss"].new_block(project.new_id(), "next token", (0.0, 300.0))
+    AddBlock(loss).apply(project)
+    Connect(scores, Endpoint(loss.id, "input")).apply(project)  # (N, 8, 40) scores, one per position
+    Connect(Endpoint(ids.id, "y"), Endpoint(loss.id, "target")).apply(project)
+    project.training.epochs = 3
+    project.orders[0].optimizer.lr = 0.01
+    path = tmp_path / "gpt.dpgb"
+    save_project(project, path)
+    out = tmp_path / "m.jsonl"
+    assert main(["train", str(path), "--no-run", "--device", "cpu", "-q", "--metrics-out", str(out)]) == 0
+    cli = [json.loads(line) for line in out.read_text().splitlines()]
+    assert cli[-1]["loss"] < cli[0]["loss"] and cli[-1]["test_accuracy"] > 0.2  # per-position accuracy
+    (tmp_path / "out").mkdir()
+    script = write_export(project, registry(), tmp_path, tmp_path / "out" / "model.py", trusted=True)
+    _, metrics, _ = script_run(script, 3)
+    assert without_time(metrics) == without_time(cli)

@@ -49,14 +49,23 @@ def _is_float(dtype: Any) -> bool:
 
 
 class _ClassificationLoss(_Loss):
+    per_position = False  # set by _check: scores (N, T, classes) against labels (N, T)
+
+    def _module(self) -> Any:
+        return self._module_class()(self.weight, self.per_position)
+
+    def _module_class(self) -> Any:
+        raise NotImplementedError
+
     def _check(self, ctx: BuildContext) -> None:
         shape = ctx.in_shape("input")
+        known = _known_target(ctx)
+        self.per_position = len(shape) == 3 and known is not None and tuple(known[0]) == tuple(shape[:2])
         if len(shape) < 2:
             raise ValueError(
                 f"{self.label} expects class scores of shape (N, classes) but the prediction has "
                 f"shape {fmt(shape)}"
             )
-        known = _known_target(ctx)
         if known is None:
             return
         target, dtype = known
@@ -99,15 +108,16 @@ class CrossEntropyLoss(_ClassificationLoss):
     """Classification loss on raw class scores (softmax is applied inside).
 
     The prediction has shape (batch, classes); the target holds class numbers 0..classes−1.
-    Do not put a Softmax block before it.
+    A prediction (batch, length, classes) against labels (batch, length) is scored at every
+    position (a language model's next token). Do not put a Softmax block before it.
     """
 
     label = "Cross-entropy loss"
 
-    def _module(self) -> Any:
+    def _module_class(self) -> Any:
         from .modules import CrossEntropyLoss as Module
 
-        return Module(self.weight)
+        return Module
 
 
 @_loss_block("builtin.NLLLoss", "NLL Loss", metric="classification")
@@ -119,10 +129,10 @@ class NLLLoss(_ClassificationLoss):
 
     label = "NLL loss"
 
-    def _module(self) -> Any:
+    def _module_class(self) -> Any:
         from .modules import NLLLoss as Module
 
-        return Module(self.weight)
+        return Module
 
 
 @_loss_block("builtin.BCEWithLogitsLoss", "BCE With Logits Loss", metric="binary")

@@ -248,12 +248,25 @@ def _class_label_problem(name: str, input: Tensor, target: Tensor) -> str | None
 
 
 class _ClassLoss(_WeightedLoss):
+    """``per_position``: scores (N, T, classes) against labels (N, T), one per position (a
+    language model's next token), averaged over every position."""
+
     label = ""
+
+    def __init__(self, weight: float, per_position: bool = False) -> None:
+        super().__init__(weight)
+        self.per_position = per_position
+
+    def export_args(self) -> tuple[object, ...]:
+        """The constructor arguments that rebuild this module (export to PyTorch writes them)."""
+        return (self.weight, self.per_position)
 
     def _loss(self, input: Tensor, target: Tensor) -> Tensor:
         raise NotImplementedError
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        if self.per_position:  # decided at build time from the prediction's rank
+            input, target = input.flatten(0, -2), target.flatten()
         if target.is_cuda:
             # An out-of-range label is a device-side assert on CUDA that kills the whole process,
             # so check first (one small reduction); on the CPU torch raises and we explain below.

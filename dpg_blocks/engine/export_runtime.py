@@ -212,7 +212,7 @@ def evaluate(
                 if got is None:
                     continue
                 scores[order.index][i].add(int(got[0]), got[1])
-                if (order.index, i) == cm_head:
+                if (order.index, i) == cm_head and pred.dim() == 2:  # per-position heads: no matrix
                     known = data[name].num_classes if name is not None else None
                     confusion = _confuse(confusion, pred, target, max(known or 0, pred.shape[1]))
                     if split == "test" and not wrong.full and name in order.inputs:

@@ -106,6 +106,8 @@ def _score(kind: str, pred: torch.Tensor, target: torch.Tensor | None) -> tuple[
     if target is None:
         return None
     if kind == "classification":
+        if pred.dim() == 3 and target.dim() == 2 and tuple(target.shape) == tuple(pred.shape[:2]):
+            return (pred.argmax(2) == target).sum(), target.numel()  # every position (a sequence model)
         if pred.dim() != 2 or target.dim() != 1 or target.shape[0] != pred.shape[0]:
             return None
         return (pred.argmax(1) == target).sum(), target.shape[0]
@@ -340,7 +342,7 @@ class Trainer:
                         continue
                     sc = scores[index][i]
                     sc.add(int(got[0]), got[1])
-                    if (index, i) == cm_head:
+                    if (index, i) == cm_head and pred.dim() == 2:  # per-position heads: no matrix
                         confusion = _confuse(confusion, pred, target, self._classes(head, pred))
                         if split == "test" and not wrong.full and head.input_id in inputs:
                             wrong.add(batch[2 * inputs.index(head.input_id)], pred, target)
