@@ -197,3 +197,18 @@ def test_select_slice_and_linear_on_the_last_dim():
     # without it, John's unflattened input is still an error that says what to tick (scenario A)
     with pytest.raises(ValueError, match=r"tick 'flatten input' or insert a Flatten block.*tick 'last dim'"):
         build(builtin.Linear, {"x": (4, 1, 8, 8)}, out_features=10)
+
+
+def test_cross_entropy_scores_every_position_of_a_sequence():
+    from test_builtin_blocks import FakeCtx, make
+
+    from dpg_blocks.engine.training import _score
+
+    scores, labels = torch.randn(4, 8, 40), torch.randint(0, 40, (4, 8))
+    ctx = FakeCtx({"input": (4, 8, 40), "target": (4, 8)}, dtypes={"target": torch.int64})
+    loss = make(builtin.CrossEntropyLoss).build(ctx)
+    assert torch.allclose(loss(scores, labels), F.cross_entropy(scores.reshape(32, 40), labels.reshape(32)))
+    correct, total = _score("classification", scores, labels)
+    assert total == 32 and int(correct) == int((scores.argmax(2) == labels).sum())
+    with pytest.raises(ValueError, match="labels go from 45 to 45; labels must be 0..39"):  # the usual checks
+        loss(scores, torch.full((4, 8), 45))
