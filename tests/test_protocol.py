@@ -105,6 +105,8 @@ EXAMPLES: list[Message] = [
     Export(project=PROJECT, project_dir="/tmp/proj", path="/tmp/out/model.onnx", request_id=6, format="onnx"),
     ImportModule(path="/tmp/net.py", class_name="Net", input_shapes=[[1, 8, 8]], out_path="/tmp/Net.dpgb",
                  request_id=8, args_json='{"width": 4}'),
+    ImportModule(path="/tmp/gpt.py", class_name="GPT", input_shapes=[[8], [8]], out_path="/tmp/GPT.dpgb",
+                 request_id=9, input_dtypes=["int64"], flat=True),
     InspectData(request_id=10, block_id="b1", name="digits", params={"source": "images", "path": "pets"},
                 project_dir="/tmp/proj"),
     ReloadPlugins(),

@@ -121,3 +121,19 @@ def test_unsaved_changes_are_asked_about_before_the_import_opens(editor: Editor,
     click(editor.controls.unsaved_discard)
     assert st.path == str(tmp_path / "mlp.dpgb") and not st.dirty
     assert st.status.startswith("imported HandwrittenMLP")
+
+
+def test_a_token_model_imports_from_the_dialog_with_int64_inputs(editor: Editor, tmp_path: Path) -> None:
+    source = tmp_path / "lm.py"
+    source.write_text("import torch\nfrom torch import nn\n\n\nclass LM(nn.Module):\n"
+                      "    def __init__(self):\n        super().__init__()\n        self.embed = nn.Embedding(30, 8)\n"
+                      "        self.head = nn.Linear(8, 30)\n\n    def forward(self, ids):\n"
+                      "        return self.head(self.embed(ids))\n")
+    click(_menu_item("Import PyTorch module…"))
+    editor.importer.fill(str(source), "LM", "6", out_path=str(tmp_path / "lm.dpgb"))
+    dpg.set_value(editor.importer.dtype_input, "int64")  # without it, float noise is no token id
+    click(editor.importer.import_button)
+    wait_for(editor, lambda: editor.importer.request_id is None)
+    assert editor.state.path == str(tmp_path / "lm.dpgb"), editor.state.status
+    ids = next(b for b in editor.state.graph.blocks.values() if b.type == "builtin.Input")
+    assert ids.params["noise_ids"] == 30

@@ -420,7 +420,8 @@ class Engine:
 
         try:
             report = import_to_project(f"{cmd.path}:{cmd.class_name}", [tuple(s) for s in cmd.input_shapes],
-                                       cmd.out_path, self.registry, args_json=cmd.args_json)
+                                       cmd.out_path, self.registry, args_json=cmd.args_json, flat=cmd.flat,
+                                       input_dtypes=list(cmd.input_dtypes))
         except FxImportError as e:
             self.emit(m.ImportResult(request_id=cmd.request_id, ok=False, error=str(e)))
         else:

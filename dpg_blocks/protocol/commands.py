@@ -83,7 +83,9 @@ class ImportModule(Command):
     """Import the nn.Module ``class_name`` of the file ``path`` into the project ``out_path``.
 
     ``input_shapes`` holds one sample shape (no batch) per input of its forward; ``args_json``
-    its constructor arguments, a JSON list or object ("": none). Answered by ImportResult.
+    its constructor arguments, a JSON list or object ("": none); ``input_dtypes`` "float32" or
+    "int64" (token ids) per input (fewer: float32 for the rest); ``flat``: one level of blocks
+    instead of a SuperBlock per submodule. Answered by ImportResult.
     """
 
     path: str
@@ -92,6 +94,8 @@ class ImportModule(Command):
     out_path: str
     request_id: int
     args_json: str = ""
+    input_dtypes: list[str] = field(default_factory=list)
+    flat: bool = False
 
     def _validate(self) -> None:
         if not self.path.strip():
@@ -105,6 +109,9 @@ class ImportModule(Command):
                 raise ValueError(f"a shape is positive sizes, e.g. [1, 8, 8]; got {shape}")
         if not self.out_path.strip():
             raise ValueError("out_path must name the project file to write")
+        bad = [d for d in self.input_dtypes if d not in ("float32", "int64")]
+        if bad or len(self.input_dtypes) > len(self.input_shapes):
+            raise ValueError(f"input_dtypes are float32 or int64, at most one per input shape; got {self.input_dtypes}")
         if self.args_json.strip():
             try:
                 args = json.loads(self.args_json)

@@ -73,8 +73,11 @@ class ImportControls:
                                                   callback=lambda: self._suggest_out())
             self.shape_input = dpg.add_input_text(label="input shape(s)", width=DIALOG_W - 200,
                                                   hint="1,8,8   (one sample, no batch; several: 1,8,8; 10)")
+            self.dtype_input = dpg.add_input_text(label="input types", width=DIALOG_W - 200,
+                                                  hint="float32 (default) or int64 per input, e.g. int64 for token ids")
             self.args_input = dpg.add_input_text(label="constructor args (JSON)", width=DIALOG_W - 200,
                                                  hint='optional: [64] or {"width": 8}')
+            self.flat_check = dpg.add_checkbox(label="one level of blocks (no SuperBlock per submodule)")
             self.out_input = dpg.add_input_text(label="save project as", width=DIALOG_W - 200,
                                                 callback=lambda: self._out_typed())
             self.error_text = dpg.add_text("", wrap=DIALOG_W - 40, color=(255, 110, 110))
@@ -172,9 +175,10 @@ class ImportControls:
                     raise ValueError('the constructor args are a JSON list ([64]) or object ({"width": 8})')
             if client is None:
                 raise ValueError("the engine is not running; cannot import")
+            dtypes = [d.strip() for d in dpg.get_value(self.dtype_input).replace(";", ",").split(",") if d.strip()]
             cmd = m.ImportModule(path=str(Path(path).expanduser()), class_name=class_name, input_shapes=shapes,
                                  out_path=str(Path(out).expanduser()), request_id=client.request_id(),
-                                 args_json=args_json)
+                                 args_json=args_json, input_dtypes=dtypes, flat=bool(dpg.get_value(self.flat_check)))
         except ValueError as e:  # a ProtocolError too
             self._fail(str(e))
             return None
