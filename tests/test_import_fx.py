@@ -153,7 +153,7 @@ def test_with_the_weights_copied_the_blocks_compute_what_the_module_does(tmp_pat
 
 @pytest.mark.parametrize("module, message", [
     (Dilated(), r"node 'conv' \(call_module conv\): the built-in Conv2d block cannot build it \(dilation=\(2, 2\)\)"),
-    (Scaled(), r"node 'scale' \(get_attr scale\): reads a parameter or buffer directly"),
+    (Scaled(), r"node 'scale' \(get_attr scale\): reads the parameter scale of shape \(8,\) whole"),
 ])
 def test_an_unsupported_node_is_refused_naming_the_node_and_its_target(module, message):
     with pytest.raises(FxImportError, match=message):

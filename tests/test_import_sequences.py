@@ -258,3 +258,23 @@ def test_the_imported_gpt_trains_on_next_tokens_and_exports_to_the_same_run(tmp_
     script = write_export(project, registry(), tmp_path, tmp_path / "out" / "model.py", trusted=True)
     _, metrics, _ = script_run(script, 3)
     assert without_time(metrics) == without_time(cli)
+
+
+class PositionTable(nn.Module):
+    """A learned (1, length, dim) position table read directly, as ViT and GPT-2 code do."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pos = nn.Parameter(torch.randn(1, 5, 6))
+        self.fc = nn.Linear(6, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(x + self.pos)
+
+
+def test_a_learned_table_read_directly_becomes_a_learned_tensor_with_its_values(tmp_path):
+    module = PositionTable()
+    imported = import_module(module, [(5, 6)], registry())
+    types = {b.type.removeprefix("builtin.") for b in imported.project.graph.walk()}
+    assert "LearnedTensor" in types and "Custom" not in types
+    assert max_difference(module, (5, 6), tmp_path) <= 1e-6

@@ -31,6 +31,7 @@ from .structure import OR, Add, Concat, Copy, Flatten, Multiply, Reshape, Split
 from .tensor_ops import (
     Chunk,
     Identity,
+    LearnedTensor,
     LogSoftmax,
     MatMul,
     Mean,
@@ -95,6 +96,7 @@ BLOCKS: list[type] = [
     PositionIds,
     Select,
     Slice,
+    LearnedTensor,
     Custom,
     CrossEntropyLoss,
     BCEWithLogitsLoss,

@@ -265,3 +265,23 @@ class Slice(nn.Module):
     def export_args(self) -> tuple[object, ...]:
         """The constructor arguments that rebuild this module (export to PyTorch writes them)."""
         return (self.dim, self.start, self.end, self.step)
+
+
+class LearnedTensor(nn.Module):
+    """A learned ``weight`` of ``shape``, expanded to the reference's batch (no copy)."""
+
+    def __init__(self, shape: tuple[int, ...], init: str) -> None:
+        super().__init__()
+        self.init = init
+        self.weight = nn.Parameter(torch.empty(shape))
+        if init == "normal":
+            nn.init.normal_(self.weight, std=0.02)
+        else:
+            nn.init.constant_(self.weight, 0.0 if init == "zeros" else 1.0)
+
+    def forward(self, like: Tensor) -> Tensor:
+        return self.weight.unsqueeze(0).expand(like.shape[0], *self.weight.shape)
+
+    def export_args(self) -> tuple[object, ...]:
+        """The constructor arguments that rebuild this module (export to PyTorch writes them)."""
+        return (tuple(self.weight.shape), self.init)

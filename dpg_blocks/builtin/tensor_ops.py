@@ -225,3 +225,24 @@ class Slice:
         from .sequence_modules import Slice as Module
 
         return Module(dim, self.start, end, self.step)
+
+
+@block("builtin.LearnedTensor", category=CATEGORY, name="Learned Tensor", version=1)
+class LearnedTensor:
+    """A tensor of weights learned as they are, the same for every sample: a Transformer's
+    position table, a class token, a learned bias map. Its output is (batch, *shape), as many
+    copies as the reference input has samples."""
+
+    like = In("tensor", doc="Any tensor of the batch: only its batch size is read.")
+    y = Out("tensor", doc="(batch, *shape): the learned values, one copy per sample.")
+
+    shape = Param("shape", [16], doc="Shape of the learned values (without the batch), e.g. [8, 64].")
+    init = Param(str, "normal", choices=["normal", "zeros", "ones"],
+                 doc="Initial values: normal (std 0.02, as Transformers start), zeros or ones.")
+
+    def build(self, ctx: BuildContext) -> Any:
+        """A ``LearnedTensor`` module."""
+        ctx.in_shape("like")
+        from .sequence_modules import LearnedTensor as Module
+
+        return Module(tuple(self.shape), self.init)

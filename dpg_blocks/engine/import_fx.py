@@ -171,6 +171,7 @@ class ImportedModule:
     blocks: dict[str, str]  # fx node name -> block id
     layers: dict[str, str]  # block id -> the original module's qualified name (layers with state)
     custom: list[str] = field(default_factory=list)  # names of blocks that run generated code
+    tensors: dict[str, str] = field(default_factory=dict)  # Learned Tensor block id -> the parameter it holds
     parameters: int = 0
 
 
@@ -750,7 +751,8 @@ class _Importer:
             return
         tensors = [a for a in node.all_input_nodes if a in self.values]
         if node.op == "get_attr":
-            raise self._fail(node, "reads a parameter or buffer directly; only layers (modules) can be imported")
+            self._learned_tensor(node, gm)
+            return
         module = gm.get_submodule(str(node.target)) if node.op == "call_module" else None
         stateful = module is not None and any(True for _ in module.state_dict())
         try:
@@ -773,6 +775,23 @@ class _Importer:
             self.tuples[node] = (bid, spec.outputs)
         else:  # the block's one output: "y", or e.g. Position Ids' "ids"
             self.values[node] = (bid, self.builder.project.graph.blocks[bid].outputs[0].name)
+
+    def _learned_tensor(self, node: fx.Node, gm: fx.GraphModule) -> None:
+        """``self.pos`` read directly (a learned position table of shape (1, …)): a Learned
+        Tensor block, one copy per sample of the first input; its values are copied too."""
+        target = str(node.target)
+        try:
+            param = gm.get_parameter(target)
+        except AttributeError:
+            raise self._fail(node, "reads a buffer directly; only parameters and layers can be imported") from None
+        if param.dim() < 2 or param.shape[0] != 1:
+            raise self._fail(node, f"reads the parameter {target} of shape {tuple(param.shape)} whole; a Learned "
+                                   "Tensor block gives one copy per sample, so only (1, …) tables come in")
+        first = next(v for v in self.values if v.op == "placeholder")
+        spec = _Block("builtin.LearnedTensor", {"shape": list(param.shape[1:]), "init": "zeros"}, [first])
+        bid = self._add(node, spec, target)
+        self.values[node] = (bid, "y")
+        self.result.tensors[bid] = target
 
     def _shared_weights(self) -> list[Tie]:
         """A layer called twice (a Siamese tower) is two blocks, and two layers may hold one tensor
@@ -857,6 +876,10 @@ def copy_weights(imported: ImportedModule, module: nn.Module, result: CompileRes
             built.load_state_dict(original.state_dict())
         except RuntimeError as e:
             raise FxImportError(f"layer {target}: its weights do not fit the block ({str(e).splitlines()[0]})") from e
+    with torch.no_grad():
+        for bid, target in imported.tensors.items():
+            built = result.model.block_modules[bid]
+            built.weight.copy_(module.get_parameter(target).reshape(built.weight.shape))
 
 
 def write_weights(
