@@ -88,7 +88,7 @@ def test_positions_scale_with_the_font_and_drags_come_back_in_document_units():
 SELECT_ALL_SCRIPT = r'''
 import json, subprocess, sys, time
 import numpy as np
-project, boxes = sys.argv[1], json.loads(sys.argv[2])
+project, boxes, empty = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
 editor = subprocess.Popen([sys.executable, "-m", "dpg_blocks", project])
 def xdo(*args):
     return subprocess.run(["xdotool", *args], capture_output=True, text=True).stdout.strip()
@@ -123,23 +123,46 @@ for attempt in range(6):  # under load the first key presses can come before the
     after = blue_outlines()
     if after and min(after.values()) > 0.3:
         break
+cleared = after
+for attempt in range(6):  # a click on empty canvas: imnodes needs a hover frame before it
+    xdo("mousemove", "--window", wid, str(empty[0]), str(empty[1]))
+    time.sleep(0.5 + attempt)
+    xdo("click", "1")
+    time.sleep(1.0 + attempt)
+    cleared = blue_outlines()
+    if cleared and max(cleared.values()) < 0.02:
+        break
 editor.terminate()
 editor.wait(30)
-print(json.dumps({"before": before, "after": after}))
+print(json.dumps({"before": before, "after": after, "cleared": cleared}))
 '''
 
 
 @needs_xvfb
 @pytest.mark.skipif(shutil.which("xdotool") is None or shutil.which("import") is None,
                     reason="needs xdotool (real input) and ImageMagick's import (window pixels)")
-def test_ctrl_a_outlines_every_block_in_the_selection_colour(tmp_path):
+def test_ctrl_a_outlines_every_block_in_the_selection_colour_until_a_click_on_empty_canvas(tmp_path):
     project = EXAMPLES / "mlp_digits.dpgb"
-    boxes = [n for n in drawn(project, tmp_path)["nodes"].values()]
+    info = drawn(project, tmp_path)
+    boxes, canvas = list(info["nodes"].values()), info["widgets"]["canvas"]
+    empty = empty_spot(canvas, boxes)
     env = {**os.environ, "DPG_BLOCKS_USER_DIR": str(tmp_path / "user")}
     cmd = ["xvfb-run", "-a", "-s", f"-screen 0 {W}x{H}x24", sys.executable, "-c", SELECT_ALL_SCRIPT,
-           str(project), json.dumps(boxes)]
+           str(project), json.dumps(boxes), json.dumps(empty)]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=150, cwd=tmp_path, env=env)
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert len(result["before"]) == len(boxes) and max(result["before"].values()) < 0.02, result
     assert min(result["after"].values()) > 0.3, result
+    assert max(result["cleared"].values()) < 0.02, result  # the click away ends the selection
+
+
+def empty_spot(canvas: dict, nodes: list[dict]) -> list[int]:
+    """A point of the canvas 30 px clear of every node, left of the minimap (bottom right)."""
+    cx, cy, cw, ch = (int(canvas[k]) for k in ("x", "y", "w", "h"))
+    for y in range(cy + 20, cy + ch - 20, 10):
+        for x in range(cx + 20, cx + cw // 2, 10):
+            if all(not (n["x"] - 30 < x < n["x"] + n["w"] + 30 and n["y"] - 30 < y < n["y"] + n["h"] + 30)
+                   for n in nodes):
+                return [x, y]
+    raise AssertionError(f"no empty spot on the canvas {canvas} around {nodes}")

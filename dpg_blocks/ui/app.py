@@ -394,6 +394,15 @@ class Editor:
     def _on_left_click(self) -> None:
         if dpg.is_item_shown(self.menu_window) and not dpg.is_item_hovered(self.menu_window):
             dpg.configure_item(self.menu_window, show=False)
+        elif self.canvas.empty_spot_hovered():
+            self.clear_selection()
+
+    def clear_selection(self) -> None:
+        """A click on empty canvas selects nothing. imnodes clears its own selection itself, but
+        not Ctrl+A's (it cannot select from code), whose outline and whose fallback for Delete
+        would otherwise outlive the click."""
+        self.canvas.keyboard_selection = set()
+        self.state.select([])
 
     def _menu(self, action: Any) -> None:
         dpg.configure_item(self.menu_window, show=False)

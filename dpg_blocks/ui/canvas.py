@@ -578,6 +578,11 @@ class Canvas:
                 return key
         return None
 
+    def empty_spot_hovered(self) -> bool:
+        """Whether the mouse is over the canvas but over no block (a click there deselects)."""
+        return bool(dpg.get_item_state(self.editor).get("hovered")) and not any(
+            dpg.get_item_state(view.node).get("hovered") for view in self.nodes.values())
+
     def mouse_doc_pos(self) -> tuple[float, float] | None:
         """The mouse position in document coordinates, when it is over the canvas."""
         if not dpg.get_item_state(self.editor).get("hovered"):
