@@ -166,3 +166,72 @@ def empty_spot(canvas: dict, nodes: list[dict]) -> list[int]:
                    for n in nodes):
                 return [x, y]
     raise AssertionError(f"no empty spot on the canvas {canvas} around {nodes}")
+
+
+def spread_copy(tmp_path: Path, factor: float, chain: int = 0) -> Path:
+    """mlp_digits (its data path made absolute) with every position multiplied by ``factor``
+    (a hand-edited or imported layout), and optionally ``chain`` more Linear blocks after FC5:
+    too many for any layout to fit the canvas."""
+    doc = json.loads((EXAMPLES / "mlp_digits.dpgb").read_text())
+    blocks = doc["graph"]["blocks"]
+    for b in blocks:
+        b["pos"] = [b["pos"][0] * factor, b["pos"][1] * factor]
+        if b["type"] == "builtin.Input":
+            b["params"]["path"] = str((EXAMPLES / b["params"]["path"]).resolve())
+    fc5 = next(b for b in blocks if b["name"] == "FC5")
+    loss_link = next(ln for ln in doc["graph"]["links"] if ln["src"][0] == fc5["id"])
+    prev = fc5
+    for i in range(chain):
+        extra = json.loads(json.dumps(fc5))
+        extra.update(id=f"extra{i}", name=f"extra {i}", pos=[400.0 * i, 3000.0])
+        extra["params"]["out_features"] = 10
+        blocks.append(extra)
+        doc["graph"]["links"].append({"src": [prev["id"], "y"], "dst": [extra["id"], "x"]})
+        prev = extra
+    loss_link["src"] = [prev["id"], "y"]
+    path = tmp_path / "spread.dpgb"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+@needs_xvfb
+def test_a_file_whose_layout_does_not_fit_is_laid_out_on_open_and_stays_clean(tmp_path):
+    project = spread_copy(tmp_path, 5.0)
+    on_disk = project.read_text()
+    info = drawn(project, tmp_path)
+    canvas, nodes = info["widgets"]["canvas"], list(info["nodes"].values())
+    assert len(nodes) == 7
+    outside = [n["name"] for n in nodes
+               if n["x"] < canvas["x"] or n["y"] < canvas["y"]
+               or n["x"] + n["w"] > canvas["x"] + canvas["w"] or n["y"] + n["h"] > canvas["y"] + canvas["h"]]
+    assert not outside, (canvas, outside)
+    assert not overlapping(nodes)
+    assert "laid out to fit the canvas" in info["status"], info["status"]
+    assert info["dirty"] is False  # a view fix, not the user's edit: no "save changes?" on quit
+    assert project.read_text() == on_disk
+
+
+@needs_xvfb
+def test_a_graph_too_big_for_any_layout_is_laid_out_and_home_says_it_does_not_fit(tmp_path):
+    project = spread_copy(tmp_path, 5.0, chain=30)
+    info = drawn(project, tmp_path)
+    status = info["status"]
+    assert "laid out to the canvas width and the graph is still" in status, status
+    assert "showing its top-left; middle-drag pans" in status, status
+    canvas, nodes = info["widgets"]["canvas"], list(info["nodes"].values())
+    assert all(n["x"] + n["w"] <= canvas["x"] + canvas["w"] for n in nodes)  # wrapped to the width
+    assert not overlapping(nodes)
+
+
+def test_the_layout_on_open_is_one_undo_step_back_to_the_files_positions(tmp_path):
+    from dpg_blocks.ui.state import EditorState
+
+    state = EditorState()
+    state.open(str(spread_copy(tmp_path, 5.0)))
+    before = {bid: b.pos for bid, b in state.graph.blocks.items()}
+    assert state.lay_out_to_fit({}, max_width=940.0)
+    assert not state.dirty and state.history.can_undo
+    assert max(b.pos[0] for b in state.graph.blocks.values()) < 940.0
+    state.undo()
+    assert {bid: b.pos for bid, b in state.graph.blocks.items()} == before
+    assert "lay out to fit the canvas" in state.status

@@ -1012,6 +1012,7 @@ def _layout_info(editor: Editor) -> dict[str, Any]:
                             "w": int(dpg.get_item_width(code.window) or 0),
                             "h": int(dpg.get_item_height(code.window) or 0)}} if code.shown else {}
     return {"nodes": nodes, "debug": editor.debug.text(), "data": editor.data.text(), "engine": editor.state.engine_text,
+            "status": editor.state.status, "dirty": editor.state.dirty,
             "code": code_info, "welcome": editor.welcome.boxes(), "runs": editor.runs.boxes(), "evaluation": editor.results.evaluation.boxes(),
             "plots": editor.results.plot_boxes(), "widgets": {name: _rect(item) for name, item in widgets.items()},
             "training": {"state": editor.state.training.state, "live": sorted(editor.state.training.live_blocks),
