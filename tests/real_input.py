@@ -127,9 +127,10 @@ class Driver:
         """Add a block with the "+" of its Blocks-menu entry (searched for when folded away)."""
         s = self.state()
         if s["buttons"].get(type_id, [0, 0, 0, 0])[2] == 0:
-            for attempt in range(4):  # a click before its hover frame leaves the field unfocused
-                self.click(s["search"])
-                time.sleep(0.3 * (attempt + 1))
+            for attempt in range(4):
+                # a click before its hover frame leaves the field unfocused, and the keys would
+                # go to the canvas' shortcuts
+                self.click(s["search"], done=lambda s: s["typing"], what="the search field focused")
                 self.key("ctrl+a")
                 self.type(search or type_id.split(".")[-1])
                 try:
@@ -142,7 +143,22 @@ class Driver:
             s = self.state()
         n = len(s["blocks"])
         s = self.click(s["buttons"][type_id], done=lambda s: len(s["blocks"]) == n + 1, what=f"adding {type_id}")
-        return s["blocks"][-1]["id"]
+        bid = s["blocks"][-1]["id"]
+        self.settled(bid)
+        return bid
+
+    def settled(self, bid: str) -> State:
+        """The dump once ``bid``'s node is drawn at the same place twice running (a new node is
+        drawn a frame after it is added, and the first one of a graph is framed after that)."""
+        last: list[Any] = []
+
+        def still(s: State) -> bool:
+            n = s["nodes"].get(bid)
+            rect = [n["x"], n["y"], n["w"], n["h"]] if n and n["w"] > 0 else None
+            same = rect is not None and rect == last
+            last[:] = rect or []
+            return same
+        return self.poll(still, 15, f"{bid} drawn in place")
 
     def drag(self, src: str, sport: str, dst: str, dport: str) -> State:
         """Wire ``src.sport -> dst.dport`` by dragging from the output pin to the input pin."""
@@ -179,9 +195,7 @@ class Driver:
         self.open_row(bid, field)
         check = kept or (lambda v: str(v) == text)
         for _ in range(4):
-            self.at(*middle(self.state()["fields"][field]))
-            xdo("click", "1")
-            time.sleep(0.3)
+            self.click(self.state()["fields"][field], done=lambda s: s["typing"], what=f"{field} focused")
             self.key("ctrl+a")
             self.type(text)
             (leave or (lambda: self.key("Tab")))()

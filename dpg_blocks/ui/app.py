@@ -183,7 +183,8 @@ class Editor:
             dpg.add_menu_item(label="Rename…", callback=lambda: self._menu(self.rename_dialog))
             self.data_item = dpg.add_menu_item(label="Add Data…", callback=lambda: self._menu(self.data.show))
             self.code_item = dpg.add_menu_item(label="Edit code…", callback=lambda: self._menu(self.edit_code))
-            dpg.add_menu_item(label="Merge selected into a SuperBlock", callback=lambda: self._menu(self.merge_selected))
+            self.merge_item = dpg.add_menu_item(label="Merge selected into a SuperBlock",
+                                                callback=lambda: self._menu(self.merge_selected))
             self.expand_item = dpg.add_menu_item(label="Expand SuperBlock", callback=lambda: self._menu(self.expand_selected))
             self.library_item = dpg.add_menu_item(label="Save to library", callback=lambda: self._menu(self.save_to_library))
             self.open_item = dpg.add_menu_item(label="Open SuperBlock", callback=lambda: self._menu(self.open_selected))
@@ -293,8 +294,14 @@ class Editor:
 
     # -- gestures --------------------------------------------------------------------------
     def _typing(self) -> bool:
+        """Whether a text field has the keyboard: its keys are text, not shortcuts.
+
+        Not only ``get_focused_item()``: for a field in a pane (the Blocks search) it names the
+        pane's window, and Delete or Backspace typed there deleted the selected blocks."""
         item = dpg.get_focused_item()
-        return bool(item) and dpg.does_item_exist(item) and dpg.get_item_type(item) in INPUT_ITEMS and dpg.is_item_active(item)
+        if item and dpg.does_item_exist(item) and dpg.get_item_type(item) in INPUT_ITEMS and dpg.is_item_active(item):
+            return True
+        return any(dpg.get_item_type(i) in INPUT_ITEMS and dpg.get_item_state(i).get("active") for i in dpg.get_all_items())
 
     def _on_key(self, sender: Any, key: int) -> None:
         if key in (dpg.mvKey_Return, dpg.mvKey_NumPadEnter) and dpg.is_item_shown(self.goto_window):

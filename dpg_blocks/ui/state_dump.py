@@ -25,6 +25,14 @@ def _rect(item: int | str) -> list[int]:
     return [int(x), int(y), int(w), int(h)]
 
 
+def _rect_in(window: int | str | None, item: int | str) -> list[int]:
+    """:func:`_rect` while ``window`` is shown, else zero-sized (a hidden window's items keep
+    the rectangles of when they were last drawn)."""
+    if window is None or not dpg.does_item_exist(window) or not dpg.is_item_shown(window):
+        return [0, 0, 0, 0]
+    return _rect(item)
+
+
 class StateDump:
     """Write the editor's state every :data:`INTERVAL_S` while the env variable names a file."""
 
@@ -46,6 +54,8 @@ class StateDump:
             "validated": bool(ed.state.validation.received) and not ed.state.validation.pending,
             "blocks": [{"id": bid, "name": b.name, "type": b.type, "params": b.params, "pos": list(b.pos)}
                        for bid, b in graph.blocks.items()],
+            "selected": list(ed.state.selected),
+            "typing": ed.keyboard.typing(),  # a text field has the keyboard
             "links": [[f"{ln.src.block}.{ln.src.port}", f"{ln.dst.block}.{ln.dst.port}"] for ln in graph.links],
             "records": {bid: (ed.state.record(bid) or {}).get("status", "") for bid in graph.blocks},
             # a port's label row: its pin sits on the node's left (in) or right (out) edge
@@ -55,6 +65,14 @@ class StateDump:
             "fields": {f"{bid}.{name}": _rect(item) for (bid, name), item in ed.tree.widgets.items()},
             "buttons": {t: _rect(item) for t, item in ed.blocks_menu.add_buttons.items()},
             "search": _rect(ed.blocks_menu.search),
+            "search_active": bool(dpg.get_item_state(ed.blocks_menu.search).get("active")),
+            # the right-click menu's entries, and the dialogs a scenario types into
+            "context": {"data": _rect_in(ed.menu_window, ed.data_item), "code": _rect_in(ed.menu_window, ed.code_item),
+                        "merge": _rect_in(ed.menu_window, ed.merge_item)},
+            "data_dialog": _rect_in(ed.data.window, ed.data.path_input) if ed.data.window is not None else [0, 0, 0, 0],
+            "data_error": ed.data.error,
+            "path": ed.state.path or "",
+            "epochs": ed.state.training.epochs,
             **self.layout_info(ed),
         }
         write_text_atomic(self.path, json.dumps(doc, default=str))

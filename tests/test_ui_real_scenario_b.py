@@ -1,0 +1,97 @@
+"""Scenario B (DANN, the paper's use case) by real input (xdotool under Xvfb) from a bare
+``dpg-blocks``: two Inputs given their data with Add Data…, three convolutions merged into a
+SuperBlock, … (see SCRIPT). Aimed and checked through the editor's state dump
+(tests/real_input.py), every wait a poll with a generous deadline."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from real_input import run_script
+from ui_fixtures import ROOT, needs_xvfb
+
+pytestmark = [needs_xvfb, pytest.mark.skipif(shutil.which("xdotool") is None, reason="needs xdotool")]
+DATA = ROOT / "assets" / "data"
+
+SCRIPT = r'''
+import json, sys, time
+from real_input import Driver, middle, xdo
+ed = Driver(sys.argv[1])
+data_dir = sys.argv[2]
+def step(text):
+    print("step:", text, flush=True)
+ed.wait_ready()
+
+def title(bid):
+    """A node's title bar (where a click selects it and a right-click opens its menu)."""
+    n = ed.state()["nodes"][bid]
+    return [int(n["x"] + 10), int(n["y"] + 4), int(min(n["w"] - 20, 60)), 14]
+
+def add_data(bid, file):
+    ed.click(title(bid), button="3", done=lambda s: s["context"]["data"][2] > 0, what="the block's menu")
+    ed.click(ed.state()["context"]["data"], done=lambda s: s["data_dialog"][2] > 0, what="Add Data…")
+    path = f"{data_dir}/{file}"
+    for _ in range(3):
+        ed.key("ctrl+a")
+        ed.type(path)
+        ed.key("Return")
+        try:
+            return ed.poll(lambda s: str(ed.block(bid)["params"]["path"]).endswith(file), 20, f"{file} loaded")
+        except SystemExit:
+            ed.click(ed.state()["data_dialog"])  # the field lost the focus: click into it
+    raise SystemExit(f"Add Data… never loaded {file}: {ed.state().get('data_error')!r}")
+
+step("the feature extractor: three convolutions, box-selected and merged")
+convs = [ed.add("builtin.Conv2d", "Conv2") for _ in range(3)]
+ed.drag(convs[0], "y", convs[1], "x")
+ed.drag(convs[1], "y", convs[2], "x")
+def box_select(ids):
+    s = ed.state()
+    ns = [s["nodes"][b] for b in ids]
+    x0 = min(n["x"] for n in ns) - 20
+    y1 = max(n["y"] + n["h"] for n in ns) + 12
+    x1 = max(n["x"] + n["w"] for n in ns) + 20
+    y0 = min(n["y"] for n in ns) - 12
+    for _ in range(4):
+        ed.at(x0, y1)
+        xdo("mousedown", "1")
+        for f in (0.3, 0.6, 1.0):
+            ed.at(x0 + f * (x1 - x0), y1 + f * (y0 - y1))
+        xdo("mouseup", "1")
+        try:
+            return ed.poll(lambda s: sorted(s["selected"]) == sorted(ids), 5, "the box selection")
+        except SystemExit:
+            continue
+    raise SystemExit(f"box select of {ids} failed")
+box_select(convs)
+ed.click(title(convs[1]), button="3", done=lambda s: s["context"]["merge"][2] > 0, what="the block's menu")
+s = ed.click(ed.state()["context"]["merge"], done=lambda s: len(s["blocks"]) == 1, what="Merge")
+fe = s["blocks"][0]["id"]
+
+step("two Inputs with Add Data…")
+src = ed.add("builtin.Input")
+add_data(src, "digits.csv")
+tgt = ed.add("builtin.Input")
+add_data(tgt, "digits_shifted.csv")
+for bid in (src, tgt):
+    ed.type_into(f"{bid}.reshape", "1, 8, 8", kept=lambda v: v == [1, 8, 8])
+concat = ed.add("builtin.Concat")
+ed.type_into(f"{concat}.dim", "0")
+ed.drag(src, "x", concat, "x1")
+ed.drag(tgt, "x", concat, "x2")
+fe_in = next(k for k in ed.state()["pins"][fe] if k.startswith("in:"))[3:]
+ed.drag(concat, "y", fe, fe_in)
+ed.poll(lambda s: s["validated"] and s["records"].get(fe) == "ok", 60, "the feature extractor validated")
+print(json.dumps(ed.state()))
+ed.close()
+'''
+
+
+def test_scenario_b_by_real_input_from_a_bare_editor(tmp_path):
+    out = run_script(SCRIPT, tmp_path, str(DATA), timeout=300)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    s = json.loads(out.stdout.strip().splitlines()[-1])
+    top = {b["name"]: b for b in s["blocks"]}
+    assert len(top) == 4, sorted(top)
