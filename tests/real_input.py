@@ -144,6 +144,7 @@ class Driver:
         n = len(s["blocks"])
         s = self.click(s["buttons"][type_id], done=lambda s: len(s["blocks"]) == n + 1, what=f"adding {type_id}")
         bid = s["blocks"][-1]["id"]
+        self.poll(lambda s: s["validated"] and s["records"].get(bid), 60, f"{bid} validated")
         self.settled(bid)
         return bid
 
@@ -155,9 +156,8 @@ class Driver:
         def still(s: State) -> bool:
             n = s["nodes"].get(bid)
             rect = [n["x"], n["y"], n["w"], n["h"]] if n and n["w"] > 0 else None
-            same = rect is not None and rect == last
-            last[:] = rect or []
-            return same
+            last.append(rect)
+            return rect is not None and last[-3:] == [rect] * 3
         return self.poll(still, 15, f"{bid} drawn in place")
 
     def drag(self, src: str, sport: str, dst: str, dport: str) -> State:
@@ -206,6 +206,27 @@ class Driver:
             except SystemExit:
                 continue
         raise SystemExit(f"{field} never took {text!r}; field at {self.state()['fields'].get(field)}")
+
+    def title(self, bid: str) -> Rect:
+        """A node's title bar (a click there selects it, a right-click opens its menu)."""
+        n = self.state()["nodes"][bid]
+        return [int(n["x"] + 10), int(n["y"] + 4), int(min(n["w"] - 20, 60)), 14]
+
+    def menu_entry(self, bid: str, label: str, done: Callable[[State], Any]) -> State:
+        """Right-click ``bid``'s title bar and click the menu's ``label`` until ``done`` holds.
+
+        A click that lands before the entry's hover frame closes the menu (a click outside it):
+        then the menu is opened again."""
+        for _ in range(4):
+            self.click(self.title(bid), button="3", done=lambda s: label in s["context"], what=f"{bid}'s menu")
+            self.at(*middle(self.state()["context"][label]))
+            time.sleep(0.4)
+            xdo("click", "1")
+            try:
+                return self.poll(done, 8, label)
+            except SystemExit:
+                continue
+        raise SystemExit(f"{label} on {bid} did nothing")
 
     def close(self) -> None:
         self.editor.terminate()

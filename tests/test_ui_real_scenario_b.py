@@ -24,23 +24,19 @@ def step(text):
     print("step:", text, flush=True)
 ed.wait_ready()
 
-def title(bid):
-    """A node's title bar (where a click selects it and a right-click opens its menu)."""
-    n = ed.state()["nodes"][bid]
-    return [int(n["x"] + 10), int(n["y"] + 4), int(min(n["w"] - 20, 60)), 14]
-
 def add_data(bid, file):
-    ed.click(title(bid), button="3", done=lambda s: s["context"]["data"][2] > 0, what="the block's menu")
-    ed.click(ed.state()["context"]["data"], done=lambda s: s["data_dialog"][2] > 0, what="Add Data…")
+    ed.menu_entry(bid, "Add Data…", done=lambda s: s["data_dialog"])
     path = f"{data_dir}/{file}"
     for _ in range(3):
+        if not ed.state()["data_field_active"]:  # the dialog gives its path field the keyboard, or a click does
+            ed.click(ed.state()["data_field"], done=lambda s: s["data_field_active"], what="the path field focused")
         ed.key("ctrl+a")
         ed.type(path)
         ed.key("Return")
         try:
             return ed.poll(lambda s: str(ed.block(bid)["params"]["path"]).endswith(file), 20, f"{file} loaded")
         except SystemExit:
-            ed.click(ed.state()["data_dialog"])  # the field lost the focus: click into it
+            continue
     raise SystemExit(f"Add Data… never loaded {file}: {ed.state().get('data_error')!r}")
 
 step("the feature extractor: three convolutions, box-selected and merged")
@@ -66,8 +62,7 @@ def box_select(ids):
             continue
     raise SystemExit(f"box select of {ids} failed")
 box_select(convs)
-ed.click(title(convs[1]), button="3", done=lambda s: s["context"]["merge"][2] > 0, what="the block's menu")
-s = ed.click(ed.state()["context"]["merge"], done=lambda s: len(s["blocks"]) == 1, what="Merge")
+s = ed.menu_entry(convs[1], "Merge selected into a SuperBlock", done=lambda s: len(s["blocks"]) == 1)
 fe = s["blocks"][0]["id"]
 
 step("two Inputs with Add Data…")

@@ -114,6 +114,7 @@ class Editor:
                              (self.results.loss_axis, self.results.acc_axis), self.evaluate_run)
         self._evaluations: dict[int, str] = {}  # Evaluate request -> what it evaluates (for the title)
         self.welcome = Welcome(self.state, self.canvas.view, self.controls.open_recent)  # on an empty project
+        self.menu_block: str | None = None  # the block the right-click menu was opened on
         self._context_menu()
         self._help_window()
         self.keyboard = Keyboard(self, self._typing)
@@ -181,8 +182,12 @@ class Editor:
         with dpg.window(show=False, no_title_bar=True, no_move=True, autosize=True, popup=False,
                         no_saved_settings=True) as self.menu_window:
             dpg.add_menu_item(label="Rename…", callback=lambda: self._menu(self.rename_dialog))
-            self.data_item = dpg.add_menu_item(label="Add Data…", callback=lambda: self._menu(self.data.show))
-            self.code_item = dpg.add_menu_item(label="Edit code…", callback=lambda: self._menu(self.edit_code))
+            # Add Data… and Edit code… act on the block right-clicked, not on the selection's last
+            # block: with several selected, that may be another block (a SuperBlock just merged).
+            self.data_item = dpg.add_menu_item(label="Add Data…",
+                                               callback=lambda: self._menu(lambda: self.data.show(self.menu_block)))
+            self.code_item = dpg.add_menu_item(label="Edit code…",
+                                               callback=lambda: self._menu(lambda: self.code_window.open(self.menu_block or "")))
             self.merge_item = dpg.add_menu_item(label="Merge selected into a SuperBlock",
                                                 callback=lambda: self._menu(self.merge_selected))
             self.expand_item = dpg.add_menu_item(label="Expand SuperBlock", callback=lambda: self._menu(self.expand_selected))
@@ -391,6 +396,7 @@ class Editor:
             return
         if bid not in self.state.selected:
             self.state.select([bid])
+        self.menu_block = bid
         b = self.state.block(bid)
         dpg.configure_item(self.expand_item, enabled=bool(b and b.is_super))
         dpg.configure_item(self.open_item, enabled=bool(b and b.is_super))

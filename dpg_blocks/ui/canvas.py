@@ -612,9 +612,19 @@ class Canvas:
         return None
 
     def empty_spot_hovered(self) -> bool:
-        """Whether the mouse is over the canvas but over no block (a click there deselects)."""
-        return bool(dpg.get_item_state(self.editor).get("hovered")) and not any(
-            dpg.get_item_state(view.node).get("hovered") for view in self.nodes.values())
+        """Whether the mouse is over the canvas but over no block (a click there deselects).
+
+        The node editor reports itself hovered under a window drawn over it too (the right-click
+        menu, a dialog, the code window): those windows must not be hovered either."""
+        if not dpg.get_item_state(self.editor).get("hovered"):
+            return False
+        if any(dpg.get_item_state(view.node).get("hovered") for view in self.nodes.values()):
+            return False
+        own = self.editor
+        while dpg.get_item_parent(own) is not None:
+            own = dpg.get_item_parent(own)
+        return not any(w != own and dpg.is_item_shown(w) and dpg.get_item_state(w).get("hovered")
+                       for w in dpg.get_windows())
 
     def mouse_doc_pos(self) -> tuple[float, float] | None:
         """The mouse position in document coordinates, when it is over the canvas."""

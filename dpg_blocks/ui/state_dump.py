@@ -16,6 +16,7 @@ from dpg_blocks.core.atomic_file import write_text_atomic
 
 DUMP_ENV = "DPG_BLOCKS_STATE_DUMP"
 INTERVAL_S = 0.5
+WINDOW_PAD, ITEM_SPACING = 8, 4  # ImGui's default window padding and item spacing (y), in pixels
 
 
 def _rect(item: int | str) -> list[int]:
@@ -25,12 +26,19 @@ def _rect(item: int | str) -> list[int]:
     return [int(x), int(y), int(w), int(h)]
 
 
-def _rect_in(window: int | str | None, item: int | str) -> list[int]:
-    """:func:`_rect` while ``window`` is shown, else zero-sized (a hidden window's items keep
-    the rectangles of when they were last drawn)."""
-    if window is None or not dpg.does_item_exist(window) or not dpg.is_item_shown(window):
-        return [0, 0, 0, 0]
-    return _rect(item)
+def _menu_rows(window: int | str) -> dict[str, list[int]]:
+    """The right-click menu's shown entries by label, while it is open. Menu items report no
+    rectangle, nor does the auto-sized window: a row is a line of text plus ImGui's item
+    spacing, from the window's padding down."""
+    if not dpg.is_item_shown(window):
+        return {}
+    x, y = (int(v) for v in dpg.get_item_pos(window))
+    labels = [dpg.get_item_label(i) or "" for i in dpg.get_item_children(window, 1) or []
+              if dpg.is_item_shown(i)]
+    size = dpg.get_text_size("Ag") or (0, 0)
+    row = float(size[1]) * dpg.get_global_font_scale() + ITEM_SPACING
+    return {label: [x + WINDOW_PAD, int(y + WINDOW_PAD + i * row), 120, int(row) - ITEM_SPACING]
+            for i, label in enumerate(labels)}
 
 
 class StateDump:
@@ -67,9 +75,10 @@ class StateDump:
             "search": _rect(ed.blocks_menu.search),
             "search_active": bool(dpg.get_item_state(ed.blocks_menu.search).get("active")),
             # the right-click menu's entries, and the dialogs a scenario types into
-            "context": {"data": _rect_in(ed.menu_window, ed.data_item), "code": _rect_in(ed.menu_window, ed.code_item),
-                        "merge": _rect_in(ed.menu_window, ed.merge_item)},
-            "data_dialog": _rect_in(ed.data.window, ed.data.path_input) if ed.data.window is not None else [0, 0, 0, 0],
+            "context": _menu_rows(ed.menu_window),
+            "data_dialog": ed.data.window is not None and dpg.is_item_shown(ed.data.window),
+            "data_field": _rect(ed.data.path_input) if ed.data.window is not None else [0, 0, 0, 0],
+            "data_field_active": ed.data.window is not None and bool(dpg.get_item_state(ed.data.path_input).get("active")),
             "data_error": ed.data.error,
             "path": ed.state.path or "",
             "epochs": ed.state.training.epochs,
