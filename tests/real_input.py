@@ -183,16 +183,36 @@ class Driver:
     def open_row(self, bid: str, field: str) -> None:
         """Unfold the block's row in the Network pane until ``field`` is shown."""
         if self.state()["fields"].get(field, [0, 0, 0, 0])[2] == 0:
+            self.scroll_into_view(lambda s: s["tree"][bid], f"{bid}'s row")
             row = self.state()["tree"][bid]
             self.click([row[0], row[1], 30, row[3]], done=lambda s: s["fields"].get(field, [0, 0, 0, 0])[2] > 0,
                        what=f"{field} shown")
             time.sleep(0.6)
+
+    def fold_row(self, bid: str, field: str) -> None:
+        """Fold the block's row in the Network pane again (``field`` hidden): the rows below move up."""
+        row = self.state()["tree"][bid]
+        self.click([row[0], row[1], 30, row[3]], done=lambda s: s["fields"].get(field, [0, 0, 0, 0])[2] == 0,
+                   what=f"{bid}'s row folded")
+
+    def scroll_into_view(self, rect_of: Callable[[State], Rect], what: str) -> None:
+        """Scroll the Network pane with the mouse wheel until ``rect_of(state)`` is inside it."""
+        for _ in range(30):
+            s = self.state()
+            r, pane = rect_of(s), s["network_pane"]
+            if r[2] > 0 and pane[1] <= r[1] and r[1] + r[3] <= pane[1] + pane[3]:
+                return
+            self.at(pane[0] + pane[2] / 2, pane[1] + pane[3] / 2)
+            xdo("click", "5" if r[2] == 0 or r[1] > pane[1] else "4")  # wheel down / up (scrolled out: below)
+            time.sleep(0.3)
+        raise SystemExit(f"{what} never scrolled into the Network pane")
 
     def type_into(self, field: str, text: str, leave: Callable[[], Any] | None = None,
                   kept: Callable[[Any], bool] | None = None) -> None:
         """Type ``text`` into a Network-pane field (``block.param``) and leave it (default Tab)."""
         bid, name = field.split(".", 1)
         self.open_row(bid, field)
+        self.scroll_into_view(lambda s: s["fields"][field], field)
         check = kept or (lambda v: str(v) == text)
         for _ in range(4):
             self.click(self.state()["fields"][field], done=lambda s: s["typing"], what=f"{field} focused")

@@ -1,7 +1,11 @@
 """Scenario B (DANN, the paper's use case) by real input (xdotool under Xvfb) from a bare
-``dpg-blocks``: two Inputs given their data with Add Data…, three convolutions merged into a
-SuperBlock, … (see SCRIPT). Aimed and checked through the editor's state dump
-(tests/real_input.py), every wait a poll with a generous deadline."""
+``dpg-blocks``, its first part: three convolutions added from the Blocks menu, wired, box-selected
+and merged into a SuperBlock *before* anything feeds it; two Inputs given the digits and the
+shifted digits CSV with the right-click menu's Add Data… (the path typed, Enter); their reshape
+typed in the Network pane (scrolled and folded as a user does); a Concat along the batch; all
+wired and validated. Aimed and checked through the editor's state dump (tests/real_input.py),
+every wait a poll with a generous deadline. (The heads, the typed gradient reversal, training
+and the CLI comparison are still to come.)"""
 
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ def add_data(bid, file):
     ed.menu_entry(bid, "Add Data…", done=lambda s: s["data_dialog"])
     path = f"{data_dir}/{file}"
     for _ in range(3):
+        ed.poll(lambda s: s["data_field"][2] > 0, 10, "the path field drawn")
         if not ed.state()["data_field_active"]:  # the dialog gives its path field the keyboard, or a click does
             ed.click(ed.state()["data_field"], done=lambda s: s["data_field_active"], what="the path field focused")
         ed.key("ctrl+a")
@@ -72,6 +77,7 @@ tgt = ed.add("builtin.Input")
 add_data(tgt, "digits_shifted.csv")
 for bid in (src, tgt):
     ed.type_into(f"{bid}.reshape", "1, 8, 8", kept=lambda v: v == [1, 8, 8])
+    ed.fold_row(bid, f"{bid}.reshape")
 concat = ed.add("builtin.Concat")
 ed.type_into(f"{concat}.dim", "0")
 ed.drag(src, "x", concat, "x1")
@@ -84,9 +90,13 @@ ed.close()
 '''
 
 
-def test_scenario_b_by_real_input_from_a_bare_editor(tmp_path):
+def test_scenario_b_start_by_real_input_from_a_bare_editor(tmp_path):
     out = run_script(SCRIPT, tmp_path, str(DATA), timeout=300)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     s = json.loads(out.stdout.strip().splitlines()[-1])
-    top = {b["name"]: b for b in s["blocks"]}
-    assert len(top) == 4, sorted(top)
+    types = sorted(b["type"] for b in s["blocks"])
+    assert types == ["builtin.Concat", "builtin.Input", "builtin.Input", "core.SuperBlock"], types
+    paths = sorted(str(b["params"]["path"]) for b in s["blocks"] if b["type"] == "builtin.Input")
+    assert [p.rsplit("/", 1)[-1] for p in paths] == ["digits.csv", "digits_shifted.csv"], paths
+    assert all(b["params"]["reshape"] == [1, 8, 8] for b in s["blocks"] if b["type"] == "builtin.Input")
+    assert len(s["links"]) == 3 and set(s["records"].values()) == {"ok"}, s["records"]

@@ -22,6 +22,8 @@ WINDOW_PAD, ITEM_SPACING = 8, 4  # ImGui's default window padding and item spaci
 def _rect(item: int | str) -> list[int]:
     """[x, y, w, h] as drawn in the last frame (zero-sized when not shown)."""
     st = dpg.get_item_state(item) if dpg.does_item_exist(item) else {}
+    if st.get("visible") is False:  # folded away or scrolled out: its rectangle is of when it last was drawn
+        return [0, 0, 0, 0]
     (x, y), (w, h) = st.get("rect_min", (0, 0)), st.get("rect_size", (0, 0))
     return [int(x), int(y), int(w), int(h)]
 
@@ -70,6 +72,7 @@ class StateDump:
             "pins": {bid: {f"{d}:{p}": _rect(text) for (d, p), text in view.labels.items()}
                      for bid, view in ed.canvas.nodes.items()},
             "tree": {bid: _rect(node) for bid, node in ed.tree.labels.items()},  # Network rows
+            "network_pane": _rect(ed.tree.body),
             "fields": {f"{bid}.{name}": _rect(item) for (bid, name), item in ed.tree.widgets.items()},
             "buttons": {t: _rect(item) for t, item in ed.blocks_menu.add_buttons.items()},
             "search": _rect(ed.blocks_menu.search),
