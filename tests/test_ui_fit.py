@@ -89,9 +89,8 @@ SELECT_ALL_SCRIPT = r'''
 import json, subprocess, sys, time
 import numpy as np
 project, boxes, empty = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
+from real_input import find_window, xdo
 editor = subprocess.Popen([sys.executable, "-m", "dpg_blocks", project])
-def xdo(*args):
-    return subprocess.run(["xdotool", *args], capture_output=True, text=True).stdout.strip()
 def blue_outlines():
     """Per node, the share of its outline pixels in Ctrl+A's white (SELECTED in ui/theme.py)."""
     raw = subprocess.run(["import", "-window", wid, "-depth", "8", "rgb:-"], capture_output=True).stdout
@@ -106,11 +105,8 @@ def blue_outlines():
         lit = (edge[:, 0] > 220) & (edge[:, 1] > 220) & (edge[:, 2] > 225)
         out[n["name"]] = float(lit.mean())
     return out
+wid = find_window()
 end = time.monotonic() + 60
-wid = ""
-while not wid and time.monotonic() < end:
-    time.sleep(0.5)
-    wid = xdo("search", "--name", "dpg-blocks").split("\n")[0]
 before = {}
 while time.monotonic() < end and len(before) < len(boxes):  # wait until the nodes are drawn
     time.sleep(1.0)
@@ -146,7 +142,8 @@ def test_ctrl_a_outlines_every_block_in_the_selection_colour_until_a_click_on_em
     info = drawn(project, tmp_path)
     boxes, canvas = list(info["nodes"].values()), info["widgets"]["canvas"]
     empty = empty_spot(canvas, boxes)
-    env = {**os.environ, "DPG_BLOCKS_USER_DIR": str(tmp_path / "user")}
+    env = {**os.environ, "DPG_BLOCKS_USER_DIR": str(tmp_path / "user"),
+           "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")])}
     cmd = ["xvfb-run", "-a", "-s", f"-screen 0 {W}x{H}x24", sys.executable, "-c", SELECT_ALL_SCRIPT,
            str(project), json.dumps(boxes), json.dumps(empty)]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=150, cwd=tmp_path, env=env)
