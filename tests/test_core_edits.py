@@ -280,6 +280,22 @@ def test_merge_gives_each_outside_source_its_own_boundary_input(fan: History, ex
     assert [p.name for p in fan.project.block("sb2").inputs] == ["x"]  # one source, read twice
 
 
+def test_merge_before_wiring_keeps_the_open_input_and_output_on_the_boundary(make_block, exact_undo) -> None:
+    # Three layers merged before the first is fed or the last read: the SuperBlock keeps
+    # that input and that output, so it can be wired afterwards.
+    p = Project("unwired")
+    for i, name in enumerate(["c1", "c2", "c3"]):
+        p.graph.insert_block(make_block(name, pos=(100.0 * i, 0.0)))
+    p.graph.insert_link(L("c1.y", "c2.x"))
+    p.graph.insert_link(L("c2.y", "c3.x"))
+    h = History(p)
+    with exact_undo(h):
+        h.do(Merge(["c1", "c2", "c3"], "sb", "Feature Extractor"))
+    sb = p.block("sb")
+    assert [q.name for q in sb.inputs] == ["x"] and [q.name for q in sb.outputs] == ["y"]
+    assert links(sb.graph) == ["c1.y -> c2.x", "c2.y -> c3.x", "sb.x -> c1.x", "c3.y -> sb.y"]
+
+
 def test_merge_names_clashing_boundary_ports_apart(fan: History) -> None:
     fan.do(Merge(["p", "q"], "sb", "Pair"))
     sb = fan.project.block("sb")

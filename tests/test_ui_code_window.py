@@ -324,3 +324,19 @@ def test_the_rendered_window_shows_line_3_of_a_broken_forward_in_red(tmp_path):
     assert abs(mark["y"] - (buffer["y"] + 3 + 2 * mark["h"])) <= 1, (mark, buffer)
     line3 = img[mark["y"]:mark["y"] + mark["h"], buffer["x"]:buffer["x"] + 200].astype(int)
     assert (line3.min(axis=2) > 180).sum() > 20  # "return y +" is drawn on those rows
+
+
+def test_the_context_menus_add_data_and_edit_code_act_on_the_block_right_clicked(editor, monkeypatch):
+    # Several blocks selected (a SuperBlock just merged and an Input added beside it): the menu
+    # opened on one of them used to act on the selection's last block instead.
+    bid = add_custom(editor)
+    inp = editor.state.add_block("builtin.Input")
+    other = editor.state.add_block("builtin.Linear")
+    for target, item in ((inp, editor.data_item), (bid, editor.code_item)):
+        editor.state.select([target, other])
+        monkeypatch.setattr(editor.canvas, "hovered_block", lambda target=target: target)
+        editor._on_right_click()
+        assert editor.state.selected == [target, other]  # a right-click inside the selection keeps it
+        click(item)
+    assert editor.data.block_id == inp and dpg.is_item_shown(editor.data.window)
+    assert editor.code_window.shown and editor.code_window.block_id == bid

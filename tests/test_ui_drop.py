@@ -78,7 +78,7 @@ cx, cy = canvas["x"] + canvas["w"] // 2, canvas["y"] + canvas["h"] // 2
 
 # a project: it opens (nothing unsaved, so no prompt)
 drop([work / "digits.dpgb"], cx, cy)
-s = poll(lambda s: s["project_path"].endswith("digits.dpgb") and s["blocks"], "the dropped project to open")
+s = poll(lambda s: s["path"].endswith("digits.dpgb") and s["blocks"], "the dropped project to open")
 data = next(b["id"] for b in s["blocks"] if b["type"] == "builtin.Input")
 s = poll(lambda s: s["nodes"].get(data, {}).get("w", 0) > 0, "the Input's node to be drawn")
 n = s["nodes"][data]

@@ -88,10 +88,9 @@ def test_positions_scale_with_the_font_and_drags_come_back_in_document_units():
 SELECT_ALL_SCRIPT = r'''
 import json, subprocess, sys, time
 import numpy as np
-project, boxes = sys.argv[1], json.loads(sys.argv[2])
+project, boxes, empty = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
+from real_input import find_window, xdo
 editor = subprocess.Popen([sys.executable, "-m", "dpg_blocks", project])
-def xdo(*args):
-    return subprocess.run(["xdotool", *args], capture_output=True, text=True).stdout.strip()
 def blue_outlines():
     """Per node, the share of its outline pixels in Ctrl+A's white (SELECTED in ui/theme.py)."""
     raw = subprocess.run(["import", "-window", wid, "-depth", "8", "rgb:-"], capture_output=True).stdout
@@ -106,11 +105,8 @@ def blue_outlines():
         lit = (edge[:, 0] > 220) & (edge[:, 1] > 220) & (edge[:, 2] > 225)
         out[n["name"]] = float(lit.mean())
     return out
+wid = find_window()
 end = time.monotonic() + 60
-wid = ""
-while not wid and time.monotonic() < end:
-    time.sleep(0.5)
-    wid = xdo("search", "--name", "dpg-blocks").split("\n")[0]
 before = {}
 while time.monotonic() < end and len(before) < len(boxes):  # wait until the nodes are drawn
     time.sleep(1.0)
@@ -123,23 +119,116 @@ for attempt in range(6):  # under load the first key presses can come before the
     after = blue_outlines()
     if after and min(after.values()) > 0.3:
         break
+cleared = after
+for attempt in range(6):  # a click on empty canvas: imnodes needs a hover frame before it
+    xdo("mousemove", "--window", wid, str(empty[0]), str(empty[1]))
+    time.sleep(0.5 + attempt)
+    xdo("click", "1")
+    time.sleep(1.0 + attempt)
+    cleared = blue_outlines()
+    if cleared and max(cleared.values()) < 0.02:
+        break
 editor.terminate()
 editor.wait(30)
-print(json.dumps({"before": before, "after": after}))
+print(json.dumps({"before": before, "after": after, "cleared": cleared}))
 '''
 
 
 @needs_xvfb
 @pytest.mark.skipif(shutil.which("xdotool") is None or shutil.which("import") is None,
                     reason="needs xdotool (real input) and ImageMagick's import (window pixels)")
-def test_ctrl_a_outlines_every_block_in_the_selection_colour(tmp_path):
+def test_ctrl_a_outlines_every_block_in_the_selection_colour_until_a_click_on_empty_canvas(tmp_path):
     project = EXAMPLES / "mlp_digits.dpgb"
-    boxes = [n for n in drawn(project, tmp_path)["nodes"].values()]
-    env = {**os.environ, "DPG_BLOCKS_USER_DIR": str(tmp_path / "user")}
+    info = drawn(project, tmp_path)
+    boxes, canvas = list(info["nodes"].values()), info["widgets"]["canvas"]
+    empty = empty_spot(canvas, boxes)
+    env = {**os.environ, "DPG_BLOCKS_USER_DIR": str(tmp_path / "user"),
+           "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")])}
     cmd = ["xvfb-run", "-a", "-s", f"-screen 0 {W}x{H}x24", sys.executable, "-c", SELECT_ALL_SCRIPT,
-           str(project), json.dumps(boxes)]
+           str(project), json.dumps(boxes), json.dumps(empty)]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=150, cwd=tmp_path, env=env)
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert len(result["before"]) == len(boxes) and max(result["before"].values()) < 0.02, result
     assert min(result["after"].values()) > 0.3, result
+    assert max(result["cleared"].values()) < 0.02, result  # the click away ends the selection
+
+
+def empty_spot(canvas: dict, nodes: list[dict]) -> list[int]:
+    """A point of the canvas 30 px clear of every node, left of the minimap (bottom right)."""
+    cx, cy, cw, ch = (int(canvas[k]) for k in ("x", "y", "w", "h"))
+    for y in range(cy + 20, cy + ch - 20, 10):
+        for x in range(cx + 20, cx + cw // 2, 10):
+            if all(not (n["x"] - 30 < x < n["x"] + n["w"] + 30 and n["y"] - 30 < y < n["y"] + n["h"] + 30)
+                   for n in nodes):
+                return [x, y]
+    raise AssertionError(f"no empty spot on the canvas {canvas} around {nodes}")
+
+
+def spread_copy(tmp_path: Path, factor: float, chain: int = 0) -> Path:
+    """mlp_digits (its data path made absolute) with every position multiplied by ``factor``
+    (a hand-edited or imported layout), and optionally ``chain`` more Linear blocks after FC5:
+    too many for any layout to fit the canvas."""
+    doc = json.loads((EXAMPLES / "mlp_digits.dpgb").read_text())
+    blocks = doc["graph"]["blocks"]
+    for b in blocks:
+        b["pos"] = [b["pos"][0] * factor, b["pos"][1] * factor]
+        if b["type"] == "builtin.Input":
+            b["params"]["path"] = str((EXAMPLES / b["params"]["path"]).resolve())
+    fc5 = next(b for b in blocks if b["name"] == "FC5")
+    loss_link = next(ln for ln in doc["graph"]["links"] if ln["src"][0] == fc5["id"])
+    prev = fc5
+    for i in range(chain):
+        extra = json.loads(json.dumps(fc5))
+        extra.update(id=f"extra{i}", name=f"extra {i}", pos=[400.0 * i, 3000.0])
+        extra["params"]["out_features"] = 10
+        blocks.append(extra)
+        doc["graph"]["links"].append({"src": [prev["id"], "y"], "dst": [extra["id"], "x"]})
+        prev = extra
+    loss_link["src"] = [prev["id"], "y"]
+    path = tmp_path / "spread.dpgb"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+@needs_xvfb
+def test_a_file_whose_layout_does_not_fit_is_laid_out_on_open_and_stays_clean(tmp_path):
+    project = spread_copy(tmp_path, 5.0)
+    on_disk = project.read_text()
+    info = drawn(project, tmp_path)
+    canvas, nodes = info["widgets"]["canvas"], list(info["nodes"].values())
+    assert len(nodes) == 7
+    outside = [n["name"] for n in nodes
+               if n["x"] < canvas["x"] or n["y"] < canvas["y"]
+               or n["x"] + n["w"] > canvas["x"] + canvas["w"] or n["y"] + n["h"] > canvas["y"] + canvas["h"]]
+    assert not outside, (canvas, outside)
+    assert not overlapping(nodes)
+    assert "laid out to fit the canvas" in info["status"], info["status"]
+    assert info["dirty"] is False  # a view fix, not the user's edit: no "save changes?" on quit
+    assert project.read_text() == on_disk
+
+
+@needs_xvfb
+def test_a_graph_too_big_for_any_layout_is_laid_out_and_home_says_it_does_not_fit(tmp_path):
+    project = spread_copy(tmp_path, 5.0, chain=30)
+    info = drawn(project, tmp_path)
+    status = info["status"]
+    assert "laid out to the canvas width and the graph is still" in status, status
+    assert "showing its top-left; middle-drag pans" in status, status
+    canvas, nodes = info["widgets"]["canvas"], list(info["nodes"].values())
+    assert all(n["x"] + n["w"] <= canvas["x"] + canvas["w"] for n in nodes)  # wrapped to the width
+    assert not overlapping(nodes)
+
+
+def test_the_layout_on_open_is_one_undo_step_back_to_the_files_positions(tmp_path):
+    from dpg_blocks.ui.state import EditorState
+
+    state = EditorState()
+    state.open(str(spread_copy(tmp_path, 5.0)))
+    before = {bid: b.pos for bid, b in state.graph.blocks.items()}
+    assert state.lay_out_to_fit({}, max_width=940.0)
+    assert not state.dirty and state.history.can_undo
+    assert max(b.pos[0] for b in state.graph.blocks.values()) < 940.0
+    state.undo()
+    assert {bid: b.pos for bid, b in state.graph.blocks.items()} == before
+    assert "lay out to fit the canvas" in state.status

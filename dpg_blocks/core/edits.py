@@ -533,6 +533,24 @@ class Merge(Edit):
                 sb.outputs.append(Port(pname, kind.kind if kind else "tensor"))
                 inner.append(Link(lk.src, Endpoint(self.sb_id, pname)))
             new_outer.append(Link(Endpoint(self.sb_id, out_port_of[lk.src]), lk.dst))
+        # What the selection leaves open stays reachable: a required input linked to nothing
+        # (blocks merged before they are wired) becomes a boundary input, an output read by
+        # nothing a boundary output; otherwise the SuperBlock could never be wired.
+        fed = {lk.dst for lk in inner}
+        read = {lk.src for lk in inner}
+        for bid in self.block_ids:
+            b = g.blocks[bid]
+            for port in b.inputs:
+                if not port.optional and Endpoint(bid, port.name) not in fed:
+                    pname = _unique(port.name, in_names)
+                    sb.inputs.append(Port(pname, port.kind))
+                    inner.append(Link(Endpoint(self.sb_id, pname), Endpoint(bid, port.name)))
+        for bid in self.block_ids:
+            for port in g.blocks[bid].outputs:
+                if Endpoint(bid, port.name) not in read:
+                    pname = _unique(port.name, out_names)
+                    sb.outputs.append(Port(pname, port.kind))
+                    inner.append(Link(Endpoint(bid, port.name), Endpoint(self.sb_id, pname)))
         sub.links = inner
         xs = [g.blocks[b].pos[0] for b in self.block_ids]
         ys = [g.blocks[b].pos[1] for b in self.block_ids]

@@ -118,6 +118,7 @@ class Editor:
         self.welcome = Welcome(self.state, self.canvas.view, self.controls.open_recent)  # on an empty project
         self.drops = DropActions(self)  # files dropped from the desktop, by kind (ui/drop_actions.py)
         self.drop_hook: DropHook | None = None  # installed by run_editor once the window exists
+        self.menu_block: str | None = None  # the block the right-click menu was opened on
         self._context_menu()
         self._help_window()
         self.keyboard = Keyboard(self, self._typing)
@@ -191,9 +192,14 @@ class Editor:
         with dpg.window(show=False, no_title_bar=True, no_move=True, autosize=True, popup=False,
                         no_saved_settings=True) as self.menu_window:
             dpg.add_menu_item(label="Rename…", callback=lambda: self._menu(self.rename_dialog))
-            self.data_item = dpg.add_menu_item(label="Add Data…", callback=lambda: self._menu(self.data.show))
-            self.code_item = dpg.add_menu_item(label="Edit code…", callback=lambda: self._menu(self.edit_code))
-            dpg.add_menu_item(label="Merge selected into a SuperBlock", callback=lambda: self._menu(self.merge_selected))
+            # Add Data… and Edit code… act on the block right-clicked, not on the selection's last
+            # block: with several selected, that may be another block (a SuperBlock just merged).
+            self.data_item = dpg.add_menu_item(label="Add Data…",
+                                               callback=lambda: self._menu(lambda: self.data.show(self.menu_block)))
+            self.code_item = dpg.add_menu_item(label="Edit code…",
+                                               callback=lambda: self._menu(lambda: self.code_window.open(self.menu_block or "")))
+            self.merge_item = dpg.add_menu_item(label="Merge selected into a SuperBlock",
+                                                callback=lambda: self._menu(self.merge_selected))
             self.expand_item = dpg.add_menu_item(label="Expand SuperBlock", callback=lambda: self._menu(self.expand_selected))
             self.library_item = dpg.add_menu_item(label="Save to library", callback=lambda: self._menu(self.save_to_library))
             self.open_item = dpg.add_menu_item(label="Open SuperBlock", callback=lambda: self._menu(self.open_selected))
@@ -308,8 +314,14 @@ class Editor:
 
     # -- gestures --------------------------------------------------------------------------
     def _typing(self) -> bool:
+        """Whether a text field has the keyboard: its keys are text, not shortcuts.
+
+        Not only ``get_focused_item()``: for a field in a pane (the Blocks search) it names the
+        pane's window, and Delete or Backspace typed there deleted the selected blocks."""
         item = dpg.get_focused_item()
-        return bool(item) and dpg.does_item_exist(item) and dpg.get_item_type(item) in INPUT_ITEMS and dpg.is_item_active(item)
+        if item and dpg.does_item_exist(item) and dpg.get_item_type(item) in INPUT_ITEMS and dpg.is_item_active(item):
+            return True
+        return any(dpg.get_item_type(i) in INPUT_ITEMS and dpg.get_item_state(i).get("active") for i in dpg.get_all_items())
 
     def _on_key(self, sender: Any, key: int) -> None:
         if key in (dpg.mvKey_Return, dpg.mvKey_NumPadEnter) and dpg.is_item_shown(self.goto_window):
@@ -401,6 +413,7 @@ class Editor:
             return
         if bid not in self.state.selected:
             self.state.select([bid])
+        self.menu_block = bid
         b = self.state.block(bid)
         dpg.configure_item(self.expand_item, enabled=bool(b and b.is_super))
         dpg.configure_item(self.open_item, enabled=bool(b and b.is_super))
@@ -411,6 +424,15 @@ class Editor:
     def _on_left_click(self) -> None:
         if dpg.is_item_shown(self.menu_window) and not dpg.is_item_hovered(self.menu_window):
             dpg.configure_item(self.menu_window, show=False)
+        elif self.canvas.empty_spot_hovered():
+            self.clear_selection()
+
+    def clear_selection(self) -> None:
+        """A click on empty canvas selects nothing. imnodes clears its own selection itself, but
+        not Ctrl+A's (it cannot select from code), whose outline and whose fallback for Delete
+        would otherwise outlive the click."""
+        self.canvas.keyboard_selection = set()
+        self.state.select([])
 
     def _menu(self, action: Any) -> None:
         dpg.configure_item(self.menu_window, show=False)
@@ -1038,6 +1060,7 @@ def _layout_info(editor: Editor) -> dict[str, Any]:
                             "w": int(dpg.get_item_width(code.window) or 0),
                             "h": int(dpg.get_item_height(code.window) or 0)}} if code.shown else {}
     return {"nodes": nodes, "debug": editor.debug.text(), "data": editor.data.text(), "engine": editor.state.engine_text,
+            "status": editor.state.status, "dirty": editor.state.dirty,
             "code": code_info, "welcome": editor.welcome.boxes(), "runs": editor.runs.boxes(), "evaluation": editor.results.evaluation.boxes(),
             "plots": editor.results.plot_boxes(), "widgets": {name: _rect(item) for name, item in widgets.items()},
             "training": {"state": editor.state.training.state, "live": sorted(editor.state.training.live_blocks),

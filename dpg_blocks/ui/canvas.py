@@ -109,6 +109,9 @@ class Canvas:
         self.offsets: dict[str | None, tuple[float, float]] = {}  # view offset per graph
         self.boundary_pos: dict[tuple[str, str], tuple[float, float]] = {}
         self._pending_frame: tuple[list[str] | None, bool] | None = None
+        self._fit_on_open = False  # the first framing of an opened file lays it out if it is too big
+        self._laid_out_on_open = False
+        self._settle = 0  # frames to wait before framing: nodes just moved are drawn there next frame
         self._crumb_key: tuple[Any, ...] = ()
         self._shown_scale = self.scale
         self.keyboard_selection: set[str] = set()  # what Ctrl+A selected (outlined: see below)
@@ -156,6 +159,15 @@ class Canvas:
             self._pending_frame = (block_ids, centre)
             return False
         self._pending_frame = None
+        if block_ids is None and self._fit_on_open:
+            self._fit_on_open = False
+            if self._too_big(boxes, (vw, vh)) and self.state.lay_out_to_fit(
+                    self.node_sizes(), self.visible_width() - 2 * FRAME_MARGIN):
+                # The nodes move in the next frame: frame them once they are drawn there.
+                self._laid_out_on_open = True
+                self._settle = 2
+                self._pending_frame = (None, False)
+                return False
         if block_ids is None:
             self._say_if_too_big(boxes, (vw, vh))
         dx, dy = framing_delta(boxes, (vx, vy, vw, vh), centre)
@@ -208,13 +220,31 @@ class Canvas:
         size = (max(box[2], 130.0), max(box[3], 100.0)) if box else (130.0, 100.0)
         return free_spot(size, occupied, segments, view, box)
 
-    def _say_if_too_big(self, boxes: list[Box], view: tuple[float, float]) -> None:
-        """Frame all: say when the graph is larger than the canvas (there is no zoom yet)."""
+    @staticmethod
+    def _too_big(boxes: list[Box], view: tuple[float, float]) -> tuple[float, float] | None:
+        """The graph's framed size when it is larger than the canvas, else None."""
         width = max(b[0] + b[2] for b in boxes) - min(b[0] for b in boxes) + 2 * FRAME_MARGIN
         height = max(b[1] + b[3] for b in boxes) - min(b[1] for b in boxes) + 2 * FRAME_MARGIN
-        if width > view[0] or height > view[1]:
-            self.state.say(f"the graph is {width:.0f}×{height:.0f} px, the canvas {view[0]:.0f}×{view[1]:.0f}: "
-                           "showing its top-left; Ctrl+L lays it out to the canvas width, middle-drag pans")
+        return (width, height) if width > view[0] or height > view[1] else None
+
+    def _say_if_too_big(self, boxes: list[Box], view: tuple[float, float]) -> None:
+        """Frame all: say when the graph is larger than the canvas (there is no zoom yet), and
+        that it was laid out when opening it moved it."""
+        laid_out, self._laid_out_on_open = self._laid_out_on_open, False
+        size = self._too_big(boxes, view)
+        canvas = f"the canvas {view[0]:.0f}×{view[1]:.0f}"
+        if size is None:
+            if laid_out:
+                self.state.say("laid out to fit the canvas: the file's own layout did not fit (Ctrl+Z gives it "
+                               "back; the file keeps it until you save)")
+            return
+        graph = f"{size[0]:.0f}×{size[1]:.0f} px"
+        if laid_out:
+            self.state.say(f"laid out to the canvas width and the graph is still {graph}, {canvas}: showing its "
+                           "top-left; middle-drag pans (Ctrl+Z gives the file's layout back)")
+        else:
+            self.state.say(f"the graph is {graph}, {canvas}: showing its top-left; Ctrl+L lays it out to the "
+                           "canvas width, middle-drag pans")
 
     def go_to(self, block_id: str) -> bool:
         """Open the graph holding ``block_id``, select it and centre it in the view."""
@@ -256,7 +286,9 @@ class Canvas:
         if abs(self.scale - self._shown_scale) > 1e-6:  # View › Font size: the gaps grow too
             self._shown_scale = self.scale
             self.sync()
-        if self._pending_frame is not None:
+        if self._settle > 0:
+            self._settle -= 1
+        elif self._pending_frame is not None:
             self.frame(*self._pending_frame)
 
     # -- breadcrumbs ---------------------------------------------------------------------------
@@ -317,6 +349,7 @@ class Canvas:
             self.boundary_pos.clear()
             self.shown_project = self.state.project
             self._pending_frame = (None, False)
+            self._fit_on_open, self.state.fit_on_open = self.state.fit_on_open, False
         if self.shown_scope != self.state.scope:
             self._clear()
             self.shown_scope = list(self.state.scope)
@@ -582,6 +615,21 @@ class Canvas:
             if key not in (BOUNDARY_IN, BOUNDARY_OUT) and dpg.get_item_state(view.node).get("hovered"):
                 return key
         return None
+
+    def empty_spot_hovered(self) -> bool:
+        """Whether the mouse is over the canvas but over no block (a click there deselects).
+
+        The node editor reports itself hovered under a window drawn over it too (the right-click
+        menu, a dialog, the code window): those windows must not be hovered either."""
+        if not dpg.get_item_state(self.editor).get("hovered"):
+            return False
+        if any(dpg.get_item_state(view.node).get("hovered") for view in self.nodes.values()):
+            return False
+        own = self.editor
+        while dpg.get_item_parent(own) is not None:
+            own = dpg.get_item_parent(own)
+        return not any(w != own and dpg.is_item_shown(w) and dpg.get_item_state(w).get("hovered")
+                       for w in dpg.get_windows())
 
     def mouse_doc_pos(self) -> tuple[float, float] | None:
         """The mouse position in document coordinates, when it is over the canvas."""

@@ -182,6 +182,7 @@ class EditorState:
             self.stop_requested = True  # the editor stops the old project's run (app.py)
         self.training = TrainingRun()  # the plots and the status belong to the project they trained
         self.recovered = False  # loaded from a recovery file: unsaved until the next save
+        self.fit_on_open = False  # set by open(): the canvas lays an oversized file out once drawn
         self.trust_checked = False  # whether this project's code was checked against the trust records
         self.code_declined = False  # it holds code this user has not trusted (yet)
         self.pack_warnings: list[str] = []  # installed pack versions that differ from the saved ones
@@ -315,6 +316,7 @@ class EditorState:
         """Load ``path``; :class:`ProjectFileError` leaves the open project as it was."""
         project = load_project(path)
         self._set_project(project, path)
+        self.fit_on_open = True  # the canvas lays it out once drawn if it does not fit
         self.say("; ".join([f"opened {path}", *self.clash_notes()]))
         self.check_pack_versions()
         self.emit("document")
@@ -615,7 +617,7 @@ class EditorState:
             self.select([b for b in self.selected if b not in removed])
         return ok
 
-    def move(self, positions: dict[str, tuple[float, float]]) -> bool:
+    def move(self, positions: dict[str, tuple[float, float]], label: str | None = None) -> bool:
         """Record where blocks were dragged to (one undo step for a multi-block drag)."""
         edits: list[Edit] = []
         for bid, pos in positions.items():
@@ -624,7 +626,9 @@ class EditorState:
                 edits.append(Move(bid, pos))
         if not edits:
             return False
-        return self.do(edits[0] if len(edits) == 1 else Compound(edits, label=f"move {len(edits)} blocks"))
+        if len(edits) == 1 and label is None:
+            return self.do(edits[0])
+        return self.do(Compound(edits, label=label or f"move {len(edits)} blocks"))
 
     def copy(self, block_ids: list[str]) -> str:
         """Clipboard text for ``block_ids`` of the graph on the canvas ("" when nothing)."""
@@ -683,6 +687,24 @@ class EditorState:
         moved = self.move(positions)
         self.say("laid out the blocks" if moved else "the layout is already tidy")
         return moved
+
+    def lay_out_to_fit(self, sizes: dict[str, Size], max_width: float) -> bool:
+        """Auto-layout for a project opened with a layout too big for the canvas: one undoable
+        edit (Ctrl+Z gives the file's positions back) that leaves a clean project clean. It
+        only moves blocks into view, the open of the same file does it again, so it is
+        no reason to ask "save changes?" on quit; the next save writes it."""
+        was_clean = not self.history.dirty
+        try:
+            positions = auto_layout(self.graph, sizes, max_width)
+        except GraphError as e:
+            self.say(f"auto-layout: {e}")
+            return False
+        if not self.move(positions, label="lay out to fit the canvas"):
+            return False
+        if was_clean:
+            self.history.mark_saved()
+            self.emit("file")  # the title: still no "*"
+        return True
 
     def rename(self, block_id: str, name: str) -> bool:
         """Rename a block; a refused name leaves it and says why on the status line."""

@@ -16,13 +16,31 @@ from dpg_blocks.core.atomic_file import write_text_atomic
 
 DUMP_ENV = "DPG_BLOCKS_STATE_DUMP"
 INTERVAL_S = 0.5
+WINDOW_PAD, ITEM_SPACING = 8, 4  # ImGui's default window padding and item spacing (y), in pixels
 
 
 def _rect(item: int | str) -> list[int]:
     """[x, y, w, h] as drawn in the last frame (zero-sized when not shown)."""
     st = dpg.get_item_state(item) if dpg.does_item_exist(item) else {}
+    if st.get("visible") is False:  # folded away or scrolled out: its rectangle is of when it last was drawn
+        return [0, 0, 0, 0]
     (x, y), (w, h) = st.get("rect_min", (0, 0)), st.get("rect_size", (0, 0))
     return [int(x), int(y), int(w), int(h)]
+
+
+def _menu_rows(window: int | str) -> dict[str, list[int]]:
+    """The right-click menu's shown entries by label, while it is open. Menu items report no
+    rectangle, nor does the auto-sized window: a row is a line of text plus ImGui's item
+    spacing, from the window's padding down."""
+    if not dpg.is_item_shown(window):
+        return {}
+    x, y = (int(v) for v in dpg.get_item_pos(window))
+    labels = [dpg.get_item_label(i) or "" for i in dpg.get_item_children(window, 1) or []
+              if dpg.is_item_shown(i)]
+    size = dpg.get_text_size("Ag") or (0, 0)
+    row = float(size[1]) * dpg.get_global_font_scale() + ITEM_SPACING
+    return {label: [x + WINDOW_PAD, int(y + WINDOW_PAD + i * row), 120, int(row) - ITEM_SPACING]
+            for i, label in enumerate(labels)}
 
 
 class StateDump:
@@ -46,18 +64,29 @@ class StateDump:
             "validated": bool(ed.state.validation.received) and not ed.state.validation.pending,
             "blocks": [{"id": bid, "name": b.name, "type": b.type, "params": b.params, "pos": list(b.pos)}
                        for bid, b in graph.blocks.items()],
+            "selected": list(ed.state.selected),
+            "typing": ed.keyboard.typing(),  # a text field has the keyboard
             "links": [[f"{ln.src.block}.{ln.src.port}", f"{ln.dst.block}.{ln.dst.port}"] for ln in graph.links],
             "records": {bid: (ed.state.record(bid) or {}).get("status", "") for bid in graph.blocks},
             # a port's label row: its pin sits on the node's left (in) or right (out) edge
             "pins": {bid: {f"{d}:{p}": _rect(text) for (d, p), text in view.labels.items()}
                      for bid, view in ed.canvas.nodes.items()},
             "tree": {bid: _rect(node) for bid, node in ed.tree.labels.items()},  # Network rows
+            "network_pane": _rect(ed.tree.body),
             "fields": {f"{bid}.{name}": _rect(item) for (bid, name), item in ed.tree.widgets.items()},
             "buttons": {t: _rect(item) for t, item in ed.blocks_menu.add_buttons.items()},
             "search": _rect(ed.blocks_menu.search),
             "status": ed.state.status,
             "install_prompt": ed.drops.boxes(),
-            "project_path": ed.state.path or "",
+            "search_active": bool(dpg.get_item_state(ed.blocks_menu.search).get("active")),
+            # the right-click menu's entries, and the dialogs a scenario types into
+            "context": _menu_rows(ed.menu_window),
+            "data_dialog": ed.data.window is not None and dpg.is_item_shown(ed.data.window),
+            "data_field": _rect(ed.data.path_input) if ed.data.window is not None else [0, 0, 0, 0],
+            "data_field_active": ed.data.window is not None and bool(dpg.get_item_state(ed.data.path_input).get("active")),
+            "data_error": ed.data.error,
+            "path": ed.state.path or "",
+            "epochs": ed.state.training.epochs,
             **self.layout_info(ed),
         }
         write_text_atomic(self.path, json.dumps(doc, default=str))
