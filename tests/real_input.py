@@ -99,7 +99,14 @@ class Driver:
         xdo("key", "--window", self.wid, *keys)
 
     def type(self, text: str) -> None:
-        xdo("type", "--delay", "40", text)
+        """Type ``text``; each newline is a Return key press, as a person's Enter. (xdotool
+        types "\n" as the Linefeed keysym, which GLFW does not map: a multiline field got no
+        new line, while a real Enter gives one.)"""
+        for i, line in enumerate(text.split("\n")):
+            if i:
+                self.key("Return")
+            if line:
+                xdo("type", "--delay", "40", line)
 
     def click(self, rect: Rect, done: Callable[[State], Any] | None = None, tries: int = 4,
               button: str = "1", what: str = "") -> State:
