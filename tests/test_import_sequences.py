@@ -278,3 +278,26 @@ def test_a_learned_table_read_directly_becomes_a_learned_tensor_with_its_values(
     types = {b.type.removeprefix("builtin.") for b in imported.project.graph.walk()}
     assert "LearnedTensor" in types and "Custom" not in types
     assert max_difference(module, (5, 6), tmp_path) <= 1e-6
+
+
+def test_the_imported_gpt_exports_to_onnx_with_token_ids_and_equal_outputs(tmp_path):
+    from dpg_blocks.engine.export_onnx import export_onnx, missing_onnx_packages
+    from dpg_blocks.engine.import_fx import write_weights
+
+    if missing_onnx_packages():
+        pytest.skip("ONNX export is the optional extra dpg-blocks[onnx] (scripts/setup.sh installs it)")
+    ort = pytest.importorskip("onnxruntime")
+
+    torch.manual_seed(0)
+    module = TinyGPT()
+    imported = import_module(module, [(8,)], registry(), input_dtypes=["int64"])
+    write_weights(imported, module, registry(), tmp_path, tmp_path / "w.pt")
+    path, _ = export_onnx(imported.project, registry(), tmp_path, tmp_path / "gpt.onnx", weights=tmp_path / "w.pt",
+                          trusted=True)
+    session = ort.InferenceSession(str(path))
+    (inp,) = session.get_inputs()
+    assert inp.type == "tensor(int64)"
+    ids = torch.randint(0, 40, (3, 8))
+    (out,) = session.run(None, {inp.name: ids.numpy()})
+    with torch.no_grad():
+        assert float(abs(out - module.eval()(ids).numpy()).max()) <= 1e-5
