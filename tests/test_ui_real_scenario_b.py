@@ -3,9 +3,11 @@
 and merged into a SuperBlock *before* anything feeds it; two Inputs given the digits and the
 shifted digits CSV with the right-click menu's Add Data… (the path typed, Enter); their reshape
 typed in the Network pane (scrolled and folded as a user does); a Concat along the batch; all
-wired and validated. Aimed and checked through the editor's state dump (tests/real_input.py),
-every wait a poll with a generous deadline. (The heads, the typed gradient reversal, training
-and the CLI comparison are still to come.)"""
+wired and validated; then a Copy of the features and a Custom block whose backward is typed in
+its code window (double-click, Return for each new line, Ctrl+Enter) as the negated gradient,
+with its gradient scale set to 1 so validation checks it is the reversal. Aimed and checked
+through the editor's state dump (tests/real_input.py), every wait a poll with a generous
+deadline. (The heads, both losses, training and the CLI comparison are still to come.)"""
 
 from __future__ import annotations
 
@@ -85,6 +87,32 @@ ed.drag(tgt, "x", concat, "x2")
 fe_in = next(k for k in ed.state()["pins"][fe] if k.startswith("in:"))[3:]
 ed.drag(concat, "y", fe, fe_in)
 ed.poll(lambda s: s["validated"] and s["records"].get(fe) == "ok", 60, "the feature extractor validated")
+
+step("Copy, and a Custom block whose backward is typed in its code window: gradient reversal")
+fe_out = next(k for k in ed.state()["pins"][fe] if k.startswith("out:"))[4:]
+copy = ed.add("builtin.Copy")
+ed.drag(fe, fe_out, copy, "x")
+grl = ed.add("builtin.Custom")
+ed.drag(copy, "y2", grl, "x")
+for _ in range(4):  # a double-click on the node opens its code window
+    ed.at(*middle(ed.title(grl)))
+    time.sleep(0.3)
+    xdo("click", "--repeat", "2", "--delay", "80", "1")
+    try:
+        ed.poll(lambda s: s["code"].get("shown") and s["code"]["backward"]["w"] > 0, 6, "the code window")
+        break
+    except SystemExit:
+        continue
+back = ed.state()["code"]["backward"]
+ed.click([back["x"] + 40, back["y"] + 4, 40, 12], done=lambda s: s["typing"], what="the backward buffer focused")
+ed.type("def backward(ctx, grad_y):\n    return -grad_y\n")
+ed.key("ctrl+Return")
+ed.poll(lambda s: "return -grad_y" in ed.block(grl)["params"]["code"], 20, "the typed backward applied")
+# a backward that reverses the gradient on purpose says by how much: validation then checks it is
+# -1 x the true gradient (with 0, it must be the true gradient, and the Debug pane says it is not)
+ed.key("Escape")  # the code window closes
+ed.type_into(f"{grl}.gradient_scale", "1", kept=lambda v: v == 1.0)
+ed.poll(lambda s: s["validated"] and s["records"].get(grl) in ("ok", "idle", "error"), 90, "the gradient reversal validated")
 print(json.dumps(ed.state()))
 ed.close()
 '''
@@ -95,8 +123,13 @@ def test_scenario_b_start_by_real_input_from_a_bare_editor(tmp_path):
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     s = json.loads(out.stdout.strip().splitlines()[-1])
     types = sorted(b["type"] for b in s["blocks"])
-    assert types == ["builtin.Concat", "builtin.Input", "builtin.Input", "core.SuperBlock"], types
+    assert types == ["builtin.Concat", "builtin.Copy", "builtin.Custom", "builtin.Input", "builtin.Input",
+                     "core.SuperBlock"], types
+    code = next(b["params"]["code"] for b in s["blocks"] if b["type"] == "builtin.Custom")
+    assert "def backward(ctx, grad_y):\n    return -grad_y" in code, code
     paths = sorted(str(b["params"]["path"]) for b in s["blocks"] if b["type"] == "builtin.Input")
     assert [p.rsplit("/", 1)[-1] for p in paths] == ["digits.csv", "digits_shifted.csv"], paths
     assert all(b["params"]["reshape"] == [1, 8, 8] for b in s["blocks"] if b["type"] == "builtin.Input")
-    assert len(s["links"]) == 3 and set(s["records"].values()) == {"ok"}, s["records"]
+    grl = next(b["id"] for b in s["blocks"] if b["type"] == "builtin.Custom")
+    assert len(s["links"]) == 5 and s["records"][grl] != "error", (s["records"], s["debug"])
+    assert s["records"][next(b["id"] for b in s["blocks"] if b["type"] == "core.SuperBlock")] == "ok"
