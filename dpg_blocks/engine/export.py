@@ -35,7 +35,7 @@ from dpg_blocks.builtin import sequence_modules
 from dpg_blocks.core.atomic_file import write_text_atomic
 from dpg_blocks.core.project import Project
 
-from . import datasets, evaluation, export_runtime, progress, training, usercode
+from . import datasets, evaluation, export_runtime, progress, ties, training, usercode
 from .codegen import MethodCodeGen
 from .compiler import CompileResult, compile_project
 from .registry import Registry
@@ -116,7 +116,7 @@ class _Exporter:
         self.copy_modules = [export_runtime, datasets, usercode]  # where generated code's names live
         # class and function names made from user names must not hide what the script uses
         self.taken = {"load_data", "make_orders", "main", "DATA_DIR", *RESERVED, *IMPORTS}
-        for module in (export_runtime, datasets, training, usercode, progress, evaluation, builtin_modules,
+        for module in (export_runtime, datasets, training, usercode, progress, evaluation, ties, builtin_modules,
                        sequence_modules):
             self.taken |= self.copier.defined(module)  # a SuperBlock named "Concat" must not hide a layer
         by_module = {id(mod): name for name, mod in self.model.named_modules() if name}
@@ -358,9 +358,7 @@ class _Exporter:
         if not in_order:
             lines += ["    torch.manual_seed(args.seed)  # SuperBlocks group layers built in between others:",
                       "    model.draw_initial_weights()  # draw again, in dpg-blocks' order"]
-        from .ties import expand
-
-        for t in expand(self.project.ties, self.model.block_modules):  # tied once every layer drew its own
+        for t in ties.expand(self.project.ties, self.model.block_modules):  # tied once every layer drew its own
             if t.block in self.paths and t.source in self.paths:
                 lines.append(f"    tie(model, {lit(self.paths[t.block] + '.' + t.param)}, "
                              f"{lit(self.paths[t.source] + '.' + t.source_param)})")
@@ -431,11 +429,11 @@ loop. A checkpoint of ``dpg-blocks train --checkpoint-dir`` loads into the model
         self.copier.add(training, "seed_everything")
         # the built-in pack's layers (a plugin's copied layer class sits with them)
         internal = {datasets.__name__, training.__name__, export_runtime.__name__, usercode.__name__, progress.__name__,
-                    evaluation.__name__}
+                    evaluation.__name__, ties.__name__}
         layers = self.copier.texts(self.copier.copied_from() - internal)
         code_support = self.copier.texts({usercode.__name__})
         rest = self.copier.texts({datasets.__name__, training.__name__, export_runtime.__name__, progress.__name__,
-                                  evaluation.__name__})
+                                  evaluation.__name__, ties.__name__})
         sections = [
             ("the layers of dpg-blocks' blocks that plain torch lacks (copied from dpg-blocks)", layers),
             ("Custom blocks: the code as written in the project, run as dpg-blocks runs it",

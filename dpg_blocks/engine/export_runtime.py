@@ -28,6 +28,7 @@ from torch import nn
 from .datasets import DataSource
 from .evaluation import Misclassified, Regression, class_names, class_report
 from .progress import TrainingClock, attach_clock
+from .ties import tie_parameter
 from .training import _confuse, _Score, _score
 
 
@@ -254,8 +255,7 @@ def parse_args(argv: list[str] | None, *, epochs: int, seed: int, device: str, d
 
 def tie(model: nn.Module, name: str, source: str) -> None:
     """Shared weights: the parameter ``name`` of ``model`` becomes the parameter ``source``."""
-    owner, _, leaf = name.rpartition(".")
-    setattr(model.get_submodule(owner) if owner else model, leaf, model.get_parameter(source))
+    tie_parameter(model, name, model.get_parameter(source))
 
 
 def load_weights(model: nn.Module, path: Path) -> None:
