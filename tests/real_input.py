@@ -167,6 +167,16 @@ class Driver:
             return rect is not None and last[-3:] == [rect] * 3
         return self.poll(still, 15, f"{bid} drawn in place")
 
+    def sweep(self, start: tuple[float, float], end: tuple[float, float],
+              steps: tuple[float, ...] = (0.3, 0.7, 1.0)) -> None:
+        """Press the left button at ``start``, move through ``steps`` of the way, release at ``end``."""
+        (x0, y0), (x1, y1) = start, end
+        self.at(x0, y0)
+        xdo("mousedown", "1")
+        for f in steps:
+            self.at(x0 + f * (x1 - x0), y0 + f * (y1 - y0))
+        xdo("mouseup", "1")
+
     def drag(self, src: str, sport: str, dst: str, dport: str) -> State:
         """Wire ``src.sport -> dst.dport`` by dragging from the output pin to the input pin."""
         for _ in range(4):
@@ -176,11 +186,7 @@ class Driver:
             x0, y0 = na["x"] + na["w"], a[1] + a[3] / 2  # the pins: on the nodes' edges, level with the labels
             x1, y1 = nb["x"], b[1] + b[3] / 2
             n = len(s["links"])
-            self.at(x0, y0)
-            xdo("mousedown", "1")
-            for f in (0.3, 0.7, 1.0):
-                self.at(x0 + f * (x1 - x0), y0 + f * (y1 - y0))
-            xdo("mouseup", "1")
+            self.sweep((x0, y0), (x1, y1))
             try:
                 return self.poll(lambda s, n=n: len(s["links"]) == n + 1, 5, "the link")
             except SystemExit:

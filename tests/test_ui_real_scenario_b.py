@@ -58,11 +58,7 @@ def box_select(ids):
     x1 = max(n["x"] + n["w"] for n in ns) + 20
     y0 = min(n["y"] for n in ns) - 12
     for _ in range(4):
-        ed.at(x0, y1)
-        xdo("mousedown", "1")
-        for f in (0.3, 0.6, 1.0):
-            ed.at(x0 + f * (x1 - x0), y1 + f * (y0 - y1))
-        xdo("mouseup", "1")
+        ed.sweep((x0, y1), (x1, y0), (0.3, 0.6, 1.0))
         try:
             return ed.poll(lambda s: sorted(s["selected"]) == sorted(ids), 5, "the box selection")
         except SystemExit:

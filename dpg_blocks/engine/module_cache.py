@@ -23,7 +23,7 @@ def layer_key(node_id: str, type_id: str, version: int, params: dict[str, Any],
               inputs: list[tuple[str, Any, Any, bool]], project_dir: str, trusted: bool) -> Hashable | None:
     """What a layer was built from; None when the params cannot be compared (not JSON)."""
     try:
-        text = json.dumps(params, sort_keys=True, default=None)
+        text = json.dumps(params, sort_keys=True)
     except (TypeError, ValueError):
         return None
     return (node_id, type_id, version, text, tuple(inputs), project_dir, trusted)
