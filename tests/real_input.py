@@ -52,6 +52,17 @@ def run_script(body: str, tmp_path: Path, *args: str, timeout: float = 240.0) ->
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=tmp_path, env=env)
 
 
+def _touch(a: tuple[float, ...] | list[float], b: tuple[float, ...]) -> bool:
+    """Whether two (x0, y0, x1, y1) boxes overlap."""
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _params(s: State, bid: str) -> dict[str, Any]:
+    """A block's params, at the top of the graph or inside a SuperBlock."""
+    top = next((b for b in s["blocks"] if b["id"] == bid), None)
+    return (top or s["inner"][bid])["params"]
+
+
 def middle(rect: Rect) -> tuple[float, float]:
     return rect[0] + rect[2] / 2, rect[1] + rect[3] / 2
 
@@ -158,13 +169,13 @@ class Driver:
     def settled(self, bid: str) -> State:
         """The dump once ``bid``'s node is drawn at the same place twice running (a new node is
         drawn a frame after it is added, and the first one of a graph is framed after that)."""
-        last: list[Any] = []
+        last: dict[float, Any] = {}  # by dump: the dump is rewritten slower than it is polled
 
         def still(s: State) -> bool:
             n = s["nodes"].get(bid)
-            rect = [n["x"], n["y"], n["w"], n["h"]] if n and n["w"] > 0 else None
-            last.append(rect)
-            return rect is not None and last[-3:] == [rect] * 3
+            last[s.get("time", 0.0)] = [n["x"], n["y"], n["w"], n["h"]] if n and n["w"] > 0 else None
+            rects = [last[t] for t in sorted(last)[-3:]]
+            return len(rects) == 3 and rects[0] is not None and rects == [rects[0]] * 3
         return self.poll(still, 15, f"{bid} drawn in place")
 
     def sweep(self, start: tuple[float, float], end: tuple[float, float],
@@ -176,6 +187,42 @@ class Driver:
         for f in steps:
             self.at(x0 + f * (x1 - x0), y0 + f * (y1 - y0))
         xdo("mouseup", "1")
+
+    def box_select(self, ids: list[str]) -> State:
+        """Select exactly ``ids`` by sweeping a box over them, as a person would: imnodes selects
+        every node the box touches, so the box keeps off the others, and the press starts on
+        empty canvas (a press on a node drags it, one on the pane splitter resizes the panes)."""
+        for _ in range(4):
+            s = self.state()
+            c = s["widgets"]["canvas"]
+            rect = {k: (n["x"], n["y"], n["x"] + n["w"], n["y"] + n["h"]) for k, n in s["nodes"].items()}
+            mine = [rect[b] for b in ids]
+            box = [max(min(r[0] for r in mine) - 20, c["x"] + 4), max(min(r[1] for r in mine) - 12, c["y"] + 4),
+                   min(max(r[2] for r in mine) + 20, c["x"] + c["w"] - 4),
+                   min(max(r[3] for r in mine) + 12, c["y"] + c["h"] - 4)]
+            for k, o in rect.items():
+                if k in ids or not _touch(box, o):
+                    continue
+                # move one side of the box off ``o``, if every target still touches the box then
+                lo = [min(r[0] for r in mine), min(r[1] for r in mine)]  # the targets' far edges
+                hi = [max(r[2] for r in mine), max(r[3] for r in mine)]
+                for side, edge in ((2, o[0] - 3), (0, o[2] + 3), (3, o[1] - 3), (1, o[3] + 3)):
+                    keeps_all = all(r[side - 2] < edge for r in mine) if side >= 2 else all(r[side + 2] > edge for r in mine)
+                    if keeps_all and ((side >= 2 and lo[side - 2] < edge < box[side]) or
+                                      (side < 2 and box[side] < edge < hi[side])):
+                        box[side] = edge
+                        break
+            corners = [(box[0], box[3], box[2], box[1]), (box[2], box[3], box[0], box[1]),
+                       (box[0], box[1], box[2], box[3]), (box[2], box[1], box[0], box[3])]
+            start = next((cn for cn in corners
+                          if not any(r[0] <= cn[0] <= r[2] and r[1] <= cn[1] <= r[3] for r in rect.values())),
+                         corners[0])
+            self.sweep(start[:2], start[2:], (0.3, 0.6, 1.0))
+            try:
+                return self.poll(lambda s: sorted(s["selected"]) == sorted(ids), 5, "the box selection")
+            except SystemExit:
+                continue
+        raise SystemExit(f"box select of {ids} failed; selected {self.state().get('selected')}")
 
     def drag(self, src: str, sport: str, dst: str, dport: str) -> State:
         """Wire ``src.sport -> dst.dport`` by dragging from the output pin to the input pin."""
@@ -198,8 +245,8 @@ class Driver:
         if self.state()["fields"].get(field, [0, 0, 0, 0])[2] == 0:
             self.scroll_into_view(lambda s: s["tree"][bid], f"{bid}'s row")
             row = self.state()["tree"][bid]
-            self.click([row[0], row[1], 30, row[3]], done=lambda s: s["fields"].get(field, [0, 0, 0, 0])[2] > 0,
-                       what=f"{field} shown")
+            # open, not necessarily shown: a row at the pane's bottom unfolds below its edge
+            self.click([row[0], row[1], 30, row[3]], done=lambda s: s["tree_open"].get(bid), what=f"{bid}'s row opened")
             time.sleep(0.6)
 
     def fold_row(self, bid: str, field: str) -> None:
@@ -210,14 +257,16 @@ class Driver:
 
     def scroll_into_view(self, rect_of: Callable[[State], Rect], what: str) -> None:
         """Scroll the Network pane with the mouse wheel until ``rect_of(state)`` is inside it."""
+        scrolled = 0.0
         for _ in range(30):
-            s = self.state()
+            # a dump written after the last wheel click, else the rectangle is where it was
+            s = self.poll(lambda s, since=scrolled: s.get("time", 0) > since + 0.1, 10, "a fresh dump")
             r, pane = rect_of(s), s["network_pane"]
             if r[2] > 0 and pane[1] <= r[1] and r[1] + r[3] <= pane[1] + pane[3]:
                 return
             self.at(pane[0] + pane[2] / 2, pane[1] + pane[3] / 2)
             xdo("click", "5" if r[2] == 0 or r[1] > pane[1] else "4")  # wheel down / up (scrolled out: below)
-            time.sleep(0.3)
+            scrolled = time.time()
         raise SystemExit(f"{what} never scrolled into the Network pane")
 
     def type_into(self, field: str, text: str, leave: Callable[[], Any] | None = None,
@@ -233,12 +282,16 @@ class Driver:
             self.type(text)
             (leave or (lambda: self.key("Tab")))()
             try:
-                self.poll(lambda s: check(next(b for b in s["blocks"] if b["id"] == bid)["params"][name]), 6,
-                          f"{field} = {text!r}")
+                self.poll(lambda s: check(_params(s, bid)[name]), 6, f"{field} = {text!r}")
                 return
             except SystemExit:
                 continue
         raise SystemExit(f"{field} never took {text!r}; field at {self.state()['fields'].get(field)}")
+
+    def rect(self, widget: str) -> Rect:
+        """A named widget of the dump's ``widgets`` (tabs, Train, epochs…) as [x, y, w, h]."""
+        r = self.state()["widgets"][widget]
+        return [r["x"], r["y"], r["w"], r["h"]]
 
     def title(self, bid: str) -> Rect:
         """A node's title bar (a click there selects it, a right-click opens its menu)."""

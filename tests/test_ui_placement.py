@@ -8,7 +8,7 @@ import sys
 
 from ui_fixtures import ROOT, needs_xvfb
 
-from dpg_blocks.ui.placement import fits, free_spot
+from dpg_blocks.ui.placement import fits, free_spot, link_points
 
 VIEW = (0.0, 0.0, 900.0, 500.0)
 
@@ -27,6 +27,27 @@ def test_a_block_or_a_link_in_the_way_moves_the_spot_and_the_view_bounds_it():
     rect = (*spot, 120.0, 90.0)
     assert fits(rect, [anchor, other], [link], VIEW)
     assert not fits((300.0, 110.0, 120.0, 90.0), [anchor, other], [link], VIEW)  # on the link
+
+
+def test_a_link_running_back_left_bulges_past_its_pins_and_that_spot_is_taken():
+    # imnodes draws a link as a curve leaving the output pin rightwards and entering the input
+    # pin from the left: one that runs back left loops out past both pins.
+    link = (1100.0, 100.0, 300.0, 400.0)  # output pin -> input pin
+    xs = [px for px, _ in link_points(link)]
+    assert min(xs) < 300.0 - 20 and max(xs) > 1100.0 + 20
+    in_the_loop = (170.0, 400.0, 120.0, 90.0)  # below-left of the input pin, off the straight line
+    assert not fits(in_the_loop, [], [link], (0.0, 0.0, 1400.0, 700.0))
+    assert fits((170.0, 520.0, 120.0, 90.0), [], [link], (0.0, 0.0, 1400.0, 700.0))
+
+
+def test_a_block_is_not_placed_with_its_pins_beside_another_blocks_pins():
+    # Scenario B by real input: a new classifier went left of the gradient reversal, its output
+    # pin 27 px from the reversal's input pin, where Copy's link ends: it looked wired, and was not.
+    reversal = (600.0, 260.0, 130.0, 90.0)
+    view = (0.0, 0.0, 1200.0, 600.0)
+    assert not fits((600.0 - 27 - 120, 270.0, 120.0, 90.0), [reversal], [], view)
+    assert fits((600.0 - 40 - 120, 270.0, 120.0, 90.0), [reversal], [], view)
+    assert fits((600.0, 260.0 + 90 + 16, 130.0, 90.0), [reversal], [], view)  # below: nearer is fine
 
 
 def test_a_full_view_has_no_spot():

@@ -50,21 +50,7 @@ step("the feature extractor: three convolutions, box-selected and merged")
 convs = [ed.add("builtin.Conv2d", "Conv2") for _ in range(3)]
 ed.drag(convs[0], "y", convs[1], "x")
 ed.drag(convs[1], "y", convs[2], "x")
-def box_select(ids):
-    s = ed.state()
-    ns = [s["nodes"][b] for b in ids]
-    x0 = min(n["x"] for n in ns) - 20
-    y1 = max(n["y"] + n["h"] for n in ns) + 12
-    x1 = max(n["x"] + n["w"] for n in ns) + 20
-    y0 = min(n["y"] for n in ns) - 12
-    for _ in range(4):
-        ed.sweep((x0, y1), (x1, y0), (0.3, 0.6, 1.0))
-        try:
-            return ed.poll(lambda s: sorted(s["selected"]) == sorted(ids), 5, "the box selection")
-        except SystemExit:
-            continue
-    raise SystemExit(f"box select of {ids} failed")
-box_select(convs)
+ed.box_select(convs)
 s = ed.menu_entry(convs[1], "Merge selected into a SuperBlock", done=lambda s: len(s["blocks"]) == 1)
 fe = s["blocks"][0]["id"]
 

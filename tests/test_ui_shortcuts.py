@@ -40,6 +40,20 @@ def test_a_quick_ctrl_z_undoes_even_when_ctrl_is_up_before_the_callback_runs(edi
     assert st.project.graph.blocks
 
 
+def test_a_letter_typed_in_a_field_while_ctrl_is_stale_is_only_a_letter(editor):
+    # Scenario B by real input: Ctrl+A in the Blocks search, then "Cross" typed; Ctrl's release
+    # was queued behind the "s" (or lost), and the "s" saved the project.
+    saved: list[bool] = []
+    editor.shortcut_save = lambda: saved.append(True)  # type: ignore[method-assign]
+    editor.keyboard.typing = lambda: True  # the search field has the keyboard
+    press(editor, dpg.mvKey_LControl, dpg.mvKey_A)
+    press(editor, dpg.mvKey_S)  # Ctrl is up (is_key_down: there is no viewport) but not yet released
+    assert not saved
+    editor.keyboard.typing = lambda: False  # on the canvas a quick Ctrl+S still saves
+    press(editor, dpg.mvKey_S)
+    assert saved == [True]
+
+
 def test_ctrl_n_f2_ctrl_a_and_escape_do_what_help_says(editor):
     st = editor.state
     st.open(str(EXAMPLES / "mlp_digits.dpgb"))

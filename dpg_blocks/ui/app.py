@@ -224,8 +224,9 @@ class Editor:
             dpg.add_mouse_click_handler(button=dpg.mvMouseButton_Left, callback=self._on_left_click)
             dpg.add_mouse_double_click_handler(button=dpg.mvMouseButton_Left, callback=self._on_double_click)
             dpg.add_mouse_release_handler(button=dpg.mvMouseButton_Left, callback=lambda: self.canvas.record_moves())
-            dpg.add_key_press_handler(callback=self._on_key)
-            dpg.add_key_release_handler(callback=lambda s, key: self.keyboard.on_release(key))
+            self.key_press_handler = dpg.add_key_press_handler(callback=self._on_key)
+            self.key_release_handler = dpg.add_key_release_handler(
+                callback=lambda s, key: self.keyboard.on_release(key))
 
     def layout(self, width: int, height: int) -> None:
         """Follow a viewport of ``width`` × ``height`` (unless the user arranged the panes)."""
@@ -432,6 +433,7 @@ class Editor:
         not Ctrl+A's (it cannot select from code), whose outline and whose fallback for Delete
         would otherwise outlive the click."""
         self.canvas.keyboard_selection = set()
+        self.canvas.deselect_all()
         self.state.select([])
 
     def _menu(self, action: Any) -> None:

@@ -22,6 +22,7 @@ from .theme import Themes
 
 NODE_PAD = 8
 FRAME_MARGIN = 30.0
+NEW_SIZE = (130.0, 100.0)  # what a new block is assumed to take before it is drawn (document units)
 PortKey = tuple[str, str, str]  # block id, "in"/"out", port name
 # Inside a SuperBlock its boundary is drawn as two pseudo-nodes: its inputs (as outputs that
 # feed the inner blocks) on the left, its outputs (as inputs) on the right.
@@ -202,7 +203,7 @@ class Canvas:
             return None
         return rects, ((vx - origin[0] - ox) / s, (vy - origin[1] - oy) / s, vw / s, vh / s)
 
-    def free_spot(self, anchor: str | None) -> tuple[float, float] | None:
+    def free_spot(self, anchor: str | None, title: str = "") -> tuple[float, float] | None:
         """A free spot in view for a new block, next to ``anchor`` (never over a block or a
         link; the minimap's corner counts as taken); None when there is no room in view."""
         drawn = self.drawn()
@@ -210,15 +211,34 @@ class Canvas:
             return None
         rects, view = drawn
         vx, vy, vw, vh = view
-        occupied = [*rects.values(), (vx + vw - 210, vy + vh - 80, 210, 80)]  # the minimap
+        # A block drawn before its validation came back is narrow (no shapes beside its port
+        # names yet: a Fill is 39 px, then 112): each holds at least a new block's width, or
+        # the next one added at once is overlapped when the first widens.
+        occupied = [*((x, y, max(w, NEW_SIZE[0]), h) for x, y, w, h in rects.values()),
+                    (vx + vw - 210, vy + vh - 80, 210, 80)]  # the minimap
         segments: list[Segment] = []
         for link in self.links:
             a, b = rects.get(link.src.block), rects.get(link.dst.block)
-            if a is not None and b is not None:
-                segments.append((a[0] + a[2], a[1] + a[3] / 2, b[0], b[1] + b[3] / 2))
+            if a is not None and b is not None:  # from pin to pin, where imnodes draws the curve
+                segments.append((a[0] + a[2], self._pin_y(link.src.block, "out", link.src.port, a),
+                                 b[0], self._pin_y(link.dst.block, "in", link.dst.port, b)))
         box = rects.get(anchor) if anchor else None
-        size = (max(box[2], 130.0), max(box[3], 100.0)) if box else (130.0, 100.0)
+        size = (max(box[2], NEW_SIZE[0]), max(box[3], NEW_SIZE[1])) if box else NEW_SIZE
+        if title:  # a long title makes a wide node: "BCE With Logits Loss" went past the edge
+            size = (max(size[0], float((dpg.get_text_size(title) or (0, 0))[0]) / self.scale + 2 * NODE_PAD + 16), size[1])
         return free_spot(size, occupied, segments, view, box)
+
+    def _pin_y(self, bid: str, direction: str, port: str, rect: Rect) -> float:
+        """The document y of a port's pin (level with its label), the node's middle if not drawn."""
+        view = self.nodes.get(bid)
+        label = view.labels.get((direction, port)) if view is not None else None
+        if label is None or view is None:
+            return rect[1] + rect[3] / 2
+        (_, ny), (_, lh) = dpg.get_item_rect_min(view.node), dpg.get_item_rect_size(label)
+        ly = dpg.get_item_rect_min(label)[1]
+        if lh <= 0:
+            return rect[1] + rect[3] / 2
+        return rect[1] + (ly + lh / 2 - ny) / self.scale
 
     @staticmethod
     def _too_big(boxes: list[Box], view: tuple[float, float]) -> tuple[float, float] | None:
@@ -581,6 +601,14 @@ class Canvas:
             blocks = self.selected_blocks()
             if blocks:
                 self.state.select(blocks)
+
+    def deselect_all(self) -> None:
+        """Drop imnodes' own selection too, so the editor's and the drawn one stay the same: a
+        press just off a node's edge (on its pin, to drag a link) cleared the editor's while
+        imnodes kept the node selected, and a click on that node then changed nothing imnodes
+        reports, so the editor never saw it selected again."""
+        dpg.clear_selected_nodes(self.editor)
+        self._dpg_selection = []
 
     def delete_selected(self) -> bool:
         """Delete the selected links and blocks (one undo step)."""

@@ -1,44 +1,59 @@
 """Where a new block goes: a free spot in the visible canvas, next to the selection.
 
 Pure geometry in document coordinates (no Dear PyGui), so it is tested directly: the canvas
-hands over the rectangles drawn in the last frame, the links as segments between the nodes'
-sides, and the part of the canvas the user can see.
+hands over the rectangles drawn in the last frame, each link as its two pins (output pin first),
+and the part of the canvas the user can see. A link is the curve imnodes draws between them,
+not a straight line: a link that runs back to the left bulges out past both pins, and a block
+placed in that bulge looks wired when it is not.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["Rect", "Segment", "free_spot", "fits"]
+__all__ = ["Rect", "Segment", "fits", "free_spot", "link_points"]
 
 Rect = tuple[float, float, float, float]  # x, y, w, h
-Segment = tuple[float, float, float, float]  # x0, y0, x1, y1
+Segment = tuple[float, float, float, float]  # output pin x0, y0 -> input pin x1, y1
 
 GAP = 40.0  # between the new block and its neighbour
 MARGIN = 16.0  # kept clear around every block
 STEP = 40.0  # the scan's grid
 
 
-def _overlaps(a: Rect, b: Rect, margin: float = MARGIN) -> bool:
-    return (a[0] < b[0] + b[2] + margin and b[0] < a[0] + a[2] + margin
-            and a[1] < b[1] + b[3] + margin and b[1] < a[1] + a[3] + margin)
+def _overlaps(a: Rect, b: Rect) -> bool:
+    """Whether ``a`` comes within :data:`MARGIN` of ``b`` above or below, or within :data:`GAP`
+    beside it: its pins are on its sides, and a pin that close to another block's pin seems
+    wired to it (scenario B's classifier went 27 px left of the gradient reversal, its output
+    pin beside the reversal's input, where Copy's link ends)."""
+    return (a[0] < b[0] + b[2] + GAP and b[0] < a[0] + a[2] + GAP
+            and a[1] < b[1] + b[3] + MARGIN and b[1] < a[1] + a[3] + MARGIN)
+
+
+def link_points(seg: Segment, n: int = 32) -> list[tuple[float, float]]:
+    """Points along the link as imnodes draws it: a cubic Bezier whose inner control points
+    lie a quarter of the pins' distance right of the output pin and left of the input pin
+    (imnodes.cpp ``GetLinkRenderable``)."""
+    x0, y0, x3, y3 = seg
+    reach = 0.25 * ((x3 - x0) ** 2 + (y3 - y0) ** 2) ** 0.5
+    x1, x2 = x0 + reach, x3 - reach
+    points = []
+    for i in range(n + 1):
+        t = i / n
+        u = 1.0 - t
+        a, b, c, d = u * u * u, 3 * u * u * t, 3 * u * t * t, t * t * t
+        points.append((a * x0 + b * x1 + c * x2 + d * x3, (a + b) * y0 + (c + d) * y3))
+    return points
 
 
 def _crosses(rect: Rect, seg: Segment, margin: float = MARGIN / 2) -> bool:
-    """Whether the segment passes through ``rect`` (sampled: links are gentle curves anyway)."""
+    """Whether the link's curve passes through ``rect`` (sampled finely enough for a block)."""
     x, y, w, h = rect[0] - margin, rect[1] - margin, rect[2] + 2 * margin, rect[3] + 2 * margin
-    x0, y0, x1, y1 = seg
-    n = 24
-    for i in range(n + 1):
-        t = i / n
-        px, py = x0 + (x1 - x0) * t, y0 + (y1 - y0) * t
-        if x <= px <= x + w and y <= py <= y + h:
-            return True
-    return False
+    return any(x <= px <= x + w and y <= py <= y + h for px, py in link_points(seg))
 
 
 def fits(rect: Rect, occupied: Iterable[Rect], links: Iterable[Segment], view: Rect) -> bool:
-    """Inside ``view``, clear of every block and of every link."""
+    """Inside ``view``, clear of every block (and of its pins' side) and of every link's curve."""
     vx, vy, vw, vh = view
     if rect[0] < vx or rect[1] < vy or rect[0] + rect[2] > vx + vw or rect[1] + rect[3] > vy + vh:
         return False

@@ -141,6 +141,12 @@ class ResultsPane:
             with dpg.theme() as line_theme, dpg.theme_component(dpg.mvLineSeries):
                 dpg.add_theme_color(dpg.mvPlotCol_Line, colour, category=dpg.mvThemeCat_Plots)
                 dpg.add_theme_style(dpg.mvPlotStyleVar_LineWeight, 2.0, category=dpg.mvThemeCat_Plots)
+                # a dot at every epoch: a line needs two points, and after one epoch the plot
+                # looked empty (scenario B trains one epoch from the editor)
+                dpg.add_theme_style(dpg.mvPlotStyleVar_Marker, dpg.mvPlotMarker_Circle, category=dpg.mvThemeCat_Plots)
+                dpg.add_theme_style(dpg.mvPlotStyleVar_MarkerSize, 4.0, category=dpg.mvThemeCat_Plots)
+                dpg.add_theme_color(dpg.mvPlotCol_MarkerFill, colour, category=dpg.mvThemeCat_Plots)
+                dpg.add_theme_color(dpg.mvPlotCol_MarkerOutline, colour, category=dpg.mvThemeCat_Plots)
             dpg.bind_item_theme(self.series[key], line_theme)
         # the catalog tells which blocks are inputs and losses: the order lists depend on it
         state.subscribe(lambda topic: self.update_settings() if topic == "catalog" else None)

@@ -85,15 +85,24 @@ class Keyboard:
         self.ctrl_keys = {getattr(dpg, k) for k in CTRL_KEYS if hasattr(dpg, k)}
         self.ctrl_down = False
         self.table = {(s.ctrl, s.key): s for s in SHORTCUTS}
+        self.letters = {getattr(dpg, f"mvKey_{c}") for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
 
     def on_press(self, key: int) -> bool:
         """A key went down; returns whether it ran a shortcut."""
         if key in self.ctrl_keys:
             self.ctrl_down = True
             return False
-        ctrl = self.ctrl_down or any(dpg.is_key_down(k) for k in self.ctrl_keys)
+        held = any(dpg.is_key_down(k) for k in self.ctrl_keys)
+        ctrl = self.ctrl_down or held
         shortcut = self.table.get((ctrl, key))
-        if shortcut is None or (not shortcut.while_typing and self.typing()):
+        if shortcut is None:
+            return False
+        typing = self.typing()
+        if typing and (not shortcut.while_typing or (shortcut.ctrl and not held and key in self.letters)):
+            # In a text field a letter is text unless Ctrl is really down now: the tracked Ctrl
+            # can be stale there (its release queued behind the letter), and "Ctrl+A, Cross"
+            # typed in the Blocks search saved the project at the "s". (Ctrl+Enter types no
+            # text: a quick one still applies the code window's code.)
             return False
         getattr(self.actions, shortcut.action)()
         return True

@@ -151,7 +151,8 @@ class EditorState:
         self.stop_requested = False
         # The canvas finds a free spot in view for a new block (anchor block id -> position);
         # without a drawn canvas (tests, the first frame) blocks go right of their neighbour.
-        self.place: Callable[[str | None], tuple[float, float] | None] | None = None
+        # the canvas' free spot: (selected block, the new block's title) -> where it goes
+        self.place: Callable[[str | None, str], tuple[float, float] | None] | None = None
         self.plugin_failures: list[dict[str, Any]] = []  # Ready.failures: pack, path, error, traceback
         self._listeners: list[Listener] = []
         self._set_project(project or Project(), path)
@@ -494,12 +495,12 @@ class EditorState:
         except GraphError:
             return None
 
-    def next_position(self) -> tuple[float, float]:
+    def next_position(self, title: str = "") -> tuple[float, float]:
         """A free spot in view next to the selection (the canvas knows), else right of the
         selected block, else right of the rightmost block of the canvas."""
         if self.place is not None:
             anchor = self.selected[-1] if self.selected and self.selected[-1] in self.graph.blocks else None
-            spot = self.place(anchor)
+            spot = self.place(anchor, title)
             if spot is not None:
                 return spot
         blocks = list(self.graph.blocks.values())
@@ -520,7 +521,8 @@ class EditorState:
             self.say(f"unknown block type {type_id!r} (is the engine ready?)")
             return None
         bid = self.project.new_id()
-        block = spec.new_block(bid, self.project.unique_name(spec.name, self.graph), pos or self.next_position())
+        name = self.project.unique_name(spec.name, self.graph)
+        block = spec.new_block(bid, name, pos or self.next_position(name))
         # the pack's default code comes with the installation; the user chose to add it
         own = {str(v) for k, v in block.params.items() if k in spec.code_params()}
         if not self._do_own(AddBlock(block, self.scope_id), own):

@@ -28,6 +28,19 @@ def _rect(item: int | str) -> list[int]:
     return [int(x), int(y), int(w), int(h)]
 
 
+def _child_window_rect(child: int | str) -> list[int]:
+    """[x, y, w, h] of a child window on screen. Dear PyGui reports no ``rect_min`` for child
+    windows (the Network pane read as starting at 0, 0, so rows below its height looked
+    scrolled out), only ``pos`` inside the window that holds it."""
+    st = dpg.get_item_state(child) if dpg.does_item_exist(child) else {}
+    top = child
+    while dpg.get_item_parent(top) is not None:
+        top = dpg.get_item_parent(top)
+    (wx, wy), (px, py) = dpg.get_item_pos(top), st.get("pos", (0, 0))
+    (w, h) = st.get("rect_size", (0, 0))
+    return [int(wx + px), int(wy + py), int(w), int(h)]
+
+
 def _menu_rows(window: int | str) -> dict[str, list[int]]:
     """The right-click menu's shown entries by label, while it is open. Menu items report no
     rectangle, nor does the auto-sized window: a row is a line of text plus ImGui's item
@@ -41,6 +54,16 @@ def _menu_rows(window: int | str) -> dict[str, list[int]]:
     row = float(size[1]) * dpg.get_global_font_scale() + ITEM_SPACING
     return {label: [x + WINDOW_PAD, int(y + WINDOW_PAD + i * row), 120, int(row) - ITEM_SPACING]
             for i, label in enumerate(labels)}
+
+
+def _inner_blocks(graph: Any, parent: str = "") -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for bid, b in graph.blocks.items():
+        if parent:
+            out[bid] = {"parent": parent, "name": b.name, "type": b.type, "params": b.params}
+        if b.graph is not None:
+            out.update(_inner_blocks(b.graph, bid))
+    return out
 
 
 class StateDump:
@@ -64,6 +87,8 @@ class StateDump:
             "validated": bool(ed.state.validation.received) and not ed.state.validation.pending,
             "blocks": [{"id": bid, "name": b.name, "type": b.type, "params": b.params, "pos": list(b.pos)}
                        for bid, b in graph.blocks.items()],
+            # the blocks inside SuperBlocks (the Network pane's nested rows), by id
+            "inner": _inner_blocks(graph),
             "selected": list(ed.state.selected),
             "typing": ed.keyboard.typing(),  # a text field has the keyboard
             "links": [[f"{ln.src.block}.{ln.src.port}", f"{ln.dst.block}.{ln.dst.port}"] for ln in graph.links],
@@ -72,7 +97,8 @@ class StateDump:
             "pins": {bid: {f"{d}:{p}": _rect(text) for (d, p), text in view.labels.items()}
                      for bid, view in ed.canvas.nodes.items()},
             "tree": {bid: _rect(node) for bid, node in ed.tree.labels.items()},  # Network rows
-            "network_pane": _rect(ed.tree.body),
+            "tree_open": {bid: bool(dpg.get_value(node)) for bid, node in ed.tree.labels.items()},
+            "network_pane": _child_window_rect(ed.tree.body),
             "fields": {f"{bid}.{name}": _rect(item) for (bid, name), item in ed.tree.widgets.items()},
             "buttons": {t: _rect(item) for t, item in ed.blocks_menu.add_buttons.items()},
             "search": _rect(ed.blocks_menu.search),
