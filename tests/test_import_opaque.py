@@ -1,0 +1,175 @@
+"""A submodule torch.fx cannot trace (an `if` on a tensor's value) comes in as one Opaque Module
+block: its class's source copied with what it uses, its weights, run as that module; it trains,
+saves and exports. Only the top-level forward's own `if` is still refused, naming its line."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from engine_fixtures import registry
+from test_import_fx import count_parameters, user_folder  # noqa: F401 - the fixture is used by name
+
+from dpg_blocks.cli import main
+from dpg_blocks.core import AddBlock, Connect, Endpoint, SetParam, load_project, save_project
+from dpg_blocks.engine.export import write_export
+from dpg_blocks.engine.export_onnx import build_inference
+from dpg_blocks.engine.import_fx import FxImportError, import_module, load_module
+from dpg_blocks.engine.training import Trainer, starting_weights
+
+# A training script's file: the model's gate branches on its input's mean, which fx cannot trace;
+# the gate uses a helper function and a constant of the file, and is built with arguments.
+MODEL_FILE = textwrap.dedent('''
+    import argparse
+
+    import torch
+    from torch import nn
+
+    SCALE = 0.5
+
+
+    def halve(x):
+        return x * SCALE
+
+
+    class Gate(nn.Module):
+        """Transforms its input only when its mean is above the threshold."""
+
+        def __init__(self, features, threshold=0.0):
+            super().__init__()
+            self.fc = nn.Linear(features, features)
+            self.threshold = threshold
+
+        def forward(self, x):
+            if x.mean() > self.threshold:
+                return torch.tanh(self.fc(x))
+            return halve(x)
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gate = Gate(6, threshold=0.25)
+            self.hidden = nn.Linear(6, 16)
+            self.classes = nn.Linear(16, 3)
+
+        def forward(self, x):
+            return self.classes(torch.relu(self.hidden(self.gate(x))))
+
+
+    if __name__ == "__main__":
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--data", required=True)
+        parser.parse_args()
+''')
+
+
+@pytest.fixture
+def model_file(tmp_path: Path) -> Path:
+    path = tmp_path / "gated.py"
+    path.write_text(MODEL_FILE)
+    return path
+
+
+def both_branches() -> torch.Tensor:
+    """Two batches, one taking each branch of the gate."""
+    x = torch.randn(16, 6)
+    return torch.stack([x.abs() + 1.0, -x.abs() - 1.0])
+
+
+def with_a_loss(path: Path, tmp_path: Path) -> Path:
+    """The imported project reading a dataset the test makes, with a cross-entropy loss."""
+    rng = np.random.default_rng(0)
+    x = (rng.normal(size=(96, 6)) + 1.0).astype(np.float32)  # batches the gate's fc transforms
+    np.savez(tmp_path / "data.npz", x=x, y=x[:, :3].argmax(1).astype(np.int64))
+    project = load_project(path)
+    graph = project.graph
+    data = next(b for b in graph.blocks.values() if b.type == "builtin.Input")
+    output = next(b for b in graph.blocks.values() if b.type == "builtin.Output")
+    scores = next(link.src for link in graph.links if link.dst.block == output.id)
+    for name, value in (("source", "npz"), ("path", "data.npz"), ("normalize", "none"), ("batch_size", 16)):
+        SetParam(data.id, name, value).apply(project)
+    loss = registry().specs["builtin.CrossEntropyLoss"].new_block(project.new_id(), "loss", (0.0, 300.0))
+    AddBlock(loss).apply(project)
+    Connect(scores, Endpoint(loss.id, "input")).apply(project)
+    Connect(Endpoint(data.id, "y"), Endpoint(loss.id, "target")).apply(project)
+    project.training.epochs = 1
+    save_project(project, path)
+    return path
+
+
+def test_a_submodule_with_a_data_dependent_if_imports_whole_trains_and_exports(tmp_path, capsys, model_file):
+    ref = f"{model_file}:Net"
+    out = tmp_path / "gated.dpgb"
+    torch.manual_seed(0)  # the import constructs Net: the same seed gives the test the same weights
+    assert main(["import", ref, "-o", str(out), "--input-shape", "6"]) == 0
+    assert "Opaque Module blocks running their own class (torch.fx cannot trace them): gate" in capsys.readouterr().out
+    torch.manual_seed(0)
+    original = load_module(ref).eval()
+    assert main(["validate", str(out)]) == 0  # the copied class is trusted, as the import's own code
+    gate = next(b for b in load_project(out).graph.walk() if b.type == "builtin.OpaqueModule")
+    assert gate.name == "gate" and gate.params["class_name"] == "Gate"
+    assert gate.params["arguments"] == "6, threshold=0.25"
+    code = gate.params["code"]  # the class with the helper and the constant it uses, not the script
+    assert "def halve(x)" in code and "SCALE = 0.5" in code and "class Net" not in code and "argparse" not in code
+    assert count_parameters(out) == sum(p.numel() for p in original.parameters())
+
+    weights = tmp_path / "gated.weights.pt"
+    blocks, _ = build_inference(load_project(out), registry(), tmp_path, weights=weights, trusted=True)
+    with torch.no_grad():
+        for x in both_branches():
+            assert float((blocks(x)[0] - original(x)).abs().max()) <= 1e-5
+
+    project_path = with_a_loss(out, tmp_path)
+    project = load_project(project_path)
+    trainer = Trainer(project, registry(), tmp_path, device="cpu", seed=0, trusted=True)
+    trainer.load_weights(starting_weights(project, tmp_path))
+    gate_layer = trainer.model.block_modules[gate.id]
+    assert type(gate_layer).__name__ == "Gate"  # the block runs the module's own class
+    assert torch.equal(gate_layer.fc.weight, original.gate.fc.weight)  # the checkpoint loaded into it
+    run = trainer.start_epoch()
+    while not run.done:
+        run.step()
+    trainer.finish_epoch(run.metrics(), time.perf_counter())
+    assert not torch.equal(gate_layer.fc.weight, original.gate.fc.weight)  # the optimizer trained it
+
+    script = write_export(project, registry(), tmp_path, tmp_path / "exported.py", trusted=True)
+    text = script.read_text()
+    assert "dpg_blocks" not in text.replace("dpg-blocks", "") and "class Gate(nn.Module)" in text
+    spec = importlib.util.spec_from_file_location("exported_gated", script)
+    exported = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules[spec.name] = exported  # type: ignore[union-attr]
+    spec.loader.exec_module(exported)  # type: ignore[union-attr]
+    model = next(c for c in vars(exported).values() if isinstance(c, type) and hasattr(c, "order_1"))()
+    exported.load_weights(model, weights)
+    model.eval()
+    with torch.no_grad():
+        for x in both_branches():
+            _, _, heads = model.order_1(x, torch.zeros(16, dtype=torch.int64))
+            assert float((heads[0][0] - original(x)).abs().max()) <= 1e-5
+
+
+class Shifted(torch.nn.Module):
+    """A top-level forward with its own data-dependent `if`: no block can hold it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = torch.nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.sum() > 0:
+            return self.fc(x)
+        return x
+
+
+def test_the_top_level_forwards_own_if_is_still_refused_naming_its_line():
+    with pytest.raises(FxImportError) as e:
+        import_module(Shifted(), [(4,)], registry())
+    assert "torch.fx cannot trace Shifted at line" in str(e.value) and "if x.sum() > 0:" in str(e.value)
+    assert "Opaque Module" in str(e.value)  # the refusal says what would accept it
