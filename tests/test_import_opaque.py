@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from engine_fixtures import registry
+from engine_fixtures import registry, train_on
 from test_import_fx import count_parameters, user_folder  # noqa: F401 - the fixture is used by name
 
 from dpg_blocks.cli import main
-from dpg_blocks.core import AddBlock, Connect, Endpoint, SetParam, load_project, save_project
+from dpg_blocks.core import load_project, save_project
 from dpg_blocks.engine.export import write_export
 from dpg_blocks.engine.export_onnx import build_inference
 from dpg_blocks.engine.import_fx import FxImportError, import_module, load_module
@@ -89,16 +89,7 @@ def with_a_loss(path: Path, tmp_path: Path) -> Path:
     x = (rng.normal(size=(96, 6)) + 1.0).astype(np.float32)  # batches the gate's fc transforms
     np.savez(tmp_path / "data.npz", x=x, y=x[:, :3].argmax(1).astype(np.int64))
     project = load_project(path)
-    graph = project.graph
-    data = next(b for b in graph.blocks.values() if b.type == "builtin.Input")
-    output = next(b for b in graph.blocks.values() if b.type == "builtin.Output")
-    scores = next(link.src for link in graph.links if link.dst.block == output.id)
-    for name, value in (("source", "npz"), ("path", "data.npz"), ("normalize", "none"), ("batch_size", 16)):
-        SetParam(data.id, name, value).apply(project)
-    loss = registry().specs["builtin.CrossEntropyLoss"].new_block(project.new_id(), "loss", (0.0, 300.0))
-    AddBlock(loss).apply(project)
-    Connect(scores, Endpoint(loss.id, "input")).apply(project)
-    Connect(Endpoint(data.id, "y"), Endpoint(loss.id, "target")).apply(project)
+    train_on(project, {"source": "npz", "path": "data.npz", "normalize": "none", "batch_size": 16})
     project.training.epochs = 1
     save_project(project, path)
     return path
