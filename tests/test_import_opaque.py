@@ -164,3 +164,92 @@ def test_the_top_level_forwards_own_if_is_still_refused_naming_its_line():
         import_module(Shifted(), [(4,)], registry())
     assert "torch.fx cannot trace Shifted at line" in str(e.value) and "if x.sum() > 0:" in str(e.value)
     assert "Opaque Module" in str(e.value)  # the refusal says what would accept it
+
+
+def test_an_opaque_module_made_by_hand_owns_its_parameters_and_runs_only_when_trusted(tmp_path):
+    from engine_fixtures import builder
+
+    from dpg_blocks.engine.compiler import CompileError, compile_project
+
+    b = builder("by hand")
+    x = b.add("builtin.Input", "x", source="noise", noise_shape=[8])
+    gate = b.add("builtin.OpaqueModule", "gate")  # the palette's default: Gate(features=8)
+    out = b.add("builtin.Output", "output")
+    b.link(x, "x", gate, "x")
+    b.link(gate, "y", out, "x")
+    result = compile_project(b.project, registry(), tmp_path, trusted=True)
+    layer = result.model.block_modules[gate]
+    assert [n for n, _ in layer.named_parameters()] == ["scale"]  # the class's own names
+    assert "gate.scale" in result.model.state_dict()  # what a checkpoint saves and loads
+    with pytest.raises(CompileError, match="not trusted"):
+        compile_project(b.project, registry(), tmp_path)
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"class_name": "Missing"}, "the code defines no nn.Module class 'Missing' (it defines Gate)"),
+    ({"arguments": "features=len('x')"}, "each must be a literal"),
+    ({"arguments": "*sizes"}, "write each argument out"),
+    ({"arguments": "8,,"}, "are not Python call arguments"),
+    ({"class_name": "not a name"}, "is not a Python class name"),
+])
+def test_a_wrong_class_or_arguments_is_the_blocks_error_naming_what(tmp_path, params, message):
+    from engine_fixtures import builder
+
+    from dpg_blocks.engine.compiler import compile_project
+
+    b = builder("wrong")
+    x = b.add("builtin.Input", "x", source="noise", noise_shape=[8])
+    gate = b.add("builtin.OpaqueModule", "gate", **params)
+    b.link(x, "x", gate, "x")
+    b.link(gate, "y", b.add("builtin.Output", "output"), "x")
+    with pytest.raises(Exception, match="gate") as e:
+        compile_project(b.project, registry(), tmp_path, trusted=True)
+    assert message in str(e.value)
+
+
+class Scaled(torch.nn.Module):
+    """Untraceable, and built with a tensor: its arguments cannot be written as literals."""
+
+    def __init__(self, weight: torch.Tensor) -> None:
+        super().__init__()
+        self.weight = torch.nn.Parameter(weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.weight if x.sum() > 0 else x
+
+
+class HoldsScaled(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.scaled = Scaled(torch.ones(4))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.scaled(x) + 1
+
+
+def test_an_untraceable_submodule_whose_arguments_are_unknown_is_refused_naming_it(tmp_path):
+    with pytest.raises(FxImportError) as e:
+        import_module(HoldsScaled(), [(4,)], registry())
+    assert "node 'scaled' (call_module scaled): torch.fx cannot trace it" in str(e.value)
+    assert "Scaled's constructor takes arguments the import did not see" in str(e.value)
+    path = tmp_path / "holds.py"
+    path.write_text("import torch\nfrom torch import nn\n\n\n" + textwrap.dedent('''
+        class Scaled(nn.Module):
+            def __init__(self, weight):
+                super().__init__()
+                self.weight = nn.Parameter(weight)
+
+            def forward(self, x):
+                return x * self.weight if x.sum() > 0 else x
+
+
+        class Holds(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.scaled = Scaled(torch.ones(4))
+
+            def forward(self, x):
+                return self.scaled(x) + 1
+    '''))
+    with pytest.raises(FxImportError, match="Scaled was constructed with a Tensor .argument 1.; an Opaque Module"):
+        import_module(load_module(f"{path}:Holds"), [(4,)], registry())
