@@ -253,3 +253,61 @@ def test_an_untraceable_submodule_whose_arguments_are_unknown_is_refused_naming_
     '''))
     with pytest.raises(FxImportError, match="Scaled was constructed with a Tensor .argument 1.; an Opaque Module"):
         import_module(load_module(f"{path}:Holds"), [(4,)], registry())
+
+
+NESTED_FILE = '''
+import torch
+from torch import nn
+
+
+class Split(nn.Module):
+    def __init__(self, n):
+        super().__init__()
+        self.fc = nn.Linear(n, n)
+
+    def forward(self, x):
+        if x.mean() > 0:
+            return self.fc(x), x
+        return x, self.fc(x)
+
+
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.split = Split(4)
+        self.out = nn.Linear(4, 4)
+
+    def forward(self, x):
+        a, b = self.split(x)
+        return self.out(a) + b
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(Block(), Block())
+        self.head = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.head(self.body(x))
+'''
+
+
+def test_opaque_submodules_deep_in_the_tree_keep_their_superblocks_and_give_a_tuple_as_ports(tmp_path):
+    from dpg_blocks.engine.import_fx import write_weights
+
+    path = tmp_path / "nested.py"
+    path.write_text(NESTED_FILE)
+    module = load_module(f"{path}:Net")
+    imported = import_module(module, [(4,)], registry())
+    assert imported.opaque == ["body.0.split", "body.1.split"]  # the traceable Blocks around them are blocks
+    body = next(b for b in imported.project.graph.blocks.values() if b.name == "body")
+    first = next(b for b in body.graph.blocks.values() if b.name == "Block 0")
+    split = next(b for b in first.graph.blocks.values() if b.name == "split")
+    assert split.type == "builtin.OpaqueModule" and [p.name for p in split.outputs] == ["y1", "y2"]
+    write_weights(imported, module, registry(), tmp_path, tmp_path / "w.pt")
+    blocks, _ = build_inference(imported.project, registry(), tmp_path, weights=tmp_path / "w.pt", trusted=True)
+    module.eval()
+    with torch.no_grad():
+        for x in both_branches():
+            assert float((blocks(x[:, :4])[0] - module(x[:, :4])).abs().max()) <= 1e-5
