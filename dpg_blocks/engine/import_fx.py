@@ -12,6 +12,9 @@ one block (no folding, so node and block correspond one to one):
   block whose code calls it; anything else (a layer with weights the built-in pack cannot
   build, a shared layer, a ``get_attr``) is refused with the node's name and target;
 * ``output``: one Output block per returned tensor.
+* a submodule whose forward fx cannot trace (an ``if`` on a tensor's value): one Opaque Module
+  block holding its class's source and its weights (:mod:`.import_opaque`); only the top-level
+  forward's own untraceable code is refused, naming its line.
 * a layer returning a tuple (LSTM, ``chunk``): one block whose ``getitem`` nodes are its
   ports (``_Block.outputs``); a recurrent layer's final state passes a Transpose back to
   torch's (layers, batch, hidden) layout where the code reads it.
