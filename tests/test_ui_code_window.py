@@ -17,7 +17,7 @@ from ui_fixtures import EXAMPLES, ROOT, builtin_catalog, click, gui_context, nee
 from dpg_blocks.core import dumps
 from dpg_blocks.core.trust import TrustStore, code_digest
 from dpg_blocks.ui.app import Editor, find_block
-from dpg_blocks.ui.code_window import join_code, split_code
+from dpg_blocks.ui.code_window import code_summary, join_code, split_code
 from dpg_blocks.ui.state import EditorState
 
 WORKING = "def forward(ctx, x):\n    y = x * 2\n    return y\n"
@@ -347,6 +347,7 @@ def test_an_opaque_module_shows_its_class_on_the_node_and_its_code_as_one_class(
     click(editor.blocks_menu.add_buttons["builtin.OpaqueModule"])
     (bid,) = set(editor.state.project.graph.blocks) - before
     assert dpg.get_value(editor.canvas.nodes[bid].info) == "Opaque Module · Gate"
+    assert code_summary(editor.state.block(bid).params["code"]) == "class Gate · 11 lines"  # the Network pane's
     window = editor.code_window
     click(editor.tree.code_buttons[bid])
     assert window.shown and window.block_id == bid

@@ -25,7 +25,7 @@ from .theme import RED
 __all__ = ["CodeWindow", "code_summary", "join_code", "split_code", "CONTEXT_HELP"]
 
 _BACKWARD = re.compile(r"^def[ \t]+backward\b", re.MULTILINE)
-_DEF = re.compile(r"^def[ \t]+(\w+)[ \t]*\(([^)]*)\)", re.MULTILINE)
+_DEF = re.compile(r"^(?:def[ \t]+(\w+)[ \t]*\(([^)]*)\)|class[ \t]+(\w+))", re.MULTILINE)
 _LINE_OF_CODE = re.compile(r"\s*\(line \d+ of the code\)$")
 WINDOW_W, WINDOW_H = 1040, 700
 MIN_ROWS = 4  # an empty buffer still offers a few lines to click into
@@ -84,8 +84,9 @@ def join_code(forward: str, backward: str) -> str:
 
 
 def code_summary(source: str) -> str:
-    """``forward(ctx, x) · backward(ctx, grad_y) · 8 lines``: what the Network pane shows."""
-    defs = [f"{name}({' '.join(args.split())})" for name, args in _DEF.findall(source)]
+    """``forward(ctx, x) · backward(ctx, grad_y) · 8 lines`` (``class Gate`` for a class): what the
+    Network pane shows."""
+    defs = [f"class {cls}" if cls else f"{name}({' '.join(args.split())})" for name, args, cls in _DEF.findall(source)]
     n = len(source.splitlines())
     return " · ".join([*defs, f"{n} line{'s' if n != 1 else ''}"]) if source.strip() else "no code"
 
