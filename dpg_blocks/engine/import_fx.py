@@ -176,7 +176,7 @@ class ImportedModule:
     blocks: dict[str, str]  # fx node name -> block id
     layers: dict[str, str]  # block id -> the original module's qualified name (layers with state)
     custom: list[str] = field(default_factory=list)  # names of blocks that run generated code
-    opaque: list[str] = field(default_factory=list)  # names of the Opaque Module blocks (untraceable submodules)
+    opaque: list[str] = field(default_factory=list)  # the untraceable submodules kept whole (qualified names)
     tensors: dict[str, str] = field(default_factory=dict)  # Learned Tensor block id -> the parameter it holds
     parameters: int = 0
 
@@ -768,7 +768,7 @@ class _Importer:
         except FxImportError:
             raise
         except ValueError as builtin_why:
-            if stateful:  # a Custom block cannot hold weights (yet): refuse rather than lose them
+            if stateful:  # a Custom block holds no weights, and a torch layer's class is no code to copy
                 raise self._fail(node, f"the built-in {type(module).__name__} block cannot build it ({builtin_why})") from None
             if returns_tuple:  # a Custom block has one output: its parts would be lost
                 raise self._fail(node, f"returns a tuple of tensors and no built-in block gives its parts as ports "
