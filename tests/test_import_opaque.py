@@ -311,3 +311,32 @@ def test_opaque_submodules_deep_in_the_tree_keep_their_superblocks_and_give_a_tu
     with torch.no_grad():
         for x in both_branches():
             assert float((blocks(x[:, :4])[0] - module(x[:, :4])).abs().max()) <= 1e-5
+
+
+def test_what_the_class_imports_from_a_file_beside_it_is_copied_not_imported(tmp_path):
+    (tmp_path / "clipping.py").write_text("import torch\n\nLIMIT = 2.0\n\n\ndef clip(x):\n    return torch.clamp(x, -LIMIT, LIMIT)\n")
+    (tmp_path / "beside.py").write_text(textwrap.dedent('''
+        from torch import nn
+        from clipping import clip
+
+
+        class Gate(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(3, 3)
+
+            def forward(self, x):
+                return clip(self.fc(x)) if x.sum() > 0 else x
+
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.gate = Gate()
+
+            def forward(self, x):
+                return self.gate(x) * 2
+    '''))
+    imported = import_module(load_module(f"{tmp_path / 'beside.py'}:Net"), [(3,)], registry())
+    code = next(b for b in imported.project.graph.walk() if b.type == "builtin.OpaqueModule").params["code"]
+    assert "def clip(x)" in code and "LIMIT = 2.0" in code and "clipping" not in code  # runs without that folder

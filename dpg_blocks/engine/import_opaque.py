@@ -21,6 +21,7 @@ import keyword
 import sys
 import types
 import weakref
+from pathlib import Path
 from typing import Any
 
 from torch import fx, nn
@@ -142,6 +143,7 @@ def class_source(cls: type, where: str) -> str:
         raise ValueError(f"{where}: its class {cls.__qualname__} is not defined at the top of a module, so its "
                          "source cannot be copied")
     copier = SourceCopier()
+    copier.followed |= _neighbours(home)
     try:
         if not copier.has(home, cls.__name__):
             raise ValueError(f"{where}: {cls.__name__} is not defined in {getattr(home, '__file__', home.__name__)}")
@@ -153,6 +155,23 @@ def class_source(cls: type, where: str) -> str:
     imports = "\n".join(copier.import_lines())
     body = "\n\n\n".join(copier.texts())
     return f"{imports}\n\n\n{body}\n" if imports else f"{body}\n"
+
+
+def _neighbours(home: types.ModuleType) -> set[str]:
+    """Top-level names of the modules imported from ``home``'s own folder (``from layers import
+    Helper`` beside the model): copied from, never imported, since the block's code must not
+    need that folder on the path."""
+    file = getattr(home, "__file__", None)
+    if not file:
+        return set()
+    folder = Path(file).resolve().parent
+    found = set()
+    for name, module in list(sys.modules.items()):
+        where = getattr(module, "__file__", None)
+        installed = "site-packages" in Path(where or "").parts  # a model saved among the libraries
+        if module is not home and where and not installed and Path(where).resolve().is_relative_to(folder):
+            found.add(name.split(".")[0])
+    return found
 
 
 def opaque_params(node: fx.Node, m: nn.Module, returns_tuple: bool, tensors: list[fx.Node]) -> dict[str, Any]:
