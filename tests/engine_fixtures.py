@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -76,3 +77,21 @@ def write_regression_project(folder: Path, n: int = 600, loss: str = "builtin.MS
     path = folder / "regression.dpgb"
     save_project(b.project, path)
     return path
+
+
+def train_on(project: Any, data: dict[str, Any], loss_name: str = "loss", pos: tuple[float, float] = (0.0, 300.0)) -> str:
+    """An imported project made trainable: its Input's params set to ``data`` and a Cross-Entropy
+    loss scoring what feeds its Output against that Input's labels; the loss block's id."""
+    from dpg_blocks.core import AddBlock, Connect, Endpoint, SetParam
+
+    graph = project.graph
+    x = next(b for b in graph.blocks.values() if b.type == "builtin.Input")
+    output = next(b for b in graph.blocks.values() if b.type == "builtin.Output")
+    scores = next(link.src for link in graph.links if link.dst.block == output.id)
+    for name, value in data.items():
+        SetParam(x.id, name, value).apply(project)
+    loss = registry().specs["builtin.CrossEntropyLoss"].new_block(project.new_id(), loss_name, pos)
+    AddBlock(loss).apply(project)
+    Connect(scores, Endpoint(loss.id, "input")).apply(project)
+    Connect(Endpoint(x.id, "y"), Endpoint(loss.id, "target")).apply(project)
+    return loss.id

@@ -143,3 +143,24 @@ def test_metric_declaration_errors_name_the_class_and_the_member(options, ports,
               "    def build(self, ctx):\n        pass\n")
     with pytest.raises(BlockDeclarationError, match=message):
         exec(source, {"block": block, "In": In, "Out": Out, "Param": Param})
+
+
+def test_shown_param_names_a_param_and_travels_with_the_spec():
+    @block("demo.Shown", category="Demo", shown_param="kind")
+    class Shown:
+        x = In()
+        y = Out()
+        kind = Param(str, "plain")
+
+        def build(self, ctx):
+            pass
+
+    spec = spec_of(Shown)
+    assert BlockSpec.from_dict(json.loads(json.dumps(spec.to_dict()))).shown_param == "kind"
+    with pytest.raises(BlockDeclarationError, match="Hidden: shown_param='kind' must name a Param of Hidden"):
+        @block("demo.Hidden", category="Demo", shown_param="kind")
+        class Hidden:
+            y = Out()
+
+            def build(self, ctx):
+                pass

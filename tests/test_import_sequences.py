@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from engine_fixtures import registry
+from engine_fixtures import registry, train_on
 from test_import_fx import max_difference, user_folder  # noqa: F401 - the fixture is used by name
 from torch import nn
 
@@ -228,7 +228,7 @@ def test_the_imported_gpt_trains_on_next_tokens_and_exports_to_the_same_run(tmp_
     from test_export import script_run, without_time
 
     from dpg_blocks.cli import main
-    from dpg_blocks.core import AddBlock, Connect, Endpoint, SetParam, save_project
+    from dpg_blocks.core import save_project
     from dpg_blocks.engine.export import write_export
 
     rng = np.random.default_rng(0)
@@ -236,16 +236,8 @@ def test_the_imported_gpt_trains_on_next_tokens_and_exports_to_the_same_run(tmp_
     x = (start + np.arange(8)) % 40  # counting sequences: the next token is always one more
     np.savez(tmp_path / "tokens.npz", x=x, y=(x + 1) % 40)
     project = import_module(TinyGPT(), [(8,)], registry(), input_dtypes=["int64"]).project
-    graph = project.graph
-    ids = next(b for b in graph.blocks.values() if b.type == "builtin.Input")
-    output = next(b for b in graph.blocks.values() if b.type == "builtin.Output")
-    scores = next(link.src for link in graph.links if link.dst.block == output.id)
-    for name, value in (("source", "npz"), ("path", "tokens.npz"), ("normalize", "none"), ("batch_size", 32)):
-        SetParam(ids.id, name, value).apply(project)
-    loss = registry().specs["builtin.CrossEntropyLoss"].new_block(project.new_id(), "next token", (0.0, 300.0))
-    AddBlock(loss).apply(project)
-    Connect(scores, Endpoint(loss.id, "input")).apply(project)  # (N, 8, 40) scores, one per position
-    Connect(Endpoint(ids.id, "y"), Endpoint(loss.id, "target")).apply(project)
+    # (N, 8, 40) scores, one per position, against the next tokens
+    train_on(project, {"source": "npz", "path": "tokens.npz", "normalize": "none", "batch_size": 32}, "next token")
     project.training.epochs = 3
     project.orders[0].optimizer.lr = 0.01
     path = tmp_path / "gpt.dpgb"

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from engine_fixtures import registry
+from engine_fixtures import registry, train_on
 from test_export import script_run, without_time
 from test_import_fx import MLP, user_folder  # noqa: F401 - the fixture is used by name
 
 from dpg_blocks.cli import main
-from dpg_blocks.core import AddBlock, Connect, Endpoint, SetParam, load_project, save_project
+from dpg_blocks.core import load_project, save_project
 from dpg_blocks.engine.export import write_export
 from dpg_blocks.engine.import_fx import load_module
 from dpg_blocks.engine.training import Trainer, starting_weights
@@ -29,17 +29,7 @@ def imported_with_a_loss(tmp_path: Path, capsys) -> Path:
     capsys.readouterr()
     assert main(["train", str(out), "--epochs", "1", "-q", "--no-run"]) == 1
     assert "the project has no loss block" in capsys.readouterr().err
-    graph = project.graph
-    x = next(b for b in graph.blocks.values() if b.type == "builtin.Input")
-    output = next(b for b in graph.blocks.values() if b.type == "builtin.Output")
-    last = next(link.src for link in graph.links if link.dst.block == output.id)
-    for name, value in (("source", "digits"), ("reshape", [1, 8, 8])):
-        SetParam(x.id, name, value).apply(project)
-    spec = registry().specs["builtin.CrossEntropyLoss"]
-    loss = spec.new_block(project.new_id(), "loss", (0.0, 400.0))
-    AddBlock(loss).apply(project)
-    Connect(last, Endpoint(loss.id, "input")).apply(project)
-    Connect(Endpoint(x.id, "y"), Endpoint(loss.id, "target")).apply(project)
+    train_on(project, {"source": "digits", "reshape": [1, 8, 8]}, pos=(0.0, 400.0))
     project.training.epochs = 1
     save_project(project, out)
     return out

@@ -17,7 +17,7 @@ from ui_fixtures import EXAMPLES, ROOT, builtin_catalog, click, gui_context, nee
 from dpg_blocks.core import dumps
 from dpg_blocks.core.trust import TrustStore, code_digest
 from dpg_blocks.ui.app import Editor, find_block
-from dpg_blocks.ui.code_window import join_code, split_code
+from dpg_blocks.ui.code_window import code_summary, join_code, split_code
 from dpg_blocks.ui.state import EditorState
 
 WORKING = "def forward(ctx, x):\n    y = x * 2\n    return y\n"
@@ -340,3 +340,30 @@ def test_the_context_menus_add_data_and_edit_code_act_on_the_block_right_clicked
         click(item)
     assert editor.data.block_id == inp and dpg.is_item_shown(editor.data.window)
     assert editor.code_window.shown and editor.code_window.block_id == bid
+
+
+def test_an_opaque_module_shows_its_class_on_the_node_and_its_code_as_one_class(editor):
+    before = set(editor.state.project.graph.blocks)
+    click(editor.blocks_menu.add_buttons["builtin.OpaqueModule"])
+    (bid,) = set(editor.state.project.graph.blocks) - before
+    assert dpg.get_value(editor.canvas.nodes[bid].info) == "Opaque Module · Gate"
+    assert code_summary(editor.state.block(bid).params["code"]) == "class Gate · 11 lines"  # the Network pane's
+    window = editor.code_window
+    click(editor.tree.code_buttons[bid])
+    assert window.shown and window.block_id == bid
+    code = editor.state.block(bid).params["code"] + "\n\ndef backward(grad):\n    return grad\n"
+    window.set_buffer("forward", code)  # a class's helper named backward is part of the class's code
+    assert window.apply() and editor.state.block(bid).params["code"] == code
+    window.revert()
+    assert dpg.get_value(window.forward) == code and dpg.get_value(window.backward) == ""
+    assert not dpg.is_item_shown(window.backward_group)  # no forward(ctx) / backward pair for a class
+    assert dpg.is_item_shown(window.help_groups[False]) and not dpg.is_item_shown(window.help_groups[True])
+    assert dpg.get_value(window.forward_label) == "the class (and anything it uses)"
+    window.close()
+    editor.state.select([bid])
+    editor.state.set_param(bid, "class_name", "Gated")
+    editor.frame()
+    assert dpg.get_value(editor.canvas.nodes[bid].info) == "Opaque Module · Gated"
+    custom = add_custom(editor)  # a Custom block's window still has both buffers and the ctx help
+    click(editor.tree.code_buttons[custom])
+    assert dpg.is_item_shown(window.backward_group) and dpg.is_item_shown(window.help_groups[True])

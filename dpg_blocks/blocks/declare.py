@@ -160,6 +160,7 @@ def block(
     metric: str | None = None,
     accepts_null: bool = False,
     takes_signal: bool = False,
+    shown_param: str | None = None,
 ) -> Callable[[T], T]:
     """Class decorator declaring a block type with a stable ``id`` (see module docstring).
 
@@ -171,6 +172,9 @@ def block(
     ``takes_signal``: the built module is called as ``module(order, target, *inputs)`` — the
     current order and the ground truth reaching the block (None when not exactly one labelled
     input reaches it); ``module.training`` is the train/test flag.
+
+    ``shown_param``: a parameter whose value the node shows after the type's name (the class an
+    Opaque Module block runs).
     """
 
     def decorate(cls: T) -> T:
@@ -235,6 +239,8 @@ def block(
                     )
                 if port.variadic is not None:
                     raise BlockDeclarationError(f"{cname}.{port.name}: a port is variadic or named_by, not both")
+        if shown_param is not None and shown_param not in param_names:
+            raise BlockDeclarationError(f"{cname}: shown_param={shown_param!r} must name a Param of {cname}")
         in_names = [p.name for p in inputs]
         if metric is not None and (not in_names or in_names[0] == "target" or "target" not in in_names):
             # codegen scores (first input, "target"): the prediction comes first
@@ -262,6 +268,7 @@ def block(
             metric=metric,
             accepts_null=accepts_null,
             takes_signal=takes_signal,
+            shown_param=shown_param,
             cls=cls,
         )
         cls.__block_spec__ = spec  # type: ignore[attr-defined]

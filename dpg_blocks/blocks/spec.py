@@ -220,6 +220,8 @@ class BlockSpec:
     # The built module is called as ``module(order, target, *inputs)``: the rest of the paper's
     # signal (the current order and the ground truth); ``module.training`` is the train flag.
     takes_signal: bool = False
+    # the parameter whose value a node shows after the type's name ("Opaque Module · Gate")
+    shown_param: str | None = None
     pack: str = ""
     pack_version: str = ""  # the pack's version when it registered ("" when it declares none)
     cls: Any = None  # the declared class; engine side only, never serialised
@@ -245,6 +247,7 @@ class BlockSpec:
             "metric": self.metric,
             "accepts_null": self.accepts_null,
             "takes_signal": self.takes_signal,
+            "shown_param": self.shown_param,
             "pack": self.pack,
             "pack_version": self.pack_version,
         }
@@ -265,6 +268,7 @@ class BlockSpec:
             metric=d.get("metric"),
             accepts_null=d.get("accepts_null", False),
             takes_signal=d.get("takes_signal", False),
+            shown_param=d.get("shown_param"),
             pack=d.get("pack", ""),
             pack_version=d.get("pack_version", ""),
         )

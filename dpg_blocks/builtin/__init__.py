@@ -23,6 +23,7 @@ from .normalization import (
     InstanceNorm2d,
     LayerNorm,
 )
+from .opaque import OpaqueModule
 from .outputs import Output
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from .resampling import Pad, PixelShuffle, Upsample
@@ -98,6 +99,7 @@ BLOCKS: list[type] = [
     Slice,
     LearnedTensor,
     Custom,
+    OpaqueModule,
     CrossEntropyLoss,
     BCEWithLogitsLoss,
     MSELoss,

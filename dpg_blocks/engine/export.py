@@ -38,6 +38,7 @@ from dpg_blocks.core.project import Project
 from . import datasets, evaluation, export_runtime, progress, ties, training, usercode
 from .codegen import MethodCodeGen
 from .compiler import CompileResult, compile_project
+from .module_code import ModuleCode, call_arguments, module_code_of, parse_arguments
 from .registry import Registry
 from .source_copy import CopyError, SourceCopier, names_used
 from .source_text import RESERVED, comment, doc, lit
@@ -166,6 +167,9 @@ class _Exporter:
         where = PATH_SEP.join(self.flat.nodes[nid].path)
         if isinstance(module, usercode.CustomModule):
             return self._custom(nid, module)
+        code = module_code_of(module)
+        if code is not None:
+            return self._module_code(nid, code)
         export_args = getattr(module, "export_args", None)
         cls = type(module)
         if callable(export_args):
@@ -195,14 +199,7 @@ class _Exporter:
     def _custom(self, nid: str, module: usercode.CustomModule) -> str:
         node = self.flat.nodes[nid]
         where = PATH_SEP.join(node.path)
-        tree = ast.parse(module.source)
-        for stmt in tree.body:
-            star = isinstance(stmt, ast.ImportFrom) and any(a.name == "*" for a in stmt.names)
-            if star or isinstance(stmt, ast.Global | ast.Nonlocal):
-                raise ExportError(
-                    f"{where}: its code cannot be inlined as a function (line {stmt.lineno}: "
-                    f"{'import *' if star else 'global/nonlocal'} at the top level)"
-                )
+        _check_inlinable(where, module.source)
         name = _unique(f"{snake(node.block.name)}_code", self.taken)
         back = "backward" if module.user_backward is not None else "None"
         self.user_functions.append(
@@ -215,6 +212,21 @@ class _Exporter:
             f"UserCodeModule(*{name}(), {lit(module.input_names)}, {lit(module.output_names)}, {lit(module.values)}, "
             f"{lit(module.gradient_scale)}{_schedule_arg(module)})"
         )
+
+    def _module_code(self, nid: str, code: ModuleCode) -> str:
+        """An Opaque Module block: its class's code as the body of a function returning the class."""
+        node = self.flat.nodes[nid]
+        where = PATH_SEP.join(node.path)
+        _check_inlinable(where, code.source)
+        name = _unique(f"{snake(node.block.name)}_class", self.taken)
+        self.user_functions.append(
+            f"def {name}() -> type:\n"
+            f'    """The class of the Opaque Module block \"{doc(where)}\", as written in the project."""\n'
+            f"{textwrap.indent(code.source.strip(), '    ')}\n\n"
+            f"    return {code.class_name}\n"
+        )
+        # written from the parsed values, never the text as typed
+        return f"{name}()({call_arguments(*parse_arguments(code.arguments))})"
 
     # -- writing -----------------------------------------------------------------------------
     def _classes(self, containers: dict[str, _Container], in_order: bool) -> list[str]:
@@ -449,6 +461,17 @@ loop. A checkpoint of ``dpg-blocks train --checkpoint-dir`` loads into the model
                 gap = [""] if body[-1].startswith(("import", "from")) else ["", ""]  # isort: 1 after imports
                 body += [*gap, f"# -- {title} " + "-" * max(3, 96 - len(title)), "", "", "\n\n\n".join(texts)]
         return "\n".join(body).rstrip() + "\n"
+
+
+def _check_inlinable(where: str, source: str) -> None:
+    """Refuse code that cannot be the body of a function (its top-level ``global``, ``import *``)."""
+    for stmt in ast.parse(source).body:
+        star = isinstance(stmt, ast.ImportFrom) and any(a.name == "*" for a in stmt.names)
+        future = isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__"
+        if star or future or isinstance(stmt, ast.Global | ast.Nonlocal):
+            what = "import *" if star else "from __future__ import" if future else "global/nonlocal"
+            raise ExportError(f"{where}: its code cannot be inlined as a function (line {stmt.lineno}: "
+                              f"{what} at the top level)")
 
 
 def _optimizer(settings: Any, params: str) -> str:

@@ -12,6 +12,9 @@ one block (no folding, so node and block correspond one to one):
   block whose code calls it; anything else (a layer with weights the built-in pack cannot
   build, a shared layer, a ``get_attr``) is refused with the node's name and target;
 * ``output``: one Output block per returned tensor.
+* a submodule whose forward fx cannot trace (an ``if`` on a tensor's value): one Opaque Module
+  block holding its class's source and its weights (:mod:`.import_opaque`); only the top-level
+  forward's own untraceable code is refused, naming its line.
 * a layer returning a tuple (LSTM, ``chunk``): one block whose ``getitem`` nodes are its
   ports (``_Block.outputs``); a recurrent layer's final state passes a Transpose back to
   torch's (layers, batch, hidden) layout where the code reads it.
@@ -50,6 +53,7 @@ from dpg_blocks.core.layout import auto_layout
 from dpg_blocks.core.project import Project, Tie
 
 from .compiler import CompileResult, compile_project
+from .import_opaque import opaque_params, record_constructor_calls, trace_with_opaque
 from .import_tree import nest_by_module
 from .registry import Registry
 
@@ -92,6 +96,7 @@ def load_module(ref: str, args: list[Any] | dict[str, Any] | None = None) -> nn.
     sys.path.insert(0, str(file.parent))  # the file may import its neighbours
     try:
         exec(compile(kept, str(file), "exec"), module.__dict__)  # noqa: S102 - the user's own file, as before
+        record_constructor_calls(module)  # an opaque submodule's block constructs it with the same arguments
         cls = getattr(module, class_name, None)
         if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
             raise FxImportError(f"{file.name} has no nn.Module class {class_name!r}")
@@ -171,6 +176,7 @@ class ImportedModule:
     blocks: dict[str, str]  # fx node name -> block id
     layers: dict[str, str]  # block id -> the original module's qualified name (layers with state)
     custom: list[str] = field(default_factory=list)  # names of blocks that run generated code
+    opaque: list[str] = field(default_factory=list)  # the untraceable submodules kept whole (qualified names)
     tensors: dict[str, str] = field(default_factory=dict)  # Learned Tensor block id -> the parameter it holds
     parameters: int = 0
 
@@ -197,7 +203,7 @@ def _user_line(e: BaseException) -> str:
 def _trace_hint(e: BaseException) -> str:
     if "control flow" in str(e) or "iteration" in str(e):
         return ("; an `if`, `assert` or loop on a tensor's value has no block: compute it with tensor ops "
-                "(torch.where, masks) or move it out of forward")
+                "(torch.where, masks), or move it into a submodule, which comes in whole as an Opaque Module block")
     return ""
 
 
@@ -664,10 +670,11 @@ class _Importer:
         self.tuples: dict[fx.Node, tuple[str, list[Any]]] = {}  # tuple node -> (block id, its ports, nested)
         self.result = ImportedModule(self.builder.project, {}, {})
         self.names: set[str] = set()
+        self.opaque: set[str] = set()  # submodules fx cannot trace, kept whole (Opaque Module blocks)
 
     def trace(self) -> fx.GraphModule:
         try:
-            gm = fx.symbolic_trace(self.module)
+            gm, self.opaque = trace_with_opaque(self.module)
         except Exception as e:
             raise FxImportError(
                 f"torch.fx cannot trace {type(self.module).__name__}{_user_line(e)}: {type(e).__name__}: "
@@ -755,10 +762,13 @@ class _Importer:
             return
         module = gm.get_submodule(str(node.target)) if node.op == "call_module" else None
         stateful = module is not None and any(True for _ in module.state_dict())
+        opaque = node.op == "call_module" and node.target in self.opaque
         try:
-            spec = self._builtin(node, tensors, module)
+            spec = self._opaque(node, tensors, module, returns_tuple) if opaque else self._builtin(node, tensors, module)
+        except FxImportError:
+            raise
         except ValueError as builtin_why:
-            if stateful:  # a Custom block cannot hold weights (yet): refuse rather than lose them
+            if stateful:  # a Custom block holds no weights, and a torch layer's class is no code to copy
                 raise self._fail(node, f"the built-in {type(module).__name__} block cannot build it ({builtin_why})") from None
             if returns_tuple:  # a Custom block has one output: its parts would be lost
                 raise self._fail(node, f"returns a tuple of tensors and no built-in block gives its parts as ports "
@@ -775,6 +785,16 @@ class _Importer:
             self.tuples[node] = (bid, spec.outputs)
         else:  # the block's one output: "y", or e.g. Position Ids' "ids"
             self.values[node] = (bid, self.builder.project.graph.blocks[bid].outputs[0].name)
+
+    def _opaque(self, node: fx.Node, tensors: list[fx.Node], module: nn.Module | None, returns_tuple: bool) -> _Block:
+        """A submodule fx cannot trace: one Opaque Module block running its own class."""
+        assert module is not None
+        try:
+            params = opaque_params(node, module, returns_tuple, tensors)
+        except ValueError as why:
+            raise self._fail(node, f"torch.fx cannot trace it and it cannot be an Opaque Module block: {why}") from None
+        self.result.opaque.append(str(node.target))
+        return _Block("builtin.OpaqueModule", params, tensors, outputs=params["outputs"] if returns_tuple else None)
 
     def _learned_tensor(self, node: fx.Node, gm: fx.GraphModule) -> None:
         """``self.pos`` read directly (a learned position table of shape (1, …)): a Learned
@@ -915,6 +935,7 @@ class ImportReport:
     blocks: int
     parameters: int
     custom: list[str]
+    opaque: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """The lines the CLI prints and the editor's status line shows (joined)."""
@@ -925,6 +946,9 @@ class ImportReport:
                          f"{self.weights_path.name} … for ONNX)")
         if self.custom:
             lines.append(f"Custom blocks calling operations without a built-in block: {', '.join(self.custom)}")
+        if self.opaque:
+            lines.append(f"Opaque Module blocks running their own class (torch.fx cannot trace them): "
+                         f"{', '.join(self.opaque)}")
         return "\n".join(lines)
 
 
@@ -977,4 +1001,4 @@ def import_to_project(
     except Exception as e:  # the module's own constructor or code failed
         raise FxImportError(f"{type(e).__name__}: {e}") from e
     return ImportReport(path, weights_path, len(imported.project.graph.blocks), imported.parameters,
-                        list(imported.custom))
+                        list(imported.custom), list(imported.opaque))

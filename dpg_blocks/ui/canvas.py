@@ -349,6 +349,9 @@ class Canvas:
             return f"SuperBlock · {n} block{'s' if n != 1 else ''}"
         spec = self.state.catalog.spec(b.type)
         text = spec.name if spec else b.type.removeprefix("builtin.")
+        shown = b.params.get(spec.shown_param) if spec and spec.shown_param else None
+        if shown:  # what this one is: the class an Opaque Module runs
+            text = f"{text} · {short(str(shown), 20)}"
         source = self.state.shares_with(b.id)
         # a shared copy says whose weights it uses: one tensor, edited and trained once
         return f"{text} · shares {short(source, 14)}" if source else text

@@ -25,7 +25,7 @@ from .theme import RED
 __all__ = ["CodeWindow", "code_summary", "join_code", "split_code", "CONTEXT_HELP"]
 
 _BACKWARD = re.compile(r"^def[ \t]+backward\b", re.MULTILINE)
-_DEF = re.compile(r"^def[ \t]+(\w+)[ \t]*\(([^)]*)\)", re.MULTILINE)
+_DEF = re.compile(r"^(?:def[ \t]+(\w+)[ \t]*\(([^)]*)\)|class[ \t]+(\w+))", re.MULTILINE)
 _LINE_OF_CODE = re.compile(r"\s*\(line \d+ of the code\)$")
 WINDOW_W, WINDOW_H = 1040, 700
 MIN_ROWS = 4  # an empty buffer still offers a few lines to click into
@@ -55,6 +55,19 @@ CONTEXT_HELP: tuple[tuple[str, str], ...] = (
 )
 
 
+# An Opaque Module block's code is a class, not forward(ctx, …): what the window says beside it.
+MODULE_HELP: tuple[tuple[str, str], ...] = (
+    ("class <class name>(nn.Module)", "the block constructs it with 'arguments' (Python literals) and calls "
+                                      "it on its inputs, in the order of 'inputs'"),
+    ("forward(self, x, …)", "returns one tensor per output port (a tuple for several); any Python, "
+                            "an `if` on a tensor's value included"),
+    ("parameters", "the module's own parameters and buffers are the block's: trained by its order's "
+                   "optimizer, saved in checkpoints, written by the export"),
+    ("helpers", "functions, constants and imports the class uses belong in the code too; torch, nn, F "
+                "and math are there without an import"),
+)
+
+
 def split_code(source: str) -> tuple[str, str]:
     """``(forward part, backward part)``: the backward part starts at a top-level ``def backward``."""
     m = _BACKWARD.search(source)
@@ -71,8 +84,9 @@ def join_code(forward: str, backward: str) -> str:
 
 
 def code_summary(source: str) -> str:
-    """``forward(ctx, x) · backward(ctx, grad_y) · 8 lines``: what the Network pane shows."""
-    defs = [f"{name}({' '.join(args.split())})" for name, args in _DEF.findall(source)]
+    """``forward(ctx, x) · backward(ctx, grad_y) · 8 lines`` (``class Gate`` for a class): what the
+    Network pane shows."""
+    defs = [f"class {cls}" if cls else f"{name}({' '.join(args.split())})" for name, args, cls in _DEF.findall(source)]
     n = len(source.splitlines())
     return " · ".join([*defs, f"{n} line{'s' if n != 1 else ''}"]) if source.strip() else "no code"
 
@@ -128,25 +142,30 @@ class CodeWindow:
             dpg.add_separator()
             with dpg.group(horizontal=True):
                 with dpg.child_window(width=-360, height=-58, border=True) as self.buffers_box:
-                    dpg.add_text("forward (and anything it uses)", color=(170, 170, 180))
+                    self.forward_label = dpg.add_text("forward (and anything it uses)", color=(170, 170, 180))
                     with dpg.group(horizontal=True):
                         self.forward_gutter = dpg.add_group(width=34)
                         self.forward = dpg.add_input_text(multiline=True, width=-1, tab_input=True,
                                                           callback=lambda: self._typed())
                     self.forward_error = dpg.add_text("", wrap=600, show=False)
-                    dpg.add_spacer(height=6)
-                    dpg.add_text("backward (optional: leave it empty and autograd differentiates forward)",
-                                 color=(170, 170, 180))
-                    with dpg.group(horizontal=True):
-                        self.backward_gutter = dpg.add_group(width=34)
-                        self.backward = dpg.add_input_text(multiline=True, width=-1, tab_input=True,
-                                                           callback=lambda: self._typed())
-                    self.backward_error = dpg.add_text("", wrap=600, show=False)
+                    with dpg.group() as self.backward_group:  # a signal block's code only
+                        dpg.add_spacer(height=6)
+                        dpg.add_text("backward (optional: leave it empty and autograd differentiates forward)",
+                                     color=(170, 170, 180))
+                        with dpg.group(horizontal=True):
+                            self.backward_gutter = dpg.add_group(width=34)
+                            self.backward = dpg.add_input_text(multiline=True, width=-1, tab_input=True,
+                                                               callback=lambda: self._typed())
+                        self.backward_error = dpg.add_text("", wrap=600, show=False)
                 with dpg.child_window(width=-1, height=-58, border=True):
-                    dpg.add_text("What the code receives", color=(250, 210, 40))
-                    for name, what in CONTEXT_HELP:
-                        dpg.add_text(name, color=(170, 200, 255))
-                        dpg.add_text(what, wrap=300, indent=12)
+                    self.help_groups: dict[bool, int] = {}  # takes the signal -> its help
+                    for signal, title, help_rows in ((True, "What the code receives", CONTEXT_HELP),
+                                                     (False, "What the class is", MODULE_HELP)):
+                        with dpg.group(show=signal) as self.help_groups[signal]:
+                            dpg.add_text(title, color=(250, 210, 40))
+                            for name, what in help_rows:
+                                dpg.add_text(name, color=(170, 200, 255))
+                                dpg.add_text(what, wrap=300, indent=12)
             with dpg.group(horizontal=True):
                 self.apply_button = dpg.add_button(label="Apply (Ctrl+Enter)", callback=lambda: self.apply())
                 self.revert_button = dpg.add_button(label="Revert", callback=lambda: self.revert())
@@ -177,6 +196,12 @@ class CodeWindow:
         if self.shown and self.block_id != block_id:
             self.close()
         self.block_id, self.project = block_id, self.state.project
+        # forward(ctx, …) and backward for a block taking the signal (Custom); else one class
+        dpg.set_value(self.forward_label, "forward (and anything it uses)" if spec.takes_signal
+                      else "the class (and anything it uses)")
+        dpg.configure_item(self.backward_group, show=spec.takes_signal)
+        for signal, group in self.help_groups.items():
+            dpg.configure_item(group, show=signal == spec.takes_signal)
         self._fill_params(spec, b.params)
         self._load(b.params)
         draft = self._drafts.pop(block_id, None)
@@ -256,10 +281,15 @@ class CodeWindow:
         spec = self._spec()
         return spec.code_params()[0] if spec is not None else "code"
 
+    def _split(self, source: str) -> tuple[str, str]:
+        """The two buffers' text; a class (no signal) is all one buffer, whatever it defines."""
+        spec = self._spec()
+        return split_code(source) if spec is None or spec.takes_signal else (source, "")
+
     def _load(self, params: dict[str, Any]) -> None:
         """Fill every field from the document and remember it as what is shown unchanged."""
         spec = self._spec()
-        forward, backward = split_code(str(params.get(self._code_param()) or ""))
+        forward, backward = self._split(str(params.get(self._code_param()) or ""))
         values: dict[str, Any] = {"forward": forward, "backward": backward}
         for name in self.fields:
             if name not in ("forward", "backward"):
@@ -362,7 +392,7 @@ class CodeWindow:
         self.show_record()
 
     def _loaded_from(self, params: dict[str, Any]) -> dict[str, Any]:
-        forward, backward = split_code(str(params.get(self._code_param()) or ""))
+        forward, backward = self._split(str(params.get(self._code_param()) or ""))
         values: dict[str, Any] = {"forward": forward, "backward": backward}
         for name in self.fields:
             if name not in ("forward", "backward"):
