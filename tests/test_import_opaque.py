@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 from engine_fixtures import registry, train_on
-from test_import_fx import count_parameters, user_folder  # noqa: F401 - the fixture is used by name
+from test_import_fx import count_parameters, max_difference, user_folder  # noqa: F401 - the fixture is used by name
 
 from dpg_blocks.cli import main
 from dpg_blocks.core import load_project, save_project
@@ -340,3 +340,49 @@ def test_what_the_class_imports_from_a_file_beside_it_is_copied_not_imported(tmp
     imported = import_module(load_module(f"{tmp_path / 'beside.py'}:Net"), [(3,)], registry())
     code = next(b for b in imported.project.graph.walk() if b.type == "builtin.OpaqueModule").params["code"]
     assert "def clip(x)" in code and "LIMIT = 2.0" in code and "clipping" not in code  # runs without that folder
+
+
+# Asserts on the input's shape, at the top and in a submodule: checks, not computation. (In a file
+# of its own: pytest rewrites the asserts of test modules, and a user's file is not rewritten.)
+CHECKED = textwrap.dedent('''
+    import torch
+    from torch import nn
+
+
+    class CheckedInner(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 8)
+
+        def forward(self, x):
+            assert x.shape[1] == 4
+            return torch.relu(self.fc(x))
+
+
+    class Checked(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = CheckedInner()
+            self.out = nn.Linear(8, 3)
+
+        def forward(self, x):
+            assert x.dim() == 2, "Checked needs (batch, features)"
+            return self.out(self.inner(x))
+''')
+
+
+def test_asserts_on_shapes_are_checked_once_and_left_out_not_refused(tmp_path):
+    (tmp_path / "checked.py").write_text(CHECKED, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("checked_model", tmp_path / "checked.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    imported = import_module(mod.Checked(), [(4,)], registry())
+    assert imported.opaque == [] and not imported.custom  # plain blocks: the asserts are not control flow
+    assert sorted(imported.asserts) == ["checked.py line 12", "checked.py line 23"]
+    assert max_difference(mod.Checked(), (4,), tmp_path) <= 1e-6
+    # an assert that fails on the example input is still refused, naming it
+    with pytest.raises(FxImportError, match=r"assert at line 12 of checked.py .*fails on inputs \[\(5,\)\]"):
+        import_module(mod.Checked(), [(5,)], registry())
+    # an `if` on a value is control flow: still refused at the top level
+    with pytest.raises(FxImportError, match="if x.sum"):
+        import_module(Shifted(), [(4,)], registry())

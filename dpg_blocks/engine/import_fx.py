@@ -177,6 +177,7 @@ class ImportedModule:
     layers: dict[str, str]  # block id -> the original module's qualified name (layers with state)
     custom: list[str] = field(default_factory=list)  # names of blocks that run generated code
     opaque: list[str] = field(default_factory=list)  # the untraceable submodules kept whole (qualified names)
+    asserts: list[str] = field(default_factory=list)  # asserts left out of the graph ("model.py line 12")
     tensors: dict[str, str] = field(default_factory=dict)  # Learned Tensor block id -> the parameter it holds
     parameters: int = 0
 
@@ -674,7 +675,7 @@ class _Importer:
 
     def trace(self) -> fx.GraphModule:
         try:
-            gm, self.opaque = trace_with_opaque(self.module)
+            gm, self.opaque, self.result.asserts = trace_with_opaque(self.module)
         except Exception as e:
             raise FxImportError(
                 f"torch.fx cannot trace {type(self.module).__name__}{_user_line(e)}: {type(e).__name__}: "
@@ -691,6 +692,16 @@ class _Importer:
         examples = [torch.zeros(EXAMPLE_BATCH, *s, dtype=torch.int64) if dt == "int64" else torch.randn(EXAMPLE_BATCH, *s)
                     for s, dt in zip(self.shapes, self.dtypes, strict=True)]
         with torch.no_grad():
+            if self.result.asserts:  # left out of the graph: they must hold where they were specialised
+                original = copy.deepcopy(self.module).eval()
+                try:
+                    original(*examples)
+                except AssertionError as e:
+                    raise FxImportError(
+                        f"{type(self.module).__name__}'s assert{_user_line(e)} fails on inputs {self.shapes}"
+                        f"{': ' + str(e) if str(e) else ''}") from e
+                except Exception:  # noqa: BLE001 - the traced copy below names what fails
+                    pass
             try:
                 ShapeProp(probe).propagate(*examples)
             except Exception as e:
@@ -936,6 +947,7 @@ class ImportReport:
     parameters: int
     custom: list[str]
     opaque: list[str] = field(default_factory=list)
+    asserts: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """The lines the CLI prints and the editor's status line shows (joined)."""
@@ -949,6 +961,9 @@ class ImportReport:
         if self.opaque:
             lines.append(f"Opaque Module blocks running their own class (torch.fx cannot trace them): "
                          f"{', '.join(self.opaque)}")
+        if self.asserts:
+            lines.append(f"asserts checked once on the example input and left out of the graph (each block "
+                         f"checks its own shapes): {', '.join(self.asserts)}")
         return "\n".join(lines)
 
 
@@ -1001,4 +1016,4 @@ def import_to_project(
     except Exception as e:  # the module's own constructor or code failed
         raise FxImportError(f"{type(e).__name__}: {e}") from e
     return ImportReport(path, weights_path, len(imported.project.graph.blocks), imported.parameters,
-                        list(imported.custom), list(imported.opaque))
+                        list(imported.custom), list(imported.opaque), list(imported.asserts))

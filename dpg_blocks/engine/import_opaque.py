@@ -15,6 +15,7 @@ wraps the ``__init__`` of the file's ``nn.Module`` classes with :func:`record_co
 
 from __future__ import annotations
 
+import dis
 import functools
 import inspect
 import keyword
@@ -45,11 +46,29 @@ class _Untraceable(Exception):
 
 
 class OpaqueTracer(fx.Tracer):
-    """fx's tracer, with the submodules in ``opaque`` (qualified names) kept as leaves."""
+    """fx's tracer, with the submodules in ``opaque`` (qualified names) kept as leaves, and
+    ``assert`` statements on traced values left out (each recorded in ``asserts``).
+
+    An assert checks, it computes nothing: ``assert x.dim() == 4`` is specialised away, as
+    ``torch.export`` does with the shapes it was given, and the import runs the original
+    module once on the example input, so an assert that does not hold there is still refused.
+    An ``if`` on a traced value is control flow and still fails the trace.
+    """
 
     def __init__(self, opaque: set[str]) -> None:
         super().__init__()
         self.opaque = opaque
+        self.asserts: list[str] = []  # "file.py line N" of each assert left out
+
+    def to_bool(self, obj: fx.Proxy) -> bool:
+        frame = inspect.currentframe()
+        caller = frame.f_back.f_back if frame is not None and frame.f_back is not None else None  # past Proxy.__bool__
+        if caller is not None and _in_assert(caller):
+            where = f"{Path(caller.f_code.co_filename).name} line {caller.f_lineno}"
+            if where not in self.asserts:
+                self.asserts.append(where)
+            return True
+        return super().to_bool(obj)
 
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
         return module_qualified_name in self.opaque or super().is_leaf_module(m, module_qualified_name)
@@ -63,8 +82,20 @@ class OpaqueTracer(fx.Tracer):
             raise _Untraceable(self.path_of_module(m), e) from e
 
 
-def trace_with_opaque(module: nn.Module) -> tuple[fx.GraphModule, set[str]]:
-    """``module`` traced with every submodule fx cannot trace kept whole; and those submodules.
+def _in_assert(frame: types.FrameType) -> bool:
+    """Whether ``frame`` is converting a value to bool for an ``assert``: its jump on the value
+    is followed by raising AssertionError (how CPython compiles ``assert``)."""
+    instructions = list(dis.get_instructions(frame.f_code))
+    at = next((i for i, ins in enumerate(instructions) if ins.offset == frame.f_lasti), None)
+    if at is None:
+        return False
+    ahead = [ins.opname for ins in instructions[at:at + 3]]
+    return "LOAD_ASSERTION_ERROR" in ahead and ahead[0].startswith("POP_JUMP") and "IF_TRUE" in ahead[0]
+
+
+def trace_with_opaque(module: nn.Module) -> tuple[fx.GraphModule, set[str], list[str]]:
+    """``module`` traced with every submodule fx cannot trace kept whole; those submodules; and
+    the asserts left out of the graph (``file.py line N``).
 
     An exception from the top-level forward itself propagates as fx raised it.
     """
@@ -78,7 +109,7 @@ def trace_with_opaque(module: nn.Module) -> tuple[fx.GraphModule, set[str]]:
                 raise e.cause from None
             opaque.add(e.path)
             continue
-        return fx.GraphModule(tracer.root, graph, type(module).__name__), opaque
+        return fx.GraphModule(tracer.root, graph, type(module).__name__), opaque, tracer.asserts
 
 
 def record_constructor_calls(module: types.ModuleType) -> None:
