@@ -132,6 +132,12 @@ class ResultsPane:
                     self.runs_area = dpg.add_group()
                     dpg.add_text("Every training run is kept beside the project; the runs show here.",
                                  parent=self.runs_area, color=MUTED)
+        # fitted with a margin: a dot on the fitted range's edge was half cut off (one epoch's
+        # train accuracy at the bottom, its test accuracy at the top)
+        with dpg.theme() as fit_theme, dpg.theme_component(dpg.mvPlot):
+            dpg.add_theme_style(dpg.mvPlotStyleVar_FitPadding, 0.1, 0.1, category=dpg.mvThemeCat_Plots)
+        for plot in (self.loss_plot, self.acc_plot):
+            dpg.bind_item_theme(plot, fit_theme)
         self.series: dict[str, int] = {}
         self.colours: dict[str, tuple[int, int, int]] = {}
         for key, label, axis, colour in SERIES:
