@@ -7,7 +7,10 @@ wired and validated; then a Copy of the features and a Custom block whose backwa
 its code window (double-click, Return for each new line, Ctrl+Enter) as the negated gradient,
 with its gradient scale set to 1 so validation checks it is the reversal. Aimed and checked
 through the editor's state dump (tests/real_input.py), every wait a poll with a generous
-deadline. (The heads, both losses, training and the CLI comparison are still to come.)"""
+deadline. The second half (heads, both losses, one epoch trained, Save, the CLI's losses) is
+tests/test_ui_real_scenario_b_heads.py, which starts from the shipped DANN example's first half;
+this test checks that what a user builds here is that first half's top level, link for link
+(the example's Feature Extractor adds a ReLU after each convolution)."""
 
 from __future__ import annotations
 
@@ -100,6 +103,13 @@ ed.close()
 '''
 
 
+def wiring(blocks: dict[str, str], links: list[tuple[str, str, str, str]]) -> list[tuple[str, str, str, str]]:
+    """Links as (type.port -> type.port); a SuperBlock's ports are named by merge, so only its type counts."""
+    def end(bid: str, port: str) -> str:
+        return blocks[bid] if blocks[bid] == "core.SuperBlock" else f"{blocks[bid]}.{port}"
+    return sorted((end(a, pa), end(b, pb)) for a, pa, b, pb in links)
+
+
 def test_scenario_b_start_by_real_input_from_a_bare_editor(tmp_path):
     out = run_script(SCRIPT, tmp_path, str(DATA), timeout=300)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
@@ -115,3 +125,15 @@ def test_scenario_b_start_by_real_input_from_a_bare_editor(tmp_path):
     grl = next(b["id"] for b in s["blocks"] if b["type"] == "builtin.Custom")
     assert len(s["links"]) == 5 and s["records"][grl] != "error", (s["records"], s["debug"])
     assert s["records"][next(b["id"] for b in s["blocks"] if b["type"] == "core.SuperBlock")] == "ok"
+
+    # what was built is the shipped example's first half, where the second half's test starts
+    from test_ui_real_scenario_b_heads import FIRST_HALF
+    doc = json.loads((ROOT / "assets" / "examples" / "dann_digits.dpgb").read_text(encoding="utf-8"))
+    example = {b["id"]: b["type"] for b in doc["graph"]["blocks"] if b["id"] in FIRST_HALF}
+    example_links = [(ln["src"][0], ln["src"][1], ln["dst"][0], ln["dst"][1]) for ln in doc["graph"]["links"]
+                     if ln["src"][0] in example and ln["dst"][0] in example]
+    built = {b["id"]: b["type"] for b in s["blocks"]}
+    built_links = [(*a.split(".", 1), *b.split(".", 1)) for a, b in s["links"]]
+    assert wiring(built, built_links) == wiring(example, example_links)
+    example_grl = next(b for b in doc["graph"]["blocks"] if b["id"] == "b18")
+    assert example_grl["params"]["gradient_scale"] == 1.0
