@@ -28,8 +28,9 @@ from .outputs import Output
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from .resampling import Pad, PixelShuffle, Upsample
 from .sequence import GRU, LSTM, RNN, Embedding
-from .structure import OR, Add, Concat, Copy, Flatten, Multiply, Reshape, Split
+from .structure import OR, Add, Concat, Copy, Flatten, Multiply, Reshape, Split, Subtract
 from .tensor_ops import (
+    Abs,
     Chunk,
     Identity,
     LearnedTensor,
@@ -82,12 +83,14 @@ BLOCKS: list[type] = [
     Reshape,
     Concat,
     Add,
+    Subtract,
     Multiply,
     Copy,
     OR,
     Split,
     Fill,
     Identity,
+    Abs,
     Permute,
     Transpose,
     MatMul,

@@ -155,6 +155,20 @@ class Multiply(nn.Module):
             raise ValueError(f"Multiply needs inputs of the same shape, but got {_shapes(xs)}") from e
 
 
+class Subtract(nn.Module):
+    """``a - b`` element by element (same shapes, or size 1 where they differ)."""
+
+    def export_args(self) -> tuple[object, ...]:
+        """The constructor arguments that rebuild this module (export to PyTorch writes them)."""
+        return ()
+
+    def forward(self, a: Tensor, b: Tensor) -> Tensor:
+        try:
+            return a - b
+        except RuntimeError as e:
+            raise ValueError(f"Subtract needs inputs of the same shape, but got {_shapes((a, b))}") from e
+
+
 class Copy(nn.Module):
     """The same tensor on ``n`` outputs."""
 

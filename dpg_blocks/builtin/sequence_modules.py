@@ -160,6 +160,17 @@ class Permute(nn.Module):
         return (self.dims,)
 
 
+class Abs(nn.Module):
+    """``x.abs()``."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.abs()
+
+    def export_args(self) -> tuple[object, ...]:
+        """The constructor arguments that rebuild this module (export to PyTorch writes them)."""
+        return ()
+
+
 class Transpose(nn.Module):
     """``x.transpose(dim0, dim1)``."""
 

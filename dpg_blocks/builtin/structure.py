@@ -159,6 +159,22 @@ class Add:
         return AddModule()
 
 
+@block("builtin.Subtract", category="Structure", name="Subtract", version=1)
+class Subtract:
+    """Subtracts b from a element by element, e.g. the difference of a Siamese network's two towers."""
+
+    a = In("tensor", doc="The tensor subtracted from.")
+    b = In("tensor", doc="The tensor subtracted, of a's shape.")
+    y = Out("tensor", doc="a − b.")
+
+    def build(self, ctx: BuildContext) -> Any:
+        """A module subtracting b from a."""
+        _check_elementwise("Subtract", {"a": ctx.in_shape("a"), "b": ctx.in_shape("b")})
+        from .modules import Subtract as SubtractModule
+
+        return SubtractModule()
+
+
 @block("builtin.Multiply", category="Structure", name="Multiply", version=1)
 class Multiply:
     """Multiplies its inputs element by element, e.g. to gate one signal with another."""

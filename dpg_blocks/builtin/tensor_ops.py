@@ -1,4 +1,4 @@
-"""Tensor operations models are made of, as blocks with params: Identity, Permute, Transpose,
+"""Tensor operations models are made of, as blocks with params: Identity, Absolute, Permute, Transpose,
 Matrix Multiply, Log-Softmax, Chunk, Mean, Sum and Position Ids. Importing a model maps its
 ``permute``/``matmul``/``chunk``… calls to these, so the graph reads as what it does."""
 
@@ -25,6 +25,20 @@ class Identity:
         from torch import nn
 
         return nn.Identity()
+
+
+@block("builtin.Abs", category=CATEGORY, name="Absolute", version=1)
+class Abs:
+    """The absolute value of every element (``x.abs()``), e.g. the distance of two towers' outputs."""
+
+    x = In("tensor", doc="Any tensor.")
+    y = Out("tensor", doc="|x|, same shape.")
+
+    def build(self, ctx: BuildContext) -> Any:
+        """An ``Abs`` module."""
+        from .sequence_modules import Abs as AbsModule
+
+        return AbsModule()
 
 
 @block("builtin.Permute", category=CATEGORY, name="Permute", version=1)

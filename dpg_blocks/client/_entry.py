@@ -10,6 +10,9 @@ from typing import Any
 
 
 def main(*args: Any) -> None:
+    from dpg_blocks.core.startup_trace import mark
+
+    mark("engine_spawned")  # the child's interpreter is up and has unpickled its target
     from dpg_blocks.engine.process import engine_main
 
     engine_main(*args)

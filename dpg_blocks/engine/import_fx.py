@@ -392,10 +392,11 @@ MODULES: dict[type, tuple[str, Callable[[Any, fx.Node], dict[str, Any]]]] = {
     **{pad: ("builtin.Pad", lambda m, n: _pad(m)) for pad in _PADS},
 }
 
-_ELEMENTWISE = {"relu": "builtin.ReLU", "sigmoid": "builtin.Sigmoid", "tanh": "builtin.Tanh"}
+_ELEMENTWISE = {"relu": "builtin.ReLU", "sigmoid": "builtin.Sigmoid", "tanh": "builtin.Tanh", "abs": "builtin.Abs"}
 _FUNCTIONS: dict[Any, str] = {
     F.relu: "relu", torch.relu: "relu", torch.sigmoid: "sigmoid", F.sigmoid: "sigmoid",
-    torch.tanh: "tanh", F.tanh: "tanh", operator.add: "add", torch.add: "add", operator.mul: "mul",
+    torch.tanh: "tanh", F.tanh: "tanh", operator.add: "add", torch.add: "add", operator.sub: "sub",
+    torch.sub: "sub", torch.subtract: "sub", torch.abs: "abs", operator.mul: "mul",
     torch.mul: "mul", torch.cat: "cat", torch.concat: "cat", torch.flatten: "flatten", torch.reshape: "reshape",
     F.leaky_relu: "leaky_relu", F.gelu: "gelu", F.softmax: "softmax", torch.softmax: "softmax",
     F.dropout: "dropout", F.max_pool2d: "max_pool2d", F.avg_pool2d: "avg_pool2d",
@@ -538,10 +539,12 @@ def _arg(node: fx.Node, index: int, name: str, default: Any) -> Any:
 
 
 def _elementwise(kind: str, node: fx.Node, tensors: list[fx.Node]) -> _Block:
-    """Add / Multiply of tensors of the same rank (the blocks refuse broadcasting across ranks)."""
+    """Add / Multiply / Subtract of tensors of the same rank (the blocks refuse broadcasting across ranks)."""
     _require(len(tensors) == len(node.args) == 2 and not node.kwargs, "a scalar operand or alpha")
     ranks = {len(_shape(t) or ()) + (1 if t.meta.get(BATCHED) else 0) for t in tensors}
     _require(len(ranks) == 1, "operands of different ranks")
+    if kind == "sub":
+        return _Block("builtin.Subtract", {}, tensors)
     return _Block("builtin.Add" if kind == "add" else "builtin.Multiply", {"n_inputs": 2}, tensors)
 
 
@@ -559,7 +562,7 @@ def _function_block(kind: str, node: fx.Node, tensors: list[fx.Node]) -> _Block:
     x = tensors[0] if tensors else None
     if kind in _ELEMENTWISE:
         return _Block(_ELEMENTWISE[kind], {}, [x])  # type: ignore[list-item]
-    if kind in ("add", "mul"):
+    if kind in ("add", "mul", "sub"):
         return _elementwise(kind, node, tensors)
     if kind == "cat":
         dim = _arg(node, 1, "dim", 0)

@@ -20,6 +20,7 @@ from typing import Any
 from dpg_blocks import protocol as m
 from dpg_blocks.core.plugin_quarantine import PLUGIN_MARK
 from dpg_blocks.core.project_file import ProjectFileError, project_from_dict
+from dpg_blocks.core.startup_trace import mark as trace
 from dpg_blocks.protocol import ProtocolError, decode, encode
 
 from .records import PATH_SEP
@@ -132,8 +133,10 @@ class Engine:
 
     # -- loop --------------------------------------------------------------------------------
     def run(self) -> None:
+        trace("engine_imported")
         import torch
 
+        trace("torch_imported")
         threads = self.options.get("threads")
         if threads:
             torch.set_num_threads(int(threads))
@@ -171,6 +174,7 @@ class Engine:
             self.mark(*((f"{PLUGIN_MARK}{cand.pack}", cand.key) if cand is not None else ("", "")))
 
         self.registry = discover(self.options.get("plugin_dirs") or [], on_import=on_import)
+        trace("plugins_discovered")
         self.send_ready()
 
     def send_ready(self) -> None:
@@ -260,6 +264,7 @@ class Engine:
         from .module_cache import ModuleCache
         from .source_cache import SourceCache
 
+        trace("validate_received")
         if self.sources is None:
             self.sources = SourceCache()
         if self.layers is None:
@@ -275,6 +280,7 @@ class Engine:
         finally:
             self.loading = None
             self.mark("", "")
+        trace("validation_done")
         self.emit(m.ValidationResult(request_id=cmd.request_id, records=records, ok=v.ok, error=""))
 
     def block_progress(self, request_id: int, phase: str, total: int | None) -> Any:

@@ -22,6 +22,7 @@ import dearpygui.dearpygui as dpg
 
 from dpg_blocks.core.assets import example_projects
 from dpg_blocks.core.atomic_file import write_text_atomic
+from dpg_blocks.core.startup_trace import mark as trace
 
 from .blocks_menu import BlocksMenu
 from .canvas import Canvas
@@ -611,6 +612,7 @@ class Editor:
 
         from .plugin_watch import PluginWatch
 
+        trace("engine_starting")
         self.client = EngineClient(**options)
         self.extra_plugin_dirs = tuple(str(d) for d in options.get("plugin_dirs", ()))
         # Before the engine starts: what it discovers at start-up is the watcher's baseline.
@@ -630,6 +632,7 @@ class Editor:
         if self._validate_wanted and self.client.state != "stopped":
             self._validate_wanted = False
             rid = self.client.validate(self.state.project_dict(), self.state.project_dir)
+            trace("validate_sent")
             self.state.validation_sent(rid)
         activity = self.client.activity()  # "validating… (3 s)": the seconds tick while it lasts
         if activity != self.state.engine_activity:
@@ -643,6 +646,7 @@ class Editor:
 
         st = self.state
         if isinstance(ev, m.Ready):
+            trace("ready_received")
             st.set_catalog(ev.catalog)
             st.set_plugin_failures(ev.failures)
             failures = [f.get("pack") or "?" for f in ev.failures if not f.get("block")]
@@ -664,6 +668,7 @@ class Editor:
                 if st.validation.pending:
                     st.validation.received = st.validation.sent  # that answer will never come
         elif isinstance(ev, m.ValidationResult):
+            trace("validation_received")
             st.validation_result(ev.request_id, ev.records, ev.ok, ev.error)
         elif isinstance(ev, m.TrainingState):
             if ev.request_id in (None, st.training.request_id):
@@ -885,11 +890,16 @@ def _create(size: tuple[int, int], project_path: str | None) -> Editor:
     return editor
 
 
+# benchmarks/startup.py: write the time of the first frame showing validation colours, then quit
+VALIDATED_PROBE_ENV = "DPG_BLOCKS_VALIDATED_PROBE"
+
+
 def run_editor(project_path: str | None, size: tuple[int, int] = (1600, 1000)) -> int:
     """Open the editor (on ``project_path`` if given) and run until the window closes."""
     editor = _create(size, project_path)
     try:
         dpg.render_dearpygui_frame()  # the first frame, before the engine (and torch) exist
+        trace("first_frame")
         if fit_viewport():  # on a small screen without a window manager, all of it stays visible
             editor.layout(dpg.get_viewport_width(), dpg.get_viewport_height())
         probe = os.environ.get("DPG_BLOCKS_STARTUP_PROBE")
@@ -901,10 +911,18 @@ def run_editor(project_path: str | None, size: tuple[int, int] = (1600, 1000)) -
         # SIGTERM ends the loop without asking; unsaved work goes to the recovery file (below).
         signal.signal(signal.SIGTERM, lambda *_: dpg.stop_dearpygui())
         dump = StateDump(editor, _layout_info)  # DPG_BLOCKS_STATE_DUMP: the real-input tests' view
+        until_validated = os.environ.get(VALIDATED_PROBE_ENV)
+        shown = False
         while dpg.is_dearpygui_running():
             editor.frame()
             dpg.render_dearpygui_frame()
             editor._guarded(dump.tick)
+            if not shown and editor.state.validation.received:
+                shown = True  # this frame drew the first validation's colours
+                trace("validated_frame")
+                if until_validated:
+                    write_text_atomic(until_validated, repr(time.time()))
+                    break
     finally:
         if not editor.controls.closed_cleanly:
             editor.recovery.write_if_dirty()  # SIGTERM or an exception: keep the unsaved work
