@@ -9,6 +9,7 @@ class absent from the split has recall 0 and support 0 and is left out of the ma
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -49,6 +50,21 @@ def class_report(confusion: np.ndarray, names: list[str]) -> dict[str, Any]:
     }
 
 
+@dataclass
+class Score:
+    """Running correct/total counts (kept on the device to avoid a sync per step)."""
+
+    correct: Any = 0
+    total: int = 0
+
+    def add(self, correct: Any, total: int) -> None:
+        self.correct, self.total = self.correct + correct, self.total + total
+
+    @property
+    def accuracy(self) -> float | None:
+        return float(self.correct) / self.total if self.total else None
+
+
 MAX_MISCLASSIFIED = 16  # the gallery's samples (the first ones, in test-split order)
 
 
@@ -68,16 +84,20 @@ class Misclassified:
     def full(self) -> bool:
         return len(self.found) >= MAX_MISCLASSIFIED
 
-    def add(self, x: Any, pred: Any, target: Any) -> None:
-        """One batch: ``x`` the head's input samples, ``pred`` (N, classes) scores, ``target`` (N,)."""
+    def add(self, x: Any, pred: Any, target: Any, place: tuple[int, int] = (0, 1), whole: int | None = None) -> None:
+        """One batch: ``x`` the head's input samples, ``pred`` (N, classes) scores, ``target`` (N,).
+
+        Under torchrun ``place`` is (rank, ranks): these are samples rank, rank + ranks, … of a
+        batch of ``whole`` samples, so the indices are the split's, as one process finds them."""
         n = int(target.shape[0])
+        rank, ranks = place
         if not self.full and getattr(x, "shape", (0,))[0] == n and pred.shape[0] == n:
             guess = pred.argmax(1)
             wrong = (guess != target).nonzero().flatten().tolist()
             for i in wrong[: MAX_MISCLASSIFIED - len(self.found)]:
-                self.found.append({"index": self.seen + i, "true": int(target[i]), "pred": int(guess[i]),
-                                   "sample": x[i].detach().float().cpu().numpy()})
-        self.seen += n
+                self.found.append({"index": self.seen + rank + ranks * i, "true": int(target[i]),
+                                   "pred": int(guess[i]), "sample": x[i].detach().float().cpu().numpy()})
+        self.seen += n if whole is None else whole
 
     def listed(self, names: list[str]) -> list[dict[str, Any]]:
         """For ``--metrics-out``: index and class names (no pixels)."""
