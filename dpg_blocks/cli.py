@@ -275,16 +275,18 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _rank_console(world: Any, stderr: bool = False) -> Console:
-    """The console of this process: every line on rank 0; on the other ranks only errors (prefixed
-    with the rank: they may be that rank's own, a failure on its share of a batch)."""
+    """The console of this process: every line on rank 0. The other ranks say nothing until
+    ``console.training`` is set, and then only errors, prefixed with the rank (a failure on that
+    rank's share of a batch is its own; refusals before training are every rank's, said once)."""
     console = _console(stderr=stderr)
     if world is None or world.main:
         return console
     plain_print = console.print
 
     def errors_only(*objects: Any, **kwargs: Any) -> None:
-        if objects and isinstance(objects[0], str) and objects[0].startswith("[bold red]"):
-            plain_print(f"[bold red]rank {world.rank}:[/] {objects[0]}", *objects[1:], **kwargs)
+        first = objects[0] if objects else None
+        if getattr(console, "training", False) and isinstance(first, str) and first.startswith("[bold red]"):
+            plain_print(f"[bold red]rank {world.rank}:[/] {first}", *objects[1:], **kwargs)
 
     console.print = errors_only  # type: ignore[method-assign]
     return console
@@ -393,6 +395,7 @@ def _train(args: argparse.Namespace, world: Any) -> int:
                 progress.update(task, completed=done, total=total)
 
         ended = "failed"
+        console.training = True  # type: ignore[attr-defined]  # from now on a rank's errors are its own
         try:
             for metrics in trainer.fit(epochs - trainer.epoch, on_step=on_step, check_finite=True):
                 last = metrics
