@@ -169,20 +169,10 @@ class Shards:
             share = [self.take(t) for t in batch]
             wrapper = self.wrappers.get(index) if train else None
             total, losses, heads = (wrapper or forward)(*share)
-            if wrapper is not None and total is not None:
-                total = self._agreed(total)
             return total, losses, heads, share
         total, losses, heads = forward(*batch)
         cut = [(self.take(pred), self.take(target)) for pred, target in heads]
         return total, losses, cut, [self.take(t) for t in batch]
-
-    def _agreed(self, total: torch.Tensor) -> torch.Tensor:
-        """``total``, made NaN on every rank when it is not finite on one: each rank then stops at
-        the same step (NonFiniteLoss) instead of the others waiting for its gradients forever.
-        One small all-reduce a step and no host sync (the finite check, if any, syncs anyway)."""
-        bad = (~torch.isfinite(total.detach())).to(torch.float32).reshape(1)
-        dist.all_reduce(bad)
-        return total + torch.where(bad[0] > 0, float("nan"), 0.0)
 
     # -- reducing metrics --------------------------------------------------------------------
     def gather(self, value: Any) -> list[Any]:
