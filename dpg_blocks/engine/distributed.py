@@ -22,11 +22,11 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from .device import resolve_device
-from .evaluation import MAX_MISCLASSIFIED, MAX_SCATTER, Misclassified, Regression, Score
+from .evaluation import MAX_MISCLASSIFIED, MAX_SCATTER, Misclassified, Regression
 
 if TYPE_CHECKING:
     from .datasets import DataSource
-    from .training import Trainer
+    from .training import Trainer, _Score
 
 ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
 
@@ -195,20 +195,22 @@ class Shards:
 
 
 
-def reduce_training(shards: Shards, loss_sums: dict[int, Any], scores: dict[int, list[Score]]
-                    ) -> tuple[dict[int, float], dict[int, list[Score]]]:
+def reduce_training(shards: Shards, loss_sums: dict[int, Any], scores: dict[int, list[_Score]]
+                    ) -> tuple[dict[int, float], dict[int, list[_Score]]]:
     """An epoch's loss sums (averaged) and training counts (summed) over every rank."""
+    from .training import _Score as Score  # training imports this module
     counts = shards.sum_counts({k: [(int(s.correct), s.total) for s in v] for k, v in scores.items()})
     return shards.mean(loss_sums), {k: [Score(c, t) for c, t in v] for k, v in counts.items()}
 
 
 def reduce_evaluation(
-    shards: Shards, losses: dict[int, float], scores: dict[int, list[Score]], confusion: np.ndarray | None,
+    shards: Shards, losses: dict[int, float], scores: dict[int, list[_Score]], confusion: np.ndarray | None,
     regression: Regression | None, wrong: Misclassified,
-) -> tuple[dict[int, float], dict[int, list[Score]], np.ndarray | None, Regression | None, Misclassified]:
+) -> tuple[dict[int, float], dict[int, list[_Score]], np.ndarray | None, Regression | None, Misclassified]:
     """A split's evaluation over every rank: mean losses, summed counts and confusion matrix,
     the regression's sums (its scatter takes each rank's pairs) and the first misclassified
     samples of the whole split (each rank found its first ones, with the split's indices)."""
+    from .training import _Score as Score
     reg = None if regression is None else (regression.count, regression.sums, regression.pred, regression.true)
     every = shards.gather((losses, {k: [(int(s.correct), s.total) for s in v] for k, v in scores.items()},
                            confusion, reg, wrong.found, wrong.seen))

@@ -9,7 +9,6 @@ class absent from the split has recall 0 and support 0 and is left out of the ma
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -48,21 +47,6 @@ def class_report(confusion: np.ndarray, names: list[str]) -> dict[str, Any]:
         "macro": average(present.astype(np.float64)),
         "weighted": average(support),
     }
-
-
-@dataclass
-class Score:
-    """Running correct/total counts (kept on the device to avoid a sync per step)."""
-
-    correct: Any = 0
-    total: int = 0
-
-    def add(self, correct: Any, total: int) -> None:
-        self.correct, self.total = self.correct + correct, self.total + total
-
-    @property
-    def accuracy(self) -> float | None:
-        return float(self.correct) / self.total if self.total else None
 
 
 MAX_MISCLASSIFIED = 16  # the gallery's samples (the first ones, in test-split order)

@@ -13,6 +13,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,6 @@ from .datasets import DataSource
 from .device import resolve_device
 from .distributed import Shards, World, check_batch_sizes, reduce_evaluation, reduce_training
 from .evaluation import Misclassified, Regression, class_names, class_report
-from .evaluation import Score as _Score
 from .progress import TrainingClock, attach_clock
 from .registry import Registry
 
@@ -86,6 +86,21 @@ def make_scheduler(settings: OptimizerSettings, opt: torch.optim.Optimizer, epoc
     if kind == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, epochs))
     raise ValueError(f"unknown scheduler {settings.scheduler!r}")
+
+
+@dataclass
+class _Score:
+    """Running correct/total counts (kept on the device to avoid a sync per step)."""
+
+    correct: Any = 0
+    total: int = 0
+
+    def add(self, correct: Any, total: int) -> None:
+        self.correct, self.total = self.correct + correct, self.total + total
+
+    @property
+    def accuracy(self) -> float | None:
+        return float(self.correct) / self.total if self.total else None
 
 
 def _score(kind: str, pred: torch.Tensor, target: torch.Tensor | None) -> tuple[Any, int] | None:
