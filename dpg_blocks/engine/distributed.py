@@ -122,28 +122,37 @@ class Shards:
             if opt is None:
                 continue  # nothing to step: the order's forward runs plainly, on this rank's share
             wrapper = _Order(model, index)
-            reduced = {id(p) for p in self._with_gradients(index, opt)}
+            stepped = [p for g in opt.param_groups for p in g["params"]]
+            try:
+                reached, unsure = self._with_gradients(index, stepped), False
+            except Exception:  # the probe's two samples do not fit the model: let DDP find out each step
+                reached, unsure = stepped, True
+            if not reached:
+                continue  # its loss reaches none of its parameters: every rank steps nothing alike
+            reduced = {id(p) for p in reached}
             ignored = [name for name, p in wrapper.named_parameters() if id(p) not in reduced]
             DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(wrapper, ignored)
             on_cuda = trainer.device.type == "cuda"
             self.wrappers[index] = DistributedDataParallel(
-                wrapper, device_ids=[trainer.device] if on_cuda else None)
+                wrapper, device_ids=[trainer.device] if on_cuda else None, find_unused_parameters=unsure)
 
-    def _with_gradients(self, index: int, opt: torch.optim.Optimizer) -> list[nn.Parameter]:
-        """The parameters of ``opt`` that order ``index``'s loss reaches, by one backward on a few
-        training samples (model buffers and every random stream are put back afterwards)."""
+    def _with_gradients(self, index: int, params: list[nn.Parameter]) -> list[nn.Parameter]:
+        """The ``params`` that order ``index``'s loss reaches, by one backward on two training
+        samples (model buffers and every random stream are put back afterwards)."""
         trainer = self.trainer
-        params = [p for g in opt.param_groups for p in g["params"]]
         batch: list[Any] = []
         for input_id in trainer.model.input_ids[index]:
             x, y = trainer.sources[input_id].sample(2, trainer.device)
             batch += [x, y]
         saved = {k: v.clone() for k, v in trainer.model.state_dict().items()}  # BatchNorm statistics
         devices = [trainer.device] if trainer.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
-            total = trainer.model._forwards[index](*batch)[0]
-            grads = torch.autograd.grad(total, params, allow_unused=True) if total is not None else [None] * len(params)
-        trainer.model.load_state_dict(saved)
+        try:
+            with torch.random.fork_rng(devices=devices):
+                total = trainer.model._forwards[index](*batch)[0]
+                grads = torch.autograd.grad(total, params, allow_unused=True) if total is not None \
+                    else [None] * len(params)
+        finally:
+            trainer.model.load_state_dict(saved)
         return [p for p, g in zip(params, grads, strict=True) if g is not None]
 
     # -- sharing a batch ---------------------------------------------------------------------
