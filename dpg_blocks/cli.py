@@ -316,7 +316,7 @@ def _train(args: argparse.Namespace, world: Any) -> int:
             device = str(start(world, args.device or project.training.device))
         trainer = Trainer(
             project, registry, Path(args.project).resolve().parent, device=device, seed=args.seed,
-            trusted=trusted, world=world,
+            trusted=trusted, world=world, amp=args.amp,
         )
         require_a_loss(trainer)
     except CompileError as e:
@@ -860,6 +860,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--checkpoint-dir", metavar="DIR", help="save a checkpoint after every epoch")
     t.add_argument("--device", help="cpu, cuda, cuda:1 … (default: the project's setting, 'auto')")
     t.add_argument("--seed", type=int, help="override the project's seed")
+    t.add_argument("--amp", choices=["off", "bf16", "fp16"], default="off",
+                   help="mixed precision: bf16 autocast (CPU or GPU), fp16 autocast with a grad scaler (CUDA)")
     t.add_argument("--batch-size", type=int, metavar="N", help="every Input's batch size for this run; under "
                    "torchrun the global batch (each of the P processes takes N/P)")
     t.add_argument("--trust", action="store_true", help="trust and run this project's custom code (it is recorded)")

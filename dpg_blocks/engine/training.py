@@ -29,6 +29,7 @@ from .datasets import DataSource
 from .device import resolve_device
 from .distributed import Shards, World, check_batch_sizes, reduce_evaluation, reduce_training
 from .evaluation import Misclassified, Regression, class_names, class_report
+from .precision import Precision
 from .progress import TrainingClock, attach_clock
 from .registry import Registry
 
@@ -150,8 +151,10 @@ class Trainer:
         trusted: bool = False,
         on_block: Callable[[Any], None] | None = None,
         world: World | None = None,
+        amp: str | None = None,
     ) -> None:
-        """``world``: this process's place in a torchrun group (DDP over ``distributed.Shards``)."""
+        """``world``: this process's place in a torchrun group (DDP over ``distributed.Shards``);
+        ``amp``: "bf16" or "fp16" mixed precision (``precision.Precision``), default float32."""
         self.project = project
         self.seed = project.training.seed if seed is None else seed
         self.device = resolve_device(device or project.training.device)
@@ -178,6 +181,7 @@ class Trainer:
             self.optimizers[index] = opt
             self.schedulers[index] = make_scheduler(order.optimizer, opt, project.training.epochs) if opt else None
         self._forwards = {k: self.model._forwards[k] for k in self.model.orders}
+        self.precision = Precision(amp, self.device, self.model.orders)
         self.shards: Shards | None = None
         if world is not None:
             check_batch_sizes(self.sources, self.names, world.size)
@@ -233,17 +237,17 @@ class Trainer:
     def forward(self, index: int, batch: list[torch.Tensor | None]) -> tuple[Any, Any, Any]:
         """Order ``index``'s generated forward: ``(total_loss, losses, heads)``; under torchrun on
         this rank's share of ``batch``, through the order's DDP wrapper."""
-        if self.shards is not None:
-            return self.shards.forward(index, batch, train=True)[:3]
-        return self._forwards[index](*batch)
+        with self.precision.autocast():
+            if self.shards is not None:
+                return self.shards.forward(index, batch, train=True)[:3]
+            return self._forwards[index](*batch)
 
     def optimize(self, index: int, total: torch.Tensor | None) -> None:
         """Backward ``total`` and step order ``index``'s optimizer (if it has one)."""
         opt = self.optimizers[index]
         if opt is not None and total is not None:
             opt.zero_grad(set_to_none=True)
-            total.backward()
-            opt.step()
+            self.precision.step(index, opt, total)
 
     def steps_per_epoch(self) -> int:
         counts = [self.sources[i].num_batches("train") for ids in self.model.input_ids.values() for i in ids]
@@ -342,10 +346,11 @@ class Trainer:
                 if batch is None:
                     break
                 whole = batch
-                if self.shards is not None:  # this rank's samples of the batch (heads and inputs)
-                    total, _losses, heads, batch = self.shards.forward(index, batch, train=False)
-                else:
-                    total, _losses, heads = self._forwards[index](*batch)
+                with self.precision.autocast():
+                    if self.shards is not None:  # this rank's samples of the batch (heads and inputs)
+                        total, _losses, heads, batch = self.shards.forward(index, batch, train=False)
+                    else:
+                        total, _losses, heads = self._forwards[index](*batch)
                 if total is not None:
                     loss_sum += float(total)
                     steps += 1
@@ -442,6 +447,7 @@ class Trainer:
             "project": json.dumps(project_to_dict(self.project)),
             "seed": self.seed,
             "rng": rng_state(),
+            "scalers": self.precision.state_dict(),  # fp16's loss scales (none otherwise)
         }
         buffer = io.BytesIO()
         torch.save(state, buffer)
@@ -470,6 +476,7 @@ class Trainer:
             sched = self.schedulers.get(int(k))
             if sched is not None:
                 sched.load_state_dict(s)
+        self.precision.load_state_dict(state.get("scalers", {}))
         self.epoch = int(state["epoch"])
         self.clock.at(self.epoch, 0)
         if restore_rng and "rng" in state:
