@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 from test_resume import EPOCHS, dropout_project, losses
 
@@ -24,7 +25,8 @@ def train_argv(project: Path, *args: str | Path, procs: int = 0) -> list[str]:
     """`dpg-blocks train` (procs 0) or the same under torchrun with ``procs`` processes."""
     launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(procs)] \
         if procs else [sys.executable]
-    return [*launch, "-m", "dpg_blocks", "train", str(project), "-q", "--device", "cpu", *map(str, args)]
+    device = [] if "--device" in args else ["--device", "cpu"]
+    return [*launch, "-m", "dpg_blocks", "train", str(project), "-q", *device, *map(str, args)]
 
 
 def train(project: Path, *args: str | Path, procs: int = 0) -> subprocess.CompletedProcess[str]:
@@ -148,3 +150,11 @@ def test_kill_a_two_process_run_after_epoch_2_then_resume_it_exactly(tmp_path: P
     for a, b in zip(losses(got)[2:], losses(expected)[2:], strict=True):  # epochs 3–5
         assert a[0] == b[0] and all(abs(x - y) <= 1e-6 for x, y in zip(a[1:], b[1:], strict=True)), (a, b)
     assert got[-1]["confusion_matrix"] == expected[-1]["confusion_matrix"]
+
+
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs 2 CUDA devices")
+def test_two_gpus_train_with_nccl_to_the_weights_of_one(tmp_path: Path) -> None:
+    project = copy_example("mlp_digits.dpgb", tmp_path, val_percent=10.05)
+    one = weights_after(project, tmp_path / "one", 0, "--epochs", "2", "--device", "cuda")
+    two = weights_after(project, tmp_path / "two", 2, "--epochs", "2", "--device", "cuda")
+    assert_close(one, two, 1e-4)  # cuBLAS sums in its own order: a little more room than on the CPU
