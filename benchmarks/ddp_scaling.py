@@ -6,8 +6,9 @@ is trained by ``dpg-blocks train`` (1 process) and by ``torchrun --nproc-per-nod
 train`` with the same global batch; every process gets one thread (``OMP_NUM_THREADS=1``), so 2
 processes use 2 cores where 1 uses one. Throughput = training samples of an epoch / the epoch's
 ``time_s`` (its evaluation of val and test included, which is sharded too), median over the
-epochs after the first. Prints one line per project and, last, ``ratio=<2-proc/1-proc>`` (the
-geometric mean over the projects).
+epochs after the first. Prints one line per case (DANN as shipped, DANN with a global batch of
+256, the CNN) and, last, ``ratio=<2-proc/1-proc>`` (the geometric mean over the cases) with the
+machine's core count and load average (other jobs share the cores: say so beside the figures).
 
 Run: .venv/bin/python benchmarks/ddp_scaling.py [--epochs N]
 """
@@ -68,13 +69,13 @@ def dann_project(folder: Path) -> Path:
     return path
 
 
-def throughput(project: Path, procs: int, epochs: int, samples: int, out: Path) -> float:
+def throughput(project: Path, procs: int, epochs: int, samples: int, out: Path, batch: int | None) -> float:
     """Training samples/s of ``project`` on ``procs`` processes (median over epochs 2…)."""
-    metrics = out / f"{project.stem}_{procs}.jsonl"
+    metrics = out / f"{project.stem}_{batch}_{procs}.jsonl"
     launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(procs)] \
         if procs > 1 else [sys.executable]
     argv = [*launch, "-m", "dpg_blocks", "train", str(project), "-q", "--no-run", "--device", "cpu", "--trust",
-            "--epochs", str(epochs), "--metrics-out", str(metrics)]
+            "--epochs", str(epochs), "--metrics-out", str(metrics), *(["--batch-size", str(batch)] if batch else [])]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=1800)
     if done.returncode:
@@ -83,13 +84,17 @@ def throughput(project: Path, procs: int, epochs: int, samples: int, out: Path) 
     return samples / statistics.median(times)
 
 
-def train_samples(project: Path) -> int:
+def train_samples(project: Path, batch: int | None) -> int:
     """Samples one training epoch sees (the largest input's split; smaller inputs cycle), per order."""
+    from dpg_blocks.cli import set_batch_size
     from dpg_blocks.core import load_project
     from dpg_blocks.engine.registry import discover
     from dpg_blocks.engine.training import Trainer
 
-    trainer = Trainer(load_project(project), discover(defaults=False), project.parent, device="cpu", trusted=True)
+    loaded = load_project(project)
+    if batch:
+        set_batch_size(loaded, batch)
+    trainer = Trainer(loaded, discover(defaults=False), project.parent, device="cpu", trusted=True)
     steps = trainer.steps_per_epoch()
     return sum(int(x.shape[0]) for ids in trainer.model.input_ids.values() for i in ids
                for _, (x, _y) in zip(range(steps), trainer._cycle(trainer.sources[i], "train", 0, True), strict=False))
@@ -102,16 +107,19 @@ def main() -> None:
     ratios = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        for project in (dann_project(folder), cnn_project(folder)):
-            samples = train_samples(project)
-            one = throughput(project, 1, args.epochs, samples, folder)
-            two = throughput(project, 2, args.epochs, samples, folder)
-            ratios.append(two / one)
-            print(f"{project.stem}: 1 process {one:.0f} samples/s, 2 processes {two:.0f} samples/s "
+        dann, cnn = dann_project(folder), cnn_project(folder)
+        # DANN as shipped (batch 32: a step is mostly per-op overhead, which halving the batch
+        # does not halve), DANN with a global batch of 256, and the CNN (batch 64)
+        for label, project, batch in (("dann", dann, None), ("dann_b256", dann, 256), ("cnn", cnn, None)):
+            samples = train_samples(project, batch)
+            one = throughput(project, 1, args.epochs, samples, folder, batch)
+            two = throughput(project, 2, args.epochs, samples, folder, batch)
+            ratios.append((label, two / one))
+            print(f"{label}: 1 process {one:.0f} samples/s, 2 processes {two:.0f} samples/s "
                   f"({samples} samples an epoch, threads=1 per process)", flush=True)
-    ratio = math.exp(sum(map(math.log, ratios)) / len(ratios))
-    print(f"cpu_count={os.cpu_count()} " + " ".join(f"ratio_{n}={r:.2f}" for n, r in zip(("dann", "cnn"), ratios,
-                                                                                            strict=True))
+    ratio = math.exp(sum(math.log(r) for _, r in ratios) / len(ratios))
+    load = os.getloadavg()[0]
+    print(f"cpu_count={os.cpu_count()} load={load:.1f} " + " ".join(f"ratio_{n}={r:.2f}" for n, r in ratios)
           + f" ratio={ratio:.2f}")
 
 

@@ -230,7 +230,7 @@ class Trainer:
     # -- one step ----------------------------------------------------------------------------
     def train_step(self, index: int, batch: list[torch.Tensor | None]) -> tuple[Any, Any, Any]:
         """Forward order ``index`` on ``batch`` and step its optimizer."""
-        out = self._forwards[index](*batch)
+        out = self.forward(index, batch)
         self.optimize(index, out[0])
         return out
 
