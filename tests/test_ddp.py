@@ -158,3 +158,14 @@ def test_two_gpus_train_with_nccl_to_the_weights_of_one(tmp_path: Path) -> None:
     one = weights_after(project, tmp_path / "one", 0, "--epochs", "2", "--device", "cuda")
     two = weights_after(project, tmp_path / "two", 2, "--epochs", "2", "--device", "cuda")
     assert_close(one, two, 1e-4)  # cuBLAS sums in its own order: a little more room than on the CPU
+
+
+def test_torchrun_is_recognised_by_its_variables_and_bad_ones_are_named() -> None:
+    from dpg_blocks.engine.distributed import World, world_from_env
+
+    assert world_from_env({}) is None  # a plain `dpg-blocks train`
+    assert world_from_env({"RANK": "1", "WORLD_SIZE": "4", "LOCAL_RANK": "1"}) == World(1, 4, 1)
+    with pytest.raises(ValueError, match="RANK='one'"):
+        world_from_env({"RANK": "one", "WORLD_SIZE": "4", "LOCAL_RANK": "1"})
+    with pytest.raises(ValueError, match="RANK=4, WORLD_SIZE=4"):
+        world_from_env({"RANK": "4", "WORLD_SIZE": "4", "LOCAL_RANK": "0"})
