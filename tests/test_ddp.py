@@ -12,9 +12,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from engine_fixtures import registry
 from test_resume import EPOCHS, dropout_project, losses
 
+from dpg_blocks.core import load_project
 from dpg_blocks.core.runs import list_runs, read_metrics, runs_folder
+from dpg_blocks.engine.training import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "assets" / "examples"
@@ -66,6 +69,21 @@ def weights_after(project: Path, folder: Path, procs: int, *args: str) -> dict[s
     return torch.load(folder / "last.pt", weights_only=True)["model"]
 
 
+def one_process(project: Path, epochs: int, metrics: list[dict] | None = None) -> dict[str, torch.Tensor]:
+    """The single-process reference, trained here (what `dpg-blocks train` runs, without a process
+    start: tests/test_cli.py checks that path)."""
+    trainer = Trainer(load_project(project), registry(), project.parent, device="cpu")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as each rank runs
+    try:
+        for m in trainer.fit(epochs):
+            if metrics is not None:
+                metrics.append(json.loads(json.dumps(m)))
+    finally:
+        torch.set_num_threads(threads)
+    return trainer.model.state_dict()
+
+
 def assert_close(one: dict[str, torch.Tensor], two: dict[str, torch.Tensor], within: float) -> None:
     assert one.keys() == two.keys()
     worst = max((one[k] - two[k]).abs().max().item() for k in one)
@@ -77,11 +95,10 @@ def test_two_processes_train_mlp_digits_to_the_weights_of_one(tmp_path: Path) ->
     # one sample more in training (10.05 % validation): 1257 samples, so each epoch ends with a
     # batch of 9 that does not split over 2 ranks (it runs whole on both), besides 39 that do
     project = copy_example("mlp_digits.dpgb", tmp_path, val_percent=10.05)
-    args = ("--epochs", "2", "--metrics-out")
-    one = weights_after(project, tmp_path / "one", 0, *args, str(tmp_path / "one.jsonl"))
-    two = weights_after(project, tmp_path / "two", 2, *args, str(tmp_path / "two.jsonl"))
+    first: list[dict] = []
+    one = one_process(project, 2, first)
+    two = weights_after(project, tmp_path / "two", 2, "--epochs", "2", "--metrics-out", str(tmp_path / "two.jsonl"))
     assert_close(one, two, 1e-5)
-    first = [json.loads(line) for line in (tmp_path / "one.jsonl").read_text().splitlines()]
     both = [json.loads(line) for line in (tmp_path / "two.jsonl").read_text().splitlines()]  # rank 0's alone
     assert len(both) == 2
     for a, b in zip(first, both, strict=True):  # metrics reduced over the ranks: counts summed
@@ -95,7 +112,7 @@ def test_two_processes_train_the_gan_with_each_orders_optimizer(tmp_path: Path) 
     # two orders, each stepping its own blocks: the generator is live but not optimised in the
     # discriminator's order (and the other way round), so each order's DDP reduces only its own
     project = copy_example("gan_digits.dpgb", tmp_path)
-    one = weights_after(project, tmp_path / "one", 0, "--epochs", "1")
+    one = one_process(project, 1)
     two = weights_after(project, tmp_path / "two", 2, "--epochs", "1")
     assert_close(one, two, 1e-5)
 
