@@ -302,10 +302,11 @@ def _train(args: argparse.Namespace, world: Any) -> int:
     from dpg_blocks.engine.compiler import CompileError
     from dpg_blocks.engine.training import Trainer, require_a_loss
 
-    registry = _registry(args, report=world is None or world.main)
+    main = world is None or world.main  # the rank that prints and writes
+    registry = _registry(args, report=main)
     _print_pack_notes(project, registry, console)
-    trusted = _trusted(project, registry, args, console)
-    main = world is None or world.main
+    # --trust is recorded once, by rank 0; the other ranks take it as said
+    trusted = True if (args.trust and not main) else _trusted(project, registry, args, console)
     try:
         if args.batch_size is not None:
             set_batch_size(project, args.batch_size)
@@ -457,7 +458,8 @@ def _train(args: argparse.Namespace, world: Any) -> int:
     for k, v in last.items():
         if k not in ("confusion_matrix", "classes", "per_class", "macro", "weighted", "misclassified"):
             summary.add_row(k, _fmt(v))
-    _rank_console(world).print(summary) if main else None
+    if main:
+        _console().print(summary)
     return EXIT_OK
 
 
