@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from engine_fixtures import registry
+from engine_fixtures import builder, registry, write_npz
 from test_resume import EPOCHS, dropout_project, losses
 
 from dpg_blocks.core import load_project
@@ -186,3 +186,50 @@ def test_torchrun_is_recognised_by_its_variables_and_bad_ones_are_named() -> Non
         world_from_env({"RANK": "one", "WORLD_SIZE": "4", "LOCAL_RANK": "1"})
     with pytest.raises(ValueError, match="RANK=4, WORLD_SIZE=4"):
         world_from_env({"RANK": "4", "WORLD_SIZE": "4", "LOCAL_RANK": "0"})
+
+
+@pytest.fixture
+def one_rank_group(tmp_path: Path):  # noqa: ANN201 - a gloo group of this process alone
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        yield
+    finally:
+        dist.destroy_process_group()
+
+
+def reduced(trainer: Trainer, order: int) -> set[str]:
+    """The blocks (top-level module names) whose parameters order ``order``'s DDP wrapper reduces."""
+    wrapper = trainer.shards.wrappers[order]
+    assert not wrapper.find_unused_parameters  # the probe found them: no graph walk every step
+    return {name.split(".")[1] for name, _ in wrapper.module.named_parameters()
+            if name not in wrapper.parameters_to_ignore}
+
+
+def test_each_order_reduces_only_the_parameters_its_optimizer_steps_and_its_loss_reaches(
+        tmp_path: Path, one_rank_group: None) -> None:
+    from dpg_blocks.engine.distributed import World
+
+    gan = Trainer(load_project(copy_example("gan_digits.dpgb", tmp_path)), registry(), tmp_path, device="cpu",
+                  world=World(0, 1, 0))
+    assert reduced(gan, 1) == {"Discriminator"} and reduced(gan, 2) == {"Generator"}
+
+    # a block live in the order and in its optimizer, but no loss reaches it: left out, and
+    # training steps through DDP without "expected to have finished reduction" errors
+    write_npz(tmp_path / "d.npz", n=96)
+    b = builder("side branch")
+    data = b.add("builtin.Input", "data", source="npz", path="d.npz", batch_size=16)
+    fc = b.add("builtin.Linear", "fc", out_features=3)
+    side = b.add("builtin.Linear", "side", out_features=3)
+    out = b.add("builtin.Output", "side output")
+    loss = b.add("builtin.CrossEntropyLoss", "loss")
+    b.chain((data, "x", ""), (fc, "y", "x"), (loss, "", "input"))
+    b.link(data, "x", side, "x")
+    b.link(side, "y", out, "x")
+    trainer = Trainer(b.project, registry(), tmp_path, device="cpu", world=World(0, 1, 0))
+    assert reduced(trainer, 1) == {"fc"}
+    weights = {nid: trainer.model.block_modules[nid].weight.detach().clone() for nid in (fc, side)}
+    assert len(list(trainer.fit(2))) == 2
+    assert not torch.equal(trainer.model.block_modules[fc].weight, weights[fc])  # trained through DDP
+    assert torch.equal(trainer.model.block_modules[side].weight, weights[side])  # no gradient, no step
