@@ -258,7 +258,42 @@ def _fmt(v: Any) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    console = _console(stderr=True)
+    """``train``; under torchrun (its RANK/WORLD_SIZE/LOCAL_RANK are set) with DDP, one rank a process."""
+    from dpg_blocks.engine import distributed
+
+    try:
+        world = distributed.world_from_env()
+    except ValueError as e:
+        _console(stderr=True).print(f"[bold red]cannot train:[/] {escape(str(e))}", highlight=False)
+        return EXIT_INVALID
+    if world is None:
+        return _train(args, None)
+    try:
+        return _train(args, world)
+    finally:
+        distributed.stop()
+
+
+def _rank_console(world: Any, stderr: bool = False) -> Console:
+    """The console of this process: every line on rank 0. The other ranks say nothing until
+    ``console.training`` is set, and then only errors, prefixed with the rank (a failure on that
+    rank's share of a batch is its own; refusals before training are every rank's, said once)."""
+    console = _console(stderr=stderr)
+    if world is None or world.main:
+        return console
+    plain_print = console.print
+
+    def errors_only(*objects: Any, **kwargs: Any) -> None:
+        first = objects[0] if objects else None
+        if getattr(console, "training", False) and isinstance(first, str) and first.startswith("[bold red]"):
+            plain_print(f"[bold red]rank {world.rank}:[/] {first}", *objects[1:], **kwargs)
+
+    console.print = errors_only  # type: ignore[method-assign]
+    return console
+
+
+def _train(args: argparse.Namespace, world: Any) -> int:
+    console = _rank_console(world, stderr=True)
     project = _load(args.project, console)
     if project is None:
         return EXIT_UNREADABLE
@@ -267,13 +302,22 @@ def cmd_train(args: argparse.Namespace) -> int:
     from dpg_blocks.engine.compiler import CompileError
     from dpg_blocks.engine.training import Trainer, require_a_loss
 
-    registry = _registry(args)
-    _print_pack_notes(project, registry, _console(stderr=True))
-    trusted = _trusted(project, registry, args, console)
+    main = world is None or world.main  # the rank that prints and writes
+    registry = _registry(args, report=main)
+    _print_pack_notes(project, registry, console)
+    # --trust is recorded once, by rank 0; the other ranks take it as said
+    trusted = True if (args.trust and not main) else _trusted(project, registry, args, console)
     try:
+        if args.batch_size is not None:
+            set_batch_size(project, args.batch_size)
+        device = args.device
+        if world is not None:
+            from dpg_blocks.engine.distributed import start
+
+            device = str(start(world, args.device or project.training.device))
         trainer = Trainer(
-            project, registry, Path(args.project).resolve().parent, device=args.device, seed=args.seed,
-            trusted=trusted,
+            project, registry, Path(args.project).resolve().parent, device=device, seed=args.seed,
+            trusted=trusted, world=world, amp=args.amp,
         )
         require_a_loss(trainer)
     except CompileError as e:
@@ -284,7 +328,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         console.print(f"[bold red]cannot train:[/] {escape(str(e))}", highlight=False)
         return EXIT_INVALID
     epochs = project.training.epochs if args.epochs is None else args.epochs
-    keeper = _keep_run(args, trainer, epochs, console)
+    keeper = _keep_run(args, trainer, epochs, console, main)
     if isinstance(keeper, int):
         return keeper
     if trainer.epoch:
@@ -295,7 +339,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                       "(ask for more with --epochs)", highlight=False)
         keeper.finish("finished")
         return EXIT_OK
-    console.print(f"training {escape(repr(project.name))} on {trainer.device} for {epochs} epoch(s)", highlight=False)
+    on = f"{trainer.device}" if world is None else f"{world.size} processes ({trainer.device.type}, DDP)"
+    console.print(f"training {escape(repr(project.name))} on {on} for {epochs} epoch(s)", highlight=False)
     if keeper.path is not None:
         console.print(f"run folder: {escape(str(keeper.path))}", highlight=False)
     for input_id, source in trainer.sources.items():
@@ -311,9 +356,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     written: list[str] = []  # the metrics file, rewritten atomically after every epoch
     try:
-        if args.metrics_out:
+        if args.metrics_out and main:
             write_text_atomic(args.metrics_out, "")
-        if args.checkpoint_dir:
+        if args.checkpoint_dir and main:
             Path(args.checkpoint_dir).mkdir(parents=True, exist_ok=True)
     except OSError as e:
         console.print(f"[bold red]cannot train:[/] cannot write {escape(_os_error_text(e))}", highlight=False)
@@ -329,7 +374,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         TextColumn("epoch {task.fields[epoch]}/" + str(epochs)), BarColumn(), TextColumn("batch"),
         MofNCompleteColumn(), TextColumn("{task.fields[speed]}"), TextColumn("{task.fields[eta]}"),
         TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=console, transient=False,
-        disable=args.quiet,
+        disable=args.quiet or not main,
     ) as progress:
         task = progress.add_task("train", total=trainer.steps_per_epoch() or 1, epoch=1, info="",
                                  speed=rate_text(0), eta="ETA ?")
@@ -351,6 +396,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 progress.update(task, completed=done, total=total)
 
         ended = "failed"
+        console.training = True  # type: ignore[attr-defined]  # from now on a rank's errors are its own
         try:
             for metrics in trainer.fit(epochs - trainer.epoch, on_step=on_step, check_finite=True):
                 last = metrics
@@ -363,10 +409,10 @@ def cmd_train(args: argparse.Namespace) -> int:
                 progress.update(task, epoch=metrics["epoch"] + 1 if metrics["epoch"] < epochs else epochs, info=info)
                 if metrics["epoch"] < epochs:
                     progress.reset(task, total=trainer.steps_per_epoch() or 1)
-                if args.metrics_out:
+                if args.metrics_out and main:
                     written.append(json.dumps(metrics) + "\n")
                     write_text_atomic(args.metrics_out, "".join(written))
-                if args.checkpoint_dir:
+                if args.checkpoint_dir and main:
                     trainer.save_checkpoint(args.checkpoint_dir, metrics)
                 keeper.epoch_done(metrics)
             ended = "finished"
@@ -412,11 +458,21 @@ def cmd_train(args: argparse.Namespace) -> int:
     for k, v in last.items():
         if k not in ("confusion_matrix", "classes", "per_class", "macro", "weighted", "misclassified"):
             summary.add_row(k, _fmt(v))
-    _console().print(summary)
+    if main:
+        _console().print(summary)
     return EXIT_OK
 
 
-def _keep_run(args: argparse.Namespace, trainer: Any, epochs: int, console: Console) -> Any:
+def set_batch_size(project: Any, size: int) -> None:
+    """``--batch-size``: every Input's batch (the global batch under torchrun), for this run."""
+    if size < 1:
+        raise ValueError(f"--batch-size must be a whole number >= 1, got {size}")
+    for block in project.graph.walk():
+        if block.type == "builtin.Input":
+            block.params["batch_size"] = size
+
+
+def _keep_run(args: argparse.Namespace, trainer: Any, epochs: int, console: Console, main: bool = True) -> Any:
     """The run folder for ``train`` (``--resume`` loads its last.pt, ``--init-from`` a run's
     weights into a new run); an exit code when the run named cannot be used."""
     from dpg_blocks.core.runs import RunError, resolve_run, runs_folder
@@ -439,7 +495,8 @@ def _keep_run(args: argparse.Namespace, trainer: Any, epochs: int, console: Cons
 
     try:
         if args.resume:
-            return RunKeeper.resume(trainer, resolve_run(folder, args.resume), epochs, warn)
+            # every rank restores the checkpoint; rank 0 alone writes the run (keep=main)
+            return RunKeeper.resume(trainer, resolve_run(folder, args.resume), epochs, warn, keep=main)
         init_from = None
         if args.init_from:
             ref, _, which = args.init_from.rpartition(":") if args.init_from.endswith((":last", ":best")) \
@@ -465,7 +522,7 @@ def _keep_run(args: argparse.Namespace, trainer: Any, epochs: int, console: Cons
         what = "--resume" if args.resume else "--init-from" if args.init_from else "--weights"
         console.print(f"[bold red]cannot {what[2:].replace('-', ' ')}:[/] {escape(str(e))}", highlight=False)
         return EXIT_INVALID
-    if args.no_run:
+    if args.no_run or not main:
         return RunKeeper(trainer, None, warn)
     return RunKeeper.start(trainer, folder, args.run_name or "", epochs, warn, argv=sys.argv[1:], init_from=init_from)
 
@@ -805,6 +862,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--checkpoint-dir", metavar="DIR", help="save a checkpoint after every epoch")
     t.add_argument("--device", help="cpu, cuda, cuda:1 … (default: the project's setting, 'auto')")
     t.add_argument("--seed", type=int, help="override the project's seed")
+    t.add_argument("--amp", choices=["off", "bf16", "fp16"], default="off",
+                   help="mixed precision: bf16 autocast (CPU or GPU), fp16 autocast with a grad scaler (CUDA)")
+    t.add_argument("--batch-size", type=int, metavar="N", help="every Input's batch size for this run; under "
+                   "torchrun the global batch (each of the P processes takes N/P)")
     t.add_argument("--trust", action="store_true", help="trust and run this project's custom code (it is recorded)")
     t.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     t.add_argument("--run-name", metavar="NAME", help="name of the run folder kept beside the project")

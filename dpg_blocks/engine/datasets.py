@@ -376,8 +376,10 @@ class NoiseSource(DataSource):
         dev = torch.device(device)
         for start in batch_starts(self.count, self.batch_size, split):
             b = min(self.batch_size, self.count - start)
-            # drawn on the CPU so the numbers are the same on every device
-            yield self._draw(b, gen).to(dev), None
+            # drawn on the CPU so the numbers are the same on every device; to a GPU from pinned
+            # memory, so the copy does not hold the step up (array data is on the device already)
+            x = self._draw(b, gen)
+            yield (x.pin_memory().to(dev, non_blocking=True) if dev.type == "cuda" else x), None
 
     def _draw(self, n: int, gen: torch.Generator) -> Tensor:
         if self.ids:

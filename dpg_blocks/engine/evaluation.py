@@ -68,16 +68,20 @@ class Misclassified:
     def full(self) -> bool:
         return len(self.found) >= MAX_MISCLASSIFIED
 
-    def add(self, x: Any, pred: Any, target: Any) -> None:
-        """One batch: ``x`` the head's input samples, ``pred`` (N, classes) scores, ``target`` (N,)."""
+    def add(self, x: Any, pred: Any, target: Any, place: tuple[int, int] = (0, 1), whole: int | None = None) -> None:
+        """One batch: ``x`` the head's input samples, ``pred`` (N, classes) scores, ``target`` (N,).
+
+        Under torchrun ``place`` is (rank, ranks): these are samples rank, rank + ranks, … of a
+        batch of ``whole`` samples, so the indices are the split's, as one process finds them."""
         n = int(target.shape[0])
+        rank, ranks = place
         if not self.full and getattr(x, "shape", (0,))[0] == n and pred.shape[0] == n:
             guess = pred.argmax(1)
             wrong = (guess != target).nonzero().flatten().tolist()
             for i in wrong[: MAX_MISCLASSIFIED - len(self.found)]:
-                self.found.append({"index": self.seen + i, "true": int(target[i]), "pred": int(guess[i]),
-                                   "sample": x[i].detach().float().cpu().numpy()})
-        self.seen += n
+                self.found.append({"index": self.seen + rank + ranks * i, "true": int(target[i]),
+                                   "pred": int(guess[i]), "sample": x[i].detach().float().cpu().numpy()})
+        self.seen += n if whole is None else whole
 
     def listed(self, names: list[str]) -> list[dict[str, Any]]:
         """For ``--metrics-out``: index and class names (no pixels)."""

@@ -41,8 +41,9 @@ class RunKeeper:
         return keeper
 
     @classmethod
-    def resume(cls, trainer: Trainer, run_path: Path | str, epochs: int, warn: Warn) -> RunKeeper:
-        """Load the run's last.pt into ``trainer`` (every random stream too) and reopen the run.
+    def resume(cls, trainer: Trainer, run_path: Path | str, epochs: int, warn: Warn, keep: bool = True) -> RunKeeper:
+        """Load the run's last.pt into ``trainer`` (every random stream too) and reopen the run
+        (with ``keep`` False — a torchrun rank other than 0 — only load it).
 
         Refused (:class:`ResumeRefused`) when the project differs from the checkpoint's other
         than by more epochs, or the seed differs."""
@@ -69,7 +70,8 @@ class RunKeeper:
             if keeper.writer.epochs_done < epoch and state.get("metrics"):
                 keeper.writer.append_metrics(state["metrics"])  # killed between checkpoint and metrics line
 
-        keeper._guard(reopen)
+        if keep:
+            keeper._guard(reopen)
         return keeper
 
     @property

@@ -27,7 +27,9 @@ from dpg_blocks.core.project import OptimizerSettings, Order, Project
 from .compiler import CompiledModel, CompileResult, Head, compile_project
 from .datasets import DataSource
 from .device import resolve_device
+from .distributed import Shards, World, check_batch_sizes, reduce_evaluation, reduce_training
 from .evaluation import Misclassified, Regression, class_names, class_report
+from .precision import Precision
 from .progress import TrainingClock, attach_clock
 from .registry import Registry
 
@@ -148,7 +150,11 @@ class Trainer:
         seed: int | None = None,
         trusted: bool = False,
         on_block: Callable[[Any], None] | None = None,
+        world: World | None = None,
+        amp: str | None = None,
     ) -> None:
+        """``world``: this process's place in a torchrun group (DDP over ``distributed.Shards``);
+        ``amp``: "bf16" or "fp16" mixed precision (``precision.Precision``), default float32."""
         self.project = project
         self.seed = project.training.seed if seed is None else seed
         self.device = resolve_device(device or project.training.device)
@@ -175,6 +181,11 @@ class Trainer:
             self.optimizers[index] = opt
             self.schedulers[index] = make_scheduler(order.optimizer, opt, project.training.epochs) if opt else None
         self._forwards = {k: self.model._forwards[k] for k in self.model.orders}
+        self.precision = Precision(amp, self.device, self.model.orders)
+        self.shards: Shards | None = None
+        if world is not None:
+            check_batch_sizes(self.sources, self.names, world.size)
+            self.shards = Shards(self, world)
         # the plan is the project's epochs (as for the cosine schedule), whatever a run's length
         self.clock = attach_clock(self.model, TrainingClock(self.steps_per_epoch(), project.training.epochs))
 
@@ -219,21 +230,24 @@ class Trainer:
     # -- one step ----------------------------------------------------------------------------
     def train_step(self, index: int, batch: list[torch.Tensor | None]) -> tuple[Any, Any, Any]:
         """Forward order ``index`` on ``batch`` and step its optimizer."""
-        out = self._forwards[index](*batch)
+        out = self.forward(index, batch)
         self.optimize(index, out[0])
         return out
 
     def forward(self, index: int, batch: list[torch.Tensor | None]) -> tuple[Any, Any, Any]:
-        """Order ``index``'s generated forward: ``(total_loss, losses, heads)``."""
-        return self._forwards[index](*batch)
+        """Order ``index``'s generated forward: ``(total_loss, losses, heads)``; under torchrun on
+        this rank's share of ``batch``, through the order's DDP wrapper."""
+        with self.precision.autocast():
+            if self.shards is not None:
+                return self.shards.forward(index, batch, train=True)[:3]
+            return self._forwards[index](*batch)
 
     def optimize(self, index: int, total: torch.Tensor | None) -> None:
         """Backward ``total`` and step order ``index``'s optimizer (if it has one)."""
         opt = self.optimizers[index]
         if opt is not None and total is not None:
             opt.zero_grad(set_to_none=True)
-            total.backward()
-            opt.step()
+            self.precision.step(index, opt, total)
 
     def steps_per_epoch(self) -> int:
         counts = [self.sources[i].num_batches("train") for ids in self.model.input_ids.values() for i in ids]
@@ -316,6 +330,7 @@ class Trainer:
             None,
         )
         regression: Regression | None = None
+        loss_sums: dict[int, float] = {}
         for index in self.model.orders:
             inputs = self.model.input_ids[index]
             if not inputs:
@@ -330,7 +345,12 @@ class Trainer:
                 batch = self._next_batch(iters, index)
                 if batch is None:
                     break
-                total, _losses, heads = self._forwards[index](*batch)
+                whole = batch
+                with self.precision.autocast():
+                    if self.shards is not None:  # this rank's samples of the batch (heads and inputs)
+                        total, _losses, heads, batch = self.shards.forward(index, batch, train=False)
+                    else:
+                        total, _losses, heads = self._forwards[index](*batch)
                 if total is not None:
                     loss_sum += float(total)
                     steps += 1
@@ -345,9 +365,15 @@ class Trainer:
                     if (index, i) == cm_head and pred.dim() == 2:  # per-position heads: no matrix
                         confusion = _confuse(confusion, pred, target, self._classes(head, pred))
                         if split == "test" and not wrong.full and head.input_id in inputs:
-                            wrong.add(batch[2 * inputs.index(head.input_id)], pred, target)
+                            at = 2 * inputs.index(head.input_id)
+                            wrong.add(batch[at], pred, target, self._place(), int(whole[at].shape[0]))
             if steps:
-                metrics[f"{split}_loss/order_{index}"] = loss_sum / steps
+                loss_sums[index] = loss_sum / steps
+        if self.shards is not None:
+            loss_sums, scores, confusion, regression, wrong = reduce_evaluation(
+                self.shards, loss_sums, scores, confusion, regression, wrong)
+        for index, value in loss_sums.items():
+            metrics[f"{split}_loss/order_{index}"] = value
         self._add_accuracy(metrics, split, scores)
         if regression is not None:
             metrics.update(regression.report(split))
@@ -363,6 +389,10 @@ class Trainer:
             self.misclassified = wrong.found  # with the samples: the editor's gallery
             self.regression = regression  # and the scatter's pairs
         return metrics
+
+    def _place(self) -> tuple[int, int]:
+        """(rank, ranks): where this process's samples sit in each batch (every r-th of N)."""
+        return (self.shards.world.rank, self.shards.world.size) if self.shards is not None else (0, 1)
 
     def _classes(self, head: Head, pred: torch.Tensor) -> int:
         src = self.sources.get(head.input_id) if head.input_id else None
@@ -417,6 +447,7 @@ class Trainer:
             "project": json.dumps(project_to_dict(self.project)),
             "seed": self.seed,
             "rng": rng_state(),
+            "scalers": self.precision.state_dict(),  # fp16's loss scales (none otherwise)
         }
         buffer = io.BytesIO()
         torch.save(state, buffer)
@@ -445,6 +476,7 @@ class Trainer:
             sched = self.schedulers.get(int(k))
             if sched is not None:
                 sched.load_state_dict(s)
+        self.precision.load_state_dict(state.get("scalers", {}))
         self.epoch = int(state["epoch"])
         self.clock.at(self.epoch, 0)
         if restore_rng and "rng" in state:
@@ -579,10 +611,13 @@ class EpochRun:
     def metrics(self) -> dict[str, Any]:
         """Mean loss per order and training accuracy over the steps run so far."""
         metrics: dict[str, Any] = {}
+        sums, scores = self.loss_sums, self.scores
+        if self.trainer.shards is not None:  # a collective: every rank calls it once an epoch
+            sums, scores = reduce_training(self.trainer.shards, sums, scores)
         for index in self.trainer.model.orders:
             if self.trainer.model.loss_ids[index]:
-                metrics[f"loss/order_{index}"] = float(self.loss_sums[index]) / max(1, self.steps_done)
-        self.trainer._add_accuracy(metrics, "train", self.scores)
+                metrics[f"loss/order_{index}"] = float(sums[index]) / max(1, self.steps_done)
+        self.trainer._add_accuracy(metrics, "train", scores)
         return metrics
 
 
