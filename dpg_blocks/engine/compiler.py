@@ -22,7 +22,7 @@ from dpg_blocks.core.project import Project
 
 from .codegen import ClosureCodeGen
 from .datasets import DataSource
-from .module_cache import ModuleCache, layer_key
+from .module_cache import ModuleCache, Step, StepCache, layer_key, step_key
 from .plan import FlatGraph, FlatNode, OrderPlan, Source, flatten, order_indices, plan_order
 from .records import ERROR, IDLE, OK, PATH_SEP, UNTRUSTED, UPSTREAM, BlockRecord, TensorInfo, worst
 from .registry import Registry
@@ -129,11 +129,14 @@ class Validator:
         trusted: bool = False,
         source_cache: SourceCache | None = None,
         module_cache: ModuleCache | None = None,
+        step_cache: StepCache | None = None,
     ):
         self.project = project
         self.trusted = trusted
         self.source_cache = source_cache  # the engine process keeps one across validations
         self.module_cache = module_cache  # and the built layers (incremental validation)
+        self.step_cache = step_cache  # and what each block computed (not run again if unchanged)
+        self._source_keys: dict[str, Any] = {}  # an Input's data key: its steps' keys chain from it
         self._tied = {bid for t in project.ties for bid in (t.block, t.source)}
         self.registry = registry
         self.project_dir = project_dir
@@ -194,6 +197,8 @@ class Validator:
                         lambda bid, msg: self._fail(self.records[bid], msg, "SharedWeights"))
         if self.module_cache is not None:
             self.module_cache.finish()
+        if self.step_cache is not None:
+            self.step_cache.finish()
         for node in self.flat.nodes.values():
             rec = self.records[node.id]
             if rec.status == IDLE and not rec.message:
@@ -236,6 +241,7 @@ class Validator:
         ctx = BuildCtx(node.id, node.block.name, node.path, self.project_dir, "cpu")
         cache = self.source_cache
         key = cache.key(node, self.project_dir) if cache is not None else None
+        self._source_keys[node.id] = key
         try:
             source = cache.get(key) if cache is not None and key is not None else None
             if source is None:
@@ -251,6 +257,7 @@ class Validator:
     def _run_order(self, plan: OrderPlan) -> None:
         values: dict[Source, Any] = {}
         failed: set[str] = set()
+        keys: dict[str, Any] = {}  # node id -> its step's key in this order (StepCache)
         for step in plan.steps:
             node, rec = step.node, self.records[step.node.id]
             if not step.live:
@@ -264,7 +271,7 @@ class Validator:
                 if node.id not in self.sources:
                     failed.add(node.id)
                     continue
-                x, y = self.sources[node.id].sample(self.sample_size)
+                x, y = self._sample(node.id, plan.index, keys)
                 values[(node.id, "x")], values[(node.id, "y")] = x, y
                 self._note((node.id, "x"), x)
                 self._note((node.id, "y"), y)
@@ -294,14 +301,23 @@ class Validator:
                 failed.add(node.id)
                 self._fail(rec, f"input {', '.join(map(repr, missing))} receives no data (no labels upstream?)", "ValueError")
                 continue
-            if self.on_block is not None:
-                self.on_block(node)
             call_args = args
             if node.spec.takes_signal:  # type: ignore[union-attr]
                 target = values.get((step.signal_target, "y")) if step.signal_target is not None else None
                 call_args = [plan.index, target, *args]
+            ctx, layer = self._layer_key(node, ports, args)
+            key = self._step_key(step, layer, keys, plan.index)
+            kept = self.step_cache.get(key) if self.step_cache is not None else None
+            if kept is not None:  # this block and all upstream of it are as they were: not run again
+                if self.module_cache is not None and (module := self.module_cache.get(layer)) is not None:
+                    self.modules[node.id] = module  # still this validation's layer (kept for the next)
+                rec.gradcheck = kept.gradcheck or rec.gradcheck
+                self._ran(node, rec, values, kept.outputs, kept.value)
+                continue
+            if self.on_block is not None:
+                self.on_block(node)
             try:
-                module = self._module(node, ports, args)
+                module = self._module(node, ctx, layer)
                 # Building draws the initial weights from the seeded stream; running (dropout) must
                 # not draw from it, so training (and an exported script) sees the same numbers.
                 with torch.random.fork_rng(devices=[]):
@@ -317,16 +333,52 @@ class Validator:
                             rec.gradcheck = checked  # the Debug pane shows what passed
             except Exception as e:
                 failed.add(node.id)
+                keys[node.id] = StepCache.UNKNOWN
                 self._fail_with(rec, e)
                 continue
-            for port, value in zip((p.name for p in node.block.outputs), outs, strict=True):
-                values[(node.id, port)] = value
-                self._note((node.id, port), value)
-            if rec.status == IDLE:
-                rec.status = OK
-                rec.outputs = [_info(p.name, v) for p, v in zip(node.block.outputs, outs, strict=True)]
-                if node.role in ("loss", "output"):
-                    rec.outputs = [_info(node.role, outs[0] if outs else out)]
+            value = out if node.role in ("loss", "output") else None
+            if self.step_cache is not None:
+                self.step_cache.put(key, Step(outs, value, rec.gradcheck or ""))
+            self._ran(node, rec, values, outs, value)
+
+    def _ran(self, node: FlatNode, rec: BlockRecord, values: dict[Source, Any], outs: list[Any], value: Any) -> None:
+        """A block's outputs on the sample batch, run now or kept from the last validation."""
+        for port, tensor in zip((p.name for p in node.block.outputs), outs, strict=True):
+            values[(node.id, port)] = tensor
+            self._note((node.id, port), tensor)
+        if rec.status == IDLE:
+            rec.status = OK
+            rec.outputs = [_info(p.name, v) for p, v in zip(node.block.outputs, outs, strict=True)]
+            if node.role in ("loss", "output"):
+                rec.outputs = [_info(node.role, outs[0] if outs else value)]
+
+    def _sample(self, node_id: str, order: int, keys: dict[str, Any]) -> tuple[Any, Any]:
+        """An Input's sample batch: the last validation's while its data is unchanged, so what
+        its kept downstream steps computed still follows from it."""
+        source_key = self._source_keys.get(node_id)
+        key = ("input", node_id, source_key, self.sample_size, order) if source_key is not None else None
+        keys[node_id] = key if key is not None else StepCache.UNKNOWN
+        kept = self.step_cache.get(key) if self.step_cache is not None else None
+        if kept is not None:
+            return kept.outputs[0], kept.outputs[1]
+        x, y = self.sources[node_id].sample(self.sample_size)
+        if self.step_cache is not None:
+            self.step_cache.put(key, Step([x, y]))
+        return x, y
+
+    def _step_key(self, step: Any, layer: Any, keys: dict[str, Any], order: int) -> Any:
+        """This step's key, chained from what feeds it (``module_cache.step_key``); recorded in ``keys``."""
+        def up(node_id: str | None, port: str | None) -> Any:
+            if node_id is None:
+                return None
+            k = keys.get(node_id, StepCache.UNKNOWN)
+            return StepCache.UNKNOWN if k is StepCache.UNKNOWN else (k, port)
+
+        upstream = [up(*a) if a is not None else None for a in step.args]
+        upstream += [up(step.implicit_target, "y"), up(step.signal_target, "y")]
+        key = step_key(layer, order, upstream) if step.node.id not in self._tied else None
+        keys[step.node.id] = key if key is not None else StepCache.UNKNOWN
+        return key
 
     def _note(self, source: Source, value: Any) -> None:
         if source not in self.port_infos and isinstance(value, torch.Tensor):
@@ -367,10 +419,8 @@ class Validator:
                     )
         return outs
 
-    def _module(self, node: FlatNode, ports: list[str], args: list[Any]) -> nn.Module:
-        module = self.modules.get(node.id)
-        if module is not None:
-            return module
+    def _layer_key(self, node: FlatNode, ports: list[str], args: list[Any]) -> tuple[BuildCtx, Any]:
+        """The build context of a node's layer (the shapes reaching it) and its ``layer_key``."""
         ctx = BuildCtx(node.id, node.block.name, node.path, self.project_dir, "cpu")
         for port, source, value in zip(ports, (node.sources.get(p) for p in ports), args, strict=True):
             if source is not None:
@@ -378,10 +428,16 @@ class Validator:
             if isinstance(value, torch.Tensor):
                 ctx.shapes[port], ctx.dtypes[port] = tuple(value.shape), value.dtype
         key = None
-        if self.module_cache is not None and node.id not in self._tied:
+        if (self.module_cache is not None or self.step_cache is not None) and node.id not in self._tied:
             inputs = [(p, ctx.shapes.get(p), str(ctx.dtypes.get(p)), p in ctx.linked) for p in ports]
             key = layer_key(node.id, node.block.type, node.block.version, node.params, inputs,
                             str(self.project_dir), self.trusted)
+        return ctx, key
+
+    def _module(self, node: FlatNode, ctx: BuildCtx, key: Any) -> nn.Module:
+        module = self.modules.get(node.id)
+        if module is not None:
+            return module
         module = self.module_cache.get(key) if self.module_cache is not None else None
         if module is None:
             built = node.spec.instantiate_checked(node.params).build(ctx)  # type: ignore[union-attr]

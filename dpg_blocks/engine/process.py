@@ -88,6 +88,7 @@ class Engine:
         self.pending_taps: dict[tuple[str, str, str], Any] = {}
         self.sources: Any = None  # SourceCache, created with the engine's first validation
         self.layers: Any = None  # ModuleCache: the last validation's built layers (incremental validation)
+        self.steps: Any = None  # StepCache: what each block computed then (not run again if unchanged)
         self.quit = False
         self.slice: tuple[float, Any] | None = None  # (start, session) of the running training slice
         self.stuck_marked = False  # the watchdog wrote a stuck block to the beacon
@@ -241,6 +242,7 @@ class Engine:
         elif isinstance(cmd, m.ReloadPlugins):
             self.sources = None  # sources may come from a plugin's reloaded code
             self.layers = None  # and layers
+            self.steps = None  # and what they computed
             self.load_plugins()
         elif isinstance(cmd, m.Shutdown):
             self.quit = True
@@ -261,19 +263,19 @@ class Engine:
 
     def validate(self, cmd: Any) -> None:
         from .compiler import Validator
-        from .module_cache import ModuleCache
+        from .module_cache import ModuleCache, StepCache
         from .source_cache import SourceCache
 
         trace("validate_received")
         if self.sources is None:
             self.sources = SourceCache()
         if self.layers is None:
-            self.layers = ModuleCache()
+            self.layers, self.steps = ModuleCache(), StepCache()
         project = self._project(cmd.project, cmd.request_id)
         if project is None:
             return
         v = Validator(project, self.registry, cmd.project_dir, trusted=self.trusted(project), source_cache=self.sources,
-                      module_cache=self.layers)
+                      module_cache=self.layers, step_cache=self.steps)
         v.on_block = self.block_progress(cmd.request_id, "validate", len(v.flat.nodes))
         try:
             records = [r.to_dict() for r in v.run()]
