@@ -1,13 +1,14 @@
 """The engine's re-validation after a one-parameter edit at 1,000 blocks, against a full validation.
 
-What the engine does per Validate request (``engine/process.py``): decode the project document the
-editor sent, then validate it. Measured side by side in one run, the median of a few rounds each:
+What the engine does per Validate request (``engine/process.py``: the request's bytes decoded, the
+project validated, the answer encoded), timed side by side in one run, the median of a few rounds:
 
 * ``full_ms``: from scratch — the document decoded, every layer built and every block run on the
   sample batch (the Input's data already loaded: the data cache is warm, as in the editor);
-* ``incremental_ms``: the engine's validation after one parameter edit (a Fully Connected block's
-  activation, alternately "relu" and "none"), with the layers and steps it kept from the last one
-  (``engine/module_cache.py``): the edited block and what is downstream of it run again.
+* ``incremental_ms``: after one parameter edit (a Fully Connected block's activation, alternately
+  "relu" and "none"): the engine finds that only params changed (``engine/doc_diff.py``) and
+  revalidates (``Validator.revalidate``): the edited block and what is downstream of it run
+  again, every other block keeps its record, layer and outputs.
 
 The project is 1,000 blocks: the digits Input feeding 10 branches of 49 Fully Connected + ReLU
 pairs (64 wide), joined by a Concat into a classifier and a loss; the edit is in the middle of one
@@ -65,48 +66,66 @@ def project(branches: int, pairs: int) -> tuple[Any, str]:
     return b, middle
 
 
-def median_ms(fn: Any) -> float:
-    times = []
-    for _ in range(ROUNDS):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
-
-
 def measure(branches: int, pairs: int) -> tuple[int, float, float, float]:
-    """(blocks, full_ms, incremental_ms, blocks run per incremental validation)."""
+    """(blocks, full_ms, incremental_ms, blocks run per incremental validation), through the
+    engine's own Validate handler: the request's bytes decoded, the project validated, the
+    answer encoded (in this process, without the queues' transfer)."""
+    import queue
+
+    from dpg_blocks import protocol as m
     from dpg_blocks.core import SetParam
-    from dpg_blocks.core.project_file import project_from_dict, project_to_dict
-    from dpg_blocks.engine.compiler import Validator
-    from dpg_blocks.engine.module_cache import ModuleCache, StepCache
+    from dpg_blocks.core.project_file import project_to_dict
+    from dpg_blocks.engine.process import Engine
     from dpg_blocks.engine.registry import discover
-    from dpg_blocks.engine.source_cache import SourceCache
+    from dpg_blocks.protocol import decode, encode
 
-    registry = discover(defaults=False)
     b, middle = project(branches, pairs)
-    sources, layers, steps = SourceCache(), ModuleCache(), StepCache()
+    events: queue.Queue[bytes] = queue.Queue()
+    engine = Engine(queue.Queue(), events, queue.Queue(), None, {})
+    engine.registry = discover(defaults=False)
     ran = [0]
+    progress = engine.block_progress
 
-    def validate(caches: bool) -> None:
-        doc = project_to_dict(b.project)  # what the editor sends (its encoding is the editor's time)
-        v = Validator(project_from_dict(doc), registry, ROOT, source_cache=sources,
-                      module_cache=layers if caches else None, step_cache=steps if caches else None)
-        v.on_block = lambda node: ran.__setitem__(0, ran[0] + 1)
-        assert v.run() and v.ok
+    def counting(*args: Any) -> Any:
+        report = progress(*args)
+        return lambda node: (ran.__setitem__(0, ran[0] + 1), report(node))
+
+    engine.block_progress = counting  # type: ignore[method-assign]
+
+    def request() -> bytes:  # the editor's side: not timed
+        return encode(m.Validate(project=project_to_dict(b.project), project_dir=str(ROOT), request_id=1))
+
+    def answer(data: bytes) -> None:
+        engine.validate(decode(data))
+        while not events.empty():
+            last = decode(events.get_nowait())
+        assert isinstance(last, m.ValidationResult) and last.ok, last
+
+    def timed(prepare: Any) -> float:
+        times = []
+        for _ in range(ROUNDS):
+            data = prepare()
+            t0 = time.perf_counter()
+            answer(data)
+            times.append((time.perf_counter() - t0) * 1000)
+        return statistics.median(times)
+
+    def from_scratch() -> bytes:
+        engine.layers = engine.steps = engine.last_validation = None  # the data stays loaded
+        return request()
 
     flip = [False]
 
-    def edit_then_validate() -> None:
+    def one_edit() -> bytes:
         flip[0] = not flip[0]
         b.history.do(SetParam(middle, "activation", "relu" if flip[0] else "none"))
-        validate(True)
+        return request()
 
-    validate(False)  # the data loaded once, as the editor's first validation does
-    edit_then_validate()  # the caches filled
-    full = median_ms(lambda: validate(False))
+    answer(request())  # the data loaded once, as the editor's first validation does
+    full = timed(from_scratch)
+    answer(request())
     ran[0] = 0
-    incremental = median_ms(edit_then_validate)
+    incremental = timed(one_edit)
     blocks = sum(1 for _ in b.project.graph.walk())
     return blocks, full, incremental, ran[0] / ROUNDS
 

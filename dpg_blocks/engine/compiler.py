@@ -9,8 +9,9 @@ status, shapes and errors per block (DESIGN.md §3 "Debugging"). When nothing fa
 
 from __future__ import annotations
 
+import contextlib
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from dpg_blocks.blocks.spec import ParamError
 from dpg_blocks.core.project import Project
 
 from .codegen import ClosureCodeGen
@@ -111,6 +113,17 @@ def has_code(node: FlatNode) -> bool:
     return any(str(node.params.get(name) or "").strip() for name in node.spec.code_params())
 
 
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """Torch on one intra-op thread, the caller's count given back after."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 class Validator:
     """Runs every order on sample batches, building modules on the way; fills ``records``.
 
@@ -153,6 +166,11 @@ class Validator:
         }
         self._buffers: dict[str, dict[str, torch.Tensor]] = {}
         self._grad_checked: set[str] = set()
+        # per order: every output's value on the sample batch, the blocks that failed, the steps'
+        # keys; kept so that revalidate() runs only what an edit reaches
+        self._values: dict[int, dict[Source, Any]] = {}
+        self._failed: dict[int, set[str]] = {}
+        self._keys: dict[int, dict[str, Any]] = {}
         # shape and dtype of every output that carried a tensor (first order that produced it):
         # a SuperBlock's record shows those that cross its boundary
         self.port_infos: dict[Source, TensorInfo] = {}
@@ -162,12 +180,8 @@ class Validator:
         # The sample batch is a few samples: splitting such small ops over threads only adds
         # waiting, and on a busy machine it made validation several times slower
         # (benchmarks/validate_incremental.py).
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
+        with _one_thread():
             return self._run()
-        finally:
-            torch.set_num_threads(threads)
 
     def _run(self) -> list[BlockRecord]:
         for node in self.flat.nodes.values():
@@ -185,10 +199,7 @@ class Validator:
             self.plans[index] = plan
             self._run_order(plan)
         self._check_selected_losses()
-        for nid, buffers in self._buffers.items():  # validation must not train the norm layers
-            for name, value in self.modules[nid].named_buffers():
-                if name in buffers:
-                    value.copy_(buffers[name])
+        self._restore_buffers(self._buffers)
         if self.project.ties:
             from .ties import tie_weights
 
@@ -199,12 +210,76 @@ class Validator:
             self.module_cache.finish()
         if self.step_cache is not None:
             self.step_cache.finish()
-        for node in self.flat.nodes.values():
+        self._idle_reasons(self.flat.nodes)
+        return self.all_records()
+
+    def revalidate(self, changed: dict[str, dict[str, Any]]) -> list[BlockRecord] | None:
+        """See :meth:`_revalidate` (on one thread, as :meth:`run`)."""
+        with _one_thread():
+            return self._revalidate(changed)
+
+    def _revalidate(self, changed: dict[str, dict[str, Any]]) -> list[BlockRecord] | None:
+        """After an edit that changed only the params of the blocks in ``changed`` (id -> params,
+        already set on their blocks): run those blocks and what is downstream of them again, keep
+        every other block's record, layer and outputs; the records as a validation from scratch
+        would give them. None when that cannot be told this way (an Input's params or data
+        changed, a block gone, shared weights): validate the project from scratch then."""
+        nodes = self.flat.nodes
+        if self.project.ties or any(bid not in nodes or nodes[bid].role == "input" for bid in changed):
+            return None
+        cache = self.source_cache
+        for nid in self.sources:  # data changed on disk since: everything may differ
+            if cache is None or cache.key(nodes[nid], self.project_dir) != self._source_keys.get(nid):
+                return None
+        dirty: set[str] = set()
+        for node in nodes.values():  # topological order: a block's sources are seen before it
+            if node.id in changed or any(src is not None and src[0] in dirty for src in node.sources.values()):
+                dirty.add(node.id)
+        for nid in dirty:
+            node = nodes[nid]
+            node.problem = ""
+            try:
+                node.params = node.spec.check_params(node.block.params)  # type: ignore[union-attr]
+            except ParamError as e:
+                node.problem = str(e)
+            if not node.problem and not self.trusted and has_code(node):
+                node.problem = UNTRUSTED_MESSAGE
+            self.records[nid] = rec = BlockRecord(nid, node.block.name, node.block.type, node.path)
+            if node.problem:
+                self._fail(rec, node.problem, UNTRUSTED if node.problem == UNTRUSTED_MESSAGE else "ValueError")
+            self.modules.pop(nid, None)
+            self._buffers.pop(nid, None)  # taken again when its layer is
+            self._grad_checked.discard(nid)
+        for index in self.plans:
+            values = self._values[index]
+            for source in [k for k in values if k[0] in dirty]:
+                del values[source]
+            self._failed[index] -= dirty
+        for source in [k for k in self.port_infos if k[0] in dirty]:
+            del self.port_infos[source]
+        for plan in self.plans.values():
+            self._run_order(plan, dirty)
+        self._check_selected_losses()
+        self._restore_buffers({nid: b for nid, b in self._buffers.items() if nid in dirty})
+        for c in (self.module_cache, self.step_cache):
+            if c is not None:
+                c.finish(keep_unused=True)  # the blocks not run again still hold their layers
+        self._idle_reasons({nid: nodes[nid] for nid in dirty})
+        return self.all_records()
+
+    def _restore_buffers(self, buffers: dict[str, dict[str, torch.Tensor]]) -> None:
+        """Validation must not train the norm layers: their buffers as they were before it ran."""
+        for nid, kept in buffers.items():
+            for name, value in self.modules[nid].named_buffers():
+                if name in kept:
+                    value.copy_(kept[name])
+
+    def _idle_reasons(self, nodes: dict[str, FlatNode]) -> None:
+        for node in nodes.values():
             rec = self.records[node.id]
             if rec.status == IDLE and not rec.message:
                 reasons = {s.idle_reason for p in self.plans.values() if (s := p.step(node.id)) and s.idle_reason}
                 rec.message = "; ".join(sorted(reasons)) if reasons else "not used by any order"
-        return self.all_records()
 
     def _check_selected_losses(self) -> None:
         """An order's ``losses`` must name loss blocks that run in it; anything else would train
@@ -254,13 +329,14 @@ class Validator:
         except Exception as e:
             self._fail_with(rec, e)
 
-    def _run_order(self, plan: OrderPlan) -> None:
-        values: dict[Source, Any] = {}
-        failed: set[str] = set()
-        keys: dict[str, Any] = {}  # node id -> its step's key in this order (StepCache)
+    def _run_order(self, plan: OrderPlan, only: set[str] | None = None) -> None:
+        """Run the order's live steps (``only`` those: revalidate) on the sample batch."""
+        values = self._values.setdefault(plan.index, {})
+        failed = self._failed.setdefault(plan.index, set())
+        keys = self._keys.setdefault(plan.index, {})  # node id -> its step's key in this order (StepCache)
         for step in plan.steps:
             node, rec = step.node, self.records[step.node.id]
-            if not step.live:
+            if not step.live or (only is not None and node.id not in only):
                 continue
             if node.problem:  # already recorded as an error; downstream shows upstream-error
                 failed.add(node.id)
@@ -307,9 +383,9 @@ class Validator:
                 call_args = [plan.index, target, *args]
             ctx, layer = self._layer_key(node, ports, args)
             key = self._step_key(step, layer, keys, plan.index)
-            kept = self.step_cache.get(key) if self.step_cache is not None else None
+            kept = self.step_cache.get((node.id, plan.index), key) if self.step_cache is not None else None
             if kept is not None:  # this block and all upstream of it are as they were: not run again
-                if self.module_cache is not None and (module := self.module_cache.get(layer)) is not None:
+                if self.module_cache is not None and (module := self.module_cache.get(node.id, layer)) is not None:
                     self.modules[node.id] = module  # still this validation's layer (kept for the next)
                 rec.gradcheck = kept.gradcheck or rec.gradcheck
                 self._ran(node, rec, values, kept.outputs, kept.value)
@@ -338,7 +414,7 @@ class Validator:
                 continue
             value = out if node.role in ("loss", "output") else None
             if self.step_cache is not None:
-                self.step_cache.put(key, Step(outs, value, rec.gradcheck or ""))
+                self.step_cache.put((node.id, plan.index), key, Step(outs, value, rec.gradcheck or ""))
             self._ran(node, rec, values, outs, value)
 
     def _ran(self, node: FlatNode, rec: BlockRecord, values: dict[Source, Any], outs: list[Any], value: Any) -> None:
@@ -358,12 +434,12 @@ class Validator:
         source_key = self._source_keys.get(node_id)
         key = ("input", node_id, source_key, self.sample_size, order) if source_key is not None else None
         keys[node_id] = key if key is not None else StepCache.UNKNOWN
-        kept = self.step_cache.get(key) if self.step_cache is not None else None
+        kept = self.step_cache.get((node_id, order), key) if self.step_cache is not None else None
         if kept is not None:
             return kept.outputs[0], kept.outputs[1]
         x, y = self.sources[node_id].sample(self.sample_size)
         if self.step_cache is not None:
-            self.step_cache.put(key, Step([x, y]))
+            self.step_cache.put((node_id, order), key, Step([x, y]))
         return x, y
 
     def _step_key(self, step: Any, layer: Any, keys: dict[str, Any], order: int) -> Any:
@@ -438,12 +514,12 @@ class Validator:
         module = self.modules.get(node.id)
         if module is not None:
             return module
-        module = self.module_cache.get(key) if self.module_cache is not None else None
+        module = self.module_cache.get(node.id, key) if self.module_cache is not None else None
         if module is None:
             built = node.spec.instantiate_checked(node.params).build(ctx)  # type: ignore[union-attr]
             module = built if isinstance(built, nn.Module) else _CallableModule(built)
             if self.module_cache is not None:
-                self.module_cache.put(key, module)
+                self.module_cache.put(node.id, key, module)
         self.modules[node.id] = module
         self._buffers[node.id] = {n: b.detach().clone() for n, b in module.named_buffers()}
         return module

@@ -25,7 +25,7 @@ import hashlib
 import json
 from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from torch import nn
 
@@ -63,61 +63,60 @@ class Step:
     gradcheck: str = ""
 
 
-class StepCache:
-    """Steps by :func:`step_key`, of the last validation (see the module doc)."""
+V = TypeVar("V")
+
+
+class PlaceCache(Generic[V]):
+    """One value per place (a block, or a block in an order) with the key it was made from, of
+    the last validation: a new value for a place replaces the old one, so an editing session
+    keeps no more than one value per block however many edits it makes."""
+
+    def __init__(self) -> None:
+        self._kept: dict[Hashable, tuple[Hashable, V]] = {}
+        self._used: dict[Hashable, tuple[Hashable, V]] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, place: Hashable, key: Hashable | None) -> V | None:
+        """The value made at ``place`` from ``key`` (None: not kept, or made from another key)."""
+        entry = self._kept.get(place) if key is not None else None
+        if entry is None or entry[0] != key:
+            return None
+        self.hits += 1
+        self._used[place] = entry
+        return entry[1]
+
+    def put(self, place: Hashable, key: Hashable | None, value: V) -> None:
+        self.misses += 1
+        if key is not None:
+            self._used[place] = (key, value)
+
+    def finish(self, keep_unused: bool = False) -> None:
+        """End of a validation: keep what it used, drop the rest (a deleted block's value goes);
+        with ``keep_unused`` (a revalidation, which runs only some blocks) keep the rest too."""
+        if keep_unused:
+            self._kept.update(self._used)
+            self._used = {}
+        else:
+            self._kept, self._used = self._used, {}
+
+    def clear(self) -> None:
+        self._kept, self._used = {}, {}
+
+
+class StepCache(PlaceCache[Step]):
+    """Steps by (block, order) and :func:`step_key` (see the module doc)."""
 
     UNKNOWN = _UNKNOWN
 
-    def __init__(self) -> None:
-        self._kept: dict[Hashable, Step] = {}
-        self._used: dict[Hashable, Step] = {}
-        self.hits = 0
-        self.runs = 0
-
-    def get(self, key: Hashable | None) -> Step | None:
-        step = self._kept.get(key) if key is not None else None
-        if step is not None:
-            self.hits += 1
-            self._used[key] = step
-        return step
-
-    def put(self, key: Hashable | None, step: Step) -> None:
-        self.runs += 1
-        if key is not None:
-            self._used[key] = step
-
-    def finish(self) -> None:
-        """End of a validation: keep what it used, drop the rest."""
-        self._kept, self._used = self._used, {}
-
-    def clear(self) -> None:
-        self._kept, self._used = {}, {}
+    @property
+    def runs(self) -> int:
+        return self.misses
 
 
-class ModuleCache:
-    """Layers by :func:`layer_key`, of the last validation (see the module doc)."""
+class ModuleCache(PlaceCache[nn.Module]):
+    """Layers by block and :func:`layer_key` (see the module doc)."""
 
-    def __init__(self) -> None:
-        self._kept: dict[Hashable, nn.Module] = {}
-        self._used: dict[Hashable, nn.Module] = {}
-        self.hits = 0
-        self.builds = 0
-
-    def get(self, key: Hashable | None) -> nn.Module | None:
-        module = self._kept.get(key) if key is not None else None
-        if module is not None:
-            self.hits += 1
-            self._used[key] = module
-        return module
-
-    def put(self, key: Hashable | None, module: nn.Module) -> None:
-        self.builds += 1
-        if key is not None:
-            self._used[key] = module
-
-    def finish(self) -> None:
-        """End of a validation: keep what it used, drop the rest."""
-        self._kept, self._used = self._used, {}
-
-    def clear(self) -> None:
-        self._kept, self._used = {}, {}
+    @property
+    def builds(self) -> int:
+        return self.misses

@@ -89,6 +89,9 @@ class Engine:
         self.sources: Any = None  # SourceCache, created with the engine's first validation
         self.layers: Any = None  # ModuleCache: the last validation's built layers (incremental validation)
         self.steps: Any = None  # StepCache: what each block computed then (not run again if unchanged)
+        # (document, folder, Validator) of the last validation: a params-only edit revalidates it
+        self.last_validation: tuple[dict[str, Any], str, Any] | None = None
+        self._changes: dict[str, dict[str, Any]] = {}
         self.quit = False
         self.slice: tuple[float, Any] | None = None  # (start, session) of the running training slice
         self.stuck_marked = False  # the watchdog wrote a stuck block to the beacon
@@ -243,6 +246,7 @@ class Engine:
             self.sources = None  # sources may come from a plugin's reloaded code
             self.layers = None  # and layers
             self.steps = None  # and what they computed
+            self.last_validation = None
             self.load_plugins()
         elif isinstance(cmd, m.Shutdown):
             self.quit = True
@@ -271,19 +275,50 @@ class Engine:
             self.sources = SourceCache()
         if self.layers is None:
             self.layers, self.steps = ModuleCache(), StepCache()
-        project = self._project(cmd.project, cmd.request_id)
-        if project is None:
-            return
-        v = Validator(project, self.registry, cmd.project_dir, trusted=self.trusted(project), source_cache=self.sources,
-                      module_cache=self.layers, step_cache=self.steps)
-        v.on_block = self.block_progress(cmd.request_id, "validate", len(v.flat.nodes))
+        v, done = self._revalidate(cmd), None
         try:
-            records = [r.to_dict() for r in v.run()]
+            if v is not None:
+                v.on_block = self.block_progress(cmd.request_id, "validate", len(v.flat.nodes))
+                done = v.revalidate(self._changes)
+            if done is None:  # validate the document from scratch (the layers and steps kept still help)
+                self.last_validation = None
+                project = self._project(cmd.project, cmd.request_id)
+                if project is None:
+                    return
+                v = Validator(project, self.registry, cmd.project_dir, trusted=self.trusted(project),
+                              source_cache=self.sources, module_cache=self.layers, step_cache=self.steps)
+                v.on_block = self.block_progress(cmd.request_id, "validate", len(v.flat.nodes))
+                done = v.run()
+            records = [r.to_dict() for r in done]
+            self.last_validation = (cmd.project, cmd.project_dir, v)
         finally:
             self.loading = None
             self.mark("", "")
         trace("validation_done")
-        self.emit(m.ValidationResult(request_id=cmd.request_id, records=records, ok=v.ok, error=""))
+        # unchecked: the records are BlockRecord.to_dict()'s, right by construction, and checking
+        # a thousand of them here cost more than revalidating after an edit; the editor's decode
+        # still checks every field
+        self.emit(m.ValidationResult.unchecked(request_id=cmd.request_id, records=records, ok=v.ok, error=""))
+
+    def _revalidate(self, cmd: Any) -> Any:
+        """The last validation's Validator with this document's new params set on its blocks,
+        when only params changed since (``doc_diff``) in the same folder and with the same
+        trust; else None. ``self._changes`` holds what changed."""
+        from .doc_diff import param_changes
+
+        if self.last_validation is None:
+            return None
+        doc, project_dir, v = self.last_validation
+        changes = param_changes(doc, cmd.project) if project_dir == cmd.project_dir else None
+        if changes is None or any(bid not in v.flat.nodes for bid in changes):
+            return None
+        for bid, params in changes.items():
+            v.flat.nodes[bid].block.params = dict(params)
+        self.last_validation = None  # its blocks now hold the new params, whatever happens next
+        if self.trusted(v.project) != v.trusted:  # code changed or trust given: its own rules
+            return None
+        self._changes = changes
+        return v
 
     def block_progress(self, request_id: int, phase: str, total: int | None) -> Any:
         """The validator's ``on_block``: the beacon, Progress a few times a second, data loads."""

@@ -30,6 +30,7 @@ from .errors import ProtocolError
 MAX_NESTING = 500
 
 _LEAVES = (type(None), bool, int, float, str, bytes)
+_LEAF_TYPES = frozenset(_LEAVES)  # `type(x) in` a set: one hash, not six comparisons
 
 
 class _Field(str):
@@ -224,20 +225,23 @@ def _check_plain(value: Any, wire: bool) -> Any:
         return value
     # (value, parent node, key, depth): the path is rebuilt only when something is wrong.
     stack: list[tuple[Any, Any, Any, int]] = [(value, None, None, 0)]
+    leaf = _LEAF_TYPES
     while stack:
         node = stack.pop()
         item, _parent, _key, depth = node
-        if type(item) in _LEAVES:
+        if type(item) in leaf:
             continue
         if depth >= MAX_NESTING:
             _fail_plain(node, f"nested deeper than {MAX_NESTING} levels")
+        # leaves are checked where they are met, not pushed: a project document is mostly leaves
         if type(item) is list or (not wire and isinstance(item, list | tuple)):
-            stack.extend((e, node, i, depth + 1) for i, e in enumerate(item))
+            stack.extend([(e, node, i, depth + 1) for i, e in enumerate(item) if type(e) not in leaf])
         elif type(item) is dict or (not wire and isinstance(item, dict)):
             for k, e in item.items():
                 if type(k) is not str:
                     _fail_plain(node, f"map keys must be str, got {_got(k)}")
-                stack.append((e, node, k, depth + 1))
+                if type(e) not in leaf:
+                    stack.append((e, node, k, depth + 1))
         elif not wire and isinstance(item, _LEAVES):
             continue  # subclasses of the plain types (np.float64, IntEnum) pack as the base
         else:
