@@ -125,3 +125,21 @@ def test_the_document_diff_finds_params_and_ignores_positions():
     c = copy.deepcopy(a)
     block(c, "fc1")["inputs"] = []
     assert param_changes(a, c) is None
+
+
+def test_revalidation_runs_on_one_thread_and_gives_the_count_back():
+    import torch
+
+    engine, d = InProcessEngine(), doc()
+    engine.validate(d)
+    before, seen = torch.get_num_threads(), []
+    progress = engine.engine.block_progress
+
+    def watching(*args):
+        report = progress(*args)
+        return lambda node: (seen.append(torch.get_num_threads()), report(node))
+
+    engine.engine.block_progress = watching
+    block(d, "fc2")["params"]["out_features"] = 40
+    engine.validate(d)
+    assert seen and set(seen) == {1} and torch.get_num_threads() == before
