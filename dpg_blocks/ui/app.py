@@ -37,6 +37,7 @@ from .menus import MenuCloser
 from .network_tree import NetworkTree
 from .plugins_pane import PluginsPane
 from .prefs import Preferences
+from .process_controls import ProcessControls
 from .project_controls import ProjectControls
 from .recovery import DEFAULT_INTERVAL_S, Recovery
 from .results_pane import ResultsPane
@@ -116,6 +117,9 @@ class Editor:
                              lambda resume: self.training_command("train", resume=resume),
                              (self.results.loss_axis, self.results.acc_axis), self.evaluate_run)
         self._evaluations: dict[int, str] = {}  # Evaluate request -> what it evaluates (for the title)
+        self.process = ProcessControls(  # Optimization › "Run on N processes" (torchrun as a child)
+            self.state, self.results.processes_area, self.controls,
+            lambda take: self.runs.take_init_from() if take else self.runs.init_from, on_epoch=self.runs.refresh)
         self.welcome = Welcome(self.state, self.canvas.view, self.controls.open_recent)  # on an empty project
         self.drops = DropActions(self)  # files dropped from the desktop, by kind (ui/drop_actions.py)
         self.drop_hook: DropHook | None = None  # installed by run_editor once the window exists
@@ -296,7 +300,9 @@ class Editor:
         elif topic == "training":
             if self.state.stop_requested:
                 self.state.stop_requested = False
-                if self.client is not None:
+                if self.process.running:
+                    self.process.stop()
+                elif self.client is not None:
                     self.training_command("stop")  # a new or opened project: the old run ends
             self.results.update()
             self._show_engine()
@@ -773,6 +779,8 @@ class Editor:
         that Train continues exactly (the Runs tab's Continue)."""
         from dpg_blocks import protocol as m
 
+        if self.process.intercept(what):  # a run on N processes: Stop ends its whole group
+            return
         if self.client is None:
             self.state.say("the engine is not running")
             return
@@ -836,7 +844,7 @@ class Editor:
         """
         for job in dpg.get_callback_queue() or []:
             self._guarded(_run_callback, job)
-        for stage in (self.pump, self.recovery.tick, self.controls.tick, self.canvas.poll, self.menus.tick,
+        for stage in (self.pump, self.process.tick, self.recovery.tick, self.controls.tick, self.canvas.poll, self.menus.tick,
                       self._watch_plugins, self.welcome.tick, self._take_drops):
             self._guarded(stage)
 
@@ -862,8 +870,9 @@ class Editor:
                 self.recovery.write_if_dirty()
 
     def close(self) -> None:
-        """Save the pane arrangement and shut the engine down."""
+        """Save the pane arrangement, end a run on N processes and shut the engine down."""
         self.workspace.save()
+        self.process.close()
         if self.client is not None:
             self.client.shutdown(timeout=3.0)
             self.client = None

@@ -103,6 +103,7 @@ class ResultsPane:
                     dpg.add_text("A checkpoint a new run starts from, relative to the project file: an imported "
                                  "model's own weights (NAME.weights.pt) or a run's best.pt. Empty: fresh random "
                                  "weights. Continue and Load weights in the Runs tab take precedence.", wrap=360)
+                self.processes_area = dpg.add_group()  # "Run on N processes" (ui/process_controls.py)
                 dpg.add_separator()
                 with dpg.group(horizontal=True):
                     self.orders_title = dpg.add_text("Orders")
@@ -297,6 +298,9 @@ class ResultsPane:
         self.evaluation.update()
         self._show_progress()
         text = run.state if run.state != "idle" else "not trained"
+        if run.processes:  # a torchrun group (ui/process_controls.py)
+            text = f"training on {run.processes} processes" if run.state == "running" else \
+                f"{text} on {run.processes} processes"
         if run.epochs:
             last = run.epochs[-1]
             acc, r2 = last.get("test_accuracy"), last.get("test_r2")
@@ -327,6 +331,8 @@ class ResultsPane:
         p = run.progress
         dpg.set_value(self.progress_bar, run.fraction)
         overlay = f"epoch {p['epoch']}/{p['epochs']} · batch {p['step']}/{p['steps']}" if p.get("steps") else ""
+        if run.processes and p.get("epochs"):
+            overlay = f"{len(run.epochs)}/{p['epochs']} epochs"
         if run.state == "paused":
             overlay = f"paused · {overlay}" if overlay else "paused"
         dpg.configure_item(self.progress_bar, overlay=overlay)
