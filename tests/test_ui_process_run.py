@@ -130,6 +130,27 @@ def test_stop_ends_torchrun_and_every_rank(tmp_path: Path) -> None:
             ed.close()
 
 
+def test_quitting_the_editor_ends_the_group(tmp_path: Path) -> None:
+    with gui_context():
+        ed = Editor(EditorState())
+        st = ed.state
+        st.open(str(digits(tmp_path)))
+        enter(ed.results.epochs, 500)
+        assert ed.controls.save()
+        click(ed.process.run_btn)
+        run = ed.process.run
+        assert run is not None
+
+        def ranks_up() -> bool:
+            run.scan()
+            return len(rank_pids(list(run.seen))) == 2 or run.outcome is not None
+
+        frames_until(ed, ranks_up, 120)
+        group = sorted(run.seen)
+        ed.close()  # what File › Quit and the window's close button end with (run_editor)
+        assert len(group) >= 3 and [p for p in group if proc_alive(p)] == []
+
+
 def test_a_failing_run_shows_the_ranks_error_and_exit_code(tmp_path: Path) -> None:
     with gui_context():
         ed = Editor(EditorState())
@@ -146,6 +167,8 @@ def test_a_failing_run_shows_the_ranks_error_and_exit_code(tmp_path: Path) -> No
             assert "ChildFailedError" not in st.training.reason  # torchrun's own report is not the reason
             assert why in dpg.get_value(ed.results.state_text)  # under the Train buttons
             assert "failed, exit code 1" in st.status and why in st.status  # and in the status line
+            assert dpg.is_item_shown(ed.process.output)  # torchrun's own report, opened, not swallowed
+            assert "ChildFailedError" in dpg.get_value(ed.process.output)
         finally:
             ed.close()
 

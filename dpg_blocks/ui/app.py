@@ -978,6 +978,7 @@ def run_screenshot(
     train_epochs: int = 0,
     code: str | None = None,
     runs: str | None = None,
+    processes: int = 0,
 ) -> int:
     """Render the editor on ``project_path`` (None: a bare editor, as a bare ``dpg-blocks`` opens)
     once validation has arrived, save the frame, exit.
@@ -989,6 +990,8 @@ def run_screenshot(
     heatmaps have arrived, or once the run paused itself (a block failed in training);
     ``code`` selects that block and opens its code window; ``runs`` ("all" or comma-separated
     run names) ticks those kept runs and shoots their curves overlaid in the Curves tab.
+    ``processes`` (with ``train_epochs``) presses "Run on N processes" instead of Train (the
+    saved project's epochs; the shot once ``train_epochs`` are plotted or the run has ended).
     Returns 0 on success, 1 on a timeout, 2 when the project cannot be read.
     """
     from dpg_blocks.core import load_project
@@ -1027,8 +1030,16 @@ def run_screenshot(
                 editor.canvas.auto_layout()
                 settled = 0
             if train_epochs and settled == 2 and state.training.state == "idle":
-                editor.training_command("train")
-            if train_epochs and not _trained(editor, train_epochs):
+                if processes:
+                    dpg.set_value(editor.process.processes, processes)
+                    editor.process.refresh()
+                    editor.process.launch()
+                else:
+                    editor.training_command("train")
+            if processes and train_epochs and (state.training.state in ("idle", "running")
+                                               and len(state.training.epochs) < train_epochs):
+                settled = min(settled, 2)
+            elif train_epochs and not processes and not _trained(editor, train_epochs):
                 settled = min(settled, 2)
             if not editor.data.ready():  # a selected Input: shoot once its data preview is drawn
                 settled = min(settled, 2)

@@ -20,7 +20,8 @@ from .state import EditorState, TrainingRun
 
 MUTED = (160, 160, 170)
 WIDTH = 382  # the Optimization pane's settings column, less its padding
-COMMAND_LINES = 4  # the command box's height, in lines (a long project path wraps)
+COMMAND = (150, 200, 255)
+OUTPUT_H = 140
 
 
 class ProcessControls:
@@ -38,25 +39,31 @@ class ProcessControls:
         self.training: TrainingRun | None = None  # what this run fills (state.training while it is shown)
         self.launched: list[str] = []  # the argv of the last run started
         self._runs = 0
+        self._output_at = -1  # stderr lines shown in the output box
+        # Beside Train, above the scrolling settings: in view however far the orders scroll.
         with dpg.group(parent=parent):
-            dpg.add_separator()
             with dpg.group(horizontal=True):
-                self.processes = dpg.add_input_int(label="processes", default_value=MIN_PROCESSES, width=80,
+                self.processes = dpg.add_input_int(label="", default_value=MIN_PROCESSES, width=80,
                                                    min_value=MIN_PROCESSES, max_value=MAX_PROCESSES,
                                                    min_clamped=True, max_clamped=True,
                                                    callback=lambda: self.refresh())
                 self.run_btn = dpg.add_button(label=self._label(), callback=lambda: self.launch())
+                self.copy_btn = dpg.add_button(label="Copy", callback=lambda: self.copy())
+                # not a collapsing header: it is as wide as the pane and pushed the plots aside
+                self.output_btn = dpg.add_button(label="Output", callback=lambda: self.show_output())
+                self.note = dpg.add_text("", color=MUTED)
             with dpg.tooltip(self.run_btn):
                 dpg.add_text("Train the saved project with PyTorch's DistributedDataParallel on this many processes "
                              "(torchrun, one rank a process: gloo on the CPU, one GPU a rank on CUDA). Rank 0's "
                              "epochs fill the plots; Stop ends every process. The command below does the same "
                              "on a cluster node.", wrap=360)
-            with dpg.group(horizontal=True):
-                dpg.add_text("command", color=MUTED)
-                self.copy_btn = dpg.add_button(label="Copy", callback=lambda: self.copy())
-                self.note = dpg.add_text("", color=MUTED)
-            self.command = dpg.add_input_text(default_value="", multiline=True, readonly=True, width=WIDTH,
-                                              height=COMMAND_LINES * 17 + 8, tab_input=False)
+            with dpg.tooltip(self.copy_btn):
+                dpg.add_text("Copy the command to the clipboard, to paste on a cluster node.")
+            # the command, wrapped to the column (a text field would cut it at the column's edge)
+            self.command = dpg.add_text("", wrap=WIDTH, color=COMMAND)
+            # torchrun's and the ranks' stderr, as it comes: a failure's whole story, never swallowed
+            self.output = dpg.add_input_text(default_value="", multiline=True, readonly=True, width=WIDTH,
+                                             height=OUTPUT_H, tab_input=False, show=False)
         state.subscribe(self._on_state)
         self.refresh()
 
@@ -90,6 +97,12 @@ class ProcessControls:
             dpg.set_value(self.note, "trains the file as last saved")
         else:
             dpg.set_value(self.note, "")
+
+    def show_output(self, show: bool | None = None) -> None:
+        """Output: show (or hide) torchrun's and the ranks' stderr."""
+        show = not dpg.is_item_shown(self.output) if show is None else show
+        dpg.configure_item(self.output, show=show)
+        dpg.configure_item(self.output_btn, label="Hide output" if show else "Output")
 
     def text(self) -> str:
         """The command as shown."""
@@ -173,6 +186,9 @@ class ProcessControls:
             return
         rows = run.poll()
         shown = self.state.training is training
+        if run.lines_read != self._output_at:
+            self._output_at = run.lines_read
+            dpg.set_value(self.output, "\n".join(run.stderr_lines))
         for row in rows:
             training.epochs.append(dict(row))
             done = len(training.epochs)
@@ -199,6 +215,7 @@ class ProcessControls:
             self.state.say(f"the run on {n} processes finished: {len(training.epochs)} epoch(s), exit code 0")
         else:
             training.state, training.reason = "failed", out.text
+            self.show_output(True)  # torchrun's whole report is there
             first = out.error_lines[0] if out.error_lines else ""
             self.state.say(f"the run on {n} processes failed ({out.text.splitlines()[0]})" if not first else
                            f"the run on {n} processes failed, exit code {out.code}: {first}")

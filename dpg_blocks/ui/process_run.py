@@ -159,6 +159,7 @@ class ProcessRun:
         self._tail: deque[str] = deque(maxlen=TAIL_LINES)
         self._own: deque[str] = deque(maxlen=TAIL_LINES)  # the ranks' lines before torchrun's report
         self._in_report = False
+        self.lines_read = 0
         self._metrics_at = 0  # bytes of metrics.jsonl consumed (whole lines only)
 
     # -- starting --------------------------------------------------------------------------
@@ -238,6 +239,7 @@ class ProcessRun:
         for raw in lines:
             line = raw.decode("utf-8", "replace").rstrip("\r")
             self._tail.append(line)
+            self.lines_read += 1
             if _TORCHRUN_FAILED.match(line) or "ChildFailedError" in line:
                 self._in_report = True  # torchrun's report of a failed rank (40-odd lines) begins
             elif line.strip() and not self._in_report and not _torchrun_noise(line):

@@ -87,6 +87,7 @@ class ResultsPane:
                     dpg.add_text("One batch of every order, then paused again (while paused or stopped).")
                 self.progress_bar = dpg.add_progress_bar(default_value=0.0, width=SETTINGS_W - 8, overlay="")
                 self.progress_text = dpg.add_text("", color=MUTED, wrap=SETTINGS_W - 8)
+                self.processes_area = dpg.add_group()  # "Run on N processes" (ui/process_controls.py)
                 self.settings_area = dpg.add_child_window(width=SETTINGS_W, border=False)
                 self.settings = self.settings_area  # the scrolling part
             with dpg.group(parent=self.settings_area):
@@ -103,7 +104,6 @@ class ResultsPane:
                     dpg.add_text("A checkpoint a new run starts from, relative to the project file: an imported "
                                  "model's own weights (NAME.weights.pt) or a run's best.pt. Empty: fresh random "
                                  "weights. Continue and Load weights in the Runs tab take precedence.", wrap=360)
-                self.processes_area = dpg.add_group()  # "Run on N processes" (ui/process_controls.py)
                 dpg.add_separator()
                 with dpg.group(horizontal=True):
                     self.orders_title = dpg.add_text("Orders")
