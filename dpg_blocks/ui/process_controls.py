@@ -40,6 +40,7 @@ class ProcessControls:
         self.launched: list[str] = []  # the argv of the last run started
         self._runs = 0
         self._output_at = -1  # stderr lines shown in the output box
+        self._weights_shown = ""  # the Load weights checkpoint the command shows
         # Beside Train, above the scrolling settings: in view however far the orders scroll.
         with dpg.group(parent=parent):
             with dpg.group(horizontal=True):
@@ -90,6 +91,7 @@ class ProcessControls:
             dpg.set_value(self.processes, n)
         dpg.configure_item(self.run_btn, label=self._label(n))
         argv = self.argv()
+        self._weights_shown = self.weights(False)
         dpg.set_value(self.command, command_text(argv) if argv else "(save the project to a file first: the "
                       "processes train the saved file)")
         dpg.configure_item(self.copy_btn, enabled=argv is not None)
@@ -144,6 +146,8 @@ class ProcessControls:
         if argv is None:  # the Save As dialog was cancelled
             return
         epochs = st.project.training.epochs
+        if self.run is not None:
+            self.run.close()  # the last run's log files
         run = ProcessRun(argv, self.count, epochs, cwd=Path(st.path or ".").parent)
         try:
             run.start()
@@ -181,6 +185,8 @@ class ProcessControls:
 
     def tick(self) -> None:
         """Per frame: the epochs rank 0 wrote since the last frame, and the group's end."""
+        if self.weights(False) != self._weights_shown and not self.running:
+            self.refresh()  # Load weights in the Runs tab: the command gains (or loses) --weights
         run, training = self.run, self.training
         if run is None or training is None or run.outcome is not None:
             return

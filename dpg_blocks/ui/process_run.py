@@ -168,8 +168,12 @@ class ProcessRun:
         env = dict(os.environ if self.env is None else self.env)
         # The editor may run from a source checkout that is not installed: the ranks must
         # import this dpg_blocks, not fail with "No module named dpg_blocks".
-        here = str(Path(__file__).resolve().parents[2])
-        env["PYTHONPATH"] = os.pathsep.join([here, *[p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]])
+        # (An installed one is found anyway: site-packages ahead of the standard library would
+        # be wrong, so it is left out.)
+        here = Path(__file__).resolve().parents[2]
+        if here.name not in ("site-packages", "dist-packages"):
+            env["PYTHONPATH"] = os.pathsep.join([str(here), *[p for p in env.get("PYTHONPATH", "").split(os.pathsep)
+                                                              if p]])
         with open(self._stdout_path, "wb") as out, open(self._stderr_path, "wb") as err:
             self.proc = subprocess.Popen(self.argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=self.cwd,
                                          env=env, start_new_session=True)
@@ -216,6 +220,11 @@ class ProcessRun:
         self._read_stderr()
         new = self._read_metrics()
         code = self.proc.poll()
+        if code is not None and self._kill_at is None and self.living():
+            # torchrun ended but left a process behind (it ends its ranks itself when one fails):
+            # the same end as Stop, without calling it stopped
+            self._signal(signal.SIGTERM)
+            self._kill_at = now + GRACE_S
         if self._kill_at is not None and now >= self._kill_at:
             self._signal(signal.SIGKILL)
             self._kill_at = None if code is not None and not self.living() else now + 0.2
@@ -293,8 +302,8 @@ class ProcessRun:
     def stop(self, grace: float = GRACE_S) -> None:
         """End the whole group: SIGTERM now to torchrun and every rank, SIGKILL after ``grace``
         (done by :meth:`poll`; :meth:`close` waits for it)."""
-        if self.proc is None or self.outcome is not None:
-            return
+        if self.proc is None or self.outcome is not None or self.stop_requested:
+            return  # a second Stop must not put the SIGKILL off
         self.stop_requested = True
         self.scan()
         self._signal(signal.SIGTERM)
