@@ -6,13 +6,15 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import dearpygui.dearpygui as dpg
+import numpy as np
 import pytest
-from ui_fixtures import EXAMPLES, click, enter, gui_context
+from ui_fixtures import EXAMPLES, click, enter, gui_context, needs_xvfb
 
 from dpg_blocks.ui.app import Editor
 from dpg_blocks.ui.process_run import ProcessRun, torchrun_command
@@ -247,3 +249,52 @@ def test_the_reason_of_a_failure_is_the_ranks_line_not_torchruns_report(tmp_path
     assert run.outcome.text == "exit code 1: cannot train: digits (digits.csv): something a rank said"
     assert "dpg_blocks FAILED" in run.stderr_lines  # the whole tail is kept (the Debug pane shows it)
     run.close()
+
+
+COPY_SCRIPT = r'''
+import json, sys, time
+import dearpygui.dearpygui as dpg
+from dpg_blocks.ui.app import _create
+editor = _create((1600, 1000), sys.argv[1])
+editor.show_tab("optimization")
+for _ in range(6):
+    editor.frame()
+    dpg.render_dearpygui_frame()
+pc = editor.process
+pc.copy()
+dpg.render_dearpygui_frame()
+out = {"clipboard": dpg.get_clipboard_text(), "shown": pc.text(), "argv": pc.argv(),
+       "rects": {name: [*dpg.get_item_rect_min(item), *dpg.get_item_rect_size(item)]
+                 for name, item in (("command", pc.command), ("copy", pc.copy_btn), ("run", pc.run_btn))}}
+dpg.output_frame_buffer(sys.argv[2])
+for _ in range(30):  # the file is written after the next frames
+    dpg.render_dearpygui_frame()
+    time.sleep(0.05)
+editor.close()
+dpg.destroy_context()
+print(json.dumps(out))
+'''
+
+
+@needs_xvfb
+def test_copy_puts_the_command_shown_on_the_clipboard_and_both_are_drawn(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from dpg_blocks.ui.process_controls import COMMAND
+
+    project = digits(tmp_path)
+    env = {**os.environ, "DPG_BLOCKS_USER_DIR": str(tmp_path / "user")}
+    png = tmp_path / "shot.png"
+    cmd = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", sys.executable, "-c", COPY_SCRIPT, str(project), str(png)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=150, cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["clipboard"] == out["shown"] == shlex.join(out["argv"])
+    assert "--nproc-per-node 2" in out["clipboard"] and str(project.resolve()) in out["clipboard"]
+    image = Image.open(png).convert("RGB")
+    for name, (x, y, w, h) in out["rects"].items():  # on screen, inside the window
+        assert w > 20 and h > 10 and 0 <= x and x + w <= 1600 and 0 <= y and y + h <= 1000, (name, out["rects"])
+    x, y, w, h = (int(v) for v in out["rects"]["command"])
+    box = np.asarray(image.crop((x, y, x + w, y + h)), dtype=int)
+    drawn = int((np.abs(box - np.array(COMMAND)).max(axis=2) < 40).sum())
+    assert drawn > 200, drawn  # the command's letters, in its colour
