@@ -298,3 +298,23 @@ def test_copy_puts_the_command_shown_on_the_clipboard_and_both_are_drawn(tmp_pat
     box = np.asarray(image.crop((x, y, x + w, y + h)), dtype=int)
     drawn = int((np.abs(box - np.array(COMMAND)).max(axis=2) < 40).sum())
     assert drawn > 200, drawn  # the command's letters, in its colour
+
+
+def test_the_engine_crashing_or_reporting_does_not_end_a_run_on_processes_in_the_plots() -> None:
+    from dpg_blocks import protocol as m
+    from dpg_blocks.client.engine_client import EngineStatus
+    from dpg_blocks.ui.state import TrainingRun
+
+    with gui_context():
+        ed = Editor(EditorState())
+        try:
+            st = ed.state
+            st.training = TrainingRun(request_id=-1, state="running", processes=2, progress={"epoch": 1, "epochs": 3})
+            ed.handle(EngineStatus(state="crashed", reason="the engine process died"))
+            ed.handle(m.TrainingState(state="stopped", reason="", request_id=None))
+            assert st.training.state == "running"  # torchrun's group is not the engine's
+            st.training = TrainingRun(request_id=4, state="running")
+            ed.handle(EngineStatus(state="crashed", reason="the engine process died"))
+            assert st.training.state == "failed"  # an engine run does end with it
+        finally:
+            ed.close()

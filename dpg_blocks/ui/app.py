@@ -668,8 +668,8 @@ class Editor:
             st.set_engine(ev.state, ev.reason)
             if ev.state in ("crashed", "hung") or (ev.state == "stopped" and ev.reason):
                 st.say(ev.reason)
-                if st.training.state in ("running", "paused", "starting"):
-                    st.training.state, st.training.reason = "failed", ev.reason
+                if st.training.state in ("running", "paused", "starting") and not st.training.processes:
+                    st.training.state, st.training.reason = "failed", ev.reason  # (torchrun's run goes on)
                     st.emit("training")
                 if st.validation.pending:
                     st.validation.received = st.validation.sent  # that answer will never come
@@ -677,7 +677,7 @@ class Editor:
             trace("validation_received")
             st.validation_result(ev.request_id, ev.records, ev.ok, ev.error)
         elif isinstance(ev, m.TrainingState):
-            if ev.request_id in (None, st.training.request_id):
+            if ev.request_id in (None, st.training.request_id) and not st.training.processes:
                 was_active = st.training.active
                 st.training.state, st.training.reason = ev.state, ev.reason
                 st.emit("training")
