@@ -318,3 +318,26 @@ def test_the_engine_crashing_or_reporting_does_not_end_a_run_on_processes_in_the
             assert st.training.state == "failed"  # an engine run does end with it
         finally:
             ed.close()
+
+
+def test_opening_another_project_ends_the_group(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dpg_blocks.ui.process_controls as pc
+
+    monkeypatch.setattr(pc, "torchrun_command", lambda *a, **k: [sys.executable, "-c", FAKE, "wait"])
+    with gui_context():
+        ed = Editor(EditorState())
+        try:
+            ed.state.open(str(digits(tmp_path)))
+            click(ed.process.run_btn)
+            run = ed.process.run
+            assert run is not None
+            frames_until(ed, lambda: len(run.seen) >= 2, 30)  # the stand-in and its "rank"
+            group = sorted(run.seen)
+            other = tmp_path / "other"
+            other.mkdir()
+            ed.state.open(str(digits(other)))  # as the in-editor run would, the old project's run ends
+            frames_until(ed, lambda: run.outcome is not None, 20)
+            assert run.outcome.stopped and [p for p in group if proc_alive(p)] == []
+            assert ed.state.training.processes == 0 and ed.state.training.epochs == []  # the new project's
+        finally:
+            ed.close()
