@@ -231,7 +231,9 @@ class ProcessRun:
         if code is not None and not self.living():
             self._read_stderr(final=True)
             new += self._read_metrics()
-            self.outcome = Outcome(code, self.stop_requested, [] if code == 0 else self.error_lines())
+            # a stopped group's stderr holds torchrun's traceback of the signal: not a failure
+            self.outcome = Outcome(code, self.stop_requested,
+                                   [] if code == 0 or self.stop_requested else self.error_lines())
         return new
 
     def _read_stderr(self, final: bool = False) -> None:
