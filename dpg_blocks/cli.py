@@ -824,7 +824,8 @@ def cmd_screenshot(args: argparse.Namespace) -> int:
     try:
         code = run_screenshot(args.project, args.output, select=args.select, size=(w, h), boxes=args.boxes,
                               timeout_s=args.timeout, open_super=args.open, layout=args.auto_layout,
-                              tab=args.tab, train_epochs=args.train, code=args.code, runs=args.runs)
+                              tab=args.tab, train_epochs=args.train, code=args.code, runs=args.runs,
+                              processes=args.processes)
     except ProjectFileError as e:
         console.print(f"[bold red]cannot read the project:[/] {e}", highlight=False)
         return EXIT_UNREADABLE
@@ -926,6 +927,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="show this tab of the bottom pane")
     sc.add_argument("--train", type=int, default=0, metavar="EPOCHS",
                     help="press Train and shoot after EPOCHS epochs, with the selected block's heatmaps")
+    sc.add_argument("--processes", type=int, default=0, metavar="N",
+                    help="with --train: press Run on N processes (torchrun) instead of Train")
     sc.add_argument("--code", metavar="BLOCK", help="open this Custom block's code window (and select it)")
     sc.add_argument("--runs", metavar="NAMES", help="tick these kept runs (comma-separated names, or all) and "
                     "shoot their curves overlaid")

@@ -37,6 +37,7 @@ from .menus import MenuCloser
 from .network_tree import NetworkTree
 from .plugins_pane import PluginsPane
 from .prefs import Preferences
+from .process_controls import ProcessControls
 from .project_controls import ProjectControls
 from .recovery import DEFAULT_INTERVAL_S, Recovery
 from .results_pane import ResultsPane
@@ -116,6 +117,9 @@ class Editor:
                              lambda resume: self.training_command("train", resume=resume),
                              (self.results.loss_axis, self.results.acc_axis), self.evaluate_run)
         self._evaluations: dict[int, str] = {}  # Evaluate request -> what it evaluates (for the title)
+        self.process = ProcessControls(  # Optimization › "Run on N processes" (torchrun as a child)
+            self.state, self.results.processes_area, self.controls,
+            lambda take: self.runs.take_init_from() if take else self.runs.init_from, on_epoch=self.runs.refresh)
         self.welcome = Welcome(self.state, self.canvas.view, self.controls.open_recent)  # on an empty project
         self.drops = DropActions(self)  # files dropped from the desktop, by kind (ui/drop_actions.py)
         self.drop_hook: DropHook | None = None  # installed by run_editor once the window exists
@@ -296,7 +300,9 @@ class Editor:
         elif topic == "training":
             if self.state.stop_requested:
                 self.state.stop_requested = False
-                if self.client is not None:
+                if self.process.running:
+                    self.process.stop()
+                elif self.client is not None:
                     self.training_command("stop")  # a new or opened project: the old run ends
             self.results.update()
             self._show_engine()
@@ -662,8 +668,8 @@ class Editor:
             st.set_engine(ev.state, ev.reason)
             if ev.state in ("crashed", "hung") or (ev.state == "stopped" and ev.reason):
                 st.say(ev.reason)
-                if st.training.state in ("running", "paused", "starting"):
-                    st.training.state, st.training.reason = "failed", ev.reason
+                if st.training.state in ("running", "paused", "starting") and not st.training.processes:
+                    st.training.state, st.training.reason = "failed", ev.reason  # (torchrun's run goes on)
                     st.emit("training")
                 if st.validation.pending:
                     st.validation.received = st.validation.sent  # that answer will never come
@@ -671,7 +677,7 @@ class Editor:
             trace("validation_received")
             st.validation_result(ev.request_id, ev.records, ev.ok, ev.error)
         elif isinstance(ev, m.TrainingState):
-            if ev.request_id in (None, st.training.request_id):
+            if ev.request_id in (None, st.training.request_id) and not st.training.processes:
                 was_active = st.training.active
                 st.training.state, st.training.reason = ev.state, ev.reason
                 st.emit("training")
@@ -773,6 +779,8 @@ class Editor:
         that Train continues exactly (the Runs tab's Continue)."""
         from dpg_blocks import protocol as m
 
+        if self.process.intercept(what):  # a run on N processes: Stop ends its whole group
+            return
         if self.client is None:
             self.state.say("the engine is not running")
             return
@@ -836,7 +844,7 @@ class Editor:
         """
         for job in dpg.get_callback_queue() or []:
             self._guarded(_run_callback, job)
-        for stage in (self.pump, self.recovery.tick, self.controls.tick, self.canvas.poll, self.menus.tick,
+        for stage in (self.pump, self.process.tick, self.recovery.tick, self.controls.tick, self.canvas.poll, self.menus.tick,
                       self._watch_plugins, self.welcome.tick, self._take_drops):
             self._guarded(stage)
 
@@ -862,8 +870,9 @@ class Editor:
                 self.recovery.write_if_dirty()
 
     def close(self) -> None:
-        """Save the pane arrangement and shut the engine down."""
+        """Save the pane arrangement, end a run on N processes and shut the engine down."""
         self.workspace.save()
+        self.process.close()
         if self.client is not None:
             self.client.shutdown(timeout=3.0)
             self.client = None
@@ -969,6 +978,7 @@ def run_screenshot(
     train_epochs: int = 0,
     code: str | None = None,
     runs: str | None = None,
+    processes: int = 0,
 ) -> int:
     """Render the editor on ``project_path`` (None: a bare editor, as a bare ``dpg-blocks`` opens)
     once validation has arrived, save the frame, exit.
@@ -980,6 +990,8 @@ def run_screenshot(
     heatmaps have arrived, or once the run paused itself (a block failed in training);
     ``code`` selects that block and opens its code window; ``runs`` ("all" or comma-separated
     run names) ticks those kept runs and shoots their curves overlaid in the Curves tab.
+    ``processes`` (with ``train_epochs``) presses "Run on N processes" instead of Train (the
+    saved project's epochs; the shot once ``train_epochs`` are plotted or the run has ended).
     Returns 0 on success, 1 on a timeout, 2 when the project cannot be read.
     """
     from dpg_blocks.core import load_project
@@ -1018,8 +1030,16 @@ def run_screenshot(
                 editor.canvas.auto_layout()
                 settled = 0
             if train_epochs and settled == 2 and state.training.state == "idle":
-                editor.training_command("train")
-            if train_epochs and not _trained(editor, train_epochs):
+                if processes:
+                    dpg.set_value(editor.process.processes, processes)
+                    editor.process.refresh()
+                    editor.process.launch()
+                else:
+                    editor.training_command("train")
+            if processes and train_epochs and (state.training.state in ("idle", "running")
+                                               and len(state.training.epochs) < train_epochs):
+                settled = min(settled, 2)
+            elif train_epochs and not processes and not _trained(editor, train_epochs):
                 settled = min(settled, 2)
             if not editor.data.ready():  # a selected Input: shoot once its data preview is drawn
                 settled = min(settled, 2)

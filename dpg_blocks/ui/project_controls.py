@@ -195,6 +195,23 @@ class ProjectControls:
         self._pending = action
         name = Path(self.state.path).name if self.state.path else "The untitled project"
         dpg.set_value(self.unsaved_text, f"{name} has unsaved changes.\n\nSave them before {doing}?")
+        dpg.configure_item(self.unsaved_discard, show=True)
+        self._show(self.unsaved_window, PROMPT_W)
+        return False
+
+    def save_first(self, action: Callable[[], None], doing: str) -> bool:
+        """Run ``action`` once the project is saved to its file: now when it is, else after Save
+        (Save / Cancel: no "Don't save", since ``action`` reads the file). Whether it ran now."""
+        if self.state.path and not self.state.dirty:
+            action()
+            return True
+        self._pending = action
+        if self.state.path:
+            text = f"{Path(self.state.path).name} has unsaved changes.\n\nSave them before {doing}?"
+        else:
+            text = f"The untitled project must be saved to a file before {doing}.\n\nSave it now?"
+        dpg.set_value(self.unsaved_text, text)
+        dpg.configure_item(self.unsaved_discard, show=False)
         self._show(self.unsaved_window, PROMPT_W)
         return False
 

@@ -87,6 +87,7 @@ class ResultsPane:
                     dpg.add_text("One batch of every order, then paused again (while paused or stopped).")
                 self.progress_bar = dpg.add_progress_bar(default_value=0.0, width=SETTINGS_W - 8, overlay="")
                 self.progress_text = dpg.add_text("", color=MUTED, wrap=SETTINGS_W - 8)
+                self.processes_area = dpg.add_group()  # "Run on N processes" (ui/process_controls.py)
                 self.settings_area = dpg.add_child_window(width=SETTINGS_W, border=False)
                 self.settings = self.settings_area  # the scrolling part
             with dpg.group(parent=self.settings_area):
@@ -297,6 +298,9 @@ class ResultsPane:
         self.evaluation.update()
         self._show_progress()
         text = run.state if run.state != "idle" else "not trained"
+        if run.processes:  # a torchrun group (ui/process_controls.py)
+            text = f"training on {run.processes} processes" if run.state == "running" else \
+                f"{text} on {run.processes} processes"
         if run.epochs:
             last = run.epochs[-1]
             acc, r2 = last.get("test_accuracy"), last.get("test_r2")
@@ -327,6 +331,8 @@ class ResultsPane:
         p = run.progress
         dpg.set_value(self.progress_bar, run.fraction)
         overlay = f"epoch {p['epoch']}/{p['epochs']} · batch {p['step']}/{p['steps']}" if p.get("steps") else ""
+        if run.processes and p.get("epochs"):
+            overlay = f"{len(run.epochs)}/{p['epochs']} epochs"
         if run.state == "paused":
             overlay = f"paused · {overlay}" if overlay else "paused"
         dpg.configure_item(self.progress_bar, overlay=overlay)

@@ -92,6 +92,7 @@ class TrainingRun:
     # the last StepMetrics' progress fields (epoch, epochs, step, steps, samples_per_s, eta_*_s)
     progress: dict[str, Any] = field(default_factory=dict)
     live: dict[str, list[str]] = field(default_factory=dict)  # TrainingPlan: order -> live block ids
+    processes: int = 0  # a torchrun group of this many ranks trains it (ui/process_controls.py); 0: the engine
 
     @property
     def active(self) -> bool:
@@ -107,6 +108,8 @@ class TrainingRun:
     def fraction(self) -> float:
         """How far the run is, 0..1 (epochs done plus this epoch's share)."""
         p = self.progress
+        if self.processes and p.get("epochs"):  # rank 0 reports epochs, not steps
+            return min(1.0, len(self.epochs) / p["epochs"])
         if not p.get("epochs") or not p.get("steps"):
             return 0.0
         return min(1.0, ((p["epoch"] - 1) + p["step"] / p["steps"]) / p["epochs"])
@@ -117,6 +120,9 @@ class TrainingRun:
         from dpg_blocks.protocol.progress_text import progress_text
 
         p = self.progress
+        if self.processes and p.get("epochs"):
+            return f"training on {self.processes} processes · epoch {p['epoch']}/{p['epochs']}" \
+                f" ({len(self.epochs)} done)"
         if not p.get("steps"):
             return ""
         return progress_text(p["epoch"], p["epochs"], p["step"], p["steps"], p["samples_per_s"],
