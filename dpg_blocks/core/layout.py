@@ -1,17 +1,22 @@
 """Auto-layout: a layered (Sugiyama-style) placement of one graph's blocks, left to right.
 
-The canvas has no zoom (DESIGN.md §7), so readability comes from placement: blocks go into
-columns by their longest path from a source, each column is ordered by the mean position of
-its neighbours (a few down/up sweeps reduce crossings), and columns that would run past
-``max_width`` wrap into a new band below, like lines of text. Stdlib only; the sizes come from
-the caller (the canvas knows how big each node is drawn).
+Blocks go into columns by their longest path from a source, each column is ordered by the mean
+position of its neighbours (a few down/up sweeps reduce crossings), and columns that would run
+past ``max_width`` wrap into a new band below, like lines of text. Then no link may pass behind a
+block: a skip connection drawn behind the block it skips reads as wired through it. Each link is
+followed as imnodes draws it (``core/link_curve.py``, between the pins' rows), and a block its
+curve crosses moves down past it, with what is below it in its column (and the bands below). A
+few rounds settle it, since moving a block moves its own links (a link that wraps to the next band
+is the exception: see ``_clear_links``). Stdlib only; the sizes (and the
+pins' rows, if known) come from the caller (the canvas knows how big each node is drawn).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
-from .graph import Graph
+from .graph import Block, Graph
+from .link_curve import crossing, link_points
 
 Size = tuple[float, float]
 DEFAULT_SIZE: Size = (170.0, 110.0)
@@ -19,6 +24,11 @@ COLUMN_GAP = 70.0
 ROW_GAP = 30.0
 BAND_GAP = 80.0
 SWEEPS = 4
+LINK_CLEARANCE = 14.0  # kept between a link's curve and a block it passes
+CLEARING_ROUNDS = 24
+# where pins sit in a node of unknown layout: below the title and the type rows, one per row
+PIN_TOP, PIN_ROW = 42.0, 21.0
+PinRows = Mapping[tuple[str, str, str], float]  # (block id, "in"/"out", port) -> y below the node's top
 
 
 def layers(graph: Graph) -> list[list[str]]:
@@ -72,12 +82,14 @@ def auto_layout(
     sizes: Mapping[str, Size] | None = None,
     max_width: float | None = None,
     origin: tuple[float, float] | None = None,
+    pins: PinRows | None = None,
 ) -> dict[str, tuple[float, float]]:
     """New top-left positions for every block of ``graph`` (the document is not changed).
 
     ``sizes`` gives each block's drawn size (default :data:`DEFAULT_SIZE`); ``max_width``
     wraps columns into bands; ``origin`` is the top-left of the result (default: where the
-    blocks are now, so the layout does not jump away from what the user was looking at).
+    blocks are now, so the layout does not jump away from what the user was looking at);
+    ``pins`` where the pins sit in each node (default: one row each below the title).
     """
     if not graph.blocks:
         return {}
@@ -109,8 +121,79 @@ def auto_layout(
         for col, h in zip(band, heights, strict=True):
             y = y0 + (tallest - h) / 2  # centre each column on the band's middle line
             for bid in col:
-                pos[bid] = (round(x, 1), round(y, 1))
+                pos[bid] = (x, y)
                 y += size(bid)[1] + ROW_GAP
             x += max(size(b)[0] for b in col) + COLUMN_GAP
         y0 += tallest + BAND_GAP
-    return pos
+    _clear_links(graph, pos, bands, size, pins or {})
+    return {bid: (round(x, 1), round(y, 1)) for bid, (x, y) in pos.items()}
+
+
+def pin_row(block: Block, direction: str, port: str, pins: PinRows) -> float:
+    """How far below its node's top a pin sits: as drawn when known, else by its port's row."""
+    known = pins.get((block.id, direction, port))
+    if known is not None:
+        return known
+    names = [p.name for p in (block.inputs if direction == "in" else block.outputs)]
+    return PIN_TOP + PIN_ROW * ((names.index(port) if port in names else 0) + 0.5)
+
+
+def crossed_blocks(graph: Graph, pos: Mapping[str, tuple[float, float]], size: Callable[[str], Size],
+                   pins: PinRows, margin: float = 0.0,
+                   links: list[int] | None = None) -> list[tuple[int, str, list[tuple[float, float]]]]:
+    """(link index, block id, the curve's points inside it) for every block a link's curve passes
+    behind (its own two blocks aside), of ``links`` (indexes; default all): what auto-layout must
+    leave none of."""
+    rects = {bid: (*pos[bid], *size(bid)) for bid in pos}
+    out = []
+    for i in range(len(graph.links)) if links is None else links:
+        lk = graph.links[i]
+        a, b = lk.src.block, lk.dst.block
+        if a not in rects or b not in rects:
+            continue
+        ra, rb = rects[a], rects[b]
+        seg = (ra[0] + ra[2], ra[1] + pin_row(graph.blocks[a], "out", lk.src.port, pins),
+               rb[0], rb[1] + pin_row(graph.blocks[b], "in", lk.dst.port, pins))
+        points = link_points(seg)
+        xs, ys = [p[0] for p in points], [p[1] for p in points]
+        lo_x, hi_x, lo_y, hi_y = min(xs) - margin, max(xs) + margin, min(ys) - margin, max(ys) + margin
+        for bid, r in rects.items():
+            if bid in (a, b) or r[0] > hi_x or r[0] + r[2] < lo_x or r[1] > hi_y or r[1] + r[3] < lo_y:
+                continue
+            inside = crossing(r, points, margin)
+            if inside:
+                out.append((i, bid, inside))
+    return out
+
+
+def _clear_links(graph: Graph, pos: dict[str, tuple[float, float]], bands: list[list[list[str]]],
+                 size: Callable[[str], Size], pins: PinRows) -> None:
+    """Move every block a link passes behind down past the link's curve (see the module doc)."""
+    column_of = {bid: (k, c) for k, band in enumerate(bands) for c, col in enumerate(band) for bid in col}
+    # A link wrapping to the next band sweeps back across the band it leaves: no placement of
+    # that band's blocks clears it, and chasing it makes the layout many screens tall. Those
+    # are left as they are (a zoomed-out canvas shows them whole); every other link is cleared.
+    within = [i for i, lk in enumerate(graph.links) if lk.src.block in column_of and lk.dst.block in column_of
+              and column_of[lk.src.block][0] == column_of[lk.dst.block][0]]
+    for _ in range(CLEARING_ROUNDS):
+        crossed = crossed_blocks(graph, pos, size, pins, LINK_CLEARANCE, within)
+        if not crossed:
+            return
+        moved: set[str] = set()
+        for _link, bid, inside in crossed:
+            if bid in moved:
+                continue  # its other links are looked at again next round, from where it is now
+            k, c = column_of[bid]
+            # just past the curve (a point on the clearance's very edge still counts as crossing)
+            dy = max(py for _, py in inside) + LINK_CLEARANCE + 1.0 - pos[bid][1]
+            col = sorted(bands[k][c], key=lambda b: pos[b][1])
+            for below in col[col.index(bid):]:  # it and what is below it in its column
+                pos[below] = (pos[below][0], pos[below][1] + dy)
+                moved.add(below)
+        for k in range(1, len(bands)):  # a band that grew pushes the bands below it down
+            bottom = max(pos[b][1] + size(b)[1] for col in bands[k - 1] for b in col)
+            top = min(pos[b][1] for col in bands[k] for b in col)
+            if top < bottom + BAND_GAP:
+                for col in bands[k]:
+                    for b in col:
+                        pos[b] = (pos[b][0], pos[b][1] + bottom + BAND_GAP - top)

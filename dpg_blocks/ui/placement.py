@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["Rect", "Segment", "fits", "free_spot", "link_points"]
+from dpg_blocks.core.link_curve import Rect, Segment, crossing, link_points
 
-Rect = tuple[float, float, float, float]  # x, y, w, h
-Segment = tuple[float, float, float, float]  # output pin x0, y0 -> input pin x1, y1
+__all__ = ["Rect", "Segment", "fits", "free_spot", "link_points"]
 
 GAP = 40.0  # between the new block and its neighbour
 MARGIN = 16.0  # kept clear around every block
@@ -30,26 +29,9 @@ def _overlaps(a: Rect, b: Rect) -> bool:
             and a[1] < b[1] + b[3] + MARGIN and b[1] < a[1] + a[3] + MARGIN)
 
 
-def link_points(seg: Segment, n: int = 32) -> list[tuple[float, float]]:
-    """Points along the link as imnodes draws it: a cubic Bezier whose inner control points
-    lie a quarter of the pins' distance right of the output pin and left of the input pin
-    (imnodes.cpp ``GetLinkRenderable``)."""
-    x0, y0, x3, y3 = seg
-    reach = 0.25 * ((x3 - x0) ** 2 + (y3 - y0) ** 2) ** 0.5
-    x1, x2 = x0 + reach, x3 - reach
-    points = []
-    for i in range(n + 1):
-        t = i / n
-        u = 1.0 - t
-        a, b, c, d = u * u * u, 3 * u * u * t, 3 * u * t * t, t * t * t
-        points.append((a * x0 + b * x1 + c * x2 + d * x3, (a + b) * y0 + (c + d) * y3))
-    return points
-
-
 def _crosses(rect: Rect, seg: Segment, margin: float = MARGIN / 2) -> bool:
     """Whether the link's curve passes through ``rect`` (sampled finely enough for a block)."""
-    x, y, w, h = rect[0] - margin, rect[1] - margin, rect[2] + 2 * margin, rect[3] + 2 * margin
-    return any(x <= px <= x + w and y <= py <= y + h for px, py in link_points(seg))
+    return bool(crossing(rect, link_points(seg), margin))
 
 
 def fits(rect: Rect, occupied: Iterable[Rect], links: Iterable[Segment], view: Rect) -> bool:
