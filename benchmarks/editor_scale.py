@@ -28,21 +28,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def make_project(n_blocks: int, path: Path) -> None:
-    """An Input and chains of Fully Connected blocks (each chain a row), ``n_blocks`` in all."""
+def make_project(n_blocks: int, path: Path, per_row: int = 25, gap: tuple[float, float] = (200.0, 140.0)) -> None:
+    """An Input and chains of Fully Connected blocks (each chain a row of ``per_row``, ``gap``
+    apart), ``n_blocks`` in all."""
     from dpg_blocks.blocks.builder import ProjectBuilder
     from dpg_blocks.core import save_project
     from dpg_blocks.engine.registry import discover
 
     b = ProjectBuilder(discover(defaults=False).specs, f"{n_blocks} blocks")
-    per_row = 25
     data = b.add("builtin.Input", "digits", (20.0, 20.0), reshape=[64])
     made = 1
     row = 0
     while made < n_blocks:
         prev = data
         for col in range(min(per_row, n_blocks - made)):
-            fc = b.add("builtin.Linear", f"fc_{row}_{col}", (240.0 + 200.0 * col, 20.0 + 140.0 * row), out_features=16)
+            fc = b.add("builtin.Linear", f"fc_{row}_{col}", (240.0 + gap[0] * col, 20.0 + gap[1] * row), out_features=16)
             b.link(prev, "x" if prev == data else "y", fc, "x")
             prev = fc
             made += 1

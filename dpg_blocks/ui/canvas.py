@@ -165,9 +165,12 @@ class Canvas:
                 return False
         if block_ids is None:
             want = max(ZOOM_MIN, min(fit, fit_zoom(boxes, self.zoom, (vw, vh))))
-            # Fonts come in whole pixels, so a node's size is not quite linear in the zoom:
-            # zoom, look again, and only ever out after the first try (no back and forth).
-            if abs(want - self.zoom) > 0.004 and self._fit_tries < 4 and (self._fit_tries == 0 or want < self.zoom):
+            # Fonts come in whole pixels and a node has a few fixed pixels, so its size is not
+            # quite linear in the zoom: zoom, look again, and after the first try only ever
+            # out, a little further than the ratio says (no back and forth).
+            if self._fit_tries > 0 and want < self.zoom:
+                want = max(ZOOM_MIN, min(want, self.zoom * 0.97))
+            if abs(want - self.zoom) > 0.004 and self._fit_tries < 6 and (self._fit_tries == 0 or want < self.zoom):
                 self._fit_tries += 1
                 self.zoomer.set(want)
                 self._settle = 1
@@ -286,7 +289,8 @@ class Canvas:
             self.state.say(f"laid out to the canvas width and the graph is still {graph}, {canvas}: showing its "
                            "top-left; middle-drag pans (Ctrl+Z gives the file's layout back)")
         else:
-            self.state.say(f"the graph is {graph}, {canvas}, even at the smallest zoom: showing its top-left; "
+            smallest = ", even at the smallest zoom" if self.zoom <= ZOOM_MIN + 1e-6 else ""
+            self.state.say(f"the graph is {graph}, {canvas}{smallest}: showing its top-left; "
                            "Ctrl+L lays it out to the canvas width, middle-drag pans")
 
     def go_to(self, block_id: str) -> bool:
