@@ -185,7 +185,7 @@ class Editor:
             dpg.add_separator()
             dpg.add_menu_item(label="Reset layout", callback=lambda: self.workspace.reset(*self._viewport_size()))
         with dpg.menu(label="Canvas"):
-            dpg.add_menu_item(label="Frame all", shortcut="Home", callback=lambda: self.canvas.frame())
+            dpg.add_menu_item(label="Frame all", shortcut="Home", callback=lambda: self.canvas.frame_all())
             dpg.add_menu_item(label="Go to block…", shortcut="Ctrl+G", callback=lambda: self.go_to_dialog())
             dpg.add_menu_item(label="Auto-layout", shortcut="Ctrl+L", callback=lambda: self.canvas.auto_layout())
             dpg.add_separator()
@@ -365,7 +365,7 @@ class Editor:
         self.canvas.auto_layout()
 
     def shortcut_frame(self) -> None:
-        self.canvas.frame()
+        self.canvas.frame_all()
 
     # View › Zoom: the open graph's zoom, about the mouse for the wheel, else the canvas' centre
     def zoom_in(self) -> None:

@@ -13,9 +13,19 @@ from typing import Any
 
 import dearpygui.dearpygui as dpg
 
-from dpg_blocks.core.graph import Block, Link
+from dpg_blocks.core.graph import Block, GraphError, Link
+from dpg_blocks.core.layout import auto_layout
 
-from .canvas_view import FRAME_MARGIN, LABEL_ZOOM, ZOOM_MIN, Box, fit_zoom, framing_delta
+from .canvas_view import (
+    FRAME_MARGIN,
+    LABEL_ZOOM,
+    LAYOUT_GAIN,
+    READABLE_ZOOM,
+    ZOOM_MIN,
+    Box,
+    fit_zoom,
+    framing_delta,
+)
 from .canvas_zoom import ZoomControl
 from .placement import Rect, Segment, free_spot
 from .state import EditorState
@@ -155,10 +165,9 @@ class Canvas:
         self._pending_frame = None
         if block_ids is None and self._fit_on_open:
             self._fit_on_open = False
-            if fit_zoom(boxes, self.zoom, (vw, vh)) < ZOOM_MIN and self.state.lay_out_to_fit(
+            if self._better_laid_out(boxes, (vw, vh)) and self.state.lay_out_to_fit(
                     self.node_sizes(), self.visible_width() - 2 * FRAME_MARGIN):
-                # Too big even at the smallest zoom: laid out; the nodes move in the next frame,
-                # framed once they are drawn there.
+                # The nodes move in the next frame: framed once they are drawn there.
                 self._laid_out_on_open = True
                 self._settle = 2
                 self._pending_frame = (None, False, fit)
@@ -188,6 +197,24 @@ class Canvas:
             dpg.set_item_pos(view.node, [gx + dx, gy + dy])
         self.layout_version += 1
         return True
+
+    def _better_laid_out(self, boxes: list[Box], view: tuple[float, float]) -> bool:
+        """Whether a file just opened is better laid out than zoomed out: its own layout fits
+        only below a readable zoom, and a layout to the canvas' width would be read at a zoom
+        half as large again (7 blocks spread over 5 screens); else the zoom shows the file's
+        own layout (200 blocks in a grid) and the document stays as it is."""
+        as_is = fit_zoom(boxes, self.zoom, view)
+        if as_is >= READABLE_ZOOM:
+            return False
+        sizes = self.node_sizes()
+        try:
+            laid = auto_layout(self.state.graph, sizes, self.visible_width() - 2 * FRAME_MARGIN)
+        except GraphError:
+            return True  # lay_out_to_fit says why
+        s = self.scale
+        rects = [(x * s, y * s, sizes.get(bid, NEW_SIZE)[0] * s, sizes.get(bid, NEW_SIZE)[1] * s)
+                 for bid, (x, y) in laid.items()]
+        return fit_zoom(rects, self.zoom, view) >= LAYOUT_GAIN * as_is
 
     def _screen_box(self, key: str) -> Box | None:
         """A node's rectangle on screen as drawn in the last frame, or where it would be drawn
@@ -360,6 +387,11 @@ class Canvas:
         if changed:
             self._shown_scale = self.scale
         return changed
+
+    def frame_all(self) -> bool:
+        """Home: pan, and zoom out (down to 25 %) when needed, so the whole graph is in sight."""
+        self._fit_tries = 0
+        return self.frame()
 
     def zoom_to_fit(self) -> bool:
         """Zoom (25–200 %) and pan so the whole graph fills the canvas."""
@@ -790,7 +822,8 @@ class Canvas:
             st = dpg.get_item_state(view.node) if view.shown else {}
             (x, y), (w, h) = st.get("rect_min", (0, 0)), st.get("rect_size", (0, 0))
             b = self.state.block(bid)
-            out[bid] = {"name": b.name if b else bid, "x": x - pad, "y": y - pad, "w": w, "h": h, "shown": view.shown}
+            out[bid] = {"name": b.name if b else bid, "x": round(x - pad), "y": round(y - pad), "w": w, "h": h,
+                        "shown": view.shown}
         return out
 
 
