@@ -74,6 +74,21 @@ for _ in range(4):
     except SystemExit:
         continue
 report["saved"] = ed.state()["status"]
+# Go to a block far outside the view: it and its row neighbour were culled, and are drawn
+# again where the document puts them (imnodes forgets a hidden node's place).
+ids = {b["name"]: b["id"] for b in ed.state()["blocks"]}
+report["far_culled"] = ed.state()["nodes"][ids["fc_11_15"]]["w"] == 0
+ed.key("ctrl+g")
+ed.poll(lambda s: s["typing"], 10, "the Go to field focused")
+ed.type("fc_11_15")
+time.sleep(0.5)
+ed.key("Return")
+s = ed.poll(lambda s: s["selected"] == [ids["fc_11_15"]] and s["nodes"][ids["fc_11_15"]]["w"] > 0
+            and s["nodes"][ids["fc_11_14"]]["w"] > 0, 15, "fc_11_15 shown")
+s = fresh(time.time())
+report["far"] = s["nodes"][ids["fc_11_15"]]
+report["left_of_far"] = s["nodes"][ids["fc_11_14"]]
+report["canvas"] = s["widgets"]["canvas"]
 print(json.dumps(report), flush=True)
 ed.close()
 '''
@@ -97,6 +112,12 @@ def test_ctrl_wheel_zooms_a_200_block_project_into_the_canvas_and_back_and_saves
     assert r["back"][-1] == 1.0 and len(r["back"]) == len(r["out"]), r
     assert r["saved"].startswith("saved"), r["saved"]
     assert project.read_bytes() == original  # zooming moved no block
+    # a culled block gone to is drawn centred, and its culled neighbour 190 px (document) left
+    far, left, c = r["far"], r["left_of_far"], r["canvas"]
+    assert r["far_culled"]
+    assert abs(far["x"] + far["w"] / 2 - (c["x"] + c["w"] / 2)) <= 3, (far, c)
+    assert abs(far["y"] + far["h"] / 2 - (c["y"] + c["h"] / 2)) <= 3, (far, c)
+    assert far["x"] - left["x"] == 190 and far["y"] == left["y"], (far, left)
 
 
 def test_a_drag_at_50_percent_stores_the_document_position_the_drag_means(editor):

@@ -217,18 +217,19 @@ class Canvas:
         return fit_zoom(rects, self.zoom, view) >= LAYOUT_GAIN * as_is
 
     def _screen_box(self, key: str) -> Box | None:
-        """A node's rectangle on screen as drawn in the last frame, or where it would be drawn
-        while culled (None when it was never drawn and no grid origin is known yet)."""
+        """A node's rectangle on screen as drawn in the last frame (``rect_min`` lies its
+        padding inside it: see :meth:`boxes`), or where it would be drawn while culled (None
+        when it was never drawn and no grid origin is known yet)."""
         view = self.nodes[key]
         if view.shown:
             st = dpg.get_item_state(view.node)
             (x, y), (w, h) = st.get("rect_min", (0, 0)), st.get("rect_size", (0, 0))
-            return (x, y, w, h) if w > 0 and h > 0 else None
+            pad = self.zoomer.style.padding(self.zoomer.drawn_zoom)
+            return (x - pad, y - pad, w, h) if w > 0 and h > 0 else None
         if self.zoomer.origin is None:
             return None
         gx, gy, w, h = self.zoomer.grid_rect(key)
-        pad = self.zoomer.style.padding(self.zoomer.drawn_zoom)
-        return gx + self.zoomer.origin[0] + pad, gy + self.zoomer.origin[1] + pad, w, h
+        return gx + self.zoomer.origin[0], gy + self.zoomer.origin[1], w, h
 
     def drawn(self) -> tuple[dict[str, Rect], Rect] | None:
         """Each node's rectangle and the visible canvas, in document coordinates, as drawn in
