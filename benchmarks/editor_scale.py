@@ -177,7 +177,7 @@ def measure_zoomed(path: str, frames: int = 120) -> None:
         for _ in range(60):  # the fit takes a few looks (ui/canvas.py frame)
             editor.frame()
             dpg.render_dearpygui_frame()
-            if canvas._pending_frame is None and canvas._settle == 0:
+            if not canvas.framing and canvas.framer.settle == 0:
                 break
         _whole_frames(editor, 10)
         print(f"ms_fit={_whole_frames(editor, frames):.3f} culled_fit={canvas.zoomer.culled} zoom_fit={canvas.zoom:.3f}")

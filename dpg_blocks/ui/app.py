@@ -1040,7 +1040,7 @@ def run_screenshot(
                     editor.canvas.zoom_to(float(zoom))
                 zoom = None
                 settled = 0
-            if editor.canvas._pending_frame is not None:  # a framing (a zoom to fit) under way
+            if editor.canvas.framing:  # a framing (a zoom to fit) under way
                 settled = min(settled, 2)
             if train_epochs and settled == 2 and state.training.state == "idle":
                 editor.training_command("train")

@@ -13,17 +13,12 @@ from typing import Any
 
 import dearpygui.dearpygui as dpg
 
-from dpg_blocks.core.graph import Block, GraphError, Link
-from dpg_blocks.core.layout import auto_layout
+from dpg_blocks.core.graph import Block, Link
 
+from .canvas_framing import Framer
 from .canvas_view import (
     FRAME_MARGIN,
     LABEL_ZOOM,
-    LAYOUT_GAIN,
-    READABLE_ZOOM,
-    ZOOM_MIN,
-    Box,
-    fit_zoom,
     framing_delta,
 )
 from .canvas_zoom import ZoomControl
@@ -104,15 +99,11 @@ class Canvas:
         self.shown_project: object = None
         self.offsets: dict[str | None, tuple[float, float]] = {}  # view offset per graph
         self.boundary_pos: dict[tuple[str, str], tuple[float, float]] = {}
-        self._pending_frame: tuple[Any, ...] | None = None  # frame()'s arguments, to retry
-        self._fit_on_open = False  # the first framing of an opened file lays it out if it is too big
-        self._laid_out_on_open = False
-        self._settle = 0  # frames to wait before framing: nodes just moved are drawn there next frame
+        self.framer = Framer(self)
         self._crumb_key: tuple[Any, ...] = ()
         self._shown_scale = self.scale
         self.keyboard_selection: set[str] = set()  # what Ctrl+A selected (outlined: see below)
         self.layout_version = 0  # bumped when nodes come, go or move: culling looks again
-        self._fit_tries = 0  # zoom adjustments of the frame-all under way
         self._breadcrumbs()
         state.place = self.free_spot  # new blocks go where the user can see them
 
@@ -147,89 +138,14 @@ class Canvas:
         return [doc[0] * s + ox, doc[1] * s + oy]
 
     def frame(self, block_ids: list[str] | None = None, centre: bool = False, fit: float = 1.0) -> bool:
-        """Shift the view so ``block_ids`` (default: everything) are in sight; framing
-        everything also zooms, down to 25 % and up to ``fit``, so that the graph fits.
+        """Shift the view so ``block_ids`` (default: everything) are in sight, zooming out to
+        fit when framing everything (ui/canvas_framing.py)."""
+        return self.framer.frame(block_ids, centre, fit)
 
-        Node sizes are known only once drawn, so before the first frame this waits for the
-        next :meth:`poll` (returns False); it never changes the document.
-        """
-        keys = [k for k in (block_ids if block_ids is not None else self.nodes) if k in self.nodes]
-        if not keys:
-            return False
-        vx, vy = dpg.get_item_rect_min(self.view)
-        vw, vh = dpg.get_item_rect_size(self.view)
-        boxes = [b for b in (self._screen_box(k) for k in keys) if b is not None]
-        if len(boxes) < len(keys) or vw <= 0 or vh <= 0 or abs(self.zoomer.drawn_zoom - self.zoom) > 1e-9:
-            self._pending_frame = (block_ids, centre, fit)  # not drawn (at this zoom) yet
-            return False
-        self._pending_frame = None
-        if block_ids is None and self._fit_on_open:
-            self._fit_on_open = False
-            if self._better_laid_out(boxes, (vw, vh)) and self.state.lay_out_to_fit(
-                    self.node_sizes(), self.visible_width() - 2 * FRAME_MARGIN):
-                # The nodes move in the next frame: framed once they are drawn there.
-                self._laid_out_on_open = True
-                self._settle = 2
-                self._pending_frame = (None, False, fit)
-                return False
-        if block_ids is None:
-            want = max(ZOOM_MIN, min(fit, fit_zoom(boxes, self.zoom, (vw, vh))))
-            # Fonts come in whole pixels and a node has a few fixed pixels, so its size is not
-            # quite linear in the zoom: zoom, look again, and after the first try only ever
-            # out, a little further than the ratio says (no back and forth).
-            if self._fit_tries > 0 and want < self.zoom:
-                want = max(ZOOM_MIN, min(want, self.zoom * 0.97))
-            if abs(want - self.zoom) > 0.004 and self._fit_tries < 6 and (self._fit_tries == 0 or want < self.zoom):
-                self._fit_tries += 1
-                self.zoomer.set(want)
-                self._settle = 1
-                self._pending_frame = (None, centre, fit)
-                return False
-            self._say_if_too_big(boxes, (vw, vh), zoomed=self._fit_tries > 0)
-            self._fit_tries = 0
-        dx, dy = framing_delta(boxes, (vx, vy, vw, vh), centre)
-        if abs(dx) < 0.5 and abs(dy) < 0.5:
-            return True
-        ox, oy = self.offset
-        self.offsets[self.state.scope_id] = (ox + dx, oy + dy)
-        for view in self.nodes.values():
-            gx, gy = dpg.get_item_pos(view.node)
-            dpg.set_item_pos(view.node, [gx + dx, gy + dy])
-        self.layout_version += 1
-        return True
-
-    def _better_laid_out(self, boxes: list[Box], view: tuple[float, float]) -> bool:
-        """Whether a file just opened is better laid out than zoomed out: its own layout fits
-        only below a readable zoom, and a layout to the canvas' width would be read at a zoom
-        half as large again (7 blocks spread over 5 screens); else the zoom shows the file's
-        own layout (200 blocks in a grid) and the document stays as it is."""
-        as_is = fit_zoom(boxes, self.zoom, view)
-        if as_is >= READABLE_ZOOM:
-            return False
-        sizes = self.node_sizes()
-        try:
-            laid = auto_layout(self.state.graph, sizes, self.visible_width() - 2 * FRAME_MARGIN)
-        except GraphError:
-            return True  # lay_out_to_fit says why
-        s = self.scale
-        rects = [(x * s, y * s, sizes.get(bid, NEW_SIZE)[0] * s, sizes.get(bid, NEW_SIZE)[1] * s)
-                 for bid, (x, y) in laid.items()]
-        return fit_zoom(rects, self.zoom, view) >= LAYOUT_GAIN * as_is
-
-    def _screen_box(self, key: str) -> Box | None:
-        """A node's rectangle on screen as drawn in the last frame (``rect_min`` lies its
-        padding inside it: see :meth:`boxes`), or where it would be drawn while culled (None
-        when it was never drawn and no grid origin is known yet)."""
-        view = self.nodes[key]
-        if view.shown:
-            st = dpg.get_item_state(view.node)
-            (x, y), (w, h) = st.get("rect_min", (0, 0)), st.get("rect_size", (0, 0))
-            pad = self.zoomer.style.padding(self.zoomer.drawn_zoom)
-            return (x - pad, y - pad, w, h) if w > 0 and h > 0 else None
-        if self.zoomer.origin is None:
-            return None
-        gx, gy, w, h = self.zoomer.grid_rect(key)
-        return gx + self.zoomer.origin[0], gy + self.zoomer.origin[1], w, h
+    @property
+    def framing(self) -> bool:
+        """Whether a framing waits for the nodes to be drawn (a zoom to fit takes a few frames)."""
+        return self.framer.pending is not None
 
     def drawn(self) -> tuple[dict[str, Rect], Rect] | None:
         """Each node's rectangle and the visible canvas, in document coordinates, as drawn in
@@ -288,39 +204,6 @@ class Canvas:
             return rect[1] + rect[3] / 2
         return rect[1] + (ly + lh / 2 - ny) / self.scale
 
-    @staticmethod
-    def _too_big(boxes: list[Box], view: tuple[float, float]) -> tuple[float, float] | None:
-        """The graph's framed size when it is larger than the canvas, else None."""
-        width = max(b[0] + b[2] for b in boxes) - min(b[0] for b in boxes) + 2 * FRAME_MARGIN
-        height = max(b[1] + b[3] for b in boxes) - min(b[1] for b in boxes) + 2 * FRAME_MARGIN
-        return (width, height) if width > view[0] or height > view[1] else None
-
-    def _say_if_too_big(self, boxes: list[Box], view: tuple[float, float], zoomed: bool = False) -> None:
-        """Frame all: say when the graph is larger than the canvas even at the smallest zoom,
-        that it was zoomed out to fit, and that it was laid out when opening it moved it."""
-        laid_out, self._laid_out_on_open = self._laid_out_on_open, False
-        size = self._too_big(boxes, view)
-        canvas = f"the canvas {view[0]:.0f}×{view[1]:.0f}"
-        zoom = f"{self.zoom * 100:.0f} %"
-        if size is None:
-            said = []
-            if laid_out:
-                said.append("laid out to fit the canvas: the file's own layout did not fit (Ctrl+Z gives it back; "
-                            "the file keeps it until you save)")
-            if zoomed and self.zoom < 1.0:
-                said.append(f"zoomed to {zoom} to fit the canvas (Ctrl+0: 100 %)")
-            if said:
-                self.state.say("; ".join(said))
-            return
-        graph = f"{size[0]:.0f}×{size[1]:.0f} px at {zoom}"
-        if laid_out:
-            self.state.say(f"laid out to the canvas width and the graph is still {graph}, {canvas}: showing its "
-                           "top-left; middle-drag pans (Ctrl+Z gives the file's layout back)")
-        else:
-            smallest = ", even at the smallest zoom" if self.zoom <= ZOOM_MIN + 1e-6 else ""
-            self.state.say(f"the graph is {graph}, {canvas}{smallest}: showing its top-left; "
-                           "Ctrl+L lays it out to the canvas width, middle-drag pans")
-
     def go_to(self, block_id: str) -> bool:
         """Open the graph holding ``block_id``, select it and centre it in the view."""
         if not self.state.go_to(block_id):
@@ -363,10 +246,7 @@ class Canvas:
         if abs(self.scale - self._shown_scale) > 1e-6:  # View › Font size: the gaps grow too
             self._shown_scale = self.scale
             self.sync()
-        if self._settle > 0:
-            self._settle -= 1
-        elif self._pending_frame is not None:
-            self.frame(*self._pending_frame)
+        self.framer.poll()
         self.zoomer.end_frame()
 
     def begin_frame(self) -> None:
@@ -391,12 +271,12 @@ class Canvas:
 
     def frame_all(self) -> bool:
         """Home: pan, and zoom out (down to 25 %) when needed, so the whole graph is in sight."""
-        self._fit_tries = 0
+        self.framer.tries = 0
         return self.frame()
 
     def zoom_to_fit(self) -> bool:
         """Zoom (25–200 %) and pan so the whole graph fills the canvas."""
-        self._fit_tries = 0
+        self.framer.tries = 0
         return self.frame(fit=2.0)
 
     def reposition(self) -> None:
@@ -481,8 +361,8 @@ class Canvas:
             self.zoomer.forget()
             self.boundary_pos.clear()
             self.shown_project = self.state.project
-            self._pending_frame = (None, False)
-            self._fit_on_open, self.state.fit_on_open = self.state.fit_on_open, False
+            self.framer.pending = (None, False, 1.0)
+            self.framer.fit_on_open, self.state.fit_on_open = self.state.fit_on_open, False
         if self.shown_scope != self.state.scope:
             self._clear()
             self.shown_scope = list(self.state.scope)

@@ -24,7 +24,7 @@ ZOOM_STEPS = (0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5
 LABEL_ZOOM = 0.6  # below this a node's pins show their names only: the shapes made nodes wide
 FRAME_MARGIN = 30.0  # screen pixels kept free around a framed graph
 # Opening a file that fits only below READABLE_ZOOM lays it out instead, when the layout would
-# be read at LAYOUT_GAIN times that zoom or more (ui/canvas.py, _better_laid_out).
+# be read at LAYOUT_GAIN times that zoom or more (ui/canvas_framing.py, Framer._better_laid_out).
 READABLE_ZOOM, LAYOUT_GAIN = 0.5, 1.5
 Point = tuple[float, float]
 Box = tuple[float, float, float, float]  # x, y, w, h
