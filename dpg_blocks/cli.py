@@ -825,13 +825,26 @@ def cmd_screenshot(args: argparse.Namespace) -> int:
         code = run_screenshot(args.project, args.output, select=args.select, size=(w, h), boxes=args.boxes,
                               timeout_s=args.timeout, open_super=args.open, layout=args.auto_layout,
                               tab=args.tab, train_epochs=args.train, code=args.code, runs=args.runs,
-                              processes=args.processes)
+                              processes=args.processes, zoom=args.zoom)
     except ProjectFileError as e:
         console.print(f"[bold red]cannot read the project:[/] {e}", highlight=False)
         return EXIT_UNREADABLE
     if code:
         console.print(f"[bold red]no screenshot: validation did not arrive within {args.timeout:g} s[/]")
     return code
+
+
+def _zoom_arg(text: str) -> str | float:
+    """``--zoom``: ``fit`` or a percentage from 25 to 200."""
+    if text == "fit":
+        return text
+    try:
+        value = float(text.rstrip("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--zoom takes a percentage (25-200) or fit, got {text!r}") from None
+    if not 25 <= value <= 200:
+        raise argparse.ArgumentTypeError(f"--zoom must be between 25 and 200 %, got {text!r}")
+    return value / 100
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -923,6 +936,8 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for validation")
     sc.add_argument("--open", metavar="SUPERBLOCK", help="show the inside of this SuperBlock on the canvas")
     sc.add_argument("--auto-layout", action="store_true", help="lay the graph out first (the file is not changed)")
+    sc.add_argument("--zoom", metavar="PERCENT|fit", type=_zoom_arg,
+                    help="zoom the canvas to PERCENT (25-200) about its centre, or to fit the whole graph")
     sc.add_argument("--tab", choices=["debug", "visualization", "optimization", "evaluation", "runs", "plugins"],
                     help="show this tab of the bottom pane")
     sc.add_argument("--train", type=int, default=0, metavar="EPOCHS",

@@ -96,7 +96,7 @@ def test_validation_colours_the_canvas_and_fills_the_debug_pane(editor):
     ], ok=False)
     canvas = editor.canvas
     assert canvas.nodes[fc1].theme == editor.themes.failing_node
-    assert canvas.nodes[fc2].theme == 0 and canvas.nodes[fc2].pin_theme == editor.themes.upstream_pin
+    assert canvas.nodes[fc2].theme == editor.themes.plain_node and canvas.nodes[fc2].pin_theme == editor.themes.upstream_pin
     assert dpg.get_value(canvas.nodes[fc1].labels[("in", "x")]) == "x  4×1×8×8"
     st.select([fc1])
     text = editor.debug.text()
@@ -111,7 +111,7 @@ def test_a_stale_validation_result_is_never_shown(editor):
     stale = [{"id": fc, "name": "x", "type": "builtin.Linear", "path": ["x"], "status": "error",
               "inputs": [], "outputs": []}]
     assert not st.validation_result(4, stale, ok=False)
-    assert editor.canvas.nodes[fc].theme == 0
+    assert editor.canvas.nodes[fc].theme == editor.themes.plain_node  # not red
     assert st.validation_result(5, [], ok=True)
 
 

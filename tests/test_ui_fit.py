@@ -18,15 +18,16 @@ W, H = 1600, 1000
 SHIPPED = sorted(p.name for p in EXAMPLES.glob("*.dpgb"))
 
 
-def drawn(project: Path, tmp_path: Path, font_scale: float = 1.0) -> dict:
+def drawn(project: Path, tmp_path: Path, font_scale: float = 1.0, *args: str) -> dict:
     """The editor's node rectangles and canvas rectangle after opening ``project`` (at
-    ``font_scale``, from the user's preferences as View › Font size leaves them)."""
+    ``font_scale``, from the user's preferences as View › Font size leaves them; ``args`` go to
+    ``dpg-blocks screenshot``)."""
     user = tmp_path / "user"
     user.mkdir(exist_ok=True)
     (user / "prefs.json").write_text(json.dumps({"format": 1, "recent": [], "font_scale": font_scale}))
     boxes = tmp_path / "boxes.json"
     cmd = ["xvfb-run", "-a", "-s", f"-screen 0 {W}x{H}x24", sys.executable, "-m", "dpg_blocks", "screenshot",
-           str(project), "-o", str(tmp_path / "shot.png"), "--size", f"{W}x{H}", "--boxes", str(boxes)]
+           str(project), "-o", str(tmp_path / "shot.png"), "--size", f"{W}x{H}", "--boxes", str(boxes), *args]
     env = {**os.environ, "DPG_BLOCKS_USER_DIR": str(user)}
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=150, cwd=ROOT, env=env)
     assert out.returncode == 0, out.stderr[-3000:]
@@ -55,8 +56,12 @@ def test_a_shipped_example_opens_whole_on_the_default_canvas(example, tmp_path):
 @needs_xvfb
 @pytest.mark.parametrize("example", ["mlp_digits.dpgb", "dann_digits.dpgb"])
 def test_at_130_percent_font_no_two_nodes_overlap(example, tmp_path):
-    nodes = list(drawn(EXAMPLES / example, tmp_path, font_scale=1.3)["nodes"].values())
-    normal = {n["name"]: n for n in drawn(EXAMPLES / example, tmp_path, font_scale=1.0)["nodes"].values()}
+    opened = drawn(EXAMPLES / example, tmp_path, font_scale=1.3)
+    assert not overlapping(list(opened["nodes"].values())), overlapping(list(opened["nodes"].values()))
+    # at 100 % canvas zoom (opening zooms out to fit a graph grown too big for the canvas)
+    nodes = [n for n in drawn(EXAMPLES / example, tmp_path, 1.3, "--zoom", "100")["nodes"].values() if n["w"] > 0]
+    normal = {n["name"]: n for n in drawn(EXAMPLES / example, tmp_path, 1.0, "--zoom", "100")["nodes"].values()}
+    assert len(nodes) >= 0.8 * len(normal)  # the rest lie outside the canvas, not drawn
     assert not overlapping(nodes), overlapping(nodes)
     # the nodes really are bigger (the font reached them), and so are the gaps between them
     assert all(n["h"] > normal[n["name"]]["h"] * 1.15 for n in nodes)
@@ -209,15 +214,27 @@ def test_a_file_whose_layout_does_not_fit_is_laid_out_on_open_and_stays_clean(tm
 
 
 @needs_xvfb
-def test_a_graph_too_big_for_any_layout_is_laid_out_and_home_says_it_does_not_fit(tmp_path):
+def test_a_graph_too_big_for_the_canvas_after_its_layout_is_zoomed_out_to_fit(tmp_path):
     project = spread_copy(tmp_path, 5.0, chain=30)
     info = drawn(project, tmp_path)
     status = info["status"]
-    assert "laid out to the canvas width and the graph is still" in status, status
-    assert "showing its top-left; middle-drag pans" in status, status
+    assert "laid out to fit the canvas" in status and f"zoomed to {info['zoom'] * 100:.0f} % to fit" in status, status
+    assert 0.25 <= info["zoom"] < 1.0
     canvas, nodes = info["widgets"]["canvas"], list(info["nodes"].values())
-    assert all(n["x"] + n["w"] <= canvas["x"] + canvas["w"] for n in nodes)  # wrapped to the width
+    assert all(n["w"] > 0 and canvas["x"] <= n["x"] and n["x"] + n["w"] <= canvas["x"] + canvas["w"]
+               and canvas["y"] <= n["y"] and n["y"] + n["h"] <= canvas["y"] + canvas["h"] for n in nodes)
     assert not overlapping(nodes)
+
+
+@needs_xvfb
+def test_a_graph_too_big_even_at_25_percent_says_so_and_shows_its_top_left(tmp_path):
+    project = spread_copy(tmp_path, 5.0, chain=120)
+    info = drawn(project, tmp_path)
+    status = info["status"]
+    assert info["zoom"] == 0.25
+    # laid out on open (the layout fits better than the file's), still too big at 25 %
+    assert "laid out to the canvas width and the graph is still" in status, status
+    assert "px at 25 %" in status and "showing its top-left; middle-drag pans" in status, status
 
 
 def test_the_layout_on_open_is_one_undo_step_back_to_the_files_positions(tmp_path):

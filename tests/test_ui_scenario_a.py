@@ -57,7 +57,7 @@ def test_john_connects_sees_red_flattens_and_undoes(editor):
     click(editor.tree.widgets[(fc1, "flatten_input")], True)
     wait_for(editor, lambda: validated(editor))
     assert st.record(fc1)["status"] == "ok"
-    assert editor.canvas.nodes[fc1].theme == 0
+    assert editor.canvas.nodes[fc1].theme == editor.themes.plain_node
     assert "y: 4×64" in editor.debug.text()
 
     st.undo()
@@ -66,7 +66,7 @@ def test_john_connects_sees_red_flattens_and_undoes(editor):
     assert editor.canvas.nodes[fc1].theme == editor.themes.failing_node
     st.redo()
     wait_for(editor, lambda: validated(editor))
-    assert editor.canvas.nodes[fc1].theme == 0
+    assert editor.canvas.nodes[fc1].theme == editor.themes.plain_node
 
 
 def test_the_editor_survives_the_engine_being_killed(editor):

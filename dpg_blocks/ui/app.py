@@ -182,9 +182,15 @@ class Editor:
             dpg.add_menu_item(label="Duplicate", shortcut="Ctrl+D", callback=lambda: self.duplicate())
         with dpg.menu(label="View"):
             self.font_menu = dpg.add_menu(label="Font size")
+            dpg.add_separator()
+            dpg.add_menu_item(label="Zoom in", shortcut="Ctrl+=", callback=lambda: self.zoom_in())
+            dpg.add_menu_item(label="Zoom out", shortcut="Ctrl+-", callback=lambda: self.zoom_out())
+            dpg.add_menu_item(label="Zoom 100 %", shortcut="Ctrl+0", callback=lambda: self.zoom_reset())
+            dpg.add_menu_item(label="Zoom to fit", shortcut="Ctrl+Home", callback=lambda: self.zoom_to_fit())
+            dpg.add_separator()
             dpg.add_menu_item(label="Reset layout", callback=lambda: self.workspace.reset(*self._viewport_size()))
         with dpg.menu(label="Canvas"):
-            dpg.add_menu_item(label="Frame all", shortcut="Home", callback=lambda: self.canvas.frame())
+            dpg.add_menu_item(label="Frame all", shortcut="Home", callback=lambda: self.canvas.frame_all())
             dpg.add_menu_item(label="Go to block…", shortcut="Ctrl+G", callback=lambda: self.go_to_dialog())
             dpg.add_menu_item(label="Auto-layout", shortcut="Ctrl+L", callback=lambda: self.canvas.auto_layout())
             dpg.add_separator()
@@ -229,6 +235,7 @@ class Editor:
             dpg.add_mouse_click_handler(button=dpg.mvMouseButton_Left, callback=self._on_left_click)
             dpg.add_mouse_double_click_handler(button=dpg.mvMouseButton_Left, callback=self._on_double_click)
             dpg.add_mouse_release_handler(button=dpg.mvMouseButton_Left, callback=lambda: self.canvas.record_moves())
+            dpg.add_mouse_wheel_handler(callback=lambda s, delta: self._on_wheel(delta))
             self.key_press_handler = dpg.add_key_press_handler(callback=self._on_key)
             self.key_release_handler = dpg.add_key_release_handler(
                 callback=lambda s, key: self.keyboard.on_release(key))
@@ -365,7 +372,31 @@ class Editor:
         self.canvas.auto_layout()
 
     def shortcut_frame(self) -> None:
-        self.canvas.frame()
+        self.canvas.frame_all()
+
+    # View › Zoom: the open graph's zoom, about the mouse for the wheel, else the canvas' centre
+    def zoom_in(self) -> None:
+        self.canvas.zoom_step(1)
+
+    def zoom_out(self) -> None:
+        self.canvas.zoom_step(-1)
+
+    def zoom_reset(self) -> None:
+        self.canvas.zoom_to(1.0)
+
+    def zoom_to_fit(self) -> None:
+        self.canvas.zoom_to_fit()
+
+    def _on_wheel(self, delta: float) -> None:
+        """Ctrl+wheel over the canvas zooms about the mouse (a wheel notch is one zoom step)."""
+        ctrl = self.keyboard.ctrl_down or any(dpg.is_key_down(k) for k in self.keyboard.ctrl_keys)
+        if not ctrl or not delta or self.canvas.mouse_doc_pos() is None:
+            return
+        if any(dpg.is_item_shown(w) and dpg.get_item_state(w).get("hovered")
+               for w in (self.menu_window, self.help_window, self.code_window.window)):
+            return  # a window over the canvas has the wheel
+        x, y = dpg.get_mouse_pos(local=False)
+        self.canvas.zoom_step(1 if delta > 0 else -1, about=(x, y))
 
     def shortcut_leave(self) -> None:
         self.state.leave()
@@ -842,6 +873,7 @@ class Editor:
         A bug in one callback or pane must not take the editor, and the user's work, down with
         it: each queued callback and each stage runs guarded (:meth:`_guarded`).
         """
+        self._guarded(self.canvas.begin_frame)  # before any callback moves a node
         for job in dpg.get_callback_queue() or []:
             self._guarded(_run_callback, job)
         for stage in (self.pump, self.process.tick, self.recovery.tick, self.controls.tick, self.canvas.poll, self.menus.tick,
@@ -979,6 +1011,7 @@ def run_screenshot(
     code: str | None = None,
     runs: str | None = None,
     processes: int = 0,
+    zoom: float | str | None = None,
 ) -> int:
     """Render the editor on ``project_path`` (None: a bare editor, as a bare ``dpg-blocks`` opens)
     once validation has arrived, save the frame, exit.
@@ -989,7 +1022,8 @@ def run_screenshot(
     presses Train and shoots once that many epochs are plotted and the selected block's
     heatmaps have arrived, or once the run paused itself (a block failed in training);
     ``code`` selects that block and opens its code window; ``runs`` ("all" or comma-separated
-    run names) ticks those kept runs and shoots their curves overlaid in the Curves tab.
+    run names) ticks those kept runs and shoots their curves overlaid in the Curves tab;
+    ``zoom`` (a factor, or "fit") zooms the canvas before the shot (the file is not changed).
     ``processes`` (with ``train_epochs``) presses "Run on N processes" instead of Train (the
     saved project's epochs; the shot once ``train_epochs`` are plotted or the run has ended).
     Returns 0 on success, 1 on a timeout, 2 when the project cannot be read.
@@ -1029,6 +1063,15 @@ def run_screenshot(
                 layout = False
                 editor.canvas.auto_layout()
                 settled = 0
+            if zoom is not None and settled == 2:
+                if zoom == "fit":
+                    editor.canvas.zoom_to_fit()
+                else:
+                    editor.canvas.zoom_to(float(zoom))
+                zoom = None
+                settled = 0
+            if editor.canvas.framing:  # a framing (a zoom to fit) under way
+                settled = min(settled, 2)
             if train_epochs and settled == 2 and state.training.state == "idle":
                 if processes:
                     dpg.set_value(editor.process.processes, processes)
@@ -1099,7 +1142,8 @@ def _layout_info(editor: Editor) -> dict[str, Any]:
                  "window": {"x": int(dpg.get_item_pos(code.window)[0]), "y": int(dpg.get_item_pos(code.window)[1]),
                             "w": int(dpg.get_item_width(code.window) or 0),
                             "h": int(dpg.get_item_height(code.window) or 0)}} if code.shown else {}
-    return {"nodes": nodes, "debug": editor.debug.text(), "data": editor.data.text(), "engine": editor.state.engine_text,
+    return {"nodes": nodes, "zoom": editor.canvas.zoom, "culled": editor.canvas.zoomer.culled,
+            "debug": editor.debug.text(), "data": editor.data.text(), "engine": editor.state.engine_text,
             "status": editor.state.status, "dirty": editor.state.dirty,
             "code": code_info, "welcome": editor.welcome.boxes(), "runs": editor.runs.boxes(), "evaluation": editor.results.evaluation.boxes(),
             "plots": editor.results.plot_boxes(), "widgets": {name: _rect(item) for name, item in widgets.items()},

@@ -15,42 +15,27 @@ import dearpygui.dearpygui as dpg
 
 from dpg_blocks.core.graph import Block, Link
 
+from .canvas_framing import Framer
+from .canvas_view import (
+    FRAME_MARGIN,
+    LABEL_ZOOM,
+    framing_delta,
+)
+from .canvas_zoom import ZoomControl
 from .placement import Rect, Segment, free_spot
 from .state import EditorState
 from .text import short
 from .theme import Themes
+from .zoom_style import ZoomStyle
 
-NODE_PAD = 8
-FRAME_MARGIN = 30.0
+__all__ = ["Canvas", "NodeView", "BOUNDARY_IN", "BOUNDARY_OUT", "FRAME_MARGIN", "NODE_PAD", "framing_delta"]
+
+NODE_PAD = 8  # imnodes' node padding at 100 % zoom (ZoomStyle.padding scales it)
 NEW_SIZE = (130.0, 100.0)  # what a new block is assumed to take before it is drawn (document units)
 PortKey = tuple[str, str, str]  # block id, "in"/"out", port name
 # Inside a SuperBlock its boundary is drawn as two pseudo-nodes: its inputs (as outputs that
 # feed the inner blocks) on the left, its outputs (as inputs) on the right.
 BOUNDARY_IN, BOUNDARY_OUT = "<inputs>", "<outputs>"
-Box = tuple[float, float, float, float]  # x, y, w, h
-
-
-def framing_delta(boxes: list[Box], view: Box, centre: bool = False) -> tuple[float, float]:
-    """How far to shift ``boxes`` (screen pixels) so they show in ``view``.
-
-    Boxes that fit are centred when ``centre`` is set, else put ``FRAME_MARGIN`` from the
-    view's top-left; boxes too big for the view keep their top-left corner in sight.
-    """
-    x0 = min(b[0] for b in boxes)
-    y0 = min(b[1] for b in boxes)
-    x1 = max(b[0] + b[2] for b in boxes)
-    y1 = max(b[1] + b[3] for b in boxes)
-    vx, vy, vw, vh = view
-    out = []
-    for lo, hi, v0, vsize in ((x0, x1, vx, vw), (y0, y1, vy, vh)):
-        span = hi - lo
-        if centre and span + 2 * FRAME_MARGIN <= vsize:
-            out.append(v0 + (vsize - span) / 2 - lo)
-        else:
-            out.append(v0 + FRAME_MARGIN - lo)
-    return out[0], out[1]
-
-
 def shape_text(info: dict[str, Any] | None) -> str:
     """``4×1×8×8 float32`` from a record's tensor info (empty when unknown)."""
     if not info or info.get("shape") is None:
@@ -70,6 +55,9 @@ class NodeView:
     info: int = 0
     theme: int = 0
     pin_theme: int = 0
+    shown: bool = True  # False while culled: outside the view (ui/canvas_zoom.py)
+    font: int = 0  # the zoom's font bound to it (0: the default)
+    size: tuple[float, float] | None = None  # drawn size in document units, kept while culled
 
 
 class Canvas:
@@ -78,8 +66,9 @@ class Canvas:
     Nodes sit at their document position plus a per-graph view ``offset``: Dear PyGui has no
     panning API (DESIGN.md §7), so "frame all" and "go to block" shift the view by moving every
     node by the same amount, which never touches the document. Document positions are scaled
-    by the font scale (:attr:`scale`): a node grows with its text, so its place must grow too,
-    or a layout made at 100 % overlaps at 130 %.
+    by the font scale times the graph's zoom (:attr:`scale`): a node grows with its text, so
+    its place must grow too, or a layout made at 100 % overlaps at 130 %. Zoom and culling live
+    in :class:`~dpg_blocks.ui.canvas_zoom.ZoomControl` (:attr:`zoomer`).
     """
 
     def __init__(self, state: EditorState, themes: Themes, parent: int | str) -> None:
@@ -100,6 +89,7 @@ class Canvas:
             height=-1,
         )
         self.nodes: dict[str, NodeView] = {}
+        self.zoomer = ZoomControl(self, ZoomStyle(themes.global_component or None, themes.spacing))
         self.block_of_node: dict[int, str] = {}
         self.port_of_attr: dict[int, PortKey] = {}
         self.links: dict[Link, int] = {}
@@ -109,13 +99,11 @@ class Canvas:
         self.shown_project: object = None
         self.offsets: dict[str | None, tuple[float, float]] = {}  # view offset per graph
         self.boundary_pos: dict[tuple[str, str], tuple[float, float]] = {}
-        self._pending_frame: tuple[list[str] | None, bool] | None = None
-        self._fit_on_open = False  # the first framing of an opened file lays it out if it is too big
-        self._laid_out_on_open = False
-        self._settle = 0  # frames to wait before framing: nodes just moved are drawn there next frame
+        self.framer = Framer(self)
         self._crumb_key: tuple[Any, ...] = ()
         self._shown_scale = self.scale
         self.keyboard_selection: set[str] = set()  # what Ctrl+A selected (outlined: see below)
+        self.layout_version = 0  # bumped when nodes come, go or move: culling looks again
         self._breadcrumbs()
         state.place = self.free_spot  # new blocks go where the user can see them
 
@@ -125,81 +113,56 @@ class Canvas:
         return self.offsets.get(self.state.scope_id, (0.0, 0.0))
 
     @property
-    def scale(self) -> float:
-        """Screen pixels per document unit: View › Font size (the nodes' text scales with it)."""
+    def font_scale(self) -> float:
+        """View › Font size (1.0 = 100 %)."""
         return float(dpg.get_global_font_scale()) or 1.0
+
+    @property
+    def zoom(self) -> float:
+        """The open graph's zoom (1.0 = 100 %)."""
+        return self.zoomer.zoom
+
+    @property
+    def scale(self) -> float:
+        """Screen pixels per document unit: the font size times the zoom (text scales with both)."""
+        return self.font_scale * self.zoom
+
+    @property
+    def new_size(self) -> tuple[float, float]:
+        """What a node not drawn yet is assumed to take, in document units."""
+        return NEW_SIZE
 
     def _screen_pos(self, doc: tuple[float, float]) -> list[float]:
         ox, oy = self.offset
         s = self.scale
         return [doc[0] * s + ox, doc[1] * s + oy]
 
-    def frame(self, block_ids: list[str] | None = None, centre: bool = False) -> bool:
-        """Shift the view so ``block_ids`` (default: everything) are in sight.
+    def frame(self, block_ids: list[str] | None = None, centre: bool = False, fit: float = 1.0) -> bool:
+        """Shift the view so ``block_ids`` (default: everything) are in sight, zooming out to
+        fit when framing everything (ui/canvas_framing.py)."""
+        return self.framer.frame(block_ids, centre, fit)
 
-        Node sizes are known only once drawn, so before the first frame this waits for the
-        next :meth:`poll` (returns False); it never changes the document.
-        """
-        keys = [k for k in (block_ids if block_ids is not None else self.nodes) if k in self.nodes]
-        if not keys:
-            return False
-        boxes: list[Box] = []
-        origin: tuple[float, float] | None = None
-        for key in keys:
-            st = dpg.get_item_state(self.nodes[key].node)
-            (x, y), (w, h) = st.get("rect_min", (0, 0)), st.get("rect_size", (0, 0))
-            if w <= 0 or h <= 0:
-                self._pending_frame = (block_ids, centre)
-                return False
-            gx, gy = dpg.get_item_pos(self.nodes[key].node)
-            origin = (x - gx, y - gy)  # where grid (0, 0) is on screen: panning included
-            boxes.append((x, y, w, h))
-        vx, vy = dpg.get_item_rect_min(self.view)
-        vw, vh = dpg.get_item_rect_size(self.view)
-        if vw <= 0 or vh <= 0 or origin is None:
-            self._pending_frame = (block_ids, centre)
-            return False
-        self._pending_frame = None
-        if block_ids is None and self._fit_on_open:
-            self._fit_on_open = False
-            if self._too_big(boxes, (vw, vh)) and self.state.lay_out_to_fit(
-                    self.node_sizes(), self.visible_width() - 2 * FRAME_MARGIN):
-                # The nodes move in the next frame: frame them once they are drawn there.
-                self._laid_out_on_open = True
-                self._settle = 2
-                self._pending_frame = (None, False)
-                return False
-        if block_ids is None:
-            self._say_if_too_big(boxes, (vw, vh))
-        dx, dy = framing_delta(boxes, (vx, vy, vw, vh), centre)
-        if abs(dx) < 0.5 and abs(dy) < 0.5:
-            return True
-        ox, oy = self.offset
-        self.offsets[self.state.scope_id] = (ox + dx, oy + dy)
-        for view in self.nodes.values():
-            gx, gy = dpg.get_item_pos(view.node)
-            dpg.set_item_pos(view.node, [gx + dx, gy + dy])
-        return True
+    @property
+    def framing(self) -> bool:
+        """Whether a framing waits for the nodes to be drawn (a zoom to fit takes a few frames)."""
+        return self.framer.pending is not None
 
     def drawn(self) -> tuple[dict[str, Rect], Rect] | None:
         """Each node's rectangle and the visible canvas, in document coordinates, as drawn in
         the last frame (None before a frame drew them, or with no node to measure against)."""
-        if not dpg.is_viewport_ok() or not self.nodes:
+        origin = self.zoomer.origin  # grid (0, 0) on screen: imnodes' own panning included
+        if not dpg.is_viewport_ok() or not self.nodes or origin is None:
             return None
         ox, oy = self.offset
         s = self.scale
         rects: dict[str, Rect] = {}
-        origin: tuple[float, float] | None = None
         for key, view in self.nodes.items():
-            st = dpg.get_item_state(view.node)
-            (x, y), (w, h) = st.get("rect_min", (0, 0)), st.get("rect_size", (0, 0))
-            if w <= 0 or h <= 0:
+            if view.shown and dpg.get_item_state(view.node).get("rect_size", (0, 0))[0] <= 0:
                 return None
-            gx, gy = dpg.get_item_pos(view.node)
-            origin = (x - gx, y - gy)  # grid (0, 0) on screen: imnodes' own panning included
+            gx, gy, w, h = self.zoomer.grid_rect(key)  # a culled node: its last drawn size
             rects[key] = ((gx - ox) / s, (gy - oy) / s, w / s, h / s)
         (vx, vy), (vw, vh) = dpg.get_item_rect_min(self.view), dpg.get_item_rect_size(self.view)
-        if origin is None or vw <= 0 or vh <= 0:
+        if vw <= 0 or vh <= 0:
             return None
         return rects, ((vx - origin[0] - ox) / s, (vy - origin[1] - oy) / s, vw / s, vh / s)
 
@@ -225,7 +188,8 @@ class Canvas:
         box = rects.get(anchor) if anchor else None
         size = (max(box[2], NEW_SIZE[0]), max(box[3], NEW_SIZE[1])) if box else NEW_SIZE
         if title:  # a long title makes a wide node: "BCE With Logits Loss" went past the edge
-            size = (max(size[0], float((dpg.get_text_size(title) or (0, 0))[0]) / self.scale + 2 * NODE_PAD + 16), size[1])
+            width = float((dpg.get_text_size(title) or (0, 0))[0]) / self.font_scale  # the default font's
+            size = (max(size[0], width + 2 * NODE_PAD + 16), size[1])
         return free_spot(size, occupied, segments, view, box)
 
     def _pin_y(self, bid: str, direction: str, port: str, rect: Rect) -> float:
@@ -239,32 +203,6 @@ class Canvas:
         if lh <= 0:
             return rect[1] + rect[3] / 2
         return rect[1] + (ly + lh / 2 - ny) / self.scale
-
-    @staticmethod
-    def _too_big(boxes: list[Box], view: tuple[float, float]) -> tuple[float, float] | None:
-        """The graph's framed size when it is larger than the canvas, else None."""
-        width = max(b[0] + b[2] for b in boxes) - min(b[0] for b in boxes) + 2 * FRAME_MARGIN
-        height = max(b[1] + b[3] for b in boxes) - min(b[1] for b in boxes) + 2 * FRAME_MARGIN
-        return (width, height) if width > view[0] or height > view[1] else None
-
-    def _say_if_too_big(self, boxes: list[Box], view: tuple[float, float]) -> None:
-        """Frame all: say when the graph is larger than the canvas (there is no zoom yet), and
-        that it was laid out when opening it moved it."""
-        laid_out, self._laid_out_on_open = self._laid_out_on_open, False
-        size = self._too_big(boxes, view)
-        canvas = f"the canvas {view[0]:.0f}×{view[1]:.0f}"
-        if size is None:
-            if laid_out:
-                self.state.say("laid out to fit the canvas: the file's own layout did not fit (Ctrl+Z gives it "
-                               "back; the file keeps it until you save)")
-            return
-        graph = f"{size[0]:.0f}×{size[1]:.0f} px"
-        if laid_out:
-            self.state.say(f"laid out to the canvas width and the graph is still {graph}, {canvas}: showing its "
-                           "top-left; middle-drag pans (Ctrl+Z gives the file's layout back)")
-        else:
-            self.state.say(f"the graph is {graph}, {canvas}: showing its top-left; Ctrl+L lays it out to the "
-                           "canvas width, middle-drag pans")
 
     def go_to(self, block_id: str) -> bool:
         """Open the graph holding ``block_id``, select it and centre it in the view."""
@@ -286,11 +224,13 @@ class Canvas:
     def node_sizes(self) -> dict[str, tuple[float, float]]:
         """Each block's drawn size in document units (only for blocks drawn at least once)."""
         out = {}
-        s = self.scale
+        s = self.font_scale * self.zoomer.drawn_zoom  # the scale they were drawn at
         for bid, view in self.nodes.items():
-            w, h = dpg.get_item_state(view.node).get("rect_size", (0, 0))
+            w, h = dpg.get_item_state(view.node).get("rect_size", (0, 0)) if view.shown else (0, 0)
             if w > 0 and h > 0:
                 out[bid] = (float(w) / s, float(h) / s)
+            elif view.size is not None:  # culled: as it was last drawn
+                out[bid] = view.size
         return out
 
     def auto_layout(self) -> bool:
@@ -306,10 +246,59 @@ class Canvas:
         if abs(self.scale - self._shown_scale) > 1e-6:  # View › Font size: the gaps grow too
             self._shown_scale = self.scale
             self.sync()
-        if self._settle > 0:
-            self._settle -= 1
-        elif self._pending_frame is not None:
-            self.frame(*self._pending_frame)
+        self.framer.poll()
+        self.zoomer.end_frame()
+
+    def begin_frame(self) -> None:
+        """First thing each frame, before anything moves: read where the last frame drew."""
+        self.zoomer.begin_frame()
+
+    # -- zoom ------------------------------------------------------------------------------------
+    def zoom_to(self, zoom: float, about: tuple[float, float] | None = None) -> bool:
+        """Zoom the open graph to ``zoom`` (25–200 %) about screen point ``about`` (default: the
+        canvas' centre); the document is untouched."""
+        changed = self.zoomer.set(zoom, about)
+        if changed:
+            self._shown_scale = self.scale
+        return changed
+
+    def zoom_step(self, steps: int, about: tuple[float, float] | None = None) -> bool:
+        """Zoom ``steps`` notches in (positive) or out (negative)."""
+        changed = self.zoomer.step(steps, about)
+        if changed:
+            self._shown_scale = self.scale
+        return changed
+
+    def frame_all(self) -> bool:
+        """Home: pan, and zoom out (down to 25 %) when needed, so the whole graph is in sight."""
+        self.framer.tries = 0
+        return self.frame()
+
+    def zoom_to_fit(self) -> bool:
+        """Zoom (25–200 %) and pan so the whole graph fills the canvas."""
+        self.framer.tries = 0
+        return self.frame(fit=2.0)
+
+    def reposition(self) -> None:
+        """Put every node where the view says (after a zoom): the document stays as it is."""
+        graph = self.state.graph
+        for bid, b in graph.blocks.items():
+            view = self.nodes.get(bid)
+            if view is not None:
+                dpg.set_item_pos(view.node, self._screen_pos(b.pos))
+        self._place_boundary()
+        self.layout_version += 1
+
+    def show_node(self, key: str, show: bool) -> None:
+        """Draw a node or leave it out (culling). imnodes forgets where a node it was not given
+        sat, and would draw it at the grid's origin: its place is given again on showing."""
+        view = self.nodes[key]
+        if view.shown == show:
+            return
+        view.shown = show
+        if show:
+            dpg.set_item_pos(view.node, dpg.get_item_pos(view.node))
+        dpg.configure_item(view.node, show=show)
 
     # -- breadcrumbs ---------------------------------------------------------------------------
     def _breadcrumbs(self) -> None:
@@ -369,13 +358,16 @@ class Canvas:
             # Another project (new, open, recovered): a fresh view, framed once sizes are known.
             self._clear()
             self.offsets.clear()
+            self.zoomer.forget()
             self.boundary_pos.clear()
             self.shown_project = self.state.project
-            self._pending_frame = (None, False)
-            self._fit_on_open, self.state.fit_on_open = self.state.fit_on_open, False
+            self.framer.pending = (None, False, 1.0)
+            self.framer.fit_on_open, self.state.fit_on_open = self.state.fit_on_open, False
         if self.shown_scope != self.state.scope:
             self._clear()
             self.shown_scope = list(self.state.scope)
+            self.zoomer.style.apply(self.zoom)  # each graph keeps its own zoom
+        self.layout_version += 1
         self._breadcrumbs()
         graph = self.state.graph
         owner = graph.owner
@@ -454,6 +446,7 @@ class Canvas:
     def _delete_link(self, link: Link, item: int) -> None:
         self.links.pop(link, None)
         self.link_of_item.pop(item, None)
+        self.zoomer.hidden_links.discard(item)
         if dpg.does_item_exist(item):
             dpg.delete_item(item)
 
@@ -483,6 +476,7 @@ class Canvas:
                 self._add_port(view, b.id, direction, p.name, p.optional, kind)
         self.nodes[b.id] = view
         self.block_of_node[node] = b.id
+        self.zoomer.bind_font(view)
 
     def _add_port(self, view: NodeView, bid: str, direction: str, name: str, optional: bool, kind: int) -> None:
         shape = dpg.mvNode_PinShape_Circle if optional else dpg.mvNode_PinShape_CircleFilled
@@ -507,6 +501,7 @@ class Canvas:
         dpg.bind_item_theme(node, self.themes.boundary_node)
         self.nodes[key] = view
         self.block_of_node[node] = key
+        self.zoomer.bind_font(view)
 
     def _add_link(self, link: Link) -> None:
         src = self.nodes.get(self._node_key(link.src.block, "src"))
@@ -542,7 +537,8 @@ class Canvas:
                 continue
             rec = self.state.record(key)
             status = rec["status"] if rec else ""
-            theme = self.themes.failing_node if status == "error" else (self.themes.idle_node if status == "idle" else 0)
+            theme = (self.themes.failing_node if status == "error" else
+                     self.themes.idle_node if status == "idle" else self.themes.plain_node)
             run = self.state.training
             if run.active and run.live and status != "error":  # the red outline always wins
                 theme = self.themes.live_node if key in run.live_blocks else self.themes.dimmed_node
@@ -565,8 +561,10 @@ class Canvas:
             self._label_ports(view, infos)
 
     def _label_ports(self, view: NodeView, infos: dict[tuple[str, str], dict[str, Any]]) -> None:
+        # Zoomed out, the shapes beside the port names made nodes wide and their names small.
+        shapes = self.zoom >= LABEL_ZOOM
         for (direction, port), text in view.labels.items():
-            shape = shape_text(infos.get((direction, port)))
+            shape = shape_text(infos.get((direction, port))) if shapes else ""
             label = (f"{port}  {shape}" if direction == "in" else f"{shape}  {port}") if shape else port
             if dpg.get_value(text) != label:
                 dpg.set_value(text, label)
@@ -677,11 +675,9 @@ class Canvas:
         if not (vx <= x < vx + vw and vy <= y < vy + vh):
             return None
         ox, oy = self.offset
-        for view in self.nodes.values():
-            st = dpg.get_item_state(view.node)
-            if st.get("rect_size", (0, 0))[0] > 0:
-                (nx, ny), (gx, gy) = st["rect_min"], dpg.get_item_pos(view.node)
-                return ((x - (nx - gx) - ox) / self.scale, (y - (ny - gy) - oy) / self.scale)
+        if self.zoomer.origin is not None and self.nodes:
+            gx, gy = self.zoomer.origin
+            return ((x - gx - ox) / self.scale, (y - gy - oy) / self.scale)
         # No node drawn (an empty graph): the editor's corner is the grid's origin (no panning yet).
         return ((x - vx - ox) / self.scale, (y - vy - oy) / self.scale)
 
@@ -697,15 +693,18 @@ class Canvas:
     def boxes(self) -> dict[str, dict[str, Any]]:
         """Each node's rectangle in viewport pixels, for tests and screenshots.
 
-        On 2.3.1 a node's ``rect_min`` lies ``NODE_PAD`` pixels right of and below its drawn
-        corner (checked against screenshots); ``rect_size`` is the drawn size.
+        On 2.3.1 a node's ``rect_min`` lies its padding (``NODE_PAD`` at 100 %, scaled with the
+        zoom it was drawn at) right of and below its drawn corner (checked against screenshots);
+        ``rect_size`` is the drawn size. A culled node (outside the view) reports 0 × 0.
         """
         out = {}
+        pad = self.zoomer.style.padding(self.zoomer.drawn_zoom)
         for bid, view in self.nodes.items():
-            st = dpg.get_item_state(view.node)
+            st = dpg.get_item_state(view.node) if view.shown else {}
             (x, y), (w, h) = st.get("rect_min", (0, 0)), st.get("rect_size", (0, 0))
             b = self.state.block(bid)
-            out[bid] = {"name": b.name if b else bid, "x": x - NODE_PAD, "y": y - NODE_PAD, "w": w, "h": h}
+            out[bid] = {"name": b.name if b else bid, "x": round(x - pad), "y": round(y - pad), "w": w, "h": h,
+                        "shown": view.shown}
         return out
 
 

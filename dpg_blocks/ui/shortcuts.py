@@ -34,7 +34,8 @@ class Shortcut:
         return getattr(dpg, KEY_NAMES.get(name, f"mvKey_{name}"))
 
 
-KEY_NAMES = {"Del": "mvKey_Delete", "Backspace": "mvKey_Back", "Esc": "mvKey_Escape", "Enter": "mvKey_Return"}
+KEY_NAMES = {"Del": "mvKey_Delete", "Backspace": "mvKey_Back", "Esc": "mvKey_Escape", "Enter": "mvKey_Return",
+             "=": "mvKey_Plus", "-": "mvKey_Minus"}  # Dear PyGui's "Plus" is the = key (+ is Shift+=)
 
 SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("Ctrl+N", "shortcut_new", "New project", while_typing=True),
@@ -52,7 +53,11 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("F2", "rename_dialog", "Rename the selected block"),
     Shortcut("Ctrl+G", "go_to_dialog", "Go to a block by name or path (Backbone/FC3)"),
     Shortcut("Ctrl+L", "shortcut_layout", "Lay the graph out in columns"),
-    Shortcut("Home", "shortcut_frame", "Frame the whole graph"),
+    Shortcut("Home", "shortcut_frame", "Frame the whole graph (zooms out, down to 25 %, when it does not fit at 100 %)"),
+    Shortcut("Ctrl+=", "zoom_in", "Zoom in (Ctrl+wheel up zooms about the mouse)"),
+    Shortcut("Ctrl+-", "zoom_out", "Zoom out (Ctrl+wheel down zooms about the mouse)"),
+    Shortcut("Ctrl+0", "zoom_reset", "Zoom to 100 %"),
+    Shortcut("Ctrl+Home", "zoom_to_fit", "Zoom (25–200 %) so the whole graph fills the canvas"),
     Shortcut("Backspace", "shortcut_leave", "Leave the open SuperBlock (up one level)"),
     Shortcut("Ctrl+Enter", "apply_code", "Apply the code window's code to its Custom block", while_typing=True),
     Shortcut("Esc", "close_popups", "Close the menu or dialog that is open", while_typing=True),
@@ -61,6 +66,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
 
 MOUSE_HELP: tuple[tuple[str, str], ...] = (
     ("Middle-drag", "Pan the canvas"),
+    ("Ctrl+wheel", "Zoom about the mouse, 25–200 % (the project is not changed)"),
     ("Drag a pin to a pin", "Link an output to an input (a refused link says why in the status line)"),
     ("Ctrl+click a link", "Remove it"),
     ("Left-drag on empty canvas", "Box-select blocks"),

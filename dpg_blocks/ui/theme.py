@@ -64,17 +64,26 @@ class Themes:
     selected_node: int = 0  # Edit › Select All: imnodes cannot select nodes from code (DearPyGui#2353)
     live_node: int = 0  # training: a block live in the running order
     dimmed_node: int = 0  # training: a block no order of the run uses
+    global_component: int = 0  # the global theme's component: ZoomStyle puts the node style there
+    plain_node: int = 0  # a node with no status to show: only the zoom's row spacing
+    # The row spacing (ImGui's ItemSpacing) inside every node theme: the zoom scales it. Bound to
+    # the node editor it does not reach the nodes, and globally it would space every pane.
+    spacing: tuple[int, ...] = ()
 
 
-def _first(paths: tuple[str, ...]) -> str | None:
+BASE_FONT_SIZE = 15  # px: the editor's text at 100 % font scale and 100 % canvas zoom
+
+
+def first_file(paths: tuple[str, ...]) -> str | None:
+    """The first of ``paths`` that is a file (None when none is)."""
     return next((p for p in paths if Path(p).is_file()), None)
 
 
-def load_fonts(size: int = 15) -> tuple[int, int]:
+def load_fonts(size: int = BASE_FONT_SIZE) -> tuple[int, int]:
     """A readable proportional and a monospace font (0 where none is installed)."""
     regular = mono = 0
     with dpg.font_registry():
-        for path, slot in ((_first(FONT_CANDIDATES), "regular"), (_first(MONO_CANDIDATES), "mono")):
+        for path, slot in ((first_file(FONT_CANDIDATES), "regular"), (first_file(MONO_CANDIDATES), "mono")):
             if path is None:
                 continue
             # Dear PyGui 2.x loads glyph ranges on demand (add_font_range is a no-op there).
@@ -88,13 +97,20 @@ def load_fonts(size: int = 15) -> tuple[int, int]:
     return regular, mono
 
 
+ITEM_SPACING = (8.0, 4.0)  # ImGui's default
+
+
 def build_themes() -> Themes:
     """Create the global theme and the per-item ones; call once per context."""
+    spacing: list[int] = []
+
+    def row_spacing() -> None:
+        spacing.append(dpg.add_theme_style(dpg.mvStyleVar_ItemSpacing, *ITEM_SPACING))
     with dpg.theme() as global_theme:
-        with dpg.theme_component(dpg.mvAll):
+        # the node style variables that scale with the canvas zoom are added here by ui/zoom_style.py
+        with dpg.theme_component(dpg.mvAll) as global_component:
             dpg.add_theme_color(dpg.mvNodeCol_Pin, PIN, category=dpg.mvThemeCat_Nodes)
             dpg.add_theme_color(dpg.mvNodeCol_PinHovered, (200, 220, 240), category=dpg.mvThemeCat_Nodes)
-            dpg.add_theme_style(dpg.mvNodeStyleVar_PinCircleRadius, 5, category=dpg.mvThemeCat_Nodes)
             dpg.add_theme_style(dpg.mvNodeStyleVar_NodeBorderThickness, 1.5, category=dpg.mvThemeCat_Nodes)
             dpg.add_theme_style(dpg.mvStyleVar_FrameRounding, 3)
     dpg.bind_theme(global_theme)
@@ -107,7 +123,12 @@ def build_themes() -> Themes:
                 if title is not None:
                     for col in (dpg.mvNodeCol_TitleBar, dpg.mvNodeCol_TitleBarHovered, dpg.mvNodeCol_TitleBarSelected):
                         dpg.add_theme_color(col, title, category=dpg.mvThemeCat_Nodes)
+                row_spacing()
         return t
+
+    with dpg.theme() as plain:
+        with dpg.theme_component(dpg.mvNode):
+            row_spacing()
 
     with dpg.theme() as upstream:
         with dpg.theme_component(dpg.mvNodeAttribute):
@@ -116,6 +137,7 @@ def build_themes() -> Themes:
     with dpg.theme() as idle:
         with dpg.theme_component(dpg.mvNode):
             dpg.add_theme_color(dpg.mvNodeCol_NodeBackground, (40, 40, 44), category=dpg.mvThemeCat_Nodes)
+            row_spacing()
     status_text = {}
     for status, colour in {**STATUS_COLOURS, **ENGINE_COLOURS}.items():
         with dpg.theme() as t:
@@ -129,6 +151,7 @@ def build_themes() -> Themes:
             for col in (dpg.mvNodeCol_TitleBar, dpg.mvNodeCol_TitleBarHovered, dpg.mvNodeCol_TitleBarSelected):
                 dpg.add_theme_color(col, (45, 45, 50), category=dpg.mvThemeCat_Nodes)
             dpg.add_theme_color(dpg.mvThemeCol_Text, (120, 120, 128))
+            row_spacing()
     return Themes(
         live_node=node_theme(LIVE, 2.5),
         dimmed_node=dimmed,
@@ -138,4 +161,7 @@ def build_themes() -> Themes:
         boundary_node=node_theme((80, 160, 130), 2.0, (35, 85, 70)),
         status_text=status_text,
         selected_node=node_theme(SELECTED, 3.0, (40, 75, 120)),
+        global_component=global_component,
+        plain_node=plain,
+        spacing=tuple(spacing),
     )
