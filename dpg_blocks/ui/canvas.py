@@ -233,9 +233,25 @@ class Canvas:
                 out[bid] = view.size
         return out
 
+    def pin_rows(self) -> dict[tuple[str, str, str], float]:
+        """How far below its node's top each drawn pin sits, in document units: auto-layout
+        follows each link between its real pins (core/layout.py), not between guessed rows."""
+        out = {}
+        s = self.font_scale * self.zoomer.drawn_zoom
+        for bid, view in self.nodes.items():
+            if not view.shown:
+                continue
+            ny = dpg.get_item_rect_min(view.node)[1]
+            for (direction, port), label in view.labels.items():
+                lh = dpg.get_item_rect_size(label)[1]
+                if lh > 0:
+                    out[(bid, direction, port)] = (dpg.get_item_rect_min(label)[1] + lh / 2 - ny) / s
+        return out
+
     def auto_layout(self) -> bool:
         """Lay the open graph out to fit the canvas' width, then frame it."""
-        moved = self.state.auto_layout(self.node_sizes(), max_width=self.visible_width() - 2 * FRAME_MARGIN)
+        moved = self.state.auto_layout(self.node_sizes(), max_width=self.visible_width() - 2 * FRAME_MARGIN,
+                                       pins=self.pin_rows())
         self._place_boundary(force=True)
         self.frame()
         return moved

@@ -59,7 +59,7 @@ class Framer:
         if block_ids is None and self.fit_on_open:
             self.fit_on_open = False
             if self._better_laid_out(boxes, (vw, vh)) and c.state.lay_out_to_fit(
-                    c.node_sizes(), c.visible_width() - 2 * FRAME_MARGIN):
+                    c.node_sizes(), c.visible_width() - 2 * FRAME_MARGIN, c.pin_rows()):
                 # The nodes move in the next frame: framed once they are drawn there.
                 self.laid_out_on_open = True
                 self.settle = 2

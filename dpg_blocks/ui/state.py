@@ -41,7 +41,7 @@ from dpg_blocks.core import (
 )
 from dpg_blocks.core.clipboard import copy_blocks, paste_edit
 from dpg_blocks.core.graph import Block, Graph, Link
-from dpg_blocks.core.layout import Size, auto_layout
+from dpg_blocks.core.layout import PinRows, Size, auto_layout
 from dpg_blocks.core.library import (
     LibraryEntry,
     LibraryError,
@@ -685,10 +685,12 @@ class EditorState:
             return False
         return self.do(SetTies(keep, "stop sharing weights"))
 
-    def auto_layout(self, sizes: dict[str, Size] | None = None, max_width: float | None = None) -> bool:
-        """Lay the graph on the canvas out in columns, as one undoable edit."""
+    def auto_layout(self, sizes: dict[str, Size] | None = None, max_width: float | None = None,
+                    pins: PinRows | None = None) -> bool:
+        """Lay the graph on the canvas out in columns, as one undoable edit (``pins``: where the
+        pins are drawn in each node, so no link is laid behind a block)."""
         try:
-            positions = auto_layout(self.graph, sizes, max_width)
+            positions = auto_layout(self.graph, sizes, max_width, pins=pins)
         except GraphError as e:
             self.say(f"auto-layout: {e}")
             return False
@@ -696,14 +698,14 @@ class EditorState:
         self.say("laid out the blocks" if moved else "the layout is already tidy")
         return moved
 
-    def lay_out_to_fit(self, sizes: dict[str, Size], max_width: float) -> bool:
+    def lay_out_to_fit(self, sizes: dict[str, Size], max_width: float, pins: PinRows | None = None) -> bool:
         """Auto-layout for a project opened with a layout too big for the canvas: one undoable
         edit (Ctrl+Z gives the file's positions back) that leaves a clean project clean. It
         only moves blocks into view, the open of the same file does it again, so it is
         no reason to ask "save changes?" on quit; the next save writes it."""
         was_clean = not self.history.dirty
         try:
-            positions = auto_layout(self.graph, sizes, max_width)
+            positions = auto_layout(self.graph, sizes, max_width, pins=pins)
         except GraphError as e:
             self.say(f"auto-layout: {e}")
             return False
