@@ -15,11 +15,13 @@ import torch
 import dpg_blocks.builtin as builtin
 from dpg_blocks.blocks import spec_of
 from dpg_blocks.builtin import BLOCKS, PACK_NAME
+from dpg_blocks.engine.build_context import ContextServices
 
 
 @dataclass
-class FakeCtx:
-    """The engine's BuildContext reduced to a table of input shapes.
+class FakeCtx(ContextServices):
+    """The engine's BuildContext reduced to a table of input shapes (with the engine's real
+    data and code services).
 
     A port is connected when it has a shape or is listed in ``null`` (linked, but carrying
     nothing in the order being validated: ``in_shape`` raises, as in the engine).

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize(
@@ -27,3 +31,40 @@ def test_core_modules_use_the_standard_library_only():
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
+
+
+def _imported_modules(path: Path, package: str) -> set[str]:
+    """Every module the file imports, anywhere in it (relative imports resolved against ``package``)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+            module = node.module or ""
+            names.add(f"{base}.{module}".rstrip(".") if node.level else module)
+    return names
+
+
+def test_the_builtin_pack_imports_no_engine_module():
+    """STYLE.md habit 8: the built-in pack is a plugin; the engine reaches it, never the reverse
+    (``engine.export`` copies ``builtin.modules`` into scripts, so the reverse would be a circle)."""
+    files = sorted((ROOT / "dpg_blocks" / "builtin").rglob("*.py"))
+    assert files
+    bad = {
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in files
+        for name in _imported_modules(path, ".".join(path.relative_to(ROOT).parent.parts))
+        if name == "dpg_blocks.engine" or name.startswith("dpg_blocks.engine.")
+    }
+    assert not bad, sorted(bad)
+
+
+def test_the_import_scan_sees_relative_and_lazy_engine_imports(tmp_path):
+    """The scan above must catch the forms a pack file could use: ``from ..engine import x`` and
+    an import inside a function."""
+    probe = tmp_path / "probe.py"
+    probe.write_text("def f():\n    from ..engine import datasets\n    import dpg_blocks.engine.usercode\n")
+    found = _imported_modules(probe, "dpg_blocks.builtin")
+    assert {"dpg_blocks.engine", "dpg_blocks.engine.usercode"} <= found

@@ -20,6 +20,7 @@ from torch import nn
 
 from dpg_blocks.core.project import Project
 
+from .build_context import BuildCtx
 from .codegen import ClosureCodeGen
 from .datasets import DataSource
 from .module_cache import ModuleCache, layer_key
@@ -46,31 +47,6 @@ class CompileError(RuntimeError):
         bad = [r for r in records if r.status == ERROR and r.type != "core.SuperBlock"]
         lines = [f"{PATH_SEP.join(r.path)}: {r.message}" for r in bad] or ["no trainable order"]
         super().__init__("the project has errors:\n  " + "\n  ".join(lines))
-
-
-@dataclass
-class BuildCtx:
-    """The engine's :class:`~dpg_blocks.blocks.BuildContext`."""
-
-    block_id: str
-    name: str
-    path: list[str]
-    project_dir: Path
-    device: str
-    shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
-    dtypes: dict[str, Any] = field(default_factory=dict)
-    linked: set[str] = field(default_factory=set)
-
-    def in_shape(self, port: str) -> tuple[int, ...]:
-        if port not in self.shapes:
-            raise ValueError(f"input {port!r} carries no tensor")
-        return self.shapes[port]
-
-    def in_dtype(self, port: str) -> Any:
-        return self.dtypes.get(port)
-
-    def connected(self, port: str) -> bool:
-        return port in self.linked
 
 
 def _info(port: str, value: Any) -> TensorInfo:
