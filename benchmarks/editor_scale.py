@@ -32,7 +32,7 @@ def make_project(n_blocks: int, path: Path) -> None:
     """An Input and chains of Fully Connected blocks (each chain a row), ``n_blocks`` in all."""
     from dpg_blocks.blocks.builder import ProjectBuilder
     from dpg_blocks.core import save_project
-    from dpg_blocks.engine.registry import discover
+    from dpg_blocks.engine.packs.registry import discover
 
     b = ProjectBuilder(discover(defaults=False).specs, f"{n_blocks} blocks")
     per_row = 25

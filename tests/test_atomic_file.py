@@ -78,7 +78,7 @@ def test_temp_files_of_a_killed_writer_are_cleaned_on_the_next_write(tmp_path: P
 _EXEMPT = {
     "dpg_blocks/core/atomic_file.py": "the helper itself",
     # the exported script's own loop (copied into a script that cannot import dpg_blocks)
-    "dpg_blocks/engine/export_runtime.py": "runs inside the exported standalone script",
+    "dpg_blocks/engine/interop/export_runtime.py": "runs inside the exported standalone script",
 }
 _WRITES = (r"\.write_text\(", r"\.write_bytes\(", r"\bopen\([^)\n]*['\"][wax]b?\+?['\"]", r"mkstemp\(", r"os\.replace\(",
            r"torch\.save\([^,]+,\s*+(?!buffer)", r"np\.save", r"json\.dump\((?!.*sys\.stdout)")

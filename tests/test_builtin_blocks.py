@@ -15,7 +15,7 @@ import torch
 import dpg_blocks.builtin as builtin
 from dpg_blocks.blocks import spec_of
 from dpg_blocks.builtin import BLOCKS, PACK_NAME
-from dpg_blocks.engine.build_context import ContextServices
+from dpg_blocks.engine.compiling.context import ContextServices
 
 
 @dataclass
@@ -415,7 +415,7 @@ def test_input_block_resolves_a_relative_csv_path_against_the_project(tmp_path: 
 
 
 def test_input_block_without_a_file_asks_for_one() -> None:
-    from dpg_blocks.engine.datasets import DatasetError
+    from dpg_blocks.engine.data.datasets import DatasetError
 
     with pytest.raises(DatasetError, match="choose a csv file"):
         make(builtin.Input, source="csv").load(FakeCtx({}, name="Input 1"))

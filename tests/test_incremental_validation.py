@@ -7,8 +7,8 @@ from __future__ import annotations
 from engine_fixtures import builder, registry
 
 from dpg_blocks.core import SetParam
-from dpg_blocks.engine.compiler import Validator
-from dpg_blocks.engine.module_cache import ModuleCache
+from dpg_blocks.engine.compiling.compiler import Validator
+from dpg_blocks.engine.compiling.module_cache import ModuleCache
 
 
 def chain(tmp_path):

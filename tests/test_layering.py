@@ -65,6 +65,6 @@ def test_the_import_scan_sees_relative_and_lazy_engine_imports(tmp_path):
     """The scan above must catch the forms a pack file could use: ``from ..engine import x`` and
     an import inside a function."""
     probe = tmp_path / "probe.py"
-    probe.write_text("def f():\n    from ..engine import datasets\n    import dpg_blocks.engine.usercode\n")
+    probe.write_text("def f():\n    from ..engine import datasets\n    import dpg_blocks.engine.compiling.usercode\n")
     found = _imported_modules(probe, "dpg_blocks.builtin")
-    assert {"dpg_blocks.engine", "dpg_blocks.engine.usercode"} <= found
+    assert {"dpg_blocks.engine", "dpg_blocks.engine.compiling.usercode"} <= found

@@ -23,7 +23,7 @@ from dpg_blocks.core.project_file import ProjectFileError, project_from_dict
 from dpg_blocks.core.startup_trace import mark as trace
 from dpg_blocks.protocol import ProtocolError, decode, encode
 
-from .records import PATH_SEP
+from ..compiling.records import PATH_SEP
 
 IDLE_WAIT_S = 0.25  # how long the idle loop blocks on the command queue
 TRAIN_SLICE_S = 0.05  # training runs in slices this long between command checks
@@ -168,7 +168,7 @@ class Engine:
     def load_plugins(self) -> None:
         """Discover the packs, each plugin named in the beacon while it imports (``plugin:PACK``
         and its quarantine key): if one kills or hangs us, the client knows which to quarantine."""
-        from .registry import discover
+        from ..packs.registry import discover
 
         def on_import(cand: Any) -> None:
             self.mark(*((f"{PLUGIN_MARK}{cand.pack}", cand.key) if cand is not None else ("", "")))
@@ -260,9 +260,9 @@ class Engine:
         return TrustStore().is_trusted(code_digest(project_code(project, self.registry.code_params)))
 
     def validate(self, cmd: Any) -> None:
-        from .compiler import Validator
-        from .module_cache import ModuleCache
-        from .source_cache import SourceCache
+        from ..compiling.compiler import Validator
+        from ..compiling.module_cache import ModuleCache
+        from ..compiling.source_cache import SourceCache
 
         trace("validate_received")
         if self.sources is None:
@@ -303,8 +303,8 @@ class Engine:
         return on_block
 
     def train(self, cmd: Any) -> None:
-        from .compiler import CompileError
-        from .session import RunRequest, TrainingSession
+        from ..compiling.compiler import CompileError
+        from ..training.session import RunRequest, TrainingSession
 
         if self.session is not None:
             self.session.close()
@@ -337,7 +337,7 @@ class Engine:
     def evaluate(self, cmd: Any) -> None:
         """Evaluate the session's model; a block failing in it becomes its record (TrainingError)
         and pauses a running session, as in training."""
-        from .training_errors import failure_records
+        from ..training.errors import failure_records
 
         s = self.session
         try:
@@ -357,15 +357,15 @@ class Engine:
         self._send_evaluation_extras(s.trainer, cmd.request_id, metrics)
 
     def _send_evaluation_extras(self, trainer: Any, request_id: int, metrics: dict[str, Any]) -> None:
-        from .session import evaluation_events
+        from ..training.session import evaluation_events
 
         for event in evaluation_events(trainer, request_id, trainer.epoch, metrics):
             self.emit(event)
 
     def evaluate_checkpoint(self, cmd: Any) -> None:
         """A kept run's checkpoint on ``split``: its project compiled afresh, its weights loaded."""
-        from .compiler import CompileError
-        from .training import Trainer
+        from ..compiling.compiler import CompileError
+        from ..training.trainer import Trainer
 
         where = f"evaluate {cmd.checkpoint}"
         project = self._project(cmd.project, cmd.request_id)
@@ -390,8 +390,8 @@ class Engine:
         """Write the standalone PyTorch script; ExportResult says where, or why not."""
         from dpg_blocks.core.trust import project_code
 
-        from .compiler import CompileError
-        from .export import ExportError, write_export
+        from ..compiling.compiler import CompileError
+        from ..interop.export import ExportError, write_export
 
         def fail(error: str) -> None:
             self.emit(m.ExportResult(request_id=cmd.request_id, ok=False, error=error))
@@ -408,7 +408,7 @@ class Engine:
             return
         try:
             if cmd.format == "onnx":
-                from .export_onnx import export_onnx
+                from ..interop.export_onnx import export_onnx
 
                 path, _ = export_onnx(project, self.registry, cmd.project_dir, cmd.path, trusted=True)
             else:
@@ -422,7 +422,7 @@ class Engine:
 
     def import_module(self, cmd: Any) -> None:
         """Import an nn.Module as the CLI's ``import`` does; ImportResult says where, or why not."""
-        from .import_fx import FxImportError, import_to_project
+        from ..interop.import_fx import FxImportError, import_to_project
 
         try:
             report = import_to_project(f"{cmd.path}:{cmd.class_name}", [tuple(s) for s in cmd.input_shapes],
@@ -438,7 +438,7 @@ class Engine:
         """Read an Input's data as validation would; DataInfo has the summary or the reader's error."""
         from dpg_blocks.protocol import array_to_wire
 
-        from .data_info import inspect_input
+        from ..data.data_info import inspect_input
 
         info = inspect_input(cmd.block_id, cmd.name, cmd.params, cmd.project_dir)
         info["thumbnails"] = [array_to_wire(t) for t in info.get("thumbnails", [])]

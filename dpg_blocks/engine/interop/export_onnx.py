@@ -30,11 +30,11 @@ from torch import nn
 from dpg_blocks.core.atomic_file import atomic_path
 from dpg_blocks.core.project import Project
 
-from .compiler import CompiledModel, CompileResult, compile_project
+from ..compiling.compiler import CompiledModel, CompileResult, compile_project
+from ..compiling.plan import FlatGraph, OrderPlan, Source, Step
+from ..compiling.records import PATH_SEP
+from ..packs.registry import Registry
 from .export import ExportError
-from .plan import FlatGraph, OrderPlan, Source, Step
-from .records import PATH_SEP
-from .registry import Registry
 
 __all__ = [
     "ONNX_PACKAGES", "InferenceModule", "OnnxInterface", "default_order", "missing_onnx_packages",

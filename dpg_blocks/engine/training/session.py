@@ -24,11 +24,11 @@ from dpg_blocks.core.project import Project
 from dpg_blocks.core.runs import runs_folder
 from dpg_blocks.protocol.block_error import headline, where_text
 
-from .records import PATH_SEP
-from .registry import Registry
+from ..compiling.records import PATH_SEP
+from ..packs.registry import Registry
 from .run_keeper import RunKeeper
 from .taps import summarize
-from .training import EpochRun, NonFiniteLoss, Trainer, require_a_loss, starting_weights
+from .trainer import EpochRun, NonFiniteLoss, Trainer, require_a_loss, starting_weights
 
 Emit = Callable[[Any], None]
 STEP_METRICS_INTERVAL_S = 0.1
@@ -385,7 +385,7 @@ class TrainingSession:
     def _block_failed(self, exc: Exception, phase: str, step: int) -> None:
         """Send the failing block's record (TrainingError) and pause; re-raise when no block's
         code raised it (then the run fails as before, with the raw error)."""
-        from .training_errors import failure_records
+        from .errors import failure_records
 
         records = failure_records(self.trainer, exc)
         if not records:
@@ -458,7 +458,7 @@ def misclassified_event(trainer: Trainer, request_id: int, epoch: int,
     classifier's input is not image-like: fewer than 16 values a sample)."""
     import numpy as np
 
-    from .data_info import thumbnail
+    from ..data.data_info import thumbnail
 
     found = [f for f in trainer.misclassified if np.asarray(f["sample"]).size >= 16]
     if not found:

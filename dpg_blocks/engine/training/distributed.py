@@ -25,8 +25,8 @@ from .device import resolve_device
 from .evaluation import MAX_MISCLASSIFIED, MAX_SCATTER, Misclassified, Regression
 
 if TYPE_CHECKING:
-    from .datasets import DataSource
-    from .training import Trainer, _Score
+    from ..data.datasets import DataSource
+    from .trainer import Trainer, _Score
 
 ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
 
@@ -207,7 +207,7 @@ class Shards:
 def reduce_training(shards: Shards, loss_sums: dict[int, Any], scores: dict[int, list[_Score]]
                     ) -> tuple[dict[int, float], dict[int, list[_Score]]]:
     """An epoch's loss sums (averaged) and training counts (summed) over every rank."""
-    from .training import _Score as Score  # training imports this module
+    from .trainer import _Score as Score  # training imports this module
     counts = shards.sum_counts({k: [(int(s.correct), s.total) for s in v] for k, v in scores.items()})
     return shards.mean(loss_sums), {k: [Score(c, t) for c, t in v] for k, v in counts.items()}
 
@@ -219,7 +219,7 @@ def reduce_evaluation(
     """A split's evaluation over every rank: mean losses, summed counts and confusion matrix,
     the regression's sums (its scatter takes each rank's pairs) and the first misclassified
     samples of the whole split (each rank found its first ones, with the split's indices)."""
-    from .training import _Score as Score
+    from .trainer import _Score as Score
     reg = None if regression is None else (regression.count, regression.sums, regression.pred, regression.true)
     every = shards.gather((losses, {k: [(int(s.correct), s.total) for s in v] for k, v in scores.items()},
                            confusion, reg, wrong.found, wrong.seen))

@@ -26,7 +26,7 @@ class ContextServices:
     def data_file(self, path: str, what: str) -> Path:
         """``path`` resolved against the project's folder; a data error naming the block and
         ``what`` to choose when it is empty."""
-        from .datasets import DatasetError
+        from ..data.datasets import DatasetError
 
         if not path:
             raise DatasetError(f"{self.name}: choose a {what} with Add Data… (or the 'path' parameter)")
@@ -35,19 +35,19 @@ class ContextServices:
 
     def read_csv(self, file: Path, label_column: str) -> tuple[Any, Any]:
         """A CSV table's features and labels (None without ``label_column``) as arrays."""
-        from .datasets import read_csv
+        from ..data.readers import read_csv
 
         return read_csv(file, label_column)
 
     def read_npz(self, file: Path) -> tuple[Any, Any]:
         """An .npz file's arrays ``x`` and ``y`` (None when it has no ``y``)."""
-        from .datasets import read_npz
+        from ..data.readers import read_npz
 
         return read_npz(file)
 
     def read_image_folder(self, folder: Path, size: Sequence[int], color: str) -> tuple[Any, Any, list[str]]:
         """Images in one sub-folder per class, resized to ``size``: samples, labels, class names."""
-        from .datasets import read_image_folder
+        from ..data.images import read_image_folder
 
         return read_image_folder(folder, size, color)
 
@@ -56,7 +56,7 @@ class ContextServices:
         """A data source over arrays in memory, split, normalised and batched; ``options`` are
         ``val_percent``, ``test_percent``, ``batch_size``, ``shuffle_seed``, ``reshape`` and
         ``normalize`` (see the built-in Input's params)."""
-        from .datasets import ArrayDataSource
+        from ..data.datasets import ArrayDataSource
 
         source = ArrayDataSource(x, y, name=name, **options)
         source.class_names = class_names
@@ -64,7 +64,7 @@ class ContextServices:
 
     def noise_source(self, shape: Sequence[int], count: int, batch_size: int, seed: int, ids: int = 0) -> Any:
         """Gaussian noise (or, with ``ids`` > 0, random ids 0 … ids − 1), ``count`` samples per split."""
-        from .datasets import NoiseSource
+        from ..data.datasets import NoiseSource
 
         return NoiseSource(shape, count, batch_size, seed, name=self.name, ids=ids)
 

@@ -1,7 +1,7 @@
 """The training run of an exported script: what :class:`~.training.Trainer` does, for a model
 written out as code.
 
-``engine/export.py`` copies what a script uses from here into it, together with the dataset
+``engine/interop/export.py`` copies what a script uses from here into it, together with the dataset
 classes of :mod:`.datasets`, the scoring helpers of :mod:`.training` and the training clock of
 :mod:`.progress` that these functions name — the same code the engine runs. So this module may
 use only the standard library, numpy and torch, plus names from those three modules. Every function follows the Trainer step for step
@@ -25,11 +25,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from .datasets import DataSource
-from .evaluation import Misclassified, Regression, class_names, class_report
-from .progress import TrainingClock, attach_clock
-from .ties import tie_parameter
-from .training import _confuse, _Score, _score
+from ..compiling.ties import tie_parameter
+from ..data.datasets import DataSource
+from ..training.evaluation import Misclassified, Regression, class_names, class_report
+from ..training.progress import TrainingClock, attach_clock
+from ..training.trainer import _confuse, _Score, _score
 
 
 @dataclass

@@ -24,14 +24,14 @@ from torch import nn
 from dpg_blocks.core.atomic_file import write_bytes_atomic
 from dpg_blocks.core.project import OptimizerSettings, Order, Project
 
-from .compiler import CompiledModel, CompileResult, Head, compile_project
-from .datasets import DataSource
+from ..compiling.compiler import CompiledModel, CompileResult, Head, compile_project
+from ..data.datasets import DataSource
+from ..packs.registry import Registry
 from .device import resolve_device
 from .distributed import Shards, World, check_batch_sizes, reduce_evaluation, reduce_training
 from .evaluation import Misclassified, Regression, class_names, class_report
 from .precision import Precision
 from .progress import TrainingClock, attach_clock
-from .registry import Registry
 
 SPLITS = ("train", "val", "test")
 

@@ -1,0 +1,1 @@
+"""The data behind Input blocks: readers, splits, batching, and what an Input's data holds."""
