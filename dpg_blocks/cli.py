@@ -352,7 +352,7 @@ def _train(args: argparse.Namespace, world: Any) -> int:
                           f"{source.batch_size}; the last batch of {dropped} sample is left out of each epoch "
                           "(one sample is no batch to train on)", highlight=False)
     from dpg_blocks.core.atomic_file import write_text_atomic
-    from dpg_blocks.engine.training.trainer import NonFiniteLoss
+    from dpg_blocks.engine.training.epoch import NonFiniteLoss
 
     written: list[str] = []  # the metrics file, rewritten atomically after every epoch
     try:

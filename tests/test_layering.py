@@ -68,3 +68,23 @@ def test_the_import_scan_sees_relative_and_lazy_engine_imports(tmp_path):
     probe.write_text("def f():\n    from ..engine import datasets\n    import dpg_blocks.engine.compiling.usercode\n")
     found = _imported_modules(probe, "dpg_blocks.builtin")
     assert {"dpg_blocks.engine", "dpg_blocks.engine.compiling.usercode"} <= found
+
+
+# The engine's sub-packages, lowest first (docs/architecture.md): each imports only those before it.
+ENGINE_LAYERS = ["packs", "data", "compiling", "training", "interop", "process"]
+REACHES_UP = {"dpg_blocks/engine/data/data_info.py": {"compiling"}}  # builds an Input through the context
+
+
+def test_each_engine_sub_package_imports_only_those_below_it():
+    engine = ROOT / "dpg_blocks" / "engine"
+    assert sorted(p.name for p in engine.iterdir() if (p / "__init__.py").exists()) == sorted(ENGINE_LAYERS)
+    bad = []
+    for rank, layer in enumerate(ENGINE_LAYERS):
+        for path in sorted((engine / layer).rglob("*.py")):
+            rel = path.relative_to(ROOT).as_posix()
+            allowed = set(ENGINE_LAYERS[: rank + 1]) | REACHES_UP.get(rel, set())
+            for name in _imported_modules(path, f"dpg_blocks.engine.{layer}"):
+                parts = name.split(".")
+                if parts[:2] == ["dpg_blocks", "engine"] and len(parts) > 2 and parts[2] not in allowed:
+                    bad.append(f"{rel} imports {name}")
+    assert not bad, bad

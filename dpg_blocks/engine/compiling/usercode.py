@@ -28,7 +28,7 @@ import torch
 from torch import nn
 from torch.autograd.gradcheck import GradcheckError
 
-from ..training.progress import TrainingClock
+from .progress import TrainingClock
 from .source_text import comment
 
 USER_CODE_PREFIX = "<code of "

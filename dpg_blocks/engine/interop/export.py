@@ -35,14 +35,14 @@ from dpg_blocks.builtin import sequence_modules
 from dpg_blocks.core.atomic_file import write_text_atomic
 from dpg_blocks.core.project import Project
 
-from ..compiling import ties, usercode
+from ..compiling import progress, ties, usercode
 from ..compiling.codegen import MethodCodeGen
 from ..compiling.compiler import CompileResult, compile_project
 from ..compiling.module_code import ModuleCode, call_arguments, module_code_of, parse_arguments
 from ..compiling.source_text import RESERVED, comment, doc, lit
 from ..data import datasets, readers
 from ..packs.registry import Registry
-from ..training import evaluation, progress
+from ..training import evaluation, optimizers, scoring
 from ..training import trainer as training
 from . import export_runtime
 from .source_copy import CopyError, SourceCopier, names_used
@@ -62,7 +62,7 @@ PATH_SEP = " › "
 
 # The engine modules an exported script holds copies from (data, training, the runtime); a
 # script's names must not clash with theirs, and their copies form the script's last section.
-SUPPORT_MODULES = (export_runtime, datasets, readers, training, progress, evaluation, ties)
+SUPPORT_MODULES = (export_runtime, datasets, readers, optimizers, scoring, progress, evaluation, ties)
 
 class ExportError(ValueError):
     """The project cannot be written out as a script; the message names the block and why."""
@@ -445,7 +445,7 @@ loop. A checkpoint of ``dpg-blocks train --checkpoint-dir`` loads into the model
             elif name in IMPORTS:
                 module, what = IMPORTS[name]
                 self.copier.imports.setdefault(module, set()).add(what)
-        self.copier.add(training, "seed_everything")
+        self.copier.add(optimizers, "seed_everything")
         # the built-in pack's layers (a plugin's copied layer class sits with them)
         support = {m.__name__ for m in SUPPORT_MODULES}
         internal = support | {usercode.__name__}

@@ -26,9 +26,10 @@ from dpg_blocks.protocol.block_error import headline, where_text
 
 from ..compiling.records import PATH_SEP
 from ..packs.registry import Registry
+from .epoch import EpochRun, NonFiniteLoss
 from .run_keeper import RunKeeper
 from .taps import summarize
-from .trainer import EpochRun, NonFiniteLoss, Trainer, require_a_loss, starting_weights
+from .trainer import Trainer, require_a_loss, starting_weights
 
 Emit = Callable[[Any], None]
 STEP_METRICS_INTERVAL_S = 0.1
