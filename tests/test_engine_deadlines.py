@@ -269,7 +269,7 @@ def test_every_line_of_a_generated_forward_that_calls_a_block_is_mapped_to_that_
     from engine_fixtures import registry
 
     from dpg_blocks.core import load_project
-    from dpg_blocks.engine.compiling.compiler import compile_project
+    from dpg_blocks.engine.compiling.model import compile_project
 
     project = load_project(EXAMPLES / "gan_digits.dpgb")
     model = compile_project(project, registry(), EXAMPLES).model

@@ -169,7 +169,8 @@ def test_the_top_level_forwards_own_if_is_still_refused_naming_its_line():
 def test_an_opaque_module_made_by_hand_owns_its_parameters_and_runs_only_when_trusted(tmp_path):
     from engine_fixtures import builder
 
-    from dpg_blocks.engine.compiling.compiler import CompileError, compile_project
+    from dpg_blocks.engine.compiling.compiler import CompileError
+    from dpg_blocks.engine.compiling.model import compile_project
 
     b = builder("by hand")
     x = b.add("builtin.Input", "x", source="noise", noise_shape=[8])
@@ -195,7 +196,7 @@ def test_an_opaque_module_made_by_hand_owns_its_parameters_and_runs_only_when_tr
 def test_a_wrong_class_or_arguments_is_the_blocks_error_naming_what(tmp_path, params, message):
     from engine_fixtures import builder
 
-    from dpg_blocks.engine.compiling.compiler import compile_project
+    from dpg_blocks.engine.compiling.model import compile_project
 
     b = builder("wrong")
     x = b.add("builtin.Input", "x", source="noise", noise_shape=[8])

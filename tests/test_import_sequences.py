@@ -132,7 +132,7 @@ class LanguageModel(nn.Module):
 
 
 def test_a_token_model_imports_with_int64_inputs_and_computes_what_it_computes(tmp_path):
-    from dpg_blocks.engine.compiling.compiler import compile_project
+    from dpg_blocks.engine.compiling.model import compile_project
     from dpg_blocks.engine.interop.export_onnx import build_inference
     from dpg_blocks.engine.interop.import_fx import write_weights
 

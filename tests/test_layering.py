@@ -88,3 +88,20 @@ def test_each_engine_sub_package_imports_only_those_below_it():
                 if parts[:2] == ["dpg_blocks", "engine"] and len(parts) > 2 and parts[2] not in allowed:
                     bad.append(f"{rel} imports {name}")
     assert not bad, bad
+
+
+def test_the_engine_paths_docs_plugins_md_gives_still_import():
+    """Scripts and packs written against docs/plugins.md import these; each old name is the moved
+    module itself (no second copy), and importing the engine package alone does not load torch."""
+    code = (
+        "import sys, dpg_blocks.engine; assert 'torch' not in sys.modules, 'torch imported early'; "
+        "from dpg_blocks.engine.compiler import validate_project; "
+        "from dpg_blocks.engine.export import write_export; "
+        "from dpg_blocks.engine.registry import discover; "
+        "from dpg_blocks.engine.datasets import ArrayDataSource, NoiseSource, DatasetError, read_csv; "
+        "import dpg_blocks.engine.compiler as old, dpg_blocks.engine.compiling.compiler as new; "
+        "assert old is new and new.__spec__.name == new.__name__, new.__spec__; "
+        "import dpg_blocks.engine.packs.registry as reg; assert discover is reg.discover"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr

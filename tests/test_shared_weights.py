@@ -25,7 +25,8 @@ from dpg_blocks.core import (
     project_to_dict,
     save_project,
 )
-from dpg_blocks.engine.compiling.compiler import CompileError, compile_project
+from dpg_blocks.engine.compiling.compiler import CompileError
+from dpg_blocks.engine.compiling.model import compile_project
 from dpg_blocks.engine.interop.export import write_export
 from dpg_blocks.engine.interop.export_onnx import build_inference
 from dpg_blocks.engine.interop.import_fx import import_module, write_weights

@@ -12,7 +12,7 @@ from torch import nn
 
 from dpg_blocks.core.atomic_file import write_bytes_atomic
 
-from ..compiling.compiler import CompileResult, compile_project
+from ..compiling.model import CompileResult, compile_project
 from ..packs.registry import Registry
 from .import_load import FxImportError, ImportedModule
 

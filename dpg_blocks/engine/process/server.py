@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import os
 import queue
-import signal
-import threading
 import time
 import traceback
 from typing import Any
@@ -24,12 +22,12 @@ from dpg_blocks.core.startup_trace import mark as trace
 from dpg_blocks.protocol import ProtocolError, decode, encode
 
 from ..compiling.records import PATH_SEP
+from .lifetime import watch_parent
 
 IDLE_WAIT_S = 0.25  # how long the idle loop blocks on the command queue
 TRAIN_SLICE_S = 0.05  # training runs in slices this long between command checks
 PROGRESS_INTERVAL_S = 0.1  # validation progress events at most this often
 STUCK_AFTER_S = 5.0  # a training slice running this long is reported stuck (options["stuck_after_s"])
-PARENT_POLL_S = 0.5  # how often the parent watch also checks os.getppid()
 # Test-only: seconds the engine sleeps before it starts (before torch is imported), to make a
 # slow machine; tests/test_engine_deadlines.py sets it. Unset in normal use.
 START_DELAY_ENV = "DPG_BLOCKS_TEST_ENGINE_START_DELAY_S"
@@ -42,39 +40,6 @@ def engine_main(cmd_q: Any, evt_q: Any, tap_q: Any, beacon: Any, options: dict[s
     if delay:
         time.sleep(float(delay))
     Engine(cmd_q, evt_q, tap_q, beacon, options).run()
-
-
-def block_signals() -> None:
-    """Keep process signals off the calling helper thread: they go to the main thread, where a
-    plugin's import guard (SIGALRM) and the user's own signal masks expect them."""
-    if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
-
-
-def watch_parent() -> None:
-    """End this process (``os._exit``, no torch teardown) as soon as the editor that spawned it
-    dies: kill -9 of the editor runs no cleanup, and an orphaned engine holds torch's memory."""
-    import multiprocessing as mp
-    from multiprocessing.connection import wait
-
-    parent = mp.parent_process()
-    ppid = os.getppid()
-    sentinel = parent.sentinel if parent is not None else None
-
-    def run() -> None:
-        block_signals()
-        while True:
-            # the sentinel becomes ready when the parent exits; getppid() changes when we are
-            # re-parented (the fallback where there is no sentinel)
-            if sentinel is not None:
-                if wait([sentinel], timeout=PARENT_POLL_S):
-                    os._exit(0)
-            else:
-                time.sleep(PARENT_POLL_S)
-            if os.getppid() != ppid:
-                os._exit(0)
-
-    threading.Thread(target=run, name="dpg-blocks-parent-watch", daemon=True).start()
 
 
 class Engine:

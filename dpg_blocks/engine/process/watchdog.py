@@ -90,7 +90,7 @@ class Watchdog:
         self._stop.set()
 
     def _run(self) -> None:
-        from .server import block_signals
+        from .lifetime import block_signals
 
         block_signals()
         reported: tuple[float, float] | None = None  # (slice start, last report time)

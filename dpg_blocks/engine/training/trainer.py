@@ -22,7 +22,7 @@ from torch import nn
 from dpg_blocks.core.atomic_file import write_bytes_atomic
 from dpg_blocks.core.project import OptimizerSettings, Order, Project
 
-from ..compiling.compiler import CompiledModel, CompileResult, Head, compile_project
+from ..compiling.model import CompiledModel, CompileResult, Head, compile_project
 from ..compiling.progress import TrainingClock, attach_clock
 from ..data.datasets import DataSource
 from ..packs.registry import Registry
