@@ -46,8 +46,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from handwritten_dann import HandwrittenDANN, copy_weights_from  # noqa: E402
 
 from dpg_blocks.core import load_project  # noqa: E402
-from dpg_blocks.engine.registry import discover  # noqa: E402
-from dpg_blocks.engine.training import Trainer  # noqa: E402
+from dpg_blocks.engine.packs.registry import discover  # noqa: E402
+from dpg_blocks.engine.training.trainer import Trainer  # noqa: E402
 
 EXAMPLE = ROOT / "assets" / "examples" / "dann_digits.dpgb"
 SOURCE, TARGET = "source digits", "target digits"

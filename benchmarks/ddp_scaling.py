@@ -33,7 +33,7 @@ def cnn_project(folder: Path) -> Path:
     """A CNN on the embedded digits, ~10× the DANN example's work a sample."""
     from dpg_blocks.blocks.builder import ProjectBuilder
     from dpg_blocks.core import save_project
-    from dpg_blocks.engine.registry import discover
+    from dpg_blocks.engine.packs.registry import discover
 
     b = ProjectBuilder(discover(defaults=False).specs, "digits CNN")
     prev = b.add("builtin.Input", "digits", reshape=[1, 8, 8], batch_size=64)
@@ -88,8 +88,8 @@ def train_samples(project: Path, batch: int | None) -> int:
     """Samples one training epoch sees (the largest input's split; smaller inputs cycle), per order."""
     from dpg_blocks.cli import set_batch_size
     from dpg_blocks.core import load_project
-    from dpg_blocks.engine.registry import discover
-    from dpg_blocks.engine.training import Trainer
+    from dpg_blocks.engine.packs.registry import discover
+    from dpg_blocks.engine.training.trainer import Trainer
 
     loaded = load_project(project)
     if batch:

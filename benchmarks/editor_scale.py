@@ -42,7 +42,7 @@ def make_project(n_blocks: int, path: Path, per_row: int = 25, gap: tuple[float,
     apart), ``n_blocks`` in all."""
     from dpg_blocks.blocks.builder import ProjectBuilder
     from dpg_blocks.core import save_project
-    from dpg_blocks.engine.registry import discover
+    from dpg_blocks.engine.packs.registry import discover
 
     b = ProjectBuilder(discover(defaults=False).specs, f"{n_blocks} blocks")
     data = b.add("builtin.Input", "digits", (20.0, 20.0), reshape=[64])

@@ -47,7 +47,7 @@ def first_frame_s(project: str) -> float:
 PHASES = [
     ("engine_starting", "first_frame", "editor: after the first frame, until the engine is spawned"),
     ("engine_spawned", "engine_starting", "engine: a fresh interpreter (spawn) up, its target unpickled"),
-    ("engine_imported", "engine_spawned", "engine: dpg_blocks.engine.process and the protocol imported"),
+    ("engine_imported", "engine_spawned", "engine: dpg_blocks.engine.process.server and the protocol imported"),
     ("torch_imported", "engine_imported", "engine: import torch"),
     ("plugins_discovered", "torch_imported", "engine: plugin discovery (the built-in pack included)"),
     ("validate_received", "plugins_discovered", "engine: Ready sent, the queued Validate read"),

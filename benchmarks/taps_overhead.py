@@ -18,8 +18,8 @@ import torch
 
 from dpg_blocks import protocol as m
 from dpg_blocks.core import load_project
-from dpg_blocks.engine.registry import discover
-from dpg_blocks.engine.session import TrainingSession
+from dpg_blocks.engine.packs.registry import discover
+from dpg_blocks.engine.training.session import TrainingSession
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -15,7 +15,7 @@ import time
 
 import torch
 
-from dpg_blocks.engine.taps import summarize
+from dpg_blocks.engine.training.taps import summarize
 from dpg_blocks.protocol import encode
 
 

@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from handwritten_mlp import HandwrittenMLP, copy_weights_from  # noqa: E402
 
 from dpg_blocks.core import load_project  # noqa: E402
-from dpg_blocks.engine.precision import Precision  # noqa: E402
-from dpg_blocks.engine.registry import discover  # noqa: E402
-from dpg_blocks.engine.training import Trainer  # noqa: E402
+from dpg_blocks.engine.packs.registry import discover  # noqa: E402
+from dpg_blocks.engine.training.precision import Precision  # noqa: E402
+from dpg_blocks.engine.training.trainer import Trainer  # noqa: E402
 
 
 def main() -> None:

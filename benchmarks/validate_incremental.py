@@ -31,7 +31,7 @@ PAIRS, WIDTH, ROUNDS = 99, 64, 5
 
 def project():  # noqa: ANN201 - a Project and the id of the middle layer
     from dpg_blocks.blocks.builder import ProjectBuilder
-    from dpg_blocks.engine.registry import discover
+    from dpg_blocks.engine.packs.registry import discover
 
     b = ProjectBuilder(discover(defaults=False).specs, "deep")
     prev, port = b.add("builtin.Input", "digits"), "x"
@@ -62,10 +62,10 @@ def median_ms(fn) -> float:  # noqa: ANN001
 
 def main() -> None:
     from dpg_blocks.core import SetParam
-    from dpg_blocks.engine.compiler import Validator
-    from dpg_blocks.engine.module_cache import ModuleCache
-    from dpg_blocks.engine.registry import discover
-    from dpg_blocks.engine.source_cache import SourceCache
+    from dpg_blocks.engine.compiling.compiler import Validator
+    from dpg_blocks.engine.compiling.module_cache import ModuleCache
+    from dpg_blocks.engine.compiling.source_cache import SourceCache
+    from dpg_blocks.engine.packs.registry import discover
 
     registry = discover(defaults=False)
     b, middle = project()

@@ -37,7 +37,7 @@ def project(branches: int, pairs: int) -> tuple[Any, str]:
     """The Input, ``branches`` chains of ``pairs`` FC+ReLU, a Concat (if several), head and loss;
     and the id of the FC in the middle of the first branch."""
     from dpg_blocks.blocks.builder import ProjectBuilder
-    from dpg_blocks.engine.registry import discover
+    from dpg_blocks.engine.packs.registry import discover
 
     b = ProjectBuilder(discover(defaults=False).specs, "scale")
     x = b.add("builtin.Input", "digits")
@@ -75,8 +75,8 @@ def measure(branches: int, pairs: int) -> tuple[int, float, float, float]:
     from dpg_blocks import protocol as m
     from dpg_blocks.core import SetParam
     from dpg_blocks.core.project_file import project_to_dict
-    from dpg_blocks.engine.process import Engine
-    from dpg_blocks.engine.registry import discover
+    from dpg_blocks.engine.packs.registry import discover
+    from dpg_blocks.engine.process.server import Engine
     from dpg_blocks.protocol import decode, encode
 
     b, middle = project(branches, pairs)

@@ -103,7 +103,7 @@ def _registry(args: argparse.Namespace, report: bool = True) -> Any:
     report the failures themselves."""
     # Plugins not yet known to import safely are tried in a child process first: one that
     # segfaults, exits or hangs is quarantined there and never imported here.
-    from dpg_blocks.engine.registry import safe_discover
+    from dpg_blocks.engine.packs.registry import safe_discover
 
     registry = safe_discover(args.plugins or [])
     if report:
@@ -259,7 +259,7 @@ def _fmt(v: Any) -> str:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """``train``; under torchrun (its RANK/WORLD_SIZE/LOCAL_RANK are set) with DDP, one rank a process."""
-    from dpg_blocks.engine import distributed
+    from dpg_blocks.engine.training import distributed
 
     try:
         world = distributed.world_from_env()
@@ -299,8 +299,8 @@ def _train(args: argparse.Namespace, world: Any) -> int:
         return EXIT_UNREADABLE
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from dpg_blocks.engine.compiler import CompileError
-    from dpg_blocks.engine.training import Trainer, require_a_loss
+    from dpg_blocks.engine.compiling.compiler import CompileError
+    from dpg_blocks.engine.training.trainer import Trainer, require_a_loss
 
     main = world is None or world.main  # the rank that prints and writes
     registry = _registry(args, report=main)
@@ -312,7 +312,7 @@ def _train(args: argparse.Namespace, world: Any) -> int:
             set_batch_size(project, args.batch_size)
         device = args.device
         if world is not None:
-            from dpg_blocks.engine.distributed import start
+            from dpg_blocks.engine.training.distributed import start
 
             device = str(start(world, args.device or project.training.device))
         trainer = Trainer(
@@ -352,7 +352,7 @@ def _train(args: argparse.Namespace, world: Any) -> int:
                           f"{source.batch_size}; the last batch of {dropped} sample is left out of each epoch "
                           "(one sample is no batch to train on)", highlight=False)
     from dpg_blocks.core.atomic_file import write_text_atomic
-    from dpg_blocks.engine.training import NonFiniteLoss
+    from dpg_blocks.engine.training.epoch import NonFiniteLoss
 
     written: list[str] = []  # the metrics file, rewritten atomically after every epoch
     try:
@@ -363,7 +363,7 @@ def _train(args: argparse.Namespace, world: Any) -> int:
     except OSError as e:
         console.print(f"[bold red]cannot train:[/] cannot write {escape(_os_error_text(e))}", highlight=False)
         return EXIT_WRITE
-    from dpg_blocks.engine.session import Throughput, batch_samples
+    from dpg_blocks.engine.training.session import Throughput, batch_samples
     from dpg_blocks.protocol.progress_text import duration, rate_text
 
     last: dict[str, Any] = {}
@@ -437,7 +437,7 @@ def _train(args: argparse.Namespace, world: Any) -> int:
             return EXIT_INVALID
         except Exception as e:  # a block failing on real data: its record, not a traceback
             progress.stop()
-            from dpg_blocks.engine.training_errors import failure_records
+            from dpg_blocks.engine.training.errors import failure_records
             from dpg_blocks.protocol.block_error import error_text, where_text
 
             evaluating = step[0] >= trainer.steps_per_epoch() > 0  # the epoch's steps ran: val/test
@@ -476,8 +476,8 @@ def _keep_run(args: argparse.Namespace, trainer: Any, epochs: int, console: Cons
     """The run folder for ``train`` (``--resume`` loads its last.pt, ``--init-from`` a run's
     weights into a new run); an exit code when the run named cannot be used."""
     from dpg_blocks.core.runs import RunError, resolve_run, runs_folder
-    from dpg_blocks.engine.run_keeper import RunKeeper
-    from dpg_blocks.engine.training import starting_weights
+    from dpg_blocks.engine.training.run_keeper import RunKeeper
+    from dpg_blocks.engine.training.trainer import starting_weights
 
     starts = [flag for flag, given in (("--resume", args.resume), ("--init-from", args.init_from),
                                        ("--weights", args.weights)) if given]
@@ -533,8 +533,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     project = _load(args.project, console)
     if project is None:
         return EXIT_UNREADABLE
-    from dpg_blocks.engine.compiler import CompileError
-    from dpg_blocks.engine.export import ExportError, write_export
+    from dpg_blocks.engine.compiling.compiler import CompileError
+    from dpg_blocks.engine.interop.export import ExportError, write_export
 
     registry = _registry(args)
     if not _trusted(project, registry, args, console):
@@ -559,9 +559,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def _export_onnx(args: argparse.Namespace, project: Any, registry: Any, console: Console) -> int:
     """``export --onnx``: one order's inference graph (no losses) with a dynamic batch dimension."""
-    from dpg_blocks.engine.compiler import CompileError
-    from dpg_blocks.engine.export import ExportError
-    from dpg_blocks.engine.export_onnx import export_onnx
+    from dpg_blocks.engine.compiling.compiler import CompileError
+    from dpg_blocks.engine.interop.export import ExportError
+    from dpg_blocks.engine.interop.export_onnx import export_onnx
 
     outputs = []
     for ref in args.outputs or []:
@@ -606,7 +606,7 @@ def _shape_arg(text: str) -> tuple[int, ...]:
 def cmd_import(args: argparse.Namespace) -> int:
     """Build a project from an nn.Module (torch.fx), with its weights saved as a checkpoint."""
     console = _console(stderr=True)
-    from dpg_blocks.engine.import_fx import FxImportError, import_to_project
+    from dpg_blocks.engine.interop.import_fx import FxImportError, import_to_project
 
     try:
         report = import_to_project(args.module, args.input_shape, args.output, _registry(args),

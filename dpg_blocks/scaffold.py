@@ -2,7 +2,7 @@
 
 The pack registers itself exactly like the built-in one: its ``pyproject.toml`` lists the
 package under the ``dpg_blocks.blocks`` entry-point group, and the package's ``BLOCKS`` are its
-blocks (``engine/registry.py``). Standard library only; nothing is written when the name or
+blocks (``engine/packs/registry.py``). Standard library only; nothing is written when the name or
 the folder is refused.
 """
 

@@ -16,7 +16,7 @@ from dpg_blocks.core import OptimizerSettings, Order, Project, SetOrders, load_p
 from dpg_blocks.core.edits import Compound, Move
 from dpg_blocks.core.layout import auto_layout
 from dpg_blocks.core.trust import code_digest, project_code
-from dpg_blocks.engine.registry import discover
+from dpg_blocks.engine.packs.registry import discover
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "assets" / "examples"
 REGISTRY = discover(defaults=False)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from dpg_blocks.blocks.builder import ProjectBuilder
-from dpg_blocks.engine.registry import Registry, discover
+from dpg_blocks.engine.packs.registry import Registry, discover
 
 _REGISTRY: Registry | None = None
 

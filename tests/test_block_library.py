@@ -17,7 +17,8 @@ from dpg_blocks.core.library import (
     load_from_library,
     save_to_library,
 )
-from dpg_blocks.engine.compiler import compile_project, validate_project
+from dpg_blocks.engine.compiling.compiler import validate_project
+from dpg_blocks.engine.compiling.model import compile_project
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "assets" / "examples"
 

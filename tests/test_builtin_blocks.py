@@ -15,11 +15,13 @@ import torch
 import dpg_blocks.builtin as builtin
 from dpg_blocks.blocks import spec_of
 from dpg_blocks.builtin import BLOCKS, PACK_NAME
+from dpg_blocks.engine.compiling.context import ContextServices
 
 
 @dataclass
-class FakeCtx:
-    """The engine's BuildContext reduced to a table of input shapes.
+class FakeCtx(ContextServices):
+    """The engine's BuildContext reduced to a table of input shapes (with the engine's real
+    data and code services).
 
     A port is connected when it has a shape or is listed in ``null`` (linked, but carrying
     nothing in the order being validated: ``in_shape`` raises, as in the engine).
@@ -413,7 +415,7 @@ def test_input_block_resolves_a_relative_csv_path_against_the_project(tmp_path: 
 
 
 def test_input_block_without_a_file_asks_for_one() -> None:
-    from dpg_blocks.engine.datasets import DatasetError
+    from dpg_blocks.engine.data.datasets import DatasetError
 
     with pytest.raises(DatasetError, match="choose a csv file"):
         make(builtin.Input, source="csv").load(FakeCtx({}, name="Input 1"))

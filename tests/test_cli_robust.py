@@ -14,7 +14,7 @@ from dpg_blocks import cli
 from dpg_blocks.cli import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, EXIT_WRITE, main
 from dpg_blocks.core import OptimizerSettings, Order
 from dpg_blocks.core.project_file import load_project, save_project
-from dpg_blocks.engine.training import Trainer
+from dpg_blocks.engine.training.trainer import Trainer
 
 
 def _project(folder: Path, name: str = "p", *, n: int = 96, batch: int = 16, lr: float = 0.01, bn: bool = False,
@@ -111,7 +111,7 @@ def test_a_trailing_training_batch_of_one_sample_is_left_out_and_said(tmp_path, 
 def test_the_exported_script_leaves_out_the_same_batch_bit_for_bit(tmp_path):
     from test_export import script_run
 
-    from dpg_blocks.engine.export import write_export
+    from dpg_blocks.engine.interop.export import write_export
 
     path = _project(tmp_path, n=100, bn=True)
     (tmp_path / "out").mkdir()

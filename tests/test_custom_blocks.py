@@ -11,7 +11,8 @@ from engine_fixtures import builder, registry, write_npz
 
 from dpg_blocks.builtin.custom import GRADIENT_REVERSAL_CODE
 from dpg_blocks.core import Order, SetOrders, save_project
-from dpg_blocks.engine.compiler import CompileError, compile_project, validate_project
+from dpg_blocks.engine.compiling.compiler import CompileError, validate_project
+from dpg_blocks.engine.compiling.model import compile_project
 
 SQUARE_WRONG_BACKWARD = """def forward(ctx, x):
     ctx.save_for_backward(x)

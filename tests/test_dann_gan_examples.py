@@ -12,7 +12,7 @@ from engine_fixtures import registry
 
 from dpg_blocks.cli import main
 from dpg_blocks.core import load_project
-from dpg_blocks.engine.training import Trainer
+from dpg_blocks.engine.training.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "assets" / "examples"

@@ -17,8 +17,9 @@ from PIL import Image
 
 from dpg_blocks.cli import main
 from dpg_blocks.core import save_project
-from dpg_blocks.engine.data_info import inspect_input
-from dpg_blocks.engine.datasets import DatasetError, read_image_folder
+from dpg_blocks.engine.data.data_info import inspect_input
+from dpg_blocks.engine.data.datasets import DatasetError
+from dpg_blocks.engine.data.images import read_image_folder
 
 CLASSES = ("circle", "square", "stripe")
 
@@ -132,7 +133,7 @@ def test_bad_image_folders_are_refused_naming_the_file(tmp_path: Path) -> None:
 
 
 def test_the_source_cache_sees_a_changed_image(tmp_path: Path) -> None:
-    from dpg_blocks.engine.source_cache import _stamp
+    from dpg_blocks.engine.compiling.source_cache import _stamp
 
     root = make_image_folder(tmp_path / "shapes", per_class=2)
     before = _stamp("shapes", tmp_path)

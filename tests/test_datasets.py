@@ -11,13 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dpg_blocks.builtin.inputs import digits_csv
-from dpg_blocks.engine.datasets import (
+from dpg_blocks.engine.data.datasets import (
     ArrayDataSource,
     DatasetError,
     NoiseSource,
-    read_csv,
-    read_npz,
 )
+from dpg_blocks.engine.data.readers import read_csv, read_npz
 
 
 def source(x: np.ndarray, y: np.ndarray | None = None, **kw: object) -> ArrayDataSource:
@@ -328,7 +327,7 @@ def test_reshape_that_does_not_fit_names_the_row_size_and_the_shape() -> None:
 def test_noise_ids_are_whole_numbers_below_the_count_the_same_for_a_seed() -> None:
     import torch
 
-    from dpg_blocks.engine.datasets import DatasetError, NoiseSource
+    from dpg_blocks.engine.data.datasets import DatasetError, NoiseSource
 
     source = NoiseSource([7], 40, 16, seed=3, ids=5)
     x, y = next(source.batches("train", epoch=0, shuffle=False))

@@ -17,7 +17,7 @@ from test_resume import EPOCHS, dropout_project, losses
 
 from dpg_blocks.core import load_project
 from dpg_blocks.core.runs import list_runs, read_metrics, runs_folder
-from dpg_blocks.engine.training import Trainer
+from dpg_blocks.engine.training.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "assets" / "examples"
@@ -178,7 +178,7 @@ def test_two_gpus_train_with_nccl_to_the_weights_of_one(tmp_path: Path) -> None:
 
 
 def test_torchrun_is_recognised_by_its_variables_and_bad_ones_are_named() -> None:
-    from dpg_blocks.engine.distributed import World, world_from_env
+    from dpg_blocks.engine.training.distributed import World, world_from_env
 
     assert world_from_env({}) is None  # a plain `dpg-blocks train`
     assert world_from_env({"RANK": "1", "WORLD_SIZE": "4", "LOCAL_RANK": "1"}) == World(1, 4, 1)
@@ -209,7 +209,7 @@ def reduced(trainer: Trainer, order: int) -> set[str]:
 
 def test_each_order_reduces_only_the_parameters_its_optimizer_steps_and_its_loss_reaches(
         tmp_path: Path, one_rank_group: None) -> None:
-    from dpg_blocks.engine.distributed import World
+    from dpg_blocks.engine.training.distributed import World
 
     gan = Trainer(load_project(copy_example("gan_digits.dpgb", tmp_path)), registry(), tmp_path, device="cpu",
                   world=World(0, 1, 0))

@@ -22,7 +22,7 @@ from test_engine_process import _BACKLOG, EXAMPLES, is_ready, mlp, wait_for
 
 from dpg_blocks import protocol as m
 from dpg_blocks.client.engine_client import EngineClient, EngineStatus
-from dpg_blocks.engine.process import START_DELAY_ENV
+from dpg_blocks.engine.process.server import START_DELAY_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,7 +42,7 @@ class SlowInput:
     def load(self, ctx):
         import time
         import numpy as np
-        from dpg_blocks.engine.datasets import ArrayDataSource
+        from dpg_blocks.engine.data.datasets import ArrayDataSource
         end = time.monotonic() + self.seconds
         while time.monotonic() < end:
             if self.busy:
@@ -269,7 +269,7 @@ def test_every_line_of_a_generated_forward_that_calls_a_block_is_mapped_to_that_
     from engine_fixtures import registry
 
     from dpg_blocks.core import load_project
-    from dpg_blocks.engine.compiler import compile_project
+    from dpg_blocks.engine.compiling.model import compile_project
 
     project = load_project(EXAMPLES / "gan_digits.dpgb")
     model = compile_project(project, registry(), EXAMPLES).model

@@ -9,9 +9,9 @@ import torch
 from engine_fixtures import builder, registry, write_npz
 
 from dpg_blocks.core import Order, SetOrders
-from dpg_blocks.engine.compiler import validate_project
-from dpg_blocks.engine.plan import flatten, plan_order
-from dpg_blocks.engine.training import Trainer
+from dpg_blocks.engine.compiling.compiler import validate_project
+from dpg_blocks.engine.compiling.plan import flatten, plan_order
+from dpg_blocks.engine.training.trainer import Trainer
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 from engine_fixtures import builder, registry, write_npz
 
 from dpg_blocks.core import load_project
-from dpg_blocks.engine.compiler import validate_project
+from dpg_blocks.engine.compiling.compiler import validate_project
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "assets" / "examples"
 
@@ -91,7 +91,7 @@ def test_validation_does_not_change_batchnorm_statistics(tmp_path):
     data = b.add("builtin.Input", "data", source="npz", path="d.npz", normalize="none")
     bn = b.add("builtin.BatchNorm1d", "bn")
     b.link(data, "x", bn, "x")
-    from dpg_blocks.engine.compiler import Validator
+    from dpg_blocks.engine.compiling.compiler import Validator
 
     v = Validator(b.project, registry(), tmp_path)
     v.run()
@@ -103,8 +103,8 @@ def test_validation_does_not_change_batchnorm_statistics(tmp_path):
 def test_the_engine_reuses_a_dataset_between_validations_until_its_file_changes(tmp_path):
     import os
 
-    from dpg_blocks.engine.compiler import Validator
-    from dpg_blocks.engine.source_cache import SourceCache
+    from dpg_blocks.engine.compiling.compiler import Validator
+    from dpg_blocks.engine.compiling.source_cache import SourceCache
 
     data_file = write_npz(tmp_path / "d.npz", n=40)
     b = builder()

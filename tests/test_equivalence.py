@@ -9,7 +9,7 @@ import torch
 from engine_fixtures import registry
 
 from dpg_blocks.core import load_project
-from dpg_blocks.engine.training import Trainer
+from dpg_blocks.engine.training.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))

@@ -9,7 +9,7 @@ import pytest
 from ui_fixtures import EXAMPLES
 
 from dpg_blocks.cli import main
-from dpg_blocks.engine.evaluation import class_names, class_report
+from dpg_blocks.engine.training.evaluation import class_names, class_report
 
 
 def test_class_report_against_a_hand_computation():
@@ -57,7 +57,7 @@ def test_metrics_out_holds_the_per_class_figures_of_the_confusion_matrix(tmp_pat
 def test_the_gallery_keeps_the_first_wrong_samples_with_their_classes():
     import torch
 
-    from dpg_blocks.engine.evaluation import MAX_MISCLASSIFIED, Misclassified
+    from dpg_blocks.engine.training.evaluation import MAX_MISCLASSIFIED, Misclassified
 
     m = Misclassified()
     x = torch.arange(6, dtype=torch.float32).reshape(3, 2)
@@ -76,7 +76,7 @@ def test_the_gallery_keeps_the_first_wrong_samples_with_their_classes():
 def test_regression_figures_against_a_hand_computation():
     import torch
 
-    from dpg_blocks.engine.evaluation import MAX_SCATTER, Regression
+    from dpg_blocks.engine.training.evaluation import MAX_SCATTER, Regression
 
     rng = np.random.default_rng(0)
     true = rng.normal(size=(10, 300, 1))

@@ -24,8 +24,8 @@ from engine_fixtures import registry
 
 from dpg_blocks.cli import main
 from dpg_blocks.core import load_project, save_project
-from dpg_blocks.engine.export import write_export
-from dpg_blocks.engine.training import Trainer
+from dpg_blocks.engine.interop.export import write_export
+from dpg_blocks.engine.training.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "assets" / "examples"
@@ -180,7 +180,7 @@ def _engine_answer(cmd: Any) -> Any:
     """What the engine process loop answers to ``cmd`` (its handler, without a process)."""
     import queue
 
-    from dpg_blocks.engine.process import Engine
+    from dpg_blocks.engine.process.server import Engine
     from dpg_blocks.protocol import decode
 
     events: queue.Queue[bytes] = queue.Queue()

@@ -16,9 +16,14 @@ from engine_fixtures import builder, registry
 
 from dpg_blocks.cli import main
 from dpg_blocks.core import load_project
-from dpg_blocks.engine import export_onnx as onnx_export
-from dpg_blocks.engine.export import ExportError
-from dpg_blocks.engine.export_onnx import InferenceModule, build_inference, export_onnx, missing_onnx_packages
+from dpg_blocks.engine.interop import export_onnx as onnx_export
+from dpg_blocks.engine.interop.export import ExportError
+from dpg_blocks.engine.interop.export_onnx import (
+    InferenceModule,
+    build_inference,
+    export_onnx,
+    missing_onnx_packages,
+)
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "assets" / "examples"
 TOLERANCE = 1e-5

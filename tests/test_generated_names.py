@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 
 from dpg_blocks.core import GraphError, History, Project, ProjectFileError, Rename, dumps, loads
 from dpg_blocks.core.names import name_problem
-from dpg_blocks.engine.compiler import compile_project
-from dpg_blocks.engine.export import _Exporter
+from dpg_blocks.engine.compiling.model import compile_project
+from dpg_blocks.engine.interop.export import _Exporter
 
 ADVERSARIAL = ["\n", "\r", "\x00", '"""', "'''", "\\", "#", "\u2028", "\u2029", "\x85", "\u200b",
                "\u200d", "\ufeff", "\u202e", "\\N{", "{", "}", "'", '"', ")", "\t", " ", "if", "None",

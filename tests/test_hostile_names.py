@@ -72,8 +72,8 @@ def test_names_the_reader_never_sees_still_reach_code_only_as_text(tmp_path):
     """Past the reader (a project built in code), a payload name compiles, exports and runs as text."""
     from engine_fixtures import registry
 
-    from dpg_blocks.engine.compiler import compile_project
-    from dpg_blocks.engine.export import write_export
+    from dpg_blocks.engine.compiling.model import compile_project
+    from dpg_blocks.engine.interop.export import write_export
 
     marker = tmp_path / "PWNED"
     project = load_project(MLP)
@@ -314,8 +314,8 @@ def test_trusted_custom_code_in_a_block_with_a_hostile_name_compiles_and_exports
     """Its code is compiled under a file name made from the block's path: a NUL once broke it."""
     from engine_fixtures import builder, registry
 
-    from dpg_blocks.engine.compiler import compile_project
-    from dpg_blocks.engine.export import export_project
+    from dpg_blocks.engine.compiling.model import compile_project
+    from dpg_blocks.engine.interop.export import export_project
 
     b = builder("custom")
     data = b.add("builtin.Input", "in", source="noise", noise_shape=[4], noise_count=8, batch_size=4)

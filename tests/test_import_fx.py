@@ -18,9 +18,9 @@ from torch import nn
 from dpg_blocks.cli import main
 from dpg_blocks.core import load_project
 from dpg_blocks.core.layout import DEFAULT_SIZE
-from dpg_blocks.engine.compiler import compile_project
-from dpg_blocks.engine.export_onnx import build_inference
-from dpg_blocks.engine.import_fx import FxImportError, import_module, load_module, write_weights
+from dpg_blocks.engine.compiling.model import compile_project
+from dpg_blocks.engine.interop.export_onnx import build_inference
+from dpg_blocks.engine.interop.import_fx import FxImportError, import_module, load_module, write_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 MLP = f"{ROOT / 'benchmarks' / 'handwritten_mlp.py'}:HandwrittenMLP"

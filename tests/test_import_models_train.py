@@ -26,8 +26,8 @@ from test_shared_weights import Siamese, TiedLM
 
 from dpg_blocks.cli import main
 from dpg_blocks.core import AddBlock, Connect, Endpoint, SetParam, save_project
-from dpg_blocks.engine.export import write_export
-from dpg_blocks.engine.import_fx import import_module, write_weights
+from dpg_blocks.engine.interop.export import write_export
+from dpg_blocks.engine.interop.import_fx import import_module, write_weights
 
 N = 96  # samples per dataset: 64 train, 9 val, 19 test batches of 16
 
@@ -145,7 +145,7 @@ def test_an_imported_model_trains_from_its_weights_and_its_export_computes_and_t
 @pytest.mark.parametrize("name", list(CASES))
 def test_an_imported_model_exports_to_onnx_computing_what_the_original_computes(tmp_path, name):
     from dpg_blocks.core import load_project
-    from dpg_blocks.engine.export_onnx import export_onnx, missing_onnx_packages
+    from dpg_blocks.engine.interop.export_onnx import export_onnx, missing_onnx_packages
 
     if missing_onnx_packages():
         pytest.skip("ONNX export is the optional extra dpg-blocks[onnx] (scripts/setup.sh installs it)")

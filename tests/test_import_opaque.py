@@ -18,10 +18,10 @@ from test_import_fx import count_parameters, max_difference, user_folder  # noqa
 
 from dpg_blocks.cli import main
 from dpg_blocks.core import load_project, save_project
-from dpg_blocks.engine.export import write_export
-from dpg_blocks.engine.export_onnx import build_inference
-from dpg_blocks.engine.import_fx import FxImportError, import_module, load_module
-from dpg_blocks.engine.training import Trainer, starting_weights
+from dpg_blocks.engine.interop.export import write_export
+from dpg_blocks.engine.interop.export_onnx import build_inference
+from dpg_blocks.engine.interop.import_fx import FxImportError, import_module, load_module
+from dpg_blocks.engine.training.trainer import Trainer, starting_weights
 
 # A training script's file: the model's gate branches on its input's mean, which fx cannot trace;
 # the gate uses a helper function and a constant of the file, and is built with arguments.
@@ -169,7 +169,8 @@ def test_the_top_level_forwards_own_if_is_still_refused_naming_its_line():
 def test_an_opaque_module_made_by_hand_owns_its_parameters_and_runs_only_when_trusted(tmp_path):
     from engine_fixtures import builder
 
-    from dpg_blocks.engine.compiler import CompileError, compile_project
+    from dpg_blocks.engine.compiling.compiler import CompileError
+    from dpg_blocks.engine.compiling.model import compile_project
 
     b = builder("by hand")
     x = b.add("builtin.Input", "x", source="noise", noise_shape=[8])
@@ -195,7 +196,7 @@ def test_an_opaque_module_made_by_hand_owns_its_parameters_and_runs_only_when_tr
 def test_a_wrong_class_or_arguments_is_the_blocks_error_naming_what(tmp_path, params, message):
     from engine_fixtures import builder
 
-    from dpg_blocks.engine.compiler import compile_project
+    from dpg_blocks.engine.compiling.model import compile_project
 
     b = builder("wrong")
     x = b.add("builtin.Input", "x", source="noise", noise_shape=[8])
@@ -294,7 +295,7 @@ class Net(nn.Module):
 
 
 def test_opaque_submodules_deep_in_the_tree_keep_their_superblocks_and_give_a_tuple_as_ports(tmp_path):
-    from dpg_blocks.engine.import_fx import write_weights
+    from dpg_blocks.engine.interop.import_fx import write_weights
 
     path = tmp_path / "nested.py"
     path.write_text(NESTED_FILE)

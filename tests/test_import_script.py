@@ -9,7 +9,7 @@ from engine_fixtures import registry
 from test_import_fx import user_folder  # noqa: F401 - the fixture is used by name
 
 from dpg_blocks.cli import main
-from dpg_blocks.engine.import_fx import FxImportError, import_to_project, load_module
+from dpg_blocks.engine.interop.import_fx import FxImportError, import_to_project, load_module
 
 SCRIPT = '''
 """Train a digits classifier."""
@@ -95,7 +95,7 @@ class DataDependent(torch.nn.Module):
 def test_a_data_dependent_if_is_refused_naming_its_source_line():
     import inspect
 
-    from dpg_blocks.engine.import_fx import import_module
+    from dpg_blocks.engine.interop.import_fx import import_module
 
     line = inspect.getsourcelines(DataDependent.forward)[1] + 1
     with pytest.raises(FxImportError, match=rf"cannot trace DataDependent at line {line} of test_import_script.py "

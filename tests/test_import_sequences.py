@@ -11,7 +11,7 @@ from engine_fixtures import registry, train_on
 from test_import_fx import max_difference, user_folder  # noqa: F401 - the fixture is used by name
 from torch import nn
 
-from dpg_blocks.engine.import_fx import FxImportError, import_module
+from dpg_blocks.engine.interop.import_fx import FxImportError, import_module
 
 
 class LSTMReader(nn.Module):
@@ -132,9 +132,9 @@ class LanguageModel(nn.Module):
 
 
 def test_a_token_model_imports_with_int64_inputs_and_computes_what_it_computes(tmp_path):
-    from dpg_blocks.engine.compiler import compile_project
-    from dpg_blocks.engine.export_onnx import build_inference
-    from dpg_blocks.engine.import_fx import write_weights
+    from dpg_blocks.engine.compiling.model import compile_project
+    from dpg_blocks.engine.interop.export_onnx import build_inference
+    from dpg_blocks.engine.interop.import_fx import write_weights
 
     module = LanguageModel()
     with pytest.raises(FxImportError, match="running LanguageModel on inputs"):  # float noise is no token id
@@ -202,8 +202,8 @@ class TinyGPT(nn.Module):
 
 
 def test_a_small_gpt_imports_as_readable_blocks_and_computes_what_it_computes(tmp_path):
-    from dpg_blocks.engine.export_onnx import build_inference
-    from dpg_blocks.engine.import_fx import write_weights
+    from dpg_blocks.engine.interop.export_onnx import build_inference
+    from dpg_blocks.engine.interop.import_fx import write_weights
 
     torch.manual_seed(0)
     module = TinyGPT()
@@ -229,7 +229,7 @@ def test_the_imported_gpt_trains_on_next_tokens_and_exports_to_the_same_run(tmp_
 
     from dpg_blocks.cli import main
     from dpg_blocks.core import save_project
-    from dpg_blocks.engine.export import write_export
+    from dpg_blocks.engine.interop.export import write_export
 
     rng = np.random.default_rng(0)
     start = rng.integers(0, 40, size=(256, 1))
@@ -273,8 +273,8 @@ def test_a_learned_table_read_directly_becomes_a_learned_tensor_with_its_values(
 
 
 def test_the_imported_gpt_exports_to_onnx_with_token_ids_and_equal_outputs(tmp_path):
-    from dpg_blocks.engine.export_onnx import export_onnx, missing_onnx_packages
-    from dpg_blocks.engine.import_fx import write_weights
+    from dpg_blocks.engine.interop.export_onnx import export_onnx, missing_onnx_packages
+    from dpg_blocks.engine.interop.import_fx import write_weights
 
     if missing_onnx_packages():
         pytest.skip("ONNX export is the optional extra dpg-blocks[onnx] (scripts/setup.sh installs it)")

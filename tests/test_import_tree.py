@@ -10,7 +10,7 @@ from torch import nn
 
 from dpg_blocks.cli import main
 from dpg_blocks.core import load_project
-from dpg_blocks.engine.import_fx import import_module
+from dpg_blocks.engine.interop.import_fx import import_module
 
 
 class Bottleneck(nn.Module):

@@ -14,9 +14,9 @@ from test_import_fx import MLP, user_folder  # noqa: F401 - the fixture is used 
 
 from dpg_blocks.cli import main
 from dpg_blocks.core import load_project, save_project
-from dpg_blocks.engine.export import write_export
-from dpg_blocks.engine.import_fx import load_module
-from dpg_blocks.engine.training import Trainer, starting_weights
+from dpg_blocks.engine.interop.export import write_export
+from dpg_blocks.engine.interop.import_fx import load_module
+from dpg_blocks.engine.training.trainer import Trainer, starting_weights
 
 
 def imported_with_a_loss(tmp_path: Path, capsys) -> Path:

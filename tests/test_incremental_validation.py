@@ -8,9 +8,9 @@ from __future__ import annotations
 from engine_fixtures import builder, registry
 
 from dpg_blocks.core import SetParam
-from dpg_blocks.engine.compiler import Validator
-from dpg_blocks.engine.module_cache import ModuleCache, StepCache
-from dpg_blocks.engine.source_cache import SourceCache
+from dpg_blocks.engine.compiling.compiler import Validator
+from dpg_blocks.engine.compiling.module_cache import ModuleCache, StepCache
+from dpg_blocks.engine.compiling.source_cache import SourceCache
 
 
 def chain(tmp_path):

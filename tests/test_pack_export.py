@@ -18,8 +18,8 @@ from test_export import run_standalone
 from test_pack_trust import install_fake_dist
 
 from dpg_blocks.blocks.builder import ProjectBuilder
-from dpg_blocks.engine.export import ExportError, write_export
-from dpg_blocks.engine.registry import discover
+from dpg_blocks.engine.interop.export import ExportError, write_export
+from dpg_blocks.engine.packs.registry import discover
 from dpg_blocks.scaffold import new_pack
 
 ATTN_INIT = '''

@@ -16,8 +16,8 @@ import pytest
 from engine_fixtures import write_npz
 
 from dpg_blocks.blocks.builder import ProjectBuilder
-from dpg_blocks.engine.compiler import validate_project
-from dpg_blocks.engine.registry import discover
+from dpg_blocks.engine.compiling.compiler import validate_project
+from dpg_blocks.engine.packs.registry import discover
 
 # A pack that claims the built-in Dropout (returning an identity, so a training run would
 # silently lose its regularisation) next to a block of its own.

@@ -12,8 +12,9 @@ from dpg_blocks.blocks import In, block
 from dpg_blocks.blocks.builder import ProjectBuilder
 from dpg_blocks.blocks.spec import METRICS
 from dpg_blocks.core import OptimizerSettings, Order, Project
-from dpg_blocks.engine.registry import Registry, discover
-from dpg_blocks.engine.training import Trainer, _score
+from dpg_blocks.engine.packs.registry import Registry, discover
+from dpg_blocks.engine.training.scoring import _score
+from dpg_blocks.engine.training.trainer import Trainer
 
 
 def plugin_cross_entropy(metric: str | None) -> type:

@@ -71,7 +71,7 @@ def scale_project(path: Path, plugin: str = SCALE_PLUGIN, block_type: str = "dem
     imported here from a folder of its own: never the misbehaving ones)."""
     from dpg_blocks.blocks.builder import ProjectBuilder
     from dpg_blocks.core import save_project
-    from dpg_blocks.engine.registry import discover
+    from dpg_blocks.engine.packs.registry import discover
 
     own = path.parent / f"{path.stem}_pack"
     own.mkdir()
@@ -273,7 +273,7 @@ class FakeEntryPoint:
 def test_in_process_an_exiting_or_interrupting_entry_point_is_quarantined_and_the_rest_load(monkeypatch, tmp_path):
     import importlib.metadata
 
-    from dpg_blocks.engine.registry import discover
+    from dpg_blocks.engine.packs.registry import discover
 
     def exits():
         raise SystemExit(2)

@@ -140,7 +140,7 @@ def test_the_folders_are_looked_at_at_most_once_a_second(tmp_path):
 
 # -- the folder list and "Add plugin folder…" -----------------------------------------------------
 def test_the_engine_and_the_editor_read_the_same_folders(tmp_path, monkeypatch):
-    from dpg_blocks.engine.registry import discover
+    from dpg_blocks.engine.packs.registry import discover
 
     extra = tmp_path / "extra"
     make_pack(extra, "demo")

@@ -10,7 +10,7 @@ import torch
 from engine_fixtures import builder, registry, write_npz
 
 from dpg_blocks.core import OptimizerSettings, Order
-from dpg_blocks.engine.training import Trainer
+from dpg_blocks.engine.training.trainer import Trainer
 
 
 def _project(folder: Path, device: str = "cpu"):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from engine_fixtures import SCALE_PLUGIN
 
-from dpg_blocks.engine.registry import discover
+from dpg_blocks.engine.packs.registry import discover
 
 GOOD = SCALE_PLUGIN
 
@@ -57,7 +57,7 @@ def test_two_packs_with_the_same_module_file_name_do_not_collide(tmp_path):
 def test_the_shipped_example_plugin_folder_loads_and_its_blocks_build():
     import torch
 
-    from dpg_blocks.engine.compiler import BuildCtx
+    from dpg_blocks.engine.compiling.context import BuildCtx
 
     reg = discover()
     assert not [f for f in reg.failures if f.pack == "extra_activations"]

@@ -204,8 +204,8 @@ def test_the_engine_keeps_an_editor_train_in_a_run_folder_and_continues_it(tmp_p
 def test_a_session_whose_run_cannot_be_kept_warns_once_and_trains(tmp_path: Path) -> None:
     from dpg_blocks import protocol as m
     from dpg_blocks.core import load_project
-    from dpg_blocks.engine.registry import discover
-    from dpg_blocks.engine.session import RunRequest, TrainingSession
+    from dpg_blocks.engine.packs.registry import discover
+    from dpg_blocks.engine.training.session import RunRequest, TrainingSession
 
     path = dropout_project(tmp_path)
     runs_folder(path).write_text("not a folder")

@@ -15,8 +15,8 @@ from engine_fixtures import registry
 from ui_fixtures import EXAMPLES
 
 from dpg_blocks import protocol as m
-from dpg_blocks.engine.doc_diff import param_changes
-from dpg_blocks.engine.process import Engine
+from dpg_blocks.engine.compiling.doc_diff import param_changes
+from dpg_blocks.engine.process.server import Engine
 from dpg_blocks.protocol import decode
 
 

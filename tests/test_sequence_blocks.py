@@ -168,7 +168,7 @@ def test_a_sequence_model_validates_trains_and_exports_to_the_same_losses(tmp_pa
 
     from dpg_blocks.cli import main
     from dpg_blocks.core.project_file import load_project
-    from dpg_blocks.engine.export import write_export
+    from dpg_blocks.engine.interop.export import write_export
 
     project = sequence_project(tmp_path)
     assert main(["validate", str(project)]) == 0
@@ -202,7 +202,7 @@ def test_select_slice_and_linear_on_the_last_dim():
 def test_cross_entropy_scores_every_position_of_a_sequence():
     from test_builtin_blocks import FakeCtx, make
 
-    from dpg_blocks.engine.training import _score
+    from dpg_blocks.engine.training.scoring import _score
 
     scores, labels = torch.randn(4, 8, 40), torch.randint(0, 40, (4, 8))
     ctx = FakeCtx({"input": (4, 8, 40), "target": (4, 8)}, dtypes={"target": torch.int64})

@@ -25,10 +25,11 @@ from dpg_blocks.core import (
     project_to_dict,
     save_project,
 )
-from dpg_blocks.engine.compiler import CompileError, compile_project
-from dpg_blocks.engine.export import write_export
-from dpg_blocks.engine.export_onnx import build_inference
-from dpg_blocks.engine.import_fx import import_module, write_weights
+from dpg_blocks.engine.compiling.compiler import CompileError
+from dpg_blocks.engine.compiling.model import compile_project
+from dpg_blocks.engine.interop.export import write_export
+from dpg_blocks.engine.interop.export_onnx import build_inference
+from dpg_blocks.engine.interop.import_fx import import_module, write_weights
 
 
 def siamese(tmp_path, out_features: int = 16):

@@ -12,8 +12,9 @@ from engine_fixtures import builder, registry, write_npz
 from dpg_blocks.cli import main
 from dpg_blocks.core import Order
 from dpg_blocks.core.project_file import save_project
-from dpg_blocks.engine.compiler import validate_project
-from dpg_blocks.engine.datasets import DatasetError, read_csv
+from dpg_blocks.engine.compiling.compiler import validate_project
+from dpg_blocks.engine.data.datasets import DatasetError
+from dpg_blocks.engine.data.readers import read_csv
 
 
 def _records(project, folder: Path, trusted: bool = False) -> dict[str, dict]:
@@ -126,7 +127,7 @@ def _header_bomb(path: Path, shape: tuple[int, ...]) -> None:
 def test_an_npz_declaring_a_huge_array_is_refused_before_np_load(tmp_path, monkeypatch):
     import tracemalloc
 
-    from dpg_blocks.engine.datasets import read_npz
+    from dpg_blocks.engine.data.readers import read_npz
 
     _header_bomb(tmp_path / "bomb.npz", (1 << 20, 4096))  # 16 GiB declared, 4 KiB stored
     tracemalloc.start()
@@ -141,7 +142,7 @@ def test_an_npz_declaring_a_huge_array_is_refused_before_np_load(tmp_path, monke
 
 
 def test_a_zip_bomb_is_refused_by_its_declared_uncompressed_size_and_the_limit_is_configurable(tmp_path, monkeypatch):
-    from dpg_blocks.engine.datasets import read_npz
+    from dpg_blocks.engine.data.readers import read_npz
 
     np.savez_compressed(tmp_path / "zeros.npz", x=np.zeros((64, 1 << 18), np.float32))  # 64 MiB of zeros
     assert (tmp_path / "zeros.npz").stat().st_size < 1 << 20

@@ -12,7 +12,8 @@ from engine_fixtures import builder, registry, write_npz
 from dpg_blocks.blocks import In, Out, Param, block
 from dpg_blocks.blocks.spec import BlockDeclarationError, BlockSpec
 from dpg_blocks.core import Order, SetOrders
-from dpg_blocks.engine.compiler import compile_project, validate_project
+from dpg_blocks.engine.compiling.compiler import validate_project
+from dpg_blocks.engine.compiling.model import compile_project
 
 
 def _two_inputs(folder: Path):

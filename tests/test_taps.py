@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from dpg_blocks.engine import taps
-from dpg_blocks.engine.taps import HIST_SAMPLE, TensorSummary, heatmap_source, summarize
+from dpg_blocks.engine.training import taps
+from dpg_blocks.engine.training.taps import HIST_SAMPLE, TensorSummary, heatmap_source, summarize
 from dpg_blocks.protocol import MAX_HEATMAP_SIDE, TapFrame, decode, encode, wire_to_array
 
 
@@ -294,7 +294,7 @@ def test_cuda_summary_matches_cpu(gen: torch.Generator) -> None:
 
 @pytest.mark.parametrize("shape", [(32, 128), (7,), (300,), (4, 10), (2, 3, 5), (3, 3, 4, 4), (1000,), (64, 1)])
 def test_the_small_tensor_fast_path_agrees_with_the_general_path(shape, monkeypatch):
-    import dpg_blocks.engine.taps as taps
+    import dpg_blocks.engine.training.taps as taps
 
     x = torch.randn(*shape, generator=torch.Generator().manual_seed(1)) * 3 + 1
     fast = taps.summarize(x)
@@ -330,7 +330,7 @@ def test_an_input_tap_on_a_custom_block_reads_its_input_not_the_signal() -> None
 
     from dpg_blocks import protocol as m
     from dpg_blocks.core import load_project
-    from dpg_blocks.engine.session import TrainingSession
+    from dpg_blocks.engine.training.session import TrainingSession
 
     examples = Path(__file__).resolve().parents[1] / "assets" / "examples"
     project = load_project(examples / "dann_digits.dpgb")

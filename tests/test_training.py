@@ -9,8 +9,8 @@ import torch
 from engine_fixtures import builder, registry, write_npz
 
 from dpg_blocks.core import OptimizerSettings, Order
-from dpg_blocks.engine.device import resolve_device
-from dpg_blocks.engine.training import Trainer
+from dpg_blocks.engine.training.device import resolve_device
+from dpg_blocks.engine.training.trainer import Trainer
 
 
 def _project(folder: Path, optimizer: OptimizerSettings):

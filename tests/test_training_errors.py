@@ -10,7 +10,7 @@ from engine_fixtures import builder, registry, write_npz
 from dpg_blocks import protocol as m
 from dpg_blocks.cli import EXIT_INVALID, main
 from dpg_blocks.core.project_file import save_project
-from dpg_blocks.engine.session import Throughput, TrainingSession
+from dpg_blocks.engine.training.session import Throughput, TrainingSession
 from dpg_blocks.protocol.block_error import error_text
 from dpg_blocks.protocol.progress_text import duration, progress_text
 

@@ -13,10 +13,11 @@ from test_export import run_standalone
 
 from dpg_blocks.builtin.custom import GRADIENT_REVERSAL_CODE
 from dpg_blocks.core import load_project
-from dpg_blocks.engine.compiler import compile_project, validate_project
-from dpg_blocks.engine.export import write_export
-from dpg_blocks.engine.progress import TrainingClock
-from dpg_blocks.engine.training import Trainer
+from dpg_blocks.engine.compiling.compiler import validate_project
+from dpg_blocks.engine.compiling.model import compile_project
+from dpg_blocks.engine.compiling.progress import TrainingClock
+from dpg_blocks.engine.interop.export import write_export
+from dpg_blocks.engine.training.trainer import Trainer
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "assets" / "examples"
 

@@ -9,7 +9,7 @@ import time
 import dearpygui.dearpygui as dpg
 from ui_fixtures import EXAMPLES, live_editor
 
-from dpg_blocks.engine.process import START_DELAY_ENV
+from dpg_blocks.engine.process.server import START_DELAY_ENV
 
 
 def test_a_slow_engine_start_ends_validated_with_no_hung_message(monkeypatch):

@@ -173,3 +173,19 @@ def test_zoomed_out_below_60_percent_the_pins_drop_their_shapes(editor):
     assert dpg.get_value(label) == "x"
     ed.canvas.zoom_to(0.6)
     assert dpg.get_value(label) == "x  4×64"
+
+
+@needs_xvfb
+def test_a_bare_editor_with_nothing_to_frame_still_settles_for_its_screenshot(tmp_path):
+    """An empty graph has nothing to frame: no framing may wait for nodes that never come (a
+    bare editor's screenshot waited 90 s for one)."""
+    import os
+    import subprocess
+
+    out = tmp_path / "bare.png"
+    env = {**os.environ, "DPG_BLOCKS_USER_DIR": str(tmp_path / "user")}
+    done = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", sys.executable, "-m", "dpg_blocks",
+                           "screenshot", "-o", str(out), "--timeout", "60"], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert out.stat().st_size > 0

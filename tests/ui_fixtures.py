@@ -28,7 +28,7 @@ def builtin_catalog() -> list[dict[str, Any]]:
     """The built-in pack's specs as the engine would send them (importing it needs no torch)."""
     from dpg_blocks.blocks.declare import spec_of
     from dpg_blocks.builtin import BLOCKS, PACK_NAME
-    from dpg_blocks.engine.registry import builtin_version
+    from dpg_blocks.engine.packs.registry import builtin_version
 
     version = builtin_version()
     return [{**spec_of(cls).to_dict(), "pack": PACK_NAME, "pack_version": version} for cls in BLOCKS]

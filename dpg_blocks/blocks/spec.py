@@ -18,10 +18,10 @@ from dpg_blocks.core.project_file import INT64_MAX, INT64_MIN
 # named numbers, booleans or strings (a Custom block's own settings, an order -> value table).
 PARAM_TYPES = ("int", "float", "bool", "str", "choice", "path", "shape", "ints", "code", "names", "values")
 ROLES = (None, "input", "loss", "output")
-# How training scores a loss's prediction against its target (``engine/training._score``):
+# How training scores a loss's prediction against its target (``engine/training/trainer._score``):
 # "classification": argmax over (N, classes) vs integer labels; "binary": logit > 0 vs a 0/1
 # target; "regression": no accuracy, but R², MSE and MAE of prediction vs target on val/test
-# (``engine/evaluation.Regression``) and the editor's scatter plot; None: only the loss.
+# (``engine/training/evaluation.Regression``) and the editor's scatter plot; None: only the loss.
 METRICS = (None, "classification", "binary", "regression")
 # Bounds every int/shape/ints param has on top of its declared min/max: a value torch can hold
 # (int64), and shapes a machine can allocate, so an absurd value in a file is a message here

@@ -1,7 +1,7 @@
 """The Custom block: a forward (and optional backward) written by the user, in the project.
 
-The code runs only in the engine and only in a trusted project (DESIGN.md §5); see
-:mod:`dpg_blocks.engine.usercode` for what the code receives.
+The code runs only in the engine and only in a trusted project (DESIGN.md §5); the engine
+compiles it through the build context (``ctx.code_module``; docs/plugins.md says what it receives).
 """
 
 from __future__ import annotations
@@ -68,11 +68,8 @@ class Custom:
             raise ValueError("Custom: declare at least one output in 'outputs'")
         for name in self.inputs:
             ctx.in_shape(name)
-        from dpg_blocks.engine.usercode import CustomModule, code_filename
-
-        return CustomModule(
+        return ctx.code_module(
             self.code,
-            code_filename(" › ".join(ctx.path)),
             list(self.inputs),
             list(self.outputs),
             dict(self.values),

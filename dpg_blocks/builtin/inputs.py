@@ -70,33 +70,29 @@ class Input:
 
     def read(self, ctx: BuildContext) -> tuple[Any, Any, Path, list[str] | None]:
         """The raw samples, labels, file and class names (None: numbered) of a file source (engine side)."""
-        from dpg_blocks.engine import datasets
-
         if self.source == "digits":
             file = digits_csv()
-            return (*datasets.read_csv(file, "label"), file, None)
-        file = self._file(ctx, datasets.DatasetError)
+            return (*ctx.read_csv(file, "label"), file, None)
+        what = "image folder" if self.source == "images" else f"{self.source} file"
+        file = ctx.data_file(self.path, what)
         if self.source == "csv":
-            return (*datasets.read_csv(file, self.label_column), file, None)
+            return (*ctx.read_csv(file, self.label_column), file, None)
         if self.source == "images":
-            x, y, names = datasets.read_image_folder(file, self.image_size, self.color)
+            x, y, names = ctx.read_image_folder(file, self.image_size, self.color)
             return x, y, file, names
-        return (*datasets.read_npz(file), file, None)
+        return (*ctx.read_npz(file), file, None)
 
     def load(self, ctx: BuildContext) -> Any:
-        """The DataSource this block reads (engine side)."""
-        from dpg_blocks.engine import datasets
-
+        """The data source this block reads (engine side)."""
         if self.source == "noise":
-            return datasets.NoiseSource(
-                self.noise_shape, self.noise_count, self.batch_size, self.shuffle_seed, name=ctx.name,
-                ids=self.noise_ids,
-            )
+            return ctx.noise_source(self.noise_shape, self.noise_count, self.batch_size, self.shuffle_seed,
+                                    ids=self.noise_ids)
         x, y, file, names = self.read(ctx)
-        source = datasets.ArrayDataSource(
+        return ctx.array_source(
             x,
             y,
             name=file.name,
+            class_names=names,
             val_percent=self.val_percent,
             test_percent=self.test_percent,
             batch_size=self.batch_size,
@@ -104,12 +100,3 @@ class Input:
             reshape=self.reshape,
             normalize=self.normalize,
         )
-        source.class_names = names
-        return source
-
-    def _file(self, ctx: BuildContext, error: type[Exception]) -> Path:
-        if not self.path:
-            what = "image folder" if self.source == "images" else f"{self.source} file"
-            raise error(f"{ctx.name}: choose a {what} with Add Data… (or the 'path' parameter)")
-        file = Path(self.path).expanduser()
-        return file if file.is_absolute() else Path(ctx.project_dir) / file

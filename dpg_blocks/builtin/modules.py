@@ -6,7 +6,7 @@ methods are the training hot path: decisions are made at build time (which class
 error translation sits in ``except`` branches, which cost nothing until something fails.
 
 Each class has ``export_args()``: its constructor arguments, so export to PyTorch
-(``engine/export.py``) can copy the class into a standalone script and build it the same way.
+(``engine/interop/export.py``) can copy the class into a standalone script and build it the same way.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The import makes one for each submodule ``torch.fx`` cannot trace (an ``if`` on a tensor's
 value): the block holds the class's source, copied from the file with the helpers and imports it
 uses, and its constructor's arguments. It is a block with code (trusted like a Custom block's,
-see :mod:`dpg_blocks.core.trust`) that owns parameters. See :mod:`dpg_blocks.engine.module_code`.
+see :mod:`dpg_blocks.core.trust`) that owns parameters. The engine compiles it (``ctx.build_module``).
 """
 
 from __future__ import annotations
@@ -52,7 +52,4 @@ class OpaqueModule:
             raise ValueError("Opaque Module: declare at least one output in 'outputs'")
         for name in self.inputs:
             ctx.in_shape(name)
-        from dpg_blocks.engine.module_code import build_module
-        from dpg_blocks.engine.usercode import code_filename
-
-        return build_module(self.code, code_filename(" › ".join(ctx.path)), self.class_name, self.arguments)
+        return ctx.build_module(self.code, self.class_name, self.arguments)

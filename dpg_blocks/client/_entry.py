@@ -13,6 +13,6 @@ def main(*args: Any) -> None:
     from dpg_blocks.core.startup_trace import mark
 
     mark("engine_spawned")  # the child's interpreter is up and has unpickled its target
-    from dpg_blocks.engine.process import engine_main
+    from dpg_blocks.engine.process.server import engine_main
 
     engine_main(*args)

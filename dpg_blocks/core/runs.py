@@ -289,7 +289,7 @@ class RunWriter(RunFiles):
     """Writes one run folder: ``create`` a new run or ``reopen`` one to resume it.
 
     Every method may raise OSError (a full disk, a read-only folder); the engine's callers turn
-    that into one warning and keep training (``engine/run_keeper.py``).
+    that into one warning and keep training (``engine/training/run_keeper.py``).
     """
 
     def __init__(self, path: Path, doc: dict[str, Any]) -> None:

@@ -1,6 +1,6 @@
 """How a block's error record reads as text: the same words in the editor and in the CLI.
 
-A record is ``BlockRecord.to_dict()`` (engine/records.py), sent in ``TrainingError``; this module
+A record is ``BlockRecord.to_dict()`` (engine/compiling/records.py), sent in ``TrainingError``; this module
 is torch-free so the editor can use it.
 """
 
@@ -35,7 +35,7 @@ def code_line(record: dict[str, Any]) -> str:
     if not frames:
         return ""
     f = frames[-1]
-    if f["file"].startswith("<code of "):  # the block's own code (engine/usercode.py)
+    if f["file"].startswith("<code of "):  # the block's own code (engine/compiling/usercode.py)
         return f"line {f['line']} of the code: {f['code'].strip()}"
     return f"{f['file']}:{f['line']}: {f['code'].strip()}"
 

@@ -48,6 +48,7 @@ class Framer:
         c = self.canvas
         keys = [k for k in (block_ids if block_ids is not None else c.nodes) if k in c.nodes]
         if not keys:
+            self.pending = None  # nothing to frame (an empty graph): no framing waits either
             return False
         vx, vy = dpg.get_item_rect_min(c.view)
         vw, vh = dpg.get_item_rect_size(c.view)

@@ -23,10 +23,11 @@ from torch.nn.parallel import DistributedDataParallel
 
 from .device import resolve_device
 from .evaluation import MAX_MISCLASSIFIED, MAX_SCATTER, Misclassified, Regression
+from .scoring import _Score
 
 if TYPE_CHECKING:
-    from .datasets import DataSource
-    from .training import Trainer, _Score
+    from ..data.datasets import DataSource
+    from .trainer import Trainer
 
 ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
 
@@ -207,9 +208,8 @@ class Shards:
 def reduce_training(shards: Shards, loss_sums: dict[int, Any], scores: dict[int, list[_Score]]
                     ) -> tuple[dict[int, float], dict[int, list[_Score]]]:
     """An epoch's loss sums (averaged) and training counts (summed) over every rank."""
-    from .training import _Score as Score  # training imports this module
     counts = shards.sum_counts({k: [(int(s.correct), s.total) for s in v] for k, v in scores.items()})
-    return shards.mean(loss_sums), {k: [Score(c, t) for c, t in v] for k, v in counts.items()}
+    return shards.mean(loss_sums), {k: [_Score(c, t) for c, t in v] for k, v in counts.items()}
 
 
 def reduce_evaluation(
@@ -219,12 +219,11 @@ def reduce_evaluation(
     """A split's evaluation over every rank: mean losses, summed counts and confusion matrix,
     the regression's sums (its scatter takes each rank's pairs) and the first misclassified
     samples of the whole split (each rank found its first ones, with the split's indices)."""
-    from .training import _Score as Score
     reg = None if regression is None else (regression.count, regression.sums, regression.pred, regression.true)
     every = shards.gather((losses, {k: [(int(s.correct), s.total) for s in v] for k, v in scores.items()},
                            confusion, reg, wrong.found, wrong.seen))
     mean = {k: sum(r[0][k] for r in every) / len(every) for k in losses}
-    summed = {k: [Score(sum(r[1][k][i][0] for r in every), sum(r[1][k][i][1] for r in every))
+    summed = {k: [_Score(sum(r[1][k][i][0] for r in every), sum(r[1][k][i][1] for r in every))
                   for i in range(len(v))] for k, v in scores.items()}
     matrices = [r[2] for r in every if r[2] is not None]
     if matrices:

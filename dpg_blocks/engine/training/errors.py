@@ -13,9 +13,9 @@ from typing import Any
 
 import torch
 
-from .compiler import _info, fail_record
-from .records import PATH_SEP, BlockRecord, TensorInfo
-from .training import Trainer
+from ..compiling.compiler import _info, fail_record
+from ..compiling.records import PATH_SEP, BlockRecord, TensorInfo
+from .trainer import Trainer
 
 _CALL_FRAMES = ("_wrapped_call_impl", "_call_impl")  # nn.Module.__call__: ``args`` is the call's
 

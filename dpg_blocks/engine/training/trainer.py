@@ -10,10 +10,8 @@ from __future__ import annotations
 import io
 import json
 import math
-import random
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,100 +22,26 @@ from torch import nn
 from dpg_blocks.core.atomic_file import write_bytes_atomic
 from dpg_blocks.core.project import OptimizerSettings, Order, Project
 
-from .compiler import CompiledModel, CompileResult, Head, compile_project
-from .datasets import DataSource
+from ..compiling.model import CompiledModel, CompileResult, Head, compile_project
+from ..compiling.progress import TrainingClock, attach_clock
+from ..data.datasets import DataSource
+from ..packs.registry import Registry
 from .device import resolve_device
-from .distributed import Shards, World, check_batch_sizes, reduce_evaluation, reduce_training
+from .distributed import Shards, World, check_batch_sizes, reduce_evaluation
+from .epoch import EpochRun
 from .evaluation import Misclassified, Regression, class_names, class_report
+from .optimizers import (
+    check_optimizer_settings,
+    make_optimizer,
+    make_scheduler,
+    rng_state,
+    seed_everything,
+    set_rng_state,
+)
 from .precision import Precision
-from .progress import TrainingClock, attach_clock
-from .registry import Registry
+from .scoring import _confuse, _Score, _score
 
 SPLITS = ("train", "val", "test")
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python's, numpy's and torch's global random streams."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-MAX_RATE = 1e6  # a learning rate, decay or momentum beyond this is a typo, not a setting
-
-
-def check_optimizer_settings(settings: OptimizerSettings, where: str) -> None:
-    """Refuse settings no optimizer can use (``lr: 1e308``, NaN, negative), naming ``where``."""
-    def number(name: str, value: Any, low: float, high: float, low_ok: bool = True) -> None:
-        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-        ok = ok and (value >= low if low_ok else value > low) and value <= high
-        if not ok:
-            bound = "at least" if low_ok else "more than"
-            raise ValueError(f"{where}: the optimizer's {name} is {value!r}; use a number {bound} {low:g} "
-                             f"and at most {high:g}")
-
-    number("learning rate (lr)", settings.lr, 0.0, MAX_RATE)
-    number("momentum", settings.momentum, 0.0, MAX_RATE)
-    number("weight decay", settings.weight_decay, 0.0, MAX_RATE)
-    if settings.scheduler.lower() in ("step", "exponential"):
-        number("scheduler gamma", settings.gamma, 0.0, MAX_RATE, low_ok=False)
-    if settings.scheduler.lower() == "step":
-        number("scheduler step size", settings.step_size, 1, 1e9)
-
-
-def make_optimizer(settings: OptimizerSettings, params: list[nn.Parameter]) -> torch.optim.Optimizer:
-    kind = settings.type.lower()
-    if kind == "sgd":
-        return torch.optim.SGD(params, lr=settings.lr, momentum=settings.momentum, weight_decay=settings.weight_decay)
-    if kind == "adam":
-        return torch.optim.Adam(params, lr=settings.lr, weight_decay=settings.weight_decay)
-    if kind == "adamw":
-        return torch.optim.AdamW(params, lr=settings.lr, weight_decay=settings.weight_decay)
-    raise ValueError(f"unknown optimizer {settings.type!r} (choose sgd, adam or adamw)")
-
-
-def make_scheduler(settings: OptimizerSettings, opt: torch.optim.Optimizer, epochs: int) -> Any:
-    kind = settings.scheduler.lower()
-    if kind == "none":
-        return None
-    if kind == "step":
-        return torch.optim.lr_scheduler.StepLR(opt, step_size=settings.step_size, gamma=settings.gamma)
-    if kind == "exponential":
-        return torch.optim.lr_scheduler.ExponentialLR(opt, gamma=settings.gamma)
-    if kind == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, epochs))
-    raise ValueError(f"unknown scheduler {settings.scheduler!r}")
-
-
-@dataclass
-class _Score:
-    """Running correct/total counts (kept on the device to avoid a sync per step)."""
-
-    correct: Any = 0
-    total: int = 0
-
-    def add(self, correct: Any, total: int) -> None:
-        self.correct, self.total = self.correct + correct, self.total + total
-
-    @property
-    def accuracy(self) -> float | None:
-        return float(self.correct) / self.total if self.total else None
-
-
-def _score(kind: str, pred: torch.Tensor, target: torch.Tensor | None) -> tuple[Any, int] | None:
-    if target is None:
-        return None
-    if kind == "classification":
-        if pred.dim() == 3 and target.dim() == 2 and tuple(target.shape) == tuple(pred.shape[:2]):
-            return (pred.argmax(2) == target).sum(), target.numel()  # every position (a sequence model)
-        if pred.dim() != 2 or target.dim() != 1 or target.shape[0] != pred.shape[0]:
-            return None
-        return (pred.argmax(1) == target).sum(), target.shape[0]
-    if kind == "binary":
-        if pred.numel() != target.numel():
-            return None
-        return ((pred.reshape(-1) > 0) == (target.reshape(-1) > 0.5)).sum(), target.numel()
-    return None
 
 
 def order_of(project: Project, index: int) -> Order:
@@ -522,108 +446,3 @@ def require_a_loss(trainer: Trainer) -> None:
     if not any(trainer.model.loss_ids.values()):
         raise ValueError("the project has no loss block, so training has nothing to improve: add a loss (e.g. "
                          "Cross-Entropy Loss) fed by a prediction and an Input's labels (an imported model has none)")
-
-
-def rng_state() -> dict[str, Any]:
-    """Every random stream training draws from, in a form ``torch.load(weights_only=True)`` reads."""
-    version, internal, gauss = random.getstate()
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
-    state: dict[str, Any] = {
-        "python": [version, list(internal), gauss],
-        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)],
-        "torch": torch.get_rng_state(),
-    }
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    """Restore what :func:`rng_state` saved."""
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-    kind, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _confuse(matrix: np.ndarray | None, pred: torch.Tensor, target: torch.Tensor, classes: int) -> np.ndarray:
-    if matrix is None or matrix.shape[0] < classes:
-        grown = np.zeros((classes, classes), dtype=np.int64)
-        if matrix is not None:
-            grown[: matrix.shape[0], : matrix.shape[1]] = matrix
-        matrix = grown
-    idx = target.to(torch.int64).cpu() * classes + pred.argmax(1).cpu()
-    counts = torch.bincount(idx, minlength=classes * classes).numpy()
-    matrix += counts.reshape(classes, classes)
-    return matrix
-
-
-class EpochRun:
-    """One training epoch, advanced a step at a time; every order runs once per step."""
-
-    def __init__(self, trainer: Trainer) -> None:
-        self.trainer = trainer
-        model = trainer.model
-        model.train()
-        self.iters = {i: trainer._cycle(s, "train", trainer.epoch, True) for i, s in trainer.sources.items()}
-        self.loss_sums: dict[int, Any] = {k: 0.0 for k in model.orders}
-        self.scores = {k: [_Score() for _ in model.heads[k]] for k in model.orders}
-        self.n_steps = trainer.steps_per_epoch()
-        self.steps_done = 0
-        self.last_batches: dict[int, list[Any]] = {}
-        trainer.clock.at(trainer.epoch, 0)
-
-    @property
-    def done(self) -> bool:
-        return self.steps_done >= self.n_steps
-
-    def step(self, check_finite: bool = False) -> dict[int, Any]:
-        """Run every order once; returns each order's total loss (detached).
-
-        With ``check_finite`` an order whose loss is NaN/Inf is not back-propagated: its
-        optimizer does not step, and :class:`NonFiniteLoss` is raised with the order and batch.
-        """
-        trainer, model = self.trainer, self.trainer.model
-        totals: dict[int, Any] = {}
-        for index in model.orders:
-            batch = trainer._next_batch(self.iters, index)
-            if batch is None:
-                continue
-            self.last_batches[index] = batch
-            total, _losses, heads = trainer.forward(index, batch)
-            if check_finite and total is not None and not bool(torch.isfinite(total)):
-                raise NonFiniteLoss(index, batch, float(total.detach()), step=self.steps_done + 1)
-            trainer.optimize(index, total)
-            if total is not None:
-                totals[index] = total.detach()
-                self.loss_sums[index] = self.loss_sums[index] + totals[index]
-            for sc, head, (pred, target) in zip(self.scores[index], model.heads[index], heads, strict=True):
-                got = _score(head.kind, pred.detach(), target)
-                if got is not None:
-                    sc.add(got[0], got[1])
-        self.steps_done += 1
-        self.trainer.clock.at(self.trainer.epoch, self.steps_done)
-        return totals
-
-    def metrics(self) -> dict[str, Any]:
-        """Mean loss per order and training accuracy over the steps run so far."""
-        metrics: dict[str, Any] = {}
-        sums, scores = self.loss_sums, self.scores
-        if self.trainer.shards is not None:  # a collective: every rank calls it once an epoch
-            sums, scores = reduce_training(self.trainer.shards, sums, scores)
-        for index in self.trainer.model.orders:
-            if self.trainer.model.loss_ids[index]:
-                metrics[f"loss/order_{index}"] = float(sums[index]) / max(1, self.steps_done)
-        self.trainer._add_accuracy(metrics, "train", scores)
-        return metrics
-
-
-class NonFiniteLoss(ArithmeticError):
-    """An order's loss became NaN or Inf; nothing was back-propagated."""
-
-    def __init__(self, order: int, batch: list[Any], value: float, step: int | None = None) -> None:
-        super().__init__(f"the loss of order {order} is {value}")
-        self.order, self.batch, self.value, self.step = order, batch, value, step

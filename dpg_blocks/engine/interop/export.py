@@ -25,7 +25,6 @@ import sys
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
@@ -35,13 +34,17 @@ from dpg_blocks.builtin import sequence_modules
 from dpg_blocks.core.atomic_file import write_text_atomic
 from dpg_blocks.core.project import Project
 
-from . import datasets, evaluation, export_runtime, progress, ties, training, usercode
-from .codegen import MethodCodeGen
-from .compiler import CompileResult, compile_project
-from .module_code import ModuleCode, call_arguments, module_code_of, parse_arguments
-from .registry import Registry
+from ..compiling import progress, ties, usercode
+from ..compiling.codegen import MethodCodeGen
+from ..compiling.model import CompileResult, compile_project
+from ..compiling.module_code import ModuleCode, call_arguments, module_code_of, parse_arguments
+from ..compiling.source_text import RESERVED, comment, doc, lit
+from ..data import datasets, readers
+from ..packs.registry import Registry
+from ..training import evaluation, optimizers, scoring
+from . import export_runtime
+from .export_run import ExportError, _RunWriter
 from .source_copy import CopyError, SourceCopier, names_used
-from .source_text import RESERVED, comment, doc, lit
 
 __all__ = ["ExportError", "export_project", "write_export"]
 
@@ -56,9 +59,9 @@ IMPORTS = {
 PATH_SEP = " › "
 
 
-class ExportError(ValueError):
-    """The project cannot be written out as a script; the message names the block and why."""
-
+# The engine modules an exported script holds copies from (data, training, the runtime); a
+# script's names must not clash with theirs, and their copies form the script's last section.
+SUPPORT_MODULES = (export_runtime, datasets, readers, optimizers, scoring, progress, evaluation, ties)
 
 def export_project(project: Project, registry: Registry, project_dir: Path | str, trusted: bool = False) -> str:
     """The standalone script of ``project`` (raises CompileError when it does not validate)."""
@@ -108,17 +111,16 @@ class _Container:
     class_name: str = ""
 
 
-class _Exporter:
+class _Exporter(_RunWriter):
     def __init__(self, project: Project, result: CompileResult, project_dir: Path) -> None:
         self.project, self.result, self.project_dir = project, result, project_dir
         self.flat = result.flat
         self.model = result.model
         self.copier = SourceCopier(drop_methods=("export_args",))
-        self.copy_modules = [export_runtime, datasets, usercode]  # where generated code's names live
+        self.copy_modules = [export_runtime, datasets, readers, usercode]  # where generated code's names live
         # class and function names made from user names must not hide what the script uses
         self.taken = {"load_data", "make_orders", "main", "DATA_DIR", *RESERVED, *IMPORTS}
-        for module in (export_runtime, datasets, training, usercode, progress, evaluation, ties, builtin_modules,
-                       sequence_modules):
+        for module in (*SUPPORT_MODULES, usercode, builtin_modules, sequence_modules):
             self.taken |= self.copier.defined(module)  # a SuperBlock named "Concat" must not hide a layer
         by_module = {id(mod): name for name, mod in self.model.named_modules() if name}
         self.paths = {nid: by_module[id(mod)] for nid, mod in self.model.block_modules.items()}
@@ -286,102 +288,6 @@ class _Exporter:
             lines += ["", code.source.rstrip()]
         return lines
 
-    def _input_names(self) -> dict[str, str]:
-        """Input block id -> the key of its data (its name; its path when names repeat)."""
-        used = {nid for ids in self.model.input_ids.values() for nid in ids}
-        names = {nid: self.flat.nodes[nid].block.name for nid in used}
-        repeated = {n for n in names.values() if list(names.values()).count(n) > 1}
-        return {nid: PATH_SEP.join(self.flat.nodes[nid].path) if n in repeated else n for nid, n in names.items()}
-
-    def _load_data(self, names: dict[str, str]) -> list[str]:
-        from dpg_blocks.builtin.inputs import digits_csv
-
-        lines = ["def load_data(data_dir: Path) -> dict[str, DataSource]:",
-                 '    """The Inputs\' data, read, split and normalised as dpg-blocks does, by Input name."""',
-                 "    return {"]
-        for nid in self.flat.nodes:
-            if nid not in names:
-                continue
-            node = self.flat.nodes[nid]
-            p = node.params
-            if node.block.type != "builtin.Input":
-                raise ExportError(f"{PATH_SEP.join(node.path)}: export can only read the data of built-in Input blocks")
-            if p["source"] == "images":  # the script reads tables; decoding images would need Pillow there
-                raise ExportError(f"{PATH_SEP.join(node.path)}: export cannot read an image folder yet; save the "
-                                  "images as an .npz file (arrays x and y) and point the Input at it")
-            if p["source"] == "noise":
-                lines.append(f"        {lit(names[nid])}: NoiseSource({lit(list(p['noise_shape']))}, {lit(p['noise_count'])}, "
-                             f"{lit(p['batch_size'])}, {lit(p['shuffle_seed'])}, name={lit(node.block.name)}, "
-                             f"ids={lit(p.get('noise_ids', 0))}),")
-                continue
-            if p["source"] == "digits":
-                file, where, read = digits_csv(), "Path", "load_csv"
-                args = ", 'label'"
-            else:
-                file = Path(p["path"]).expanduser()
-                where = "Path" if file.is_absolute() else "data_dir /"
-                read = "load_csv" if p["source"] == "csv" else "read_npz"
-                args = f", {lit(p['label_column'])}" if p["source"] == "csv" else ""
-            call = f"Path({lit(str(file))})" if where == "Path" else f"data_dir / {lit(file.as_posix())}"
-            lines += [f"        {lit(names[nid])}: ArrayDataSource(",
-                      f"            *{read}({call}{args}),",
-                      f"            name={lit(file.name)}, val_percent={lit(p['val_percent'])}, "
-                      f"test_percent={lit(p['test_percent'])}, batch_size={lit(p['batch_size'])},",
-                      f"            shuffle_seed={lit(p['shuffle_seed'])}, reshape={lit(list(p['reshape']))}, "
-                      f"normalize={lit(p['normalize'])},",
-                      "        ),"]
-        lines.append("    }")
-        return lines
-
-    def _make_orders(self, root: str, names: dict[str, str]) -> list[str]:
-        lines = [f"def make_orders(model: {root}) -> list[Order]:",
-                 '    """The orders of a training step, each with its optimizer over the blocks it trains."""']
-        out: list[str] = []
-        modules = self.model.block_modules
-        for index in self.model.orders:
-            heads = [(h.kind, names.get(h.input_id) if h.input_id else None) for h in self.model.heads[index]]
-            inputs = [names[i] for i in self.model.input_ids[index]]
-            has_losses = bool(self.model.loss_ids[index])
-            var = f"order_{index}"
-            lines.append(f"    {var} = Order({index}, {lit(inputs)}, model.order_{index}, heads={lit(heads)}, "
-                         f"has_losses={lit(has_losses)})")
-            # the Trainer's choice and parameter order; layers without parameters are left out
-            trained = [nid for nid in training.order_block_ids(self.project, self.result, index)
-                       if nid in modules and any(p.requires_grad for p in modules[nid].parameters())]
-            settings = training.order_of(self.project, index).optimizer
-            if trained and has_losses:
-                layers = ", ".join(f"model.{self.paths[nid]}" for nid in trained)
-                lines.append(f"    {var}.optimizer = {_optimizer(settings, f'parameters({layers})')}")
-                sched = _scheduler(settings, f"{var}.optimizer", self.project.training.epochs)
-                if sched:
-                    lines.append(f"    {var}.scheduler = {sched}")
-            out.append(var)
-        lines.append(f"    return [{', '.join(out)}]")
-        return lines
-
-    def _main(self, root: str, in_order: bool) -> list[str]:
-        t = self.project.training
-        lines = ["def main(argv: list[str] | None = None) -> None:",
-                 '    """Train the model as ``dpg-blocks train`` does (see the options at the top)."""',
-                 f"    args = parse_args(argv, epochs={lit(t.epochs)}, seed={lit(t.seed)}, device={lit(t.device)}, "
-                 f"data_dir=DATA_DIR, weights={lit(t.weights)})",
-                 "    seed_everything(args.seed)",
-                 f"    model = {root}()  # draws the initial weights in the order dpg-blocks does"]
-        if not in_order:
-            lines += ["    torch.manual_seed(args.seed)  # SuperBlocks group layers built in between others:",
-                      "    model.draw_initial_weights()  # draw again, in dpg-blocks' order"]
-        for t in ties.expand(self.project.ties, self.model.block_modules):  # tied once every layer drew its own
-            if t.block in self.paths and t.source in self.paths:
-                lines.append(f"    tie(model, {lit(self.paths[t.block] + '.' + t.param)}, "
-                             f"{lit(self.paths[t.source] + '.' + t.source_param)})")
-        lines += ["    if args.weights:  # the project's starting weights (an imported model's own)",
-                  "        load_weights(model, Path(args.data_dir) / args.weights)",
-                  "    data = load_data(Path(args.data_dir))",
-                  "    device = pick_device(args.device)",
-                  "    model.to(device)",
-                  "    fit(model, make_orders(model), data, args, device)"]
-        return lines
-
     def _docstring(self, root: str) -> str:
         name = self.project.name
         return f'''"""{doc(name)}: a model exported from dpg-blocks, with the training it runs there.
@@ -438,14 +344,13 @@ loop. A checkpoint of ``dpg-blocks train --checkpoint-dir`` loads into the model
             elif name in IMPORTS:
                 module, what = IMPORTS[name]
                 self.copier.imports.setdefault(module, set()).add(what)
-        self.copier.add(training, "seed_everything")
+        self.copier.add(optimizers, "seed_everything")
         # the built-in pack's layers (a plugin's copied layer class sits with them)
-        internal = {datasets.__name__, training.__name__, export_runtime.__name__, usercode.__name__, progress.__name__,
-                    evaluation.__name__, ties.__name__}
+        support = {m.__name__ for m in SUPPORT_MODULES}
+        internal = support | {usercode.__name__}
         layers = self.copier.texts(self.copier.copied_from() - internal)
         code_support = self.copier.texts({usercode.__name__})
-        rest = self.copier.texts({datasets.__name__, training.__name__, export_runtime.__name__, progress.__name__,
-                                  evaluation.__name__, ties.__name__})
+        rest = self.copier.texts(support)
         sections = [
             ("the layers of dpg-blocks' blocks that plain torch lacks (copied from dpg-blocks)", layers),
             ("Custom blocks: the code as written in the project, run as dpg-blocks runs it",
@@ -474,31 +379,6 @@ def _check_inlinable(where: str, source: str) -> None:
                               f"{what} at the top level)")
 
 
-def _optimizer(settings: Any, params: str) -> str:
-    kind = settings.type.lower()
-    if kind == "sgd":
-        return (f"torch.optim.SGD({params}, lr={lit(settings.lr)}, momentum={lit(settings.momentum)}, "
-                f"weight_decay={lit(settings.weight_decay)})")
-    if kind in ("adam", "adamw"):
-        cls = "Adam" if kind == "adam" else "AdamW"
-        return f"torch.optim.{cls}({params}, lr={lit(settings.lr)}, weight_decay={lit(settings.weight_decay)})"
-    raise ExportError(f"unknown optimizer {settings.type!r}")
-
-
 def _schedule_arg(module: usercode.CustomModule) -> str:
     """A Custom block's gradient schedule argument (none for the default, constant)."""
     return "" if module.gradient_schedule == "constant" else f", {lit(module.gradient_schedule)}"
-
-
-def _scheduler(settings: Any, opt: str, epochs: int) -> str:
-    kind = settings.scheduler.lower()
-    if kind == "none":
-        return ""
-    if kind == "step":
-        return f"torch.optim.lr_scheduler.StepLR({opt}, step_size={lit(settings.step_size)}, gamma={lit(settings.gamma)})"
-    if kind == "exponential":
-        return f"torch.optim.lr_scheduler.ExponentialLR({opt}, gamma={lit(settings.gamma)})"
-    if kind == "cosine":
-        # as the Trainer: over the project's epochs, whatever --epochs says
-        return f"torch.optim.lr_scheduler.CosineAnnealingLR({opt}, T_max={max(1, epochs)})"
-    raise ExportError(f"unknown scheduler {settings.scheduler!r}")

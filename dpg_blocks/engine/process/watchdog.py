@@ -25,7 +25,7 @@ from typing import Any
 
 from dpg_blocks import protocol as m
 
-from .records import PATH_SEP
+from ..compiling.records import PATH_SEP
 
 CHECK_INTERVAL_S = 0.25
 REPORT_INTERVAL_S = 1.0
@@ -90,7 +90,7 @@ class Watchdog:
         self._stop.set()
 
     def _run(self) -> None:
-        from .process import block_signals
+        from .lifetime import block_signals
 
         block_signals()
         reported: tuple[float, float] | None = None  # (slice start, last report time)

@@ -1,7 +1,7 @@
 """Try plugins in a short child process, so a plugin that segfaults, exits or hangs at import
 takes down the child, not the command line that asked.
 
-The parent (:func:`probe`) runs ``python -m dpg_blocks.engine.plugin_probe`` with the plugin
+The parent (:func:`probe`) runs ``python -m dpg_blocks.engine.packs.plugin_probe`` with the plugin
 keys on stdin. The child imports each of them under the usual guard and prints a ``start`` and
 a ``done`` line per plugin, then ``end`` (marked, so a plugin's own prints are ignored). When the child dies
 or stops answering while a plugin's ``start`` has no ``done``, the parent quarantines that
@@ -45,11 +45,11 @@ def probe(cands: list[Any], plugin_dirs: list[Any], defaults: bool, store: Quara
 def _run_child(keys: list[str], plugin_dirs: list[Any], defaults: bool,
                limit: float) -> tuple[set[str], str | None, str]:
     """(keys imported to the end, the key being imported when the child died or hung, why)."""
-    root = str(Path(__file__).resolve().parents[2])  # the child imports this same dpg_blocks
+    root = str(Path(__file__).resolve().parents[3])  # the child imports this same dpg_blocks
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p))
     request = json.dumps({"keys": keys, "plugin_dirs": [str(d) for d in plugin_dirs], "defaults": defaults})
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dpg_blocks.engine.plugin_probe"], stdin=subprocess.PIPE,
+        [sys.executable, "-m", "dpg_blocks.engine.packs.plugin_probe"], stdin=subprocess.PIPE,
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
     )
     assert proc.stdin is not None and proc.stdout is not None

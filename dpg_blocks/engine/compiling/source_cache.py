@@ -15,7 +15,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-from .datasets import DataSource
+from ..data.datasets import DataSource
 from .plan import FlatNode
 
 CAPACITY = 8  # sources kept (least recently used go first)

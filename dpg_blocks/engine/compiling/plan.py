@@ -16,7 +16,7 @@ from dpg_blocks.blocks.spec import BlockSpec, ParamError
 from dpg_blocks.core.graph import Block, Endpoint, Graph
 from dpg_blocks.core.project import Project
 
-from .registry import Registry
+from ..packs.registry import Registry
 
 Source = tuple[str, str]  # (plain block id, output port)
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from torch import fx, nn
 
-from .module_code import call_arguments
+from ..compiling.module_code import call_arguments
 from .source_copy import CopyError, SourceCopier
 
 __all__ = ["OpaqueTracer", "opaque_params", "record_constructor_calls", "trace_with_opaque"]

@@ -1,10 +1,10 @@
-"""The training run of an exported script: what :class:`~.training.Trainer` does, for a model
+"""The training run of an exported script: what :class:`~..training.trainer.Trainer` does, for a model
 written out as code.
 
-``engine/export.py`` copies what a script uses from here into it, together with the dataset
-classes of :mod:`.datasets`, the scoring helpers of :mod:`.training` and the training clock of
-:mod:`.progress` that these functions name — the same code the engine runs. So this module may
-use only the standard library, numpy and torch, plus names from those three modules. Every function follows the Trainer step for step
+``engine/interop/export.py`` copies what a script uses from here into it, together with the dataset
+classes of :mod:`..data.datasets`, the scoring helpers of :mod:`..training.scoring` and the training
+clock of :mod:`..training.progress` that these functions name — the same code the engine runs. So
+this module may use only the standard library, numpy and torch, plus names from those modules. Every function follows the Trainer step for step
 (the same batches in the same order, the same float sums), so an exported script reproduces
 ``dpg-blocks train`` with the same seed.
 """
@@ -25,11 +25,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from .datasets import DataSource
-from .evaluation import Misclassified, Regression, class_names, class_report
-from .progress import TrainingClock, attach_clock
-from .ties import tie_parameter
-from .training import _confuse, _Score, _score
+from ..compiling.progress import TrainingClock, attach_clock
+from ..compiling.ties import tie_parameter
+from ..data.datasets import DataSource
+from ..training.evaluation import Misclassified, Regression, class_names, class_report
+from ..training.scoring import _confuse, _Score, _score
 
 
 @dataclass

@@ -15,7 +15,7 @@ from dpg_blocks.core.atomic_file import write_bytes_atomic
 from dpg_blocks.core.project_file import project_to_dict
 from dpg_blocks.core.runs import RunError, RunWriter, settings_changes
 
-from .training import Trainer
+from .trainer import Trainer
 
 Warn = Callable[[str], None]
 

@@ -180,7 +180,7 @@ class UserCodeModule(nn.Module):
     """A user's forward (and optional backward) called with the signal.
 
     Called as ``module(order, target, *inputs)`` (the Custom block is declared ``takes_signal``).
-    An exported script holds this class as it is here (``engine/export.py`` copies it).
+    An exported script holds this class as it is here (``engine/interop/export.py`` copies it).
     """
 
     def __init__(

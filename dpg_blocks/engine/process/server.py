@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import os
 import queue
-import signal
-import threading
 import time
 import traceback
 from typing import Any
@@ -23,13 +21,13 @@ from dpg_blocks.core.project_file import ProjectFileError, project_from_dict
 from dpg_blocks.core.startup_trace import mark as trace
 from dpg_blocks.protocol import ProtocolError, decode, encode
 
-from .records import PATH_SEP
+from ..compiling.records import PATH_SEP
+from .lifetime import watch_parent
 
 IDLE_WAIT_S = 0.25  # how long the idle loop blocks on the command queue
 TRAIN_SLICE_S = 0.05  # training runs in slices this long between command checks
 PROGRESS_INTERVAL_S = 0.1  # validation progress events at most this often
 STUCK_AFTER_S = 5.0  # a training slice running this long is reported stuck (options["stuck_after_s"])
-PARENT_POLL_S = 0.5  # how often the parent watch also checks os.getppid()
 # Test-only: seconds the engine sleeps before it starts (before torch is imported), to make a
 # slow machine; tests/test_engine_deadlines.py sets it. Unset in normal use.
 START_DELAY_ENV = "DPG_BLOCKS_TEST_ENGINE_START_DELAY_S"
@@ -42,39 +40,6 @@ def engine_main(cmd_q: Any, evt_q: Any, tap_q: Any, beacon: Any, options: dict[s
     if delay:
         time.sleep(float(delay))
     Engine(cmd_q, evt_q, tap_q, beacon, options).run()
-
-
-def block_signals() -> None:
-    """Keep process signals off the calling helper thread: they go to the main thread, where a
-    plugin's import guard (SIGALRM) and the user's own signal masks expect them."""
-    if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
-
-
-def watch_parent() -> None:
-    """End this process (``os._exit``, no torch teardown) as soon as the editor that spawned it
-    dies: kill -9 of the editor runs no cleanup, and an orphaned engine holds torch's memory."""
-    import multiprocessing as mp
-    from multiprocessing.connection import wait
-
-    parent = mp.parent_process()
-    ppid = os.getppid()
-    sentinel = parent.sentinel if parent is not None else None
-
-    def run() -> None:
-        block_signals()
-        while True:
-            # the sentinel becomes ready when the parent exits; getppid() changes when we are
-            # re-parented (the fallback where there is no sentinel)
-            if sentinel is not None:
-                if wait([sentinel], timeout=PARENT_POLL_S):
-                    os._exit(0)
-            else:
-                time.sleep(PARENT_POLL_S)
-            if os.getppid() != ppid:
-                os._exit(0)
-
-    threading.Thread(target=run, name="dpg-blocks-parent-watch", daemon=True).start()
 
 
 class Engine:
@@ -172,7 +137,7 @@ class Engine:
     def load_plugins(self) -> None:
         """Discover the packs, each plugin named in the beacon while it imports (``plugin:PACK``
         and its quarantine key): if one kills or hangs us, the client knows which to quarantine."""
-        from .registry import discover
+        from ..packs.registry import discover
 
         def on_import(cand: Any) -> None:
             self.mark(*((f"{PLUGIN_MARK}{cand.pack}", cand.key) if cand is not None else ("", "")))
@@ -266,9 +231,9 @@ class Engine:
         return TrustStore().is_trusted(code_digest(project_code(project, self.registry.code_params)))
 
     def validate(self, cmd: Any) -> None:
-        from .compiler import Validator
-        from .module_cache import ModuleCache, StepCache
-        from .source_cache import SourceCache
+        from ..compiling.compiler import Validator
+        from ..compiling.module_cache import ModuleCache, StepCache
+        from ..compiling.source_cache import SourceCache
 
         trace("validate_received")
         if self.sources is None:
@@ -304,7 +269,7 @@ class Engine:
         """The last validation's Validator with this document's new params set on its blocks,
         when only params changed since (``doc_diff``) in the same folder and with the same
         trust; else None. ``self._changes`` holds what changed."""
-        from .doc_diff import param_changes
+        from ..compiling.doc_diff import param_changes
 
         if self.last_validation is None:
             return None
@@ -340,8 +305,8 @@ class Engine:
         return on_block
 
     def train(self, cmd: Any) -> None:
-        from .compiler import CompileError
-        from .session import RunRequest, TrainingSession
+        from ..compiling.compiler import CompileError
+        from ..training.session import RunRequest, TrainingSession
 
         if self.session is not None:
             self.session.close()
@@ -374,7 +339,7 @@ class Engine:
     def evaluate(self, cmd: Any) -> None:
         """Evaluate the session's model; a block failing in it becomes its record (TrainingError)
         and pauses a running session, as in training."""
-        from .training_errors import failure_records
+        from ..training.errors import failure_records
 
         s = self.session
         try:
@@ -394,15 +359,15 @@ class Engine:
         self._send_evaluation_extras(s.trainer, cmd.request_id, metrics)
 
     def _send_evaluation_extras(self, trainer: Any, request_id: int, metrics: dict[str, Any]) -> None:
-        from .session import evaluation_events
+        from ..training.session import evaluation_events
 
         for event in evaluation_events(trainer, request_id, trainer.epoch, metrics):
             self.emit(event)
 
     def evaluate_checkpoint(self, cmd: Any) -> None:
         """A kept run's checkpoint on ``split``: its project compiled afresh, its weights loaded."""
-        from .compiler import CompileError
-        from .training import Trainer
+        from ..compiling.compiler import CompileError
+        from ..training.trainer import Trainer
 
         where = f"evaluate {cmd.checkpoint}"
         project = self._project(cmd.project, cmd.request_id)
@@ -427,8 +392,8 @@ class Engine:
         """Write the standalone PyTorch script; ExportResult says where, or why not."""
         from dpg_blocks.core.trust import project_code
 
-        from .compiler import CompileError
-        from .export import ExportError, write_export
+        from ..compiling.compiler import CompileError
+        from ..interop.export import ExportError, write_export
 
         def fail(error: str) -> None:
             self.emit(m.ExportResult(request_id=cmd.request_id, ok=False, error=error))
@@ -445,7 +410,7 @@ class Engine:
             return
         try:
             if cmd.format == "onnx":
-                from .export_onnx import export_onnx
+                from ..interop.export_onnx import export_onnx
 
                 path, _ = export_onnx(project, self.registry, cmd.project_dir, cmd.path, trusted=True)
             else:
@@ -459,7 +424,7 @@ class Engine:
 
     def import_module(self, cmd: Any) -> None:
         """Import an nn.Module as the CLI's ``import`` does; ImportResult says where, or why not."""
-        from .import_fx import FxImportError, import_to_project
+        from ..interop.import_fx import FxImportError, import_to_project
 
         try:
             report = import_to_project(f"{cmd.path}:{cmd.class_name}", [tuple(s) for s in cmd.input_shapes],
@@ -475,7 +440,7 @@ class Engine:
         """Read an Input's data as validation would; DataInfo has the summary or the reader's error."""
         from dpg_blocks.protocol import array_to_wire
 
-        from .data_info import inspect_input
+        from ..data.data_info import inspect_input
 
         info = inspect_input(cmd.block_id, cmd.name, cmd.params, cmd.project_dir)
         info["thumbnails"] = [array_to_wire(t) for t in info.get("thumbnails", [])]

@@ -7,7 +7,7 @@ Output blocks (or the outputs of blocks the caller names). The inputs are the te
 Input blocks those outputs read, each with a dynamic batch dimension.
 
 How: :class:`InferenceModule` interprets the order's plan (the validated modules of the
-:class:`~.compiler.CompiledModel`, called in topological order); ``torch.export`` traces it
+:class:`~..compiling.model.CompiledModel`, called in topological order); ``torch.export`` traces it
 into one straight graph (so the interpreter's loop costs nothing in the result) and
 ``torch.onnx.export`` (the dynamo exporter, which needs the ``onnx`` and ``onnxscript``
 packages) converts that. Custom blocks go in when torch can trace their code; when it cannot,
@@ -30,11 +30,11 @@ from torch import nn
 from dpg_blocks.core.atomic_file import atomic_path
 from dpg_blocks.core.project import Project
 
-from .compiler import CompiledModel, CompileResult, compile_project
+from ..compiling.model import CompiledModel, CompileResult, compile_project
+from ..compiling.plan import FlatGraph, OrderPlan, Source, Step
+from ..compiling.records import PATH_SEP
+from ..packs.registry import Registry
 from .export import ExportError
-from .plan import FlatGraph, OrderPlan, Source, Step
-from .records import PATH_SEP
-from .registry import Registry
 
 __all__ = [
     "ONNX_PACKAGES", "InferenceModule", "OnnxInterface", "default_order", "missing_onnx_packages",

@@ -24,11 +24,13 @@ from dpg_blocks.core.project import Project
 from dpg_blocks.core.runs import runs_folder
 from dpg_blocks.protocol.block_error import headline, where_text
 
-from .records import PATH_SEP
-from .registry import Registry
+from ..compiling.records import PATH_SEP
+from ..packs.registry import Registry
+from .epoch import EpochRun, NonFiniteLoss
 from .run_keeper import RunKeeper
+from .tap_hooks import Taps
 from .taps import summarize
-from .training import EpochRun, NonFiniteLoss, Trainer, require_a_loss, starting_weights
+from .trainer import Trainer, require_a_loss, starting_weights
 
 Emit = Callable[[Any], None]
 STEP_METRICS_INTERVAL_S = 0.1
@@ -81,89 +83,6 @@ class RunRequest:
     name: str = ""
     resume: str = ""
     init_from: str = ""
-
-
-@dataclass(frozen=True)
-class TapKey:
-    block_id: str
-    port: str
-    direction: str  # "in" or "out"
-
-
-class Taps:
-    """Watched blocks; their tensors are captured by forward hooks on the steps that send.
-
-    Hooks exist only during a step whose frames are due (``arm`` … ``disarm``): between frames
-    the watched modules run hook-free, so tapping costs the summaries and nothing else.
-    """
-
-    def __init__(self, trainer: Trainer) -> None:
-        self.trainer = trainer
-        self.keys: list[TapKey] = []
-        self.rate_hz = 0.0
-        self.latest: dict[TapKey, torch.Tensor] = {}
-        self._handles: list[Any] = []
-        self._by_module: dict[str, list[TapKey]] = {}
-        self._last_sent = 0.0
-
-    def configure(self, taps: list[m.TapSpec], rate_hz: float) -> None:
-        self.disarm()
-        self.keys = [TapKey(t.block_id, t.port, t.direction) for t in taps]
-        self.rate_hz = rate_hz
-        self._by_module = {}
-        for key in self.keys:
-            if key.block_id in self.trainer.model.block_modules:
-                self._by_module.setdefault(key.block_id, []).append(key)
-
-    def arm(self) -> None:
-        """Hook the watched modules for the coming step."""
-        nodes = self.trainer.compiled.flat.nodes
-        self.latest.clear()
-        for bid, keys in self._by_module.items():
-            node = nodes[bid]
-            ins = [p.name for p in node.block.inputs]
-            outs = [p.name for p in node.block.outputs] or [node.role or "out"]
-            # A takes_signal block is called as module(order, target, *inputs) (codegen.py).
-            skip = 2 if node.spec is not None and node.spec.takes_signal else 0
-            hook = self._hook(keys, ins, outs, skip)
-            self._handles.append(self.trainer.model.block_modules[bid].register_forward_hook(hook))
-
-    def disarm(self) -> None:
-        for h in self._handles:
-            h.remove()
-        self._handles.clear()
-
-    def _hook(self, keys: list[TapKey], ins: list[str], outs: list[str], skip: int = 0) -> Callable[..., None]:
-        def hook(_module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
-            values = output if isinstance(output, tuple | list) else (output,)
-            for key in keys:
-                names, vals = (ins, args[skip:]) if key.direction == "in" else (outs, values)
-                idx = names.index(key.port) if key.port in names else 0
-                if idx < len(vals) and isinstance(vals[idx], torch.Tensor):
-                    self.latest[key] = vals[idx].detach()
-
-        return hook
-
-    def observe_batch(self, index: int, batch: list[Any]) -> None:
-        """Input blocks have no module: their taps read the batch itself."""
-        for i, inp in enumerate(self.trainer.model.input_ids.get(index, [])):
-            for port, value in (("x", batch[2 * i]), ("y", batch[2 * i + 1])):
-                key = TapKey(inp, port, "out")
-                if key in self.keys and isinstance(value, torch.Tensor):
-                    self.latest[key] = value
-
-    def due(self, now: float) -> bool:
-        return bool(self.keys) and self.rate_hz > 0 and now - self._last_sent >= 1.0 / self.rate_hz
-
-    def take(self, now: float) -> dict[TapKey, torch.Tensor]:
-        """The tensors captured on this step (for the summariser thread)."""
-        self._last_sent = now
-        taken, self.latest = self.latest, {}
-        return taken
-
-    def close(self) -> None:
-        self.configure([], 0.0)
-        self.latest.clear()
 
 
 def diagnose_non_finite(trainer: Trainer, index: int, batch: list[Any]) -> tuple[str, str, str]:
@@ -385,7 +304,7 @@ class TrainingSession:
     def _block_failed(self, exc: Exception, phase: str, step: int) -> None:
         """Send the failing block's record (TrainingError) and pause; re-raise when no block's
         code raised it (then the run fails as before, with the raw error)."""
-        from .training_errors import failure_records
+        from .errors import failure_records
 
         records = failure_records(self.trainer, exc)
         if not records:
@@ -458,7 +377,7 @@ def misclassified_event(trainer: Trainer, request_id: int, epoch: int,
     classifier's input is not image-like: fewer than 16 values a sample)."""
     import numpy as np
 
-    from .data_info import thumbnail
+    from ..data.data_info import thumbnail
 
     found = [f for f in trainer.misclassified if np.asarray(f["sample"]).size >= 16]
     if not found:

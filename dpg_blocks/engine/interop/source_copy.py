@@ -1,7 +1,7 @@
 """Copy module-level definitions out of Python modules as source text, with what they use.
 
 An exported script holds the code the engine itself runs — a layer class of
-``builtin/modules.py``, the dataset classes of ``engine/datasets.py`` — not a second version of
+``builtin/modules.py``, the dataset classes of ``engine/data/datasets.py`` — not a second version of
 it. :class:`SourceCopier` takes definitions by name, finds (by AST) every module-level name each
 one uses — a definition of the same module, or one imported from another module of dpg_blocks
 or of the block pack the definition came from (``from attnpack._util import scaled``),

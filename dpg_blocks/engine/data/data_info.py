@@ -24,7 +24,7 @@ def inspect_input(block_id: str, name: str, params: dict[str, Any], project_dir:
     from dpg_blocks.blocks.declare import spec_of
     from dpg_blocks.builtin.inputs import Input
 
-    from .compiler import BuildCtx
+    from ..compiling.context import BuildCtx
 
     out: dict[str, Any] = {"block_id": block_id, "source": str(params.get("source", "")),
                            "path": str(params.get("path", ""))}

@@ -1,0 +1,1 @@
+"""From the document to running modules: plans, validation, code generation, block code."""

@@ -1,0 +1,1 @@
+"""Leaving and entering the tool: export to a script or ONNX, import of nn.Modules."""
