@@ -268,10 +268,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     if world is None:
         return _train(args, None)
+    code = EXIT_INTERNAL
     try:
-        return _train(args, world)
+        code = _train(args, world)
+        return code
     finally:
-        distributed.stop()
+        distributed.stop(wait_for_all=code == EXIT_OK)
 
 
 def _rank_console(world: Any, stderr: bool = False) -> Console:

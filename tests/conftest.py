@@ -17,6 +17,29 @@ def pytest_configure(config: pytest.Config) -> None:
     # Small models train many times faster on one torch thread than on two that contend with
     # the rest of the suite; set before any test module imports torch (engines inherit it).
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    _xvfb_run_without_races(config)
+
+
+def _xvfb_run_without_races(config: pytest.Config) -> None:
+    """``xvfb-run -a`` looks for a free display from :99 up by its lock file, so two test workers
+    starting editors at once can pick the same one: one editor then fails to open its window
+    ("X11: Failed to open display") or loses its server to the other's exit. Every test calls
+    ``xvfb-run`` by name, so a shim first on PATH starts each search at a display of its own
+    (from its process id); ``-n`` must come before the test's ``-a``, which starts from it."""
+    import shutil
+    import tempfile
+
+    real = shutil.which("xvfb-run")
+    if real is None or os.environ.get("DPG_BLOCKS_XVFB_SHIM"):
+        return
+    folder = tempfile.mkdtemp(prefix="xvfb-shim-")
+    shim = os.path.join(folder, "xvfb-run")
+    with open(shim, "w", encoding="utf-8") as f:
+        f.write(f'#!/bin/sh\nexec {real} -n $(( 100 + ($$ % 3000) * 3 )) "$@"\n')
+    os.chmod(shim, 0o755)
+    os.environ["PATH"] = folder + os.pathsep + os.environ.get("PATH", "")
+    os.environ["DPG_BLOCKS_XVFB_SHIM"] = shim
+    config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
 
 
 def _block(

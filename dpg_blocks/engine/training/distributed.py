@@ -76,9 +76,14 @@ def start(world: World, device: str | None) -> torch.device:
     return chosen
 
 
-def stop() -> None:
-    """Leave the process group (each rank, at the end of training or on an error)."""
+def stop(wait_for_all: bool = False) -> None:
+    """Leave the process group (each rank, at the end of training or on an error). After a run
+    that ended well, first wait for every rank to get here: a rank tearing gloo down while rank 0
+    still writes its files and sends its last messages could abort the other (seen under load,
+    a rank ending with SIGABRT). On an error torchrun ends the group; no rank waits on it."""
     if dist.is_available() and dist.is_initialized():
+        if wait_for_all:
+            dist.barrier()
         dist.destroy_process_group()
 
 
