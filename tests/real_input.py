@@ -229,6 +229,13 @@ class Driver:
         for _ in range(4):
             s = self.state()
             a, b = s["pins"][src]["out:" + sport], s["pins"][dst]["in:" + dport]
+            if a[2] <= 0 or b[2] <= 0:  # a pin out of sight (the view moved to show a new block):
+                c = s["widgets"]["canvas"]  # Home brings the whole graph in, as a user would press
+                self.at(c["x"] + c["w"] - 40, c["y"] + 40)
+                since = s.get("time", 0)
+                self.key("Home")
+                self.poll(lambda s: s.get("time", 0) > since + 0.6, 10, "a fresh dump after Home")
+                continue
             na, nb = s["nodes"][src], s["nodes"][dst]
             x0, y0 = na["x"] + na["w"], a[1] + a[3] / 2  # the pins: on the nodes' edges, level with the labels
             x1, y1 = nb["x"], b[1] + b[3] / 2
