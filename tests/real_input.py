@@ -234,7 +234,7 @@ class Driver:
                 self.at(c["x"] + c["w"] - 40, c["y"] + 40)
                 since = s.get("time", 0)
                 self.key("Home")
-                self.poll(lambda s: s.get("time", 0) > since + 0.6, 10, "a fresh dump after Home")
+                self.poll(lambda s, since=since: s.get("time", 0) > since + 0.6, 10, "a fresh dump after Home")
                 continue
             na, nb = s["nodes"][src], s["nodes"][dst]
             x0, y0 = na["x"] + na["w"], a[1] + a[3] / 2  # the pins: on the nodes' edges, level with the labels
