@@ -271,9 +271,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     code = EXIT_INTERNAL
     try:
         code = _train(args, world)
-        return code
     finally:
         distributed.stop(wait_for_all=code == EXIT_OK)
+    # A rank's interpreter teardown can destroy a C++ thread still joinable ("terminate called
+    # without an active exception", SIGABRT, seen under load): its work is written and the group
+    # left, so end here, with what was printed flushed.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _rank_console(world: Any, stderr: bool = False) -> Console:
