@@ -25,30 +25,16 @@ from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 PAIRS, WIDTH, ROUNDS = 99, 64, 5
 
 
-def project():  # noqa: ANN201 - a Project and the id of the middle layer
-    from dpg_blocks.blocks.builder import ProjectBuilder
-    from dpg_blocks.engine.packs.registry import discover
+def project():  # noqa: ANN201 - a Project builder and the id of the middle layer
+    """The digits Input, PAIRS pairs of FC + ReLU, a classifier and a loss (validate_scale's chain)."""
+    from validate_scale import project as chain
 
-    b = ProjectBuilder(discover(defaults=False).specs, "deep")
-    prev, port = b.add("builtin.Input", "digits"), "x"
-    middle = ""
-    for i in range(PAIRS):
-        fc = b.add("builtin.Linear", f"fc{i}", out_features=WIDTH)
-        act = b.add("builtin.ReLU", f"relu{i}")
-        b.link(prev, port, fc, "x")
-        b.link(fc, "y", act, "x")
-        prev, port = act, "y"
-        middle = fc if i == PAIRS // 2 else middle
-    head = b.add("builtin.Linear", "classes", out_features=10)
-    loss = b.add("builtin.CrossEntropyLoss", "loss")
-    b.link(prev, port, head, "x")
-    b.link(head, "y", loss, "input")
-    b.link(b.project.graph.blocks[next(iter(b.project.graph.blocks))].id, "y", loss, "target")
-    return b, middle
+    return chain(1, PAIRS)
 
 
 def median_ms(fn) -> float:  # noqa: ANN001
