@@ -159,12 +159,7 @@ class Validator:
     def _run(self) -> list[BlockRecord]:
         for node in self.flat.nodes.values():
             rec = self.records[node.id]
-            if not node.problem and not self.trusted and has_code(node):
-                node.problem = UNTRUSTED_MESSAGE
-                self._fail(rec, node.problem, UNTRUSTED)
-            if node.problem:
-                self._fail(rec, node.problem, "ValueError")
-            elif node.role == "input":
+            if not self._record_problem(node, rec) and node.role == "input":
                 self._load_source(node, rec)
         labelled = {nid for nid, s in self.sources.items() if s.has_labels}
         for index in order_indices(self.project, self.flat):
@@ -215,11 +210,8 @@ class Validator:
                 node.params = node.spec.check_params(node.block.params)  # type: ignore[union-attr]
             except ParamError as e:
                 node.problem = str(e)
-            if not node.problem and not self.trusted and has_code(node):
-                node.problem = UNTRUSTED_MESSAGE
             self.records[nid] = rec = BlockRecord(nid, node.block.name, node.block.type, node.path)
-            if node.problem:
-                self._fail(rec, node.problem, UNTRUSTED if node.problem == UNTRUSTED_MESSAGE else "ValueError")
+            self._record_problem(node, rec)
             self.modules.pop(nid, None)
             self._buffers.pop(nid, None)  # taken again when its layer is
             self._grad_checked.discard(nid)
@@ -239,6 +231,16 @@ class Validator:
                 c.finish(keep_unused=True)  # the blocks not run again still hold their layers
         self._idle_reasons({nid: nodes[nid] for nid in dirty})
         return self.all_records()
+
+    def _record_problem(self, node: FlatNode, rec: BlockRecord) -> bool:
+        """Whether the node cannot run (an unknown type, bad params, untrusted code), recorded as
+        its error before anything runs."""
+        if not node.problem and not self.trusted and has_code(node):
+            node.problem = UNTRUSTED_MESSAGE
+            self._fail(rec, node.problem, UNTRUSTED)
+        if node.problem:
+            self._fail(rec, node.problem, "ValueError")  # (an error already recorded stays)
+        return bool(node.problem)
 
     def _restore_buffers(self, buffers: dict[str, dict[str, torch.Tensor]]) -> None:
         """Validation must not train the norm layers: their buffers as they were before it ran."""
