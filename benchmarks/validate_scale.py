@@ -1,14 +1,18 @@
 """The engine's re-validation after a one-parameter edit at 1,000 blocks, against a full validation.
 
-What the engine does per Validate request (``engine/process.py``: the request's bytes decoded, the
-project validated, the answer encoded), timed side by side in one run, the median of a few rounds:
+What the engine does per Validate request (``engine/process/server.py``: the request's bytes
+decoded, the project validated, the answer encoded) and what the editor's client does with the
+answer (decoded and checked, merged into the records it holds: ``client/validation_link.py``),
+timed side by side in one run, the median of a few rounds. The requests are those the editor
+sends (``ValidationLink.request``: whole, or after a params-only edit only the edited params):
 
 * ``full_ms``: from scratch — the document decoded, every layer built and every block run on the
   sample batch (the Input's data already loaded: the data cache is warm, as in the editor);
 * ``incremental_ms``: after one parameter edit (a Fully Connected block's activation, alternately
-  "relu" and "none"): the engine finds that only params changed (``engine/doc_diff.py``) and
-  revalidates (``Validator.revalidate``): the edited block and what is downstream of it run
-  again, every other block keeps its record, layer and outputs.
+  "relu" and "none"): the editor sends only that block's params (``core/doc_diff.py``), the
+  engine sets them in its copy of the document and revalidates (``Validator.revalidate``): the
+  edited block and what is downstream of it run again, every other block keeps its record, layer
+  and outputs, and only the records that changed come back.
 
 The project is 1,000 blocks: the digits Input feeding 10 branches of 49 Fully Connected + ReLU
 pairs (64 wide), joined by a Concat into a classifier and a loss; the edit is in the middle of one
@@ -73,6 +77,7 @@ def measure(branches: int, pairs: int) -> tuple[int, float, float, float]:
     import queue
 
     from dpg_blocks import protocol as m
+    from dpg_blocks.client.validation_link import ValidationLink
     from dpg_blocks.core import SetParam
     from dpg_blocks.core.project_file import project_to_dict
     from dpg_blocks.engine.packs.registry import discover
@@ -92,14 +97,19 @@ def measure(branches: int, pairs: int) -> tuple[int, float, float, float]:
 
     engine.block_progress = counting  # type: ignore[method-assign]
 
-    def request() -> bytes:  # the editor's side: not timed
-        return encode(m.Validate(project=project_to_dict(b.project), project_dir=str(ROOT), request_id=1))
+    link, rid = ValidationLink(), [0]
+
+    def request() -> bytes:  # the editor's side (the document made, compared, encoded): not timed
+        rid[0] += 1
+        return encode(link.request(project_to_dict(b.project), str(ROOT), rid[0])[0])
 
     def answer(data: bytes) -> None:
         engine.validate(decode(data))
         while not events.empty():
             last = decode(events.get_nowait())
-        assert isinstance(last, m.ValidationResult) and last.ok, last
+        assert isinstance(last, m.ValidationResult), last
+        whole = link.answer(last)
+        assert whole is not None and whole.ok and len(whole.records) == len(records), last
 
     def timed(prepare: Any) -> float:
         times = []
@@ -112,6 +122,8 @@ def measure(branches: int, pairs: int) -> tuple[int, float, float, float]:
 
     def from_scratch() -> bytes:
         engine.layers = engine.steps = engine.last_validation = None  # the data stays loaded
+        engine.document.drop()
+        link.reset()  # the whole document goes, and every record comes back
         return request()
 
     flip = [False]
@@ -121,6 +133,7 @@ def measure(branches: int, pairs: int) -> tuple[int, float, float, float]:
         b.history.do(SetParam(middle, "activation", "relu" if flip[0] else "none"))
         return request()
 
+    records = [r for r in b.project.graph.walk()]  # one record per block
     answer(request())  # the data loaded once, as the editor's first validation does
     full = timed(from_scratch)
     answer(request())

@@ -1,5 +1,5 @@
 """A params-only edit is revalidated, not validated from scratch: the engine compares the new
-document with the last one (engine/doc_diff.py), sets the new params on the blocks it validated,
+document with the last one (core/doc_diff.py), sets the new params on the blocks it validated,
 and runs only those blocks and what is downstream of them; every other block keeps its record,
 layer and outputs. The records are always those a validation from scratch gives."""
 
@@ -15,7 +15,7 @@ from engine_fixtures import registry
 from ui_fixtures import EXAMPLES
 
 from dpg_blocks import protocol as m
-from dpg_blocks.engine.compiling.doc_diff import param_changes
+from dpg_blocks.core.doc_diff import param_changes
 from dpg_blocks.engine.process.server import Engine
 from dpg_blocks.protocol import decode
 
@@ -73,10 +73,10 @@ def test_a_typed_param_runs_only_its_block_and_what_is_downstream_of_it():
     engine, d = InProcessEngine(), doc()
     first, ran = engine.validate(d)
     assert len(ran) > 15
-    validator = engine.engine.last_validation[2]
+    validator = engine.engine.last_validation[1]
     block(d, "fc2")["params"]["out_features"] = 48  # the Label Classifier's
     records, ran = engine.validate(d)
-    assert engine.engine.last_validation[2] is validator  # revalidated, not decoded anew
+    assert engine.engine.last_validation[1] is validator  # revalidated, not decoded anew
     # the label side below fc2 only: the features, the domain side and the gradient reversal are kept
     assert ran == ["fc2", "fc3", "Split source/target", "label loss", "source prediction", "target prediction"]
     assert records == from_scratch(d)
@@ -100,7 +100,7 @@ def test_an_error_typed_into_a_param_and_fixed_again_is_seen_each_time():
 def test_anything_but_a_params_edit_is_validated_from_scratch(edit):
     engine, d = InProcessEngine(), doc()
     engine.validate(d)
-    validator = engine.engine.last_validation[2]
+    validator = engine.engine.last_validation[1]
     if edit == "input":
         block(d, "source digits")["params"]["batch_size"] = 16
     elif edit == "link":
@@ -108,7 +108,7 @@ def test_anything_but_a_params_edit_is_validated_from_scratch(edit):
     else:
         block(d, "fc1")["name"] = "first"
     records, _ = engine.validate(d)
-    assert engine.engine.last_validation[2] is not validator
+    assert engine.engine.last_validation[1] is not validator
     assert records == from_scratch(d)
 
 

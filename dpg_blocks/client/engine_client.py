@@ -13,7 +13,7 @@ import os
 import queue
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from dpg_blocks import protocol as m
@@ -21,6 +21,7 @@ from dpg_blocks.core.plugin_quarantine import PLUGIN_MARK, QuarantineStore, desc
 from dpg_blocks.protocol import ProtocolError, decode, encode
 
 from . import _entry
+from .validation_link import ValidationLink
 
 TAP_QUEUE_SIZE = 8
 BEACON_BYTES = 512
@@ -109,7 +110,8 @@ class EngineClient:
         self._busy: str = ""  # "validate" or "train" while a request is outstanding
         self._busy_request = 0
         self._beacon: Any = None
-        self._last_validate: m.Validate | None = None
+        self._last_validate: m.Validate | None = None  # whole, as a restarted engine gets it again
+        self._link = ValidationLink()  # edits go as params, answers come as the records that changed
         self._poisoned_request = -1  # a Validate that killed the engine twice is not re-sent
         self._kills: dict[int, int] = {}  # Validate request id -> engines that died running it
         self._running_validate = -1  # the Validate the engine said it is running (Progress)
@@ -145,6 +147,7 @@ class EngineClient:
         self.stuck = None
         self._ready_since_start = False
         self._plugin_seen = ("", 0.0)
+        self._link.reset()
         self._set_state("starting" if self.restarts == 0 else "restarting")
 
     def revive(self) -> None:
@@ -217,7 +220,9 @@ class EngineClient:
     def validate(self, project: dict[str, Any], project_dir: str) -> int:
         """Send the project for validation; returns the request id its result will carry."""
         rid = self.request_id()
-        self.send(m.Validate(project=project, project_dir=project_dir, request_id=rid))
+        msg, whole = self._link.request(project, project_dir, rid)
+        self.send(msg)
+        self._last_validate = whole
         return rid
 
     def _mark_busy(self, what: str, request_id: int) -> None:
@@ -251,7 +256,9 @@ class EngineClient:
                 data = self._evt.get_nowait()
             except (queue.Empty, OSError, ValueError):
                 break
-            out.append(self._decode(data))
+            event = self._decode(data)
+            if event is not None:  # (None: an answer the client resolves itself)
+                out.append(event)
         taps: dict[tuple[str, str, str], Any] = {}
         while time.perf_counter() < deadline:
             try:
@@ -271,6 +278,7 @@ class EngineClient:
         return out
 
     def _decode(self, data: bytes) -> Any:
+        """The event in ``data`` as the editor should see it; None when there is none to see."""
         now = time.monotonic()
         try:
             msg = decode(data)
@@ -281,10 +289,9 @@ class EngineClient:
             self._last_event = now
         if isinstance(msg, m.Ready):
             self.start_failures, self._ready_since_start = 0, True
-        self._track(msg)
-        return msg
+        return self._track(msg)
 
-    def _track(self, msg: Any) -> None:
+    def _track(self, msg: Any) -> Any:
         if isinstance(msg, m.Ready):
             self.catalog = msg.catalog
             if not self._ready and self._busy:
@@ -303,6 +310,11 @@ class EngineClient:
                 self._running_validate = -1
             if self._busy == "validate" and msg.request_id == self._busy_request:
                 self._busy = ""
+            whole = self._link.answer(msg)
+            last = self._last_validate
+            if whole is None and last is not None and last.request_id == msg.request_id:
+                self.send(replace(last, known=0))  # the engine lost the document: it goes whole
+            return whole
         elif isinstance(msg, m.TrainingStuck):
             self.stuck = msg
         elif isinstance(msg, m.TrainingState):
@@ -314,6 +326,7 @@ class EngineClient:
                 self._set_state("ready")
         elif isinstance(msg, m.Exit):
             self._busy = ""
+        return msg
 
     def _set_state(self, state: str, **info: Any) -> None:
         if state != self.state or info:

@@ -27,11 +27,26 @@ class Validate(Command):
     """Validate ``project`` (``core.project_to_dict`` form); answered by ValidationResult.
 
     ``project_dir`` is the folder of the project file: dataset paths are relative to it.
+
+    After a params-only edit the editor sends only what changed (``core.doc_diff``): ``edits``
+    (block id -> its new params, at any depth) to set in the document of the Validate request
+    ``base`` (the one sent just before: the engine reads every request in order, also those a
+    newer one supersedes), and ``project`` empty. An engine that does not hold that document
+    answers ``resend``. ``known``: the request whose result the editor holds, so that the answer
+    may carry only the records that changed since (``ValidationResult.base``); 0: none.
     """
 
     project: dict[str, Any]
     project_dir: str
     request_id: int
+    edits: dict[str, dict[str, Any]] | None = None
+    base: int = 0
+    known: int = 0
+
+    def _validate(self) -> None:
+        if self.edits is not None and (self.base <= 0 or self.project):
+            raise ValueError("edits apply to the document of an earlier request: base must name it, "
+                             "and project must be empty")
 
 
 @message

@@ -45,12 +45,20 @@ class Ready(Event):
 
 @message
 class ValidationResult(Event):
-    """One ``BlockRecord.to_dict()`` per block; ``ok`` when no block is in error."""
+    """One ``BlockRecord.to_dict()`` per block; ``ok`` when no block is in error.
+
+    ``base`` > 0: ``records`` holds only the blocks whose records changed since the answer to
+    request ``base`` (the editor's ``Validate.known``); every other block's record is as it was.
+    ``resend``: the engine did not hold the document a ``Validate.edits`` applied to (it was
+    restarted): the editor sends it whole (records is then empty).
+    """
 
     request_id: int
     records: list[dict[str, Any]]
     ok: bool
     error: str = ""  # set when the project itself could not be read (records is then empty)
+    base: int = 0
+    resend: bool = False
 
 
 @message

@@ -147,6 +147,7 @@ class Validator:
         # shape and dtype of every output that carried a tensor (first order that produced it):
         # a SuperBlock's record shows those that cross its boundary
         self.port_infos: dict[Source, TensorInfo] = {}
+        self._rerun: set[str] = set()  # the records the last revalidate() may have changed
 
     # -- running -----------------------------------------------------------------------------
     def run(self) -> list[BlockRecord]:
@@ -230,7 +231,17 @@ class Validator:
             if c is not None:
                 c.finish(keep_unused=True)  # the blocks not run again still hold their layers
         self._idle_reasons({nid: nodes[nid] for nid in dirty})
+        # whose records may differ now: the blocks run again, the SuperBlocks holding them (their
+        # records roll theirs up) and the losses the orders' checks look at again
+        losses = {bid for o in self.project.orders for bid in (o.losses or ())}
+        losses |= {nid for nid, n in nodes.items() if n.role == "loss"}
+        self._rerun = dirty | losses | {sid for nid in dirty for sid in nodes[nid].super_ids}
         return self.all_records()
+
+    def changed_records(self) -> list[BlockRecord]:
+        """The records the last :meth:`revalidate` may have changed (every other block's is as
+        the validation before it gave it)."""
+        return self.all_records(only=self._rerun)
 
     def _record_problem(self, node: FlatNode, rec: BlockRecord) -> bool:
         """Whether the node cannot run (an unknown type, bad params, untrusted code), recorded as
@@ -509,11 +520,18 @@ class Validator:
             rec.status, rec.message, rec.error_type, rec.traceback = ERROR, message, error_type, tb
 
     # -- results -----------------------------------------------------------------------------
-    def all_records(self) -> list[BlockRecord]:
-        """Plain blocks' records plus one rolled-up record per SuperBlock."""
-        out = list(self.records.values())
+    def all_records(self, only: set[str] | None = None) -> list[BlockRecord]:
+        """Plain blocks' records plus one rolled-up record per SuperBlock (of the blocks in
+        ``only``, when given)."""
+        out = [r for nid, r in self.records.items() if only is None or nid in only]
+        inside: dict[str, list[BlockRecord]] = {}
+        for nid, r in self.records.items():
+            for sid in self.flat.nodes[nid].super_ids:
+                inside.setdefault(sid, []).append(r)
         for sid, (block, path) in self.flat.supers.items():
-            inner = [r for nid, r in self.records.items() if sid in self.flat.nodes[nid].super_ids]
+            if only is not None and sid not in only:
+                continue
+            inner = inside.get(sid, [])
             rec = BlockRecord(sid, block.name, block.type, path, status=worst([r.status for r in inner]))
             rec.orders = sorted({o for r in inner for o in r.orders})
             ins, outs = self.flat.boundaries.get(sid, ({}, {}))

@@ -22,6 +22,7 @@ from dpg_blocks.core.startup_trace import mark as trace
 from dpg_blocks.protocol import ProtocolError, decode, encode
 
 from ..compiling.records import PATH_SEP
+from .editor_document import EditorDocument
 from .lifetime import watch_parent
 
 IDLE_WAIT_S = 0.25  # how long the idle loop blocks on the command queue
@@ -54,9 +55,9 @@ class Engine:
         self.sources: Any = None  # SourceCache, created with the engine's first validation
         self.layers: Any = None  # ModuleCache: the last validation's built layers (incremental validation)
         self.steps: Any = None  # StepCache: what each block computed then (not run again if unchanged)
-        # (document, folder, Validator) of the last validation: a params-only edit revalidates it
-        self.last_validation: tuple[dict[str, Any], str, Any] | None = None
-        self._changes: dict[str, dict[str, Any]] = {}
+        self.document = EditorDocument()  # what the editor validates, kept up to date by its edits
+        # (request answered, Validator) of the last validation: a params-only edit revalidates it
+        self.last_validation: tuple[int, Any] | None = None
         self.quit = False
         self.slice: tuple[float, Any] | None = None  # (start, session) of the running training slice
         self.stuck_marked = False  # the watchdog wrote a stuck block to the beacon
@@ -174,7 +175,8 @@ class Engine:
         newest_validate = max((i for i, c in enumerate(messages) if isinstance(c, m.Validate)), default=-1)
         for i, cmd in enumerate(messages):
             if isinstance(cmd, m.Validate) and i != newest_validate:
-                continue  # a newer edit supersedes it: stale results are never computed
+                self.document.take(cmd)  # a newer edit supersedes it (it is relative to this one)
+                continue  # stale results are never computed
             try:
                 self.handle(cmd)
             except Exception as e:
@@ -212,6 +214,7 @@ class Engine:
             self.layers = None  # and layers
             self.steps = None  # and what they computed
             self.last_validation = None
+            self.document.forget_validation()
             self.load_plugins()
         elif isinstance(cmd, m.Shutdown):
             self.quit = True
@@ -236,26 +239,36 @@ class Engine:
         from ..compiling.source_cache import SourceCache
 
         trace("validate_received")
+        if not self.document.take(cmd):  # edits to a document this engine never had
+            self.last_validation = None
+            self.emit(m.ValidationResult(request_id=cmd.request_id, records=[], ok=False, resend=True))
+            return
         if self.sources is None:
             self.sources = SourceCache()
         if self.layers is None:
             self.layers, self.steps = ModuleCache(), StepCache()
-        v, done = self._revalidate(cmd), None
+        answered = self.last_validation[0] if self.last_validation is not None else 0
+        doc, changes = self.document, self.document.changes
+        v, done, base = self._revalidator(), None, 0
+        self.last_validation = None  # until this one is answered
+        doc.forget_validation()  # (and if it fails, the next starts from scratch)
         try:
-            if v is not None:
+            if v is not None and changes is not None:
                 v.on_block = self.block_progress(cmd.request_id, "validate", len(v.flat.nodes))
-                done = v.revalidate(self._changes)
+                done = v.revalidate(changes)
+                base = answered if done is not None and cmd.known == answered else 0
             if done is None:  # validate the document from scratch (the layers and steps kept still help)
-                self.last_validation = None
-                project = self._project(cmd.project, cmd.request_id)
+                project = self._project(doc.doc or {}, cmd.request_id)
                 if project is None:
                     return
-                v = Validator(project, self.registry, cmd.project_dir, trusted=self.trusted(project),
+                v = Validator(project, self.registry, doc.folder, trusted=self.trusted(project),
                               source_cache=self.sources, module_cache=self.layers, step_cache=self.steps)
                 v.on_block = self.block_progress(cmd.request_id, "validate", len(v.flat.nodes))
                 done = v.run()
-            records = [r.to_dict() for r in done]
-            self.last_validation = (cmd.project, cmd.project_dir, v)
+            # only what changed when the editor holds the answer this revalidation started from
+            records = [r.to_dict() for r in (v.changed_records() if base else done)]
+            self.last_validation = (cmd.request_id, v)
+            doc.validated()
         finally:
             self.loading = None
             self.mark("", "")
@@ -263,26 +276,23 @@ class Engine:
         # unchecked: the records are BlockRecord.to_dict()'s, right by construction, and checking
         # a thousand of them here cost more than revalidating after an edit; the editor's decode
         # still checks every field
-        self.emit(m.ValidationResult.unchecked(request_id=cmd.request_id, records=records, ok=v.ok, error=""))
+        self.emit(m.ValidationResult.unchecked(request_id=cmd.request_id, records=records, ok=v.ok, error="",
+                                               base=base))
 
-    def _revalidate(self, cmd: Any) -> Any:
-        """The last validation's Validator with this document's new params set on its blocks,
-        when only params changed since (``doc_diff``) in the same folder and with the same
-        trust; else None. ``self._changes`` holds what changed."""
-        from ..compiling.doc_diff import param_changes
-
-        if self.last_validation is None:
+    def _revalidator(self) -> Any:
+        """The last validation's Validator with the params changed since set on its blocks,
+        when only params changed (``EditorDocument.changes``) and trust is as it was; else
+        None (validate from scratch)."""
+        changes = self.document.changes
+        if self.last_validation is None or changes is None:
             return None
-        doc, project_dir, v = self.last_validation
-        changes = param_changes(doc, cmd.project) if project_dir == cmd.project_dir else None
-        if changes is None or any(bid not in v.flat.nodes for bid in changes):
+        v = self.last_validation[1]
+        if any(bid not in v.flat.nodes for bid in changes):
             return None
         for bid, params in changes.items():
             v.flat.nodes[bid].block.params = dict(params)
-        self.last_validation = None  # its blocks now hold the new params, whatever happens next
         if self.trusted(v.project) != v.trusted:  # code changed or trust given: its own rules
             return None
-        self._changes = changes
         return v
 
     def block_progress(self, request_id: int, phase: str, total: int | None) -> Any:

@@ -1,10 +1,13 @@
-"""What changed between two project documents the editor sent, when only block params did.
+"""What changed between two project documents, when only block params did.
 
-Most edits while a user designs are one parameter typed into one block. The engine then need not
-decode the new document and validate from scratch: :func:`param_changes` finds the blocks whose
-params differ (and nothing else does, positions aside: moving a block changes no result), and the
-validator runs those blocks and what is downstream of them again (``Validator.revalidate``).
-Comparing the two documents is plain dict equality, block by block: far cheaper than decoding.
+Most edits while a user designs are one parameter typed into one block. Then the editor need not
+send the whole document again, nor the engine decode it and validate from scratch:
+:func:`param_changes` finds the blocks whose params differ (and nothing else does, positions
+aside: moving a block changes no result); the editor sends only those (``Validate.edits``), the
+engine sets them in its copy of the document (:func:`block_dicts`), and the validator runs those
+blocks and what is downstream of them again (``Validator.revalidate``). Comparing two documents is
+plain dict equality, block by block: far cheaper than encoding, decoding and checking one.
+Standard library only: the editor and the engine both use it.
 """
 
 from __future__ import annotations
@@ -46,3 +49,19 @@ def _graph(old: Any, new: Any, changes: dict[str, dict[str, Any]]) -> bool:
             elif k != "graph" or not _graph(x[k], y[k], changes):  # a SuperBlock's inside, recursively
                 return False
     return True
+
+
+def block_dicts(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Block id -> the block's dict in ``doc``, at every depth (a SuperBlock's inside too), so
+    that an edit naming a block id can be set in the document where it lives."""
+    out: dict[str, dict[str, Any]] = {}
+    stack = [doc.get("graph")]
+    while stack:
+        graph = stack.pop()
+        if not isinstance(graph, dict) or not isinstance(graph.get("blocks"), list):
+            continue
+        for block in graph["blocks"]:
+            if isinstance(block, dict):
+                out[str(block.get("id"))] = block
+                stack.append(block.get("graph"))
+    return out
