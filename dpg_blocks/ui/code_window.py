@@ -1,108 +1,31 @@
 """The code window of a Custom block: forward and backward as editable buffers with line numbers.
 
-Dear PyGui has no code editor widget, so each buffer is a multiline text input as tall as its
-text (it never scrolls by itself) beside a gutter of one text row per line; both sit in one
-scrolling child window, so the numbers stay level with the lines. The line an error names is
-drawn as a red row in the gutter, and the message is written under the buffers.
-
 The block's code parameter holds one source; the window shows what comes before a top-level
 ``def backward`` as the forward buffer and the rest as the backward buffer, and joins them back
-on Apply. Apply sets the code and every declaration the window shows (ports, values, gradient
-settings) as one undoable edit (:meth:`EditorState.apply_code`), which trusts the typed code.
+on Apply (ui/code_text.py). Apply sets the code and every declaration the window shows (ports,
+values, gradient settings) as one undoable edit (:meth:`EditorState.apply_code`), which trusts
+the typed code. Unapplied typing is kept across closing the window, and the window follows
+undo/redo and the validation. The line numbers beside the buffers and the red row of the line an
+error names are the :class:`~dpg_blocks.ui.code_gutter.Gutters` mixin (ui/code_gutter.py).
 """
 
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import dearpygui.dearpygui as dpg
 
+from .code_gutter import Gutters
+from .code_text import CONTEXT_HELP, MODULE_HELP, code_summary, join_code, split_code
 from .state import EditorState
-from .theme import RED
 
 __all__ = ["CodeWindow", "code_summary", "join_code", "split_code", "CONTEXT_HELP"]
 
-_BACKWARD = re.compile(r"^def[ \t]+backward\b", re.MULTILINE)
-_DEF = re.compile(r"^(?:def[ \t]+(\w+)[ \t]*\(([^)]*)\)|class[ \t]+(\w+))", re.MULTILINE)
-_LINE_OF_CODE = re.compile(r"\s*\(line \d+ of the code\)$")
 WINDOW_W, WINDOW_H = 1040, 700
-MIN_ROWS = 4  # an empty buffer still offers a few lines to click into
-ROW_SPACING = 0  # the gutter's rows follow each other like the buffer's lines
-
-# What the code receives (engine/usercode.py: UserContext, CustomModule), shown beside the buffers.
-CONTEXT_HELP: tuple[tuple[str, str], ...] = (
-    ("forward(ctx, x, …)", "one argument per input port, in the order of 'inputs'; returns one tensor "
-                           "per output port (a tuple for several)"),
-    ("backward(ctx, grad_y, …)", "optional: one gradient per output port; returns one gradient per input "
-                                 "(None for an input without one). Without it autograd differentiates "
-                                 "forward"),
-    ("ctx.order", "the order running now (1, 2 …)"),
-    ("ctx.training", "True while training, False in evaluation"),
-    ("ctx.target", "the labels of the one labelled input whose data reaches this block (None when none "
-                   "or several do)"),
-    ("ctx.progress", "the fraction of the planned training done: 0 at the first step → 1"),
-    ("ctx.step, ctx.epoch", "planned-training steps done; the epoch (0-based)"),
-    ("ctx.values[\"name\"]", "this block's named values (values, above)"),
-    ("ctx.gradient_scale", "the gradient scale at this progress (gradient_scale, gradient_schedule)"),
-    ("ctx.save_for_backward(*t)", "keep tensors for backward (ctx.saved_tensors there); any other "
-                                  "attribute forward sets on ctx is there too"),
-    ("names", "torch, nn, F (torch.nn.functional) and math are there without an import"),
-    ("validation", "runs forward on a batch of 4 from each input; a backward is checked with "
-                   "torch.autograd.gradcheck against forward (against −scale × it when a gradient scale "
-                   "is set); the result is in the Debug pane"),
-)
 
 
-# An Opaque Module block's code is a class, not forward(ctx, …): what the window says beside it.
-MODULE_HELP: tuple[tuple[str, str], ...] = (
-    ("class <class name>(nn.Module)", "the block constructs it with 'arguments' (Python literals) and calls "
-                                      "it on its inputs, in the order of 'inputs'"),
-    ("forward(self, x, …)", "returns one tensor per output port (a tuple for several); any Python, "
-                            "an `if` on a tensor's value included"),
-    ("parameters", "the module's own parameters and buffers are the block's: trained by its order's "
-                   "optimizer, saved in checkpoints, written by the export"),
-    ("helpers", "functions, constants and imports the class uses belong in the code too; torch, nn, F "
-                "and math are there without an import"),
-)
-
-
-def split_code(source: str) -> tuple[str, str]:
-    """``(forward part, backward part)``: the backward part starts at a top-level ``def backward``."""
-    m = _BACKWARD.search(source)
-    return (source, "") if m is None else (source[:m.start()], source[m.start():])
-
-
-def join_code(forward: str, backward: str) -> str:
-    """The one source of the two buffers (two blank lines between them, as PEP 8 has it)."""
-    if not backward.strip():
-        return forward
-    if not forward.strip():
-        return backward
-    return forward.rstrip("\n") + "\n\n\n" + backward
-
-
-def code_summary(source: str) -> str:
-    """``forward(ctx, x) · backward(ctx, grad_y) · 8 lines`` (``class Gate`` for a class): what the
-    Network pane shows."""
-    defs = [f"class {cls}" if cls else f"{name}({' '.join(args.split())})" for name, args, cls in _DEF.findall(source)]
-    n = len(source.splitlines())
-    return " · ".join([*defs, f"{n} line{'s' if n != 1 else ''}"]) if source.strip() else "no code"
-
-
-def backward_start(forward: str, backward: str) -> int:
-    """The line of the joined code on which the backward buffer's first line lands."""
-    joined = join_code(forward, backward)
-    return joined[:len(joined) - len(backward)].count("\n") + 1
-
-
-def _rows(text: str) -> int:
-    """Numbered lines of a buffer (the empty line after a final newline has no number)."""
-    return len(text.splitlines()) or 1
-
-
-class CodeWindow:
+class CodeWindow(Gutters):
     """One window, reused for whichever block is opened in it."""
 
     def __init__(self, state: EditorState, mono_font: int = 0) -> None:
@@ -119,22 +42,7 @@ class CodeWindow:
 
     # -- building ------------------------------------------------------------------------------
     def _build(self) -> None:
-        with dpg.theme() as self._gutter_theme:
-            with dpg.theme_component(dpg.mvAll):
-                dpg.add_theme_style(dpg.mvStyleVar_ItemSpacing, 0, ROW_SPACING)
-                # a text item is as tall as a frame (font + 2 × frame padding); the buffer's lines
-                # are only the font's height apart
-                dpg.add_theme_style(dpg.mvStyleVar_FramePadding, 2, 0)
-        with dpg.theme() as self._mark_theme:  # the error line's row: a red band across the gutter
-            with dpg.theme_component(dpg.mvButton):
-                for col in (dpg.mvThemeCol_Button, dpg.mvThemeCol_ButtonHovered, dpg.mvThemeCol_ButtonActive):
-                    dpg.add_theme_color(col, RED)
-                dpg.add_theme_color(dpg.mvThemeCol_Text, (255, 255, 255))
-                dpg.add_theme_style(dpg.mvStyleVar_FramePadding, 2, 0)
-                dpg.add_theme_style(dpg.mvStyleVar_FrameRounding, 0)
-        with dpg.theme() as self._error_theme:
-            with dpg.theme_component(dpg.mvText):
-                dpg.add_theme_color(dpg.mvThemeCol_Text, RED)
+        self._build_themes()
         with dpg.window(label="Code", show=False, width=WINDOW_W, height=WINDOW_H, no_saved_settings=True,
                         on_close=lambda: self.close()) as self.window:
             self.title = dpg.add_text("")
@@ -354,13 +262,6 @@ class CodeWindow:
         self._show_error(message, "forward")
         return False
 
-    def _show_error(self, message: str, under: str) -> None:
-        """``message`` in red under the forward or backward buffer ("" clears it)."""
-        self.error_text = message
-        for which, item in (("forward", self.forward_error), ("backward", self.backward_error)):
-            dpg.set_value(item, message if which == under else "")
-            dpg.configure_item(item, show=bool(message) and which == under)
-
     def revert(self) -> None:
         """Show the block's code and declarations as they are in the document."""
         b = self.state.block(self.block_id) if self.block_id else None
@@ -406,70 +307,3 @@ class CodeWindow:
         path = " › ".join(self.state.project.path_of(b.id))
         dpg.configure_item(self.window, label=f"Code of {path}###code_window")
         dpg.set_value(self.title, f"{path}   ({b.type})")
-
-    def show_record(self) -> None:
-        """Mark the line the block's validation record names, and write its message."""
-        if self.block_id is None:
-            return
-        rec = self.state.record(self.block_id)
-        self.marked = None
-        message = ""
-        if rec is not None and rec.get("status") == "error":
-            text = _LINE_OF_CODE.sub("", str(rec.get("message") or rec.get("error_type") or "error"))
-            line = int(rec.get("code_line") or 0)
-            if line:
-                self.marked = self._row_of(line)
-                message = f"line {line}: {text}"
-            else:
-                message = text
-        elif rec is not None and rec.get("gradcheck"):
-            self.note_text(f"gradient check {rec['gradcheck']}")
-        self._show_error(message, self.marked[0] if self.marked else "forward")
-        self._draw_gutters()
-
-    def _row_of(self, line: int) -> tuple[str, int]:
-        """Which buffer and row show line ``line`` of the code as applied."""
-        forward, backward = str(self._shown.get("forward", "")), str(self._shown.get("backward", ""))
-        start = backward_start(forward, backward)
-        return ("backward", line - start + 1) if backward.strip() and line >= start else ("forward", line)
-
-    # -- the gutters ---------------------------------------------------------------------------
-    def _typed(self) -> None:
-        """A buffer changed: resize both to their text and renumber the gutters."""
-        self._draw_gutters()
-
-    def _line_height(self) -> float:
-        return 15.0 * dpg.get_global_font_scale()  # the fonts are loaded at 15 px (theme.load_fonts)
-
-    def _draw_gutters(self) -> None:
-        forward, backward = str(dpg.get_value(self.forward) or ""), str(dpg.get_value(self.backward) or "")
-        first = backward_start(forward, backward)
-        for which, text, gutter, box, start in (("forward", forward, self.forward_gutter, self.forward, 1),
-                                                ("backward", backward, self.backward_gutter, self.backward, first)):
-            rows = _rows(text)
-            lh = self._line_height()
-            # as tall as the text (plus a line and room for a horizontal scroll bar): it never
-            # scrolls by itself, so the gutter's rows stay level with its lines
-            dpg.configure_item(box, height=int((max(rows, MIN_ROWS) + 2) * lh + 6 + 14))
-            dpg.delete_item(gutter, children_only=True)
-            dpg.add_spacer(height=3, parent=gutter)  # the input's frame padding above its first line
-            if which == "backward" and not text.strip():
-                continue
-            for row in range(1, rows + 1):
-                label = f"{start + row - 1:>3}"
-                if self.marked == (which, row):
-                    dpg.bind_item_theme(dpg.add_button(label=label, width=34, height=int(lh), parent=gutter),
-                                        self._mark_theme)
-                else:
-                    dpg.add_text(label, color=(120, 120, 130), parent=gutter)
-
-    def marked_rect(self) -> dict[str, int] | None:
-        """Where the red row was drawn in the last frame (tests read its pixels)."""
-        if self.marked is None:
-            return None
-        gutter = self.forward_gutter if self.marked[0] == "forward" else self.backward_gutter
-        for child in dpg.get_item_children(gutter, 1) or []:
-            if dpg.get_item_type(child) == "mvAppItemType::mvButton":
-                (x, y), (w, h) = dpg.get_item_rect_min(child), dpg.get_item_rect_size(child)
-                return {"x": int(x), "y": int(y), "w": int(w), "h": int(h)}
-        return None
