@@ -31,6 +31,9 @@ def _fmt(v: Any) -> str:
     return f"{v:.4f}" if isinstance(v, float) else str(v)
 
 
+_TRAINING_STARTED = [False]  # this process reached the training loop (its errors are then its own)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     """``train``; under torchrun (its RANK/WORLD_SIZE/LOCAL_RANK are set) with DDP, one rank a process."""
     from dpg_blocks.engine.training import distributed
@@ -46,7 +49,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         code = _train(args, world)
     finally:
-        distributed.stop(wait_for_all=code == EXIT_OK)
+        # A refusal before training is every rank's, said by rank 0 alone: the others wait for
+        # it, or their quick exit makes torchrun end rank 0 before it has said why.
+        distributed.stop(wait_for_all=code == EXIT_OK or not _TRAINING_STARTED[0])
     # A rank's interpreter teardown can destroy a C++ thread still joinable ("terminate called
     # without an active exception", SIGABRT, seen under load): its work is written and the group
     # left, so end here, with what was printed flushed.
@@ -178,6 +183,7 @@ def _train(args: argparse.Namespace, world: Any) -> int:
 
         ended = "failed"
         console.training = True  # type: ignore[attr-defined]  # from now on a rank's errors are its own
+        _TRAINING_STARTED[0] = True
         try:
             for metrics in trainer.fit(epochs - trainer.epoch, on_step=on_step, check_finite=True):
                 last = metrics
