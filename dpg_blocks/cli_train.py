@@ -46,6 +46,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if world is None:
         return _train(args, None)
     code = EXIT_INTERNAL
+    _TRAINING_STARTED[0] = False  # (a second in-process call must not inherit the last one's)
     try:
         code = _train(args, world)
     finally:
