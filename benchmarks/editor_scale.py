@@ -60,7 +60,7 @@ def make_project(n_blocks: int, path: Path, per_row: int = 25, gap: tuple[float,
 
 
 def open_editor(path: Path):  # noqa: ANN201 - returns the editor
-    from dpg_blocks.ui.app import _create
+    from dpg_blocks.ui.editor.app import _create
 
     editor = _create((1600, 1000), str(path))
     editor.start_engine()
@@ -155,7 +155,7 @@ def measure_zoomed(path: str, frames: int = 120) -> None:
     """Whole-frame ms at 100 % and zoomed to fit (``path`` "-": an empty canvas)."""
     import dearpygui.dearpygui as dpg
 
-    from dpg_blocks.ui.app import _create
+    from dpg_blocks.ui.editor.app import _create
 
     t0 = time.perf_counter()
     editor = _create((1600, 1000), None if path == "-" else path)
@@ -174,7 +174,7 @@ def measure_zoomed(path: str, frames: int = 120) -> None:
         print(f"ms_100_all={_whole_frames(editor, frames):.3f}")
         canvas.zoomer.culling = True
         canvas.zoom_to_fit()
-        for _ in range(60):  # the fit takes a few looks (ui/canvas.py frame)
+        for _ in range(60):  # the fit takes a few looks (ui/canvas/graph_canvas.py frame)
             editor.frame()
             dpg.render_dearpygui_frame()
             if not canvas.framing and canvas.framer.settle == 0:

@@ -20,8 +20,8 @@ import dearpygui.dearpygui as dpg
 import numpy as np
 
 from dpg_blocks.protocol import TapFrame, array_to_wire, decode, encode
-from dpg_blocks.ui.state import EditorState
-from dpg_blocks.ui.visual_pane import TapSlot, VisualPane, _Panel, heatmap_rgba
+from dpg_blocks.ui.panes.visual_pane import TapSlot, VisualPane, _Panel, heatmap_rgba
+from dpg_blocks.ui.state.editor_state import EditorState
 
 
 def frame(image: np.ndarray, step: int) -> TapFrame:

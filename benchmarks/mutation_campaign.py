@@ -308,8 +308,8 @@ class EditorOpen:
 
         from dpg_blocks.blocks.declare import spec_of
         from dpg_blocks.builtin import BLOCKS, PACK_NAME
-        from dpg_blocks.ui.app import Editor
-        from dpg_blocks.ui.state import EditorState
+        from dpg_blocks.ui.editor.app import Editor
+        from dpg_blocks.ui.state.editor_state import EditorState
 
         self.dpg = dpg
         dpg.create_context()

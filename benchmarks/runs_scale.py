@@ -1,6 +1,6 @@
 """The Runs tab at scale: 200 kept runs of 50 epochs each.
 
-Creates the runs with the same writer the engine uses (``core/runs.py`` RunWriter: run.json,
+Creates the runs with the same writer the engine uses (``core/runs/folders.py`` RunWriter: run.json,
 project.dpgb, metrics.jsonl), then, in the real editor under Xvfb (it re-runs itself under
 ``xvfb-run`` without a display), measures
 
@@ -31,7 +31,7 @@ RUNS, EPOCHS, TICKED, ROUNDS = 200, 50, 10, 5
 
 def make_runs(folder: Path) -> Path:
     from dpg_blocks.core.project_file import load_project, project_to_dict, save_project
-    from dpg_blocks.core.runs import RunWriter
+    from dpg_blocks.core.runs.folders import RunWriter
 
     project = load_project(ROOT / "assets" / "examples" / "mlp_digits.dpgb")
     for b in project.graph.walk():
@@ -53,7 +53,7 @@ def make_runs(folder: Path) -> Path:
 def measure(path: Path) -> tuple[float, float]:
     import dearpygui.dearpygui as dpg
 
-    from dpg_blocks.ui.app import _create
+    from dpg_blocks.ui.editor.app import _create
 
     editor = _create((1600, 1000), None)
     try:

@@ -46,7 +46,7 @@ __all__ = [
 def cmd_open(args: argparse.Namespace) -> int:
     import importlib.util
 
-    if importlib.util.find_spec("dpg_blocks.ui.app") is None:
+    if importlib.util.find_spec("dpg_blocks.ui.editor.app") is None:
         console = _console(stderr=True)
         console.print(
             "[bold]The Dear PyGui editor is not part of this build yet[/] (README, 'State of this build').\n"
@@ -55,7 +55,7 @@ def cmd_open(args: argparse.Namespace) -> int:
             highlight=False,
         )
         return EXIT_UNREADABLE
-    from dpg_blocks.ui.app import run_editor  # type: ignore[import-not-found]
+    from dpg_blocks.ui.editor.app import run_editor  # type: ignore[import-not-found]
 
     return int(run_editor(args.project))
 
@@ -63,7 +63,7 @@ def cmd_open(args: argparse.Namespace) -> int:
 def cmd_screenshot(args: argparse.Namespace) -> int:
     """Render the editor on a project once validation has arrived and save the frame as PNG."""
     from dpg_blocks.core.project_file import ProjectFileError
-    from dpg_blocks.ui.app import run_screenshot
+    from dpg_blocks.ui.editor.app import run_screenshot
 
     console = _console(stderr=True)
     try:

@@ -13,7 +13,7 @@ from dpg_blocks.cli_project import _find_block, _load
 
 
 def cmd_library(args: argparse.Namespace) -> int:
-    from dpg_blocks.core.library import (
+    from dpg_blocks.core.user.library import (
         LibraryError,
         insert_copy,
         list_library,

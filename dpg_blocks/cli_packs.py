@@ -16,7 +16,7 @@ from dpg_blocks.cli_project import _registry
 def cmd_plugins(args: argparse.Namespace) -> int:
     """List packs, blocks and failed or quarantined plugins; exit 1 when any failed."""
     if args.enable:
-        from dpg_blocks.core.plugin_quarantine import QuarantineStore
+        from dpg_blocks.core.user.plugin_quarantine import QuarantineStore
 
         err = _console(stderr=True)
         for name in args.enable:

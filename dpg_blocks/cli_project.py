@@ -39,7 +39,7 @@ def _registry(args: argparse.Namespace, report: bool = True) -> Any:
 
 
 def _code_items(project: Any, registry: Any) -> list[Any]:
-    from dpg_blocks.core.trust import project_code
+    from dpg_blocks.core.user.trust import project_code
 
     return project_code(project, registry.code_params)
 
@@ -49,7 +49,7 @@ def _trusted(project: Any, registry: Any, args: argparse.Namespace, console: Con
 
     Says, when it may not, which blocks hold the code and how to trust it.
     """
-    from dpg_blocks.core.trust import TrustStore, code_digest
+    from dpg_blocks.core.user.trust import TrustStore, code_digest
 
     items = _code_items(project, registry)
     digest = code_digest(items)

@@ -263,7 +263,7 @@ def set_batch_size(project: Any, size: int) -> None:
 def _keep_run(args: argparse.Namespace, trainer: Any, epochs: int, console: Console, main: bool = True) -> Any:
     """The run folder for ``train`` (``--resume`` loads its last.pt, ``--init-from`` a run's
     weights into a new run); an exit code when the run named cannot be used."""
-    from dpg_blocks.core.runs import RunError, resolve_run, runs_folder
+    from dpg_blocks.core.runs.folders import RunError, resolve_run, runs_folder
     from dpg_blocks.engine.training.run_keeper import RunKeeper
     from dpg_blocks.engine.training.trainer import starting_weights
 

@@ -104,7 +104,7 @@ def cmd_trust(args: argparse.Namespace) -> int:
     project = _load(args.project, console)
     if project is None:
         return EXIT_UNREADABLE
-    from dpg_blocks.core.trust import TrustStore, code_digest, outside_data_paths
+    from dpg_blocks.core.user.trust import TrustStore, code_digest, outside_data_paths
 
     items = _code_items(project, _registry(args))
     digest = code_digest(items)

@@ -15,7 +15,7 @@ from dpg_blocks.builtin.custom import GRADIENT_REVERSAL_CODE
 from dpg_blocks.core import OptimizerSettings, Order, Project, SetOrders, load_project, save_project
 from dpg_blocks.core.edits import Compound, Move
 from dpg_blocks.core.layout import auto_layout
-from dpg_blocks.core.trust import code_digest, project_code
+from dpg_blocks.core.user.trust import code_digest, project_code
 from dpg_blocks.engine.packs.registry import discover
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "assets" / "examples"

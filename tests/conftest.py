@@ -153,8 +153,8 @@ def editor() -> Iterator[Any]:
     built-in catalog as the engine would send it (tests with a real engine define their own)."""
     from ui_fixtures import builtin_catalog, gui_context
 
-    from dpg_blocks.ui.app import Editor
-    from dpg_blocks.ui.state import EditorState
+    from dpg_blocks.ui.editor.app import Editor
+    from dpg_blocks.ui.state.editor_state import EditorState
 
     with gui_context():
         ed = Editor(EditorState())

@@ -1,5 +1,5 @@
 """Real input for the editor under Xvfb: xdotool clicks, drags and keys, aimed and checked through
-the editor's state dump (``DPG_BLOCKS_STATE_DUMP``, ui/state_dump.py).
+the editor's state dump (``DPG_BLOCKS_STATE_DUMP``, ui/state/dump.py).
 
 A test runs :func:`run_script` with the body of a script; the script (a fresh Python under
 ``xvfb-run``) does ``from real_input import Driver`` and drives one editor with it. Every wait

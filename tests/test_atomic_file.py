@@ -83,7 +83,7 @@ _EXEMPT = {
     # set (benchmarks/startup.py); an atomic rewrite would lose the other process's lines
     "dpg_blocks/core/startup_trace.py": "a diagnostic trace two processes append to",
     # the torchrun child's stdout and stderr: files handed to Popen, written as the run goes
-    "dpg_blocks/ui/process_run.py": "a child process's output streams",
+    "dpg_blocks/ui/training/process_run.py": "a child process's output streams",
 }
 _WRITES = (r"\.write_text\(", r"\.write_bytes\(", r"\bopen\([^)\n]*['\"][wax]b?\+?['\"]", r"mkstemp\(", r"os\.replace\(",
            r"torch\.save\([^,]+,\s*+(?!buffer)", r"np\.save", r"json\.dump\((?!.*sys\.stdout)")

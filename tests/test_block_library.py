@@ -9,7 +9,7 @@ import pytest
 from engine_fixtures import builder, registry
 
 from dpg_blocks.core import Connect, Endpoint, History, RemoveBlock, dumps, load_project, save_project
-from dpg_blocks.core.library import (
+from dpg_blocks.core.user.library import (
     LIBRARY_SUFFIX,
     LibraryError,
     insert_copy,

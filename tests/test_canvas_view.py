@@ -1,4 +1,4 @@
-"""The canvas' view transform (ui/canvas_view.py): document ↔ grid at every zoom, zoom about the
+"""The canvas' view transform (ui/canvas/view.py): document ↔ grid at every zoom, zoom about the
 cursor, zoom steps, zoom to fit and which nodes a view needs drawn."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from dpg_blocks.ui.canvas_view import (
+from dpg_blocks.ui.canvas.view import (
     ZOOM_MAX,
     ZOOM_MIN,
     ZOOM_STEPS,

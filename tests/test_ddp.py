@@ -16,7 +16,7 @@ from engine_fixtures import builder, registry, write_npz
 from test_resume import EPOCHS, dropout_project, losses
 
 from dpg_blocks.core import load_project
-from dpg_blocks.core.runs import list_runs, read_metrics, runs_folder
+from dpg_blocks.core.runs.folders import list_runs, read_metrics, runs_folder
 from dpg_blocks.engine.training.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]

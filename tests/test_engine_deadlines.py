@@ -234,7 +234,7 @@ def test_a_training_step_that_hangs_is_named_at_its_block_well_before_the_train_
     from engine_fixtures import registry
 
     from dpg_blocks.core.project_file import project_from_dict
-    from dpg_blocks.core.trust import TrustStore, code_digest, project_code
+    from dpg_blocks.core.user.trust import TrustStore, code_digest, project_code
 
     doc = with_block("builtin.Custom", block_id="b98", name="Spinner", inputs=["x"], outputs=["y"],
                      code=HANG_AT_STEP_3, values={}, gradient_scale=0.0, gradient_schedule="constant")

@@ -181,7 +181,7 @@ def test_an_order_name_with_a_line_break_is_refused():
 def test_the_editor_rename_field_says_why_a_name_is_refused():
     from ui_fixtures import builtin_catalog
 
-    from dpg_blocks.ui.state import EditorState
+    from dpg_blocks.ui.state.editor_state import EditorState
 
     st = EditorState()
     st.set_catalog(builtin_catalog())
@@ -285,7 +285,7 @@ def test_absurd_int_and_shape_params_are_a_message_not_a_crash(tmp_path, capsys,
 def test_the_editor_opens_a_project_with_junk_orders(tmp_path, value):
     from ui_fixtures import builtin_catalog
 
-    from dpg_blocks.ui.state import EditorState
+    from dpg_blocks.ui.state.editor_state import EditorState
 
     raw = json.dumps(mlp_doc()).replace('"orders": [1]', f'"orders": {value}', 1)
     path = tmp_path / "p.dpgb"
@@ -300,7 +300,7 @@ def test_the_editor_opens_a_project_with_junk_orders(tmp_path, value):
 def test_the_editor_refuses_orders_of_1e999_with_the_path_instead_of_dying(tmp_path):
     from ui_fixtures import builtin_catalog
 
-    from dpg_blocks.ui.state import EditorState
+    from dpg_blocks.ui.state.editor_state import EditorState
 
     path = tmp_path / "p.dpgb"
     path.write_text(json.dumps(mlp_doc()).replace('"orders": [1]', '"orders": [1e999]', 1), encoding="utf-8")

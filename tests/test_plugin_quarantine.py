@@ -20,8 +20,8 @@ import pytest
 from engine_fixtures import SCALE_PLUGIN
 from ui_fixtures import click, live_editor, wait_for
 
-from dpg_blocks.core.plugin_quarantine import IMPORT_LIMIT_ENV, QuarantineStore, fingerprint
-from dpg_blocks.core.user_folder import plugins_dir
+from dpg_blocks.core.user.folder import plugins_dir
+from dpg_blocks.core.user.plugin_quarantine import IMPORT_LIMIT_ENV, QuarantineStore, fingerprint
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -213,7 +213,7 @@ def test_the_client_stops_restarting_after_3_failed_starts_and_names_the_plugin(
 
     # The quarantine cannot be written (its file's name is taken by a folder), so the plugin
     # that kills the engine is imported again on every start.
-    from dpg_blocks.core.plugin_quarantine import quarantine_file
+    from dpg_blocks.core.user.plugin_quarantine import quarantine_file
 
     quarantine_file().mkdir(parents=True)
     write_plugins(plugins_dir(), {"p_osexit": ("import os\nos._exit(3)\n", "")})

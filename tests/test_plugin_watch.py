@@ -17,9 +17,9 @@ import pytest
 from engine_fixtures import SCALE_PLUGIN
 from ui_fixtures import click, gui_context
 
-from dpg_blocks.core.plugin_folders import PluginFolderError, add_plugin_folder, plugin_dirs, plugins_in
-from dpg_blocks.core.user_folder import plugins_dir
-from dpg_blocks.ui.plugin_watch import PluginWatch, folders_signature
+from dpg_blocks.core.user.folder import plugins_dir
+from dpg_blocks.core.user.plugin_folders import PluginFolderError, add_plugin_folder, plugin_dirs, plugins_in
+from dpg_blocks.ui.panes.plugin_watch import PluginWatch, folders_signature
 
 PACK = SCALE_PLUGIN.replace("demo.Scale", "live.Scale").replace('category="Demo"', 'category="Live"')
 
@@ -198,8 +198,8 @@ def run_frames(editor, pred: Callable[[], bool], timeout: float = 60.0) -> None:
 
 
 def test_plugin_folders_copied_in_while_the_editor_runs_load_without_a_restart(tmp_path):
-    from dpg_blocks.ui.app import Editor
-    from dpg_blocks.ui.state import EditorState
+    from dpg_blocks.ui.editor.app import Editor
+    from dpg_blocks.ui.state.editor_state import EditorState
 
     source = make_pack(tmp_path, "live_pack")
     with gui_context():

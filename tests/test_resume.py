@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from dpg_blocks.core.runs import list_runs, read_metrics, read_run, runs_folder
+from dpg_blocks.core.runs.folders import list_runs, read_metrics, read_run, runs_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "assets" / "examples" / "mlp_digits.dpgb"

@@ -1,4 +1,4 @@
-"""Run folders (core/runs.py): layout, listing, damaged runs, the wording of changes, rename/delete."""
+"""Run folders (core/runs/folders.py): layout, listing, damaged runs, the wording of changes, rename/delete."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dpg_blocks.core.runs import (
+from dpg_blocks.core.runs.folders import (
     RunError,
     RunWriter,
     delete_run,
@@ -144,8 +144,8 @@ def test_listing_200_runs_is_fast(tmp_path: Path, project: dict) -> None:
 
 def test_a_shipped_examples_runs_go_to_the_user_folder_not_the_installation():
     from dpg_blocks.core.assets import examples_dir
-    from dpg_blocks.core.runs import runs_folder
-    from dpg_blocks.core.user_folder import user_dir
+    from dpg_blocks.core.runs.folders import runs_folder
+    from dpg_blocks.core.user.folder import user_dir
 
     folder = runs_folder(examples_dir() / "mlp_digits.dpgb")
     assert folder == user_dir() / "runs" / "examples" / "mlp_digits"

@@ -128,7 +128,7 @@ def test_an_imported_model_that_shares_weights_comes_in_tied(tmp_path, module, s
 def test_paste_sharing_weights_makes_a_tied_copy_undoably(tmp_path):
     from ui_fixtures import builtin_catalog
 
-    from dpg_blocks.ui.state import EditorState
+    from dpg_blocks.ui.state.editor_state import EditorState
 
     st = EditorState()
     st.set_catalog(builtin_catalog())

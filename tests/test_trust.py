@@ -10,7 +10,7 @@ from engine_fixtures import builder, registry, write_npz
 
 from dpg_blocks.cli import main
 from dpg_blocks.core import Move, load_project, save_project
-from dpg_blocks.core.trust import TrustStore, code_digest, project_code
+from dpg_blocks.core.user.trust import TrustStore, code_digest, project_code
 
 
 @pytest.fixture(autouse=True)
@@ -132,7 +132,7 @@ def test_the_shipped_examples_code_is_trusted_by_digest_and_a_changed_copy_is_no
     sys.path.insert(0, str(root / "scripts"))
     from make_examples import example_digests
 
-    from dpg_blocks.core.trust import shipped_digests
+    from dpg_blocks.core.user.trust import shipped_digests
 
     assert set(example_digests().values()) == shipped_digests()  # regenerate examples to update
     dann = root / "assets" / "examples" / "dann_digits.dpgb"
@@ -184,8 +184,8 @@ def test_the_editors_trust_prompt_lists_data_paths_outside_the_project_folder(tm
     import dearpygui.dearpygui as dpg
     from ui_fixtures import builtin_catalog, gui_context
 
-    from dpg_blocks.ui.app import Editor
-    from dpg_blocks.ui.state import EditorState
+    from dpg_blocks.ui.editor.app import Editor
+    from dpg_blocks.ui.state.editor_state import EditorState
 
     path = _reads_outside(tmp_path)
     with gui_context():

@@ -7,8 +7,8 @@ import dearpygui.dearpygui as dpg
 from ui_fixtures import EXAMPLES, click
 
 from dpg_blocks.core import dumps, load_project
-from dpg_blocks.ui.app import Editor
-from dpg_blocks.ui.canvas import BOUNDARY_IN, BOUNDARY_OUT, FRAME_MARGIN, framing_delta
+from dpg_blocks.ui.canvas.graph_canvas import BOUNDARY_IN, BOUNDARY_OUT, FRAME_MARGIN, framing_delta
+from dpg_blocks.ui.editor.app import Editor
 
 
 def by_name(editor: Editor, name: str) -> str:

@@ -15,10 +15,10 @@ from test_ui_projects import untrusted_dann
 from ui_fixtures import EXAMPLES, ROOT, builtin_catalog, click, gui_context, needs_xvfb, wait_for
 
 from dpg_blocks.core import dumps
-from dpg_blocks.core.trust import TrustStore, code_digest
-from dpg_blocks.ui.app import Editor, find_block
-from dpg_blocks.ui.code_window import code_summary, join_code, split_code
-from dpg_blocks.ui.state import EditorState
+from dpg_blocks.core.user.trust import TrustStore, code_digest
+from dpg_blocks.ui.code.window import code_summary, join_code, split_code
+from dpg_blocks.ui.editor.app import Editor, find_block
+from dpg_blocks.ui.state.editor_state import EditorState
 
 WORKING = "def forward(ctx, x):\n    y = x * 2\n    return y\n"
 BROKEN = "def forward(ctx, x):\n    y = x * 2\n    return y +\n"  # line 3: invalid syntax

@@ -31,9 +31,9 @@ from ui_fixtures import (
     wait_for,
 )
 
-from dpg_blocks.ui.app import Editor
-from dpg_blocks.ui.data_dialog import CELL, STRIP_H, STRIP_W
-from dpg_blocks.ui.state import EditorState
+from dpg_blocks.ui.editor.app import Editor
+from dpg_blocks.ui.files.data_dialog import CELL, STRIP_H, STRIP_W
+from dpg_blocks.ui.state.editor_state import EditorState
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
-"""What a path dropped on the window is (ui/dropped_files.py) and what the editor does with it
-(ui/drop_actions.py), without a viewport: the drop position's geometry is the render test's
+"""What a path dropped on the window is (ui/files/dropped_files.py) and what the editor does with it
+(ui/files/drop_actions.py), without a viewport: the drop position's geometry is the render test's
 (tests/test_ui_drop.py); here the canvas answers "which block, which point" as told."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import dearpygui.dearpygui as dpg
 import pytest
 from ui_fixtures import EXAMPLES, click
 
-from dpg_blocks.core.library import save_to_library
-from dpg_blocks.core.user_folder import plugins_dir
-from dpg_blocks.ui.dropped_files import (
+from dpg_blocks.core.user.folder import plugins_dir
+from dpg_blocks.core.user.library import save_to_library
+from dpg_blocks.ui.files.dropped_files import (
     DATASET,
     IMPORT,
     LIBRARY_BLOCK,

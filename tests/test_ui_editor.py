@@ -13,7 +13,7 @@ import dearpygui.dearpygui as dpg
 from ui_fixtures import EXAMPLES, builtin_catalog, click, enter
 
 from dpg_blocks.core import dumps, load_project
-from dpg_blocks.ui.app import Editor, find_block
+from dpg_blocks.ui.editor.app import Editor, find_block
 
 
 def add(editor: Editor, type_id: str) -> str:
@@ -178,8 +178,7 @@ def test_save_marks_clean_and_reopening_gives_the_same_project(editor, tmp_path)
 
 
 def test_a_bug_in_a_pane_is_reported_and_the_editor_and_the_work_survive(editor, monkeypatch, capsys):
-    from dpg_blocks.ui import app
-
+    from dpg_blocks.ui.editor import app
     st = editor.state
     assert editor.controls.open(str(EXAMPLES / "mlp_digits.dpgb"))
     fc1 = find_block(st, "FC1")
@@ -200,7 +199,7 @@ def test_a_bug_in_a_pane_is_reported_and_the_editor_and_the_work_survive(editor,
     assert "internal error in" in st.status and "KeyError" in st.status
     assert "Traceback" in capsys.readouterr().err
     # The unsaved rename went to the recovery file.
-    from dpg_blocks.ui.recovery import recovery_dir
+    from dpg_blocks.ui.state.recovery import recovery_dir
 
     assert any(recovery_dir().glob("*.dpgb"))
     assert st.block(fc1).name == "first"

@@ -32,7 +32,7 @@ def test_a_slow_engine_start_ends_validated_with_no_hung_message(monkeypatch):
 
 def test_a_stuck_training_step_is_named_in_the_status_line_and_its_block_outlined(editor):
     from dpg_blocks import protocol as m
-    from dpg_blocks.ui.app import find_block
+    from dpg_blocks.ui.editor.app import find_block
 
     st = editor.state
     st.open(str(EXAMPLES / "mlp_digits.dpgb"))

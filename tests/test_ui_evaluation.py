@@ -14,7 +14,7 @@ from test_ui_render import H, W, read_png
 from ui_fixtures import EXAMPLES, ROOT, needs_xvfb
 
 from dpg_blocks.cli import main
-from dpg_blocks.ui.evaluation_pane import cell_colour, latest_evaluation
+from dpg_blocks.ui.training.evaluation_pane import cell_colour, latest_evaluation
 
 
 def test_the_latest_evaluation_is_the_last_epoch_with_a_matrix():

@@ -11,7 +11,7 @@ import dearpygui.dearpygui as dpg
 import pytest
 from ui_fixtures import EXAMPLES, click, live_editor, wait_for
 
-from dpg_blocks.ui.app import Editor
+from dpg_blocks.ui.editor.app import Editor
 
 
 @pytest.fixture

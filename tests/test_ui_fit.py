@@ -68,8 +68,8 @@ def test_at_130_percent_font_no_two_nodes_overlap(example, tmp_path):
 
 
 def test_positions_scale_with_the_font_and_drags_come_back_in_document_units():
-    from dpg_blocks.ui.app import Editor
-    from dpg_blocks.ui.state import EditorState
+    from dpg_blocks.ui.editor.app import Editor
+    from dpg_blocks.ui.state.editor_state import EditorState
 
     with gui_context():
         ed = Editor(EditorState())
@@ -238,7 +238,7 @@ def test_a_graph_too_big_even_at_25_percent_says_so_and_shows_its_top_left(tmp_p
 
 
 def test_the_layout_on_open_is_one_undo_step_back_to_the_files_positions(tmp_path):
-    from dpg_blocks.ui.state import EditorState
+    from dpg_blocks.ui.state.editor_state import EditorState
 
     state = EditorState()
     state.open(str(spread_copy(tmp_path, 5.0)))

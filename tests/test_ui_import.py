@@ -12,8 +12,8 @@ import pytest
 from ui_fixtures import EXAMPLES, ROOT, click, live_editor, wait_for
 
 from dpg_blocks.core.layout import DEFAULT_SIZE
-from dpg_blocks.ui.app import Editor
-from dpg_blocks.ui.import_dialog import default_out_path, parse_shapes
+from dpg_blocks.ui.editor.app import Editor
+from dpg_blocks.ui.files.import_dialog import default_out_path, parse_shapes
 
 MLP_FILE = ROOT / "benchmarks" / "handwritten_mlp.py"
 DILATED = '''

@@ -8,9 +8,9 @@ import pytest
 from ui_fixtures import EXAMPLES, builtin_catalog, click, enter, gui_context, wait_for
 
 from dpg_blocks.core import dumps, load_project
-from dpg_blocks.core.library import library_dir, list_library
-from dpg_blocks.ui.app import Editor, find_block
-from dpg_blocks.ui.state import EditorState
+from dpg_blocks.core.user.library import library_dir, list_library
+from dpg_blocks.ui.editor.app import Editor, find_block
+from dpg_blocks.ui.state.editor_state import EditorState
 
 GAN = EXAMPLES / "gan_digits.dpgb"
 

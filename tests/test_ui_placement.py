@@ -8,7 +8,7 @@ import sys
 
 from ui_fixtures import ROOT, needs_xvfb
 
-from dpg_blocks.ui.placement import fits, free_spot, link_points
+from dpg_blocks.ui.canvas.placement import fits, free_spot, link_points
 
 VIEW = (0.0, 0.0, 900.0, 500.0)
 
@@ -61,8 +61,8 @@ def test_a_full_view_has_no_spot():
 BUILD = r'''
 import json, sys
 import dearpygui.dearpygui as dpg
-from dpg_blocks.ui import app
-from dpg_blocks.ui.canvas import NODE_PAD
+from dpg_blocks.ui.editor import app
+from dpg_blocks.ui.canvas.graph_canvas import NODE_PAD
 sys.path.insert(0, sys.argv[2])
 from ui_fixtures import builtin_catalog
 ed = app._create((1600, 1000), None)

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from ui_fixtures import EXAMPLES, click, enter, gui_context, needs_xvfb
 
-from dpg_blocks.ui.app import Editor
-from dpg_blocks.ui.process_run import ProcessRun, torchrun_command
-from dpg_blocks.ui.state import EditorState
+from dpg_blocks.ui.editor.app import Editor
+from dpg_blocks.ui.state.editor_state import EditorState
+from dpg_blocks.ui.training.process_run import ProcessRun, torchrun_command
 
 
 @pytest.fixture(autouse=True)
@@ -255,7 +255,7 @@ def test_the_reason_of_a_failure_is_the_ranks_line_not_torchruns_report(tmp_path
 COPY_SCRIPT = r'''
 import json, sys, time
 import dearpygui.dearpygui as dpg
-from dpg_blocks.ui.app import _create
+from dpg_blocks.ui.editor.app import _create
 editor = _create((1600, 1000), sys.argv[1])
 editor.show_tab("optimization")
 for _ in range(6):
@@ -281,7 +281,7 @@ print(json.dumps(out))
 def test_copy_puts_the_command_shown_on_the_clipboard_and_both_are_drawn(tmp_path: Path) -> None:
     from PIL import Image
 
-    from dpg_blocks.ui.process_controls import COMMAND
+    from dpg_blocks.ui.training.process_controls import COMMAND
 
     project = digits(tmp_path)
     env = {**os.environ, "DPG_BLOCKS_USER_DIR": str(tmp_path / "user")}
@@ -304,7 +304,7 @@ def test_copy_puts_the_command_shown_on_the_clipboard_and_both_are_drawn(tmp_pat
 def test_the_engine_crashing_or_reporting_does_not_end_a_run_on_processes_in_the_plots() -> None:
     from dpg_blocks import protocol as m
     from dpg_blocks.client.engine_client import EngineStatus
-    from dpg_blocks.ui.state import TrainingRun
+    from dpg_blocks.ui.state.editor_state import TrainingRun
 
     with gui_context():
         ed = Editor(EditorState())
@@ -322,7 +322,7 @@ def test_the_engine_crashing_or_reporting_does_not_end_a_run_on_processes_in_the
 
 
 def test_opening_another_project_ends_the_group(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import dpg_blocks.ui.process_controls as pc
+    import dpg_blocks.ui.training.process_controls as pc
 
     monkeypatch.setattr(pc, "torchrun_command", lambda *a, **k: [sys.executable, "-c", FAKE, "wait"])
     with gui_context():

@@ -23,11 +23,11 @@ import pytest
 from ui_fixtures import EXAMPLES, ROOT, builtin_catalog, click, gui_context, needs_xvfb, wait_for
 
 from dpg_blocks.core import load_project, project_to_dict, save_project
-from dpg_blocks.core.trust import TrustStore
-from dpg_blocks.ui.app import Editor
-from dpg_blocks.ui.prefs import MAX_RECENT, Preferences, prefs_file
-from dpg_blocks.ui.recovery import Recovery, recovery_dir, recovery_key
-from dpg_blocks.ui.state import UNTRUSTED_HINT, EditorState
+from dpg_blocks.core.user.trust import TrustStore
+from dpg_blocks.ui.editor.app import Editor
+from dpg_blocks.ui.state.editor_state import UNTRUSTED_HINT, EditorState
+from dpg_blocks.ui.state.prefs import MAX_RECENT, Preferences, prefs_file
+from dpg_blocks.ui.state.recovery import Recovery, recovery_dir, recovery_key
 
 
 class Quits:
@@ -504,8 +504,8 @@ import ctypes, ctypes.util, json, os, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.getcwd(), "tests"))
 import dearpygui.dearpygui as dpg
 from ui_fixtures import builtin_catalog
-from dpg_blocks.ui import app
-from dpg_blocks.ui.recovery import Recovery
+from dpg_blocks.ui.editor import app
+from dpg_blocks.ui.state.recovery import Recovery
 
 out_dir = sys.argv[1]
 leftover = sys.argv[2] if len(sys.argv) > 2 else ""
@@ -598,8 +598,7 @@ SIGTERM_SCRIPT = r'''
 import os, signal, sys
 sys.path.insert(0, os.path.join(os.getcwd(), "tests"))
 from ui_fixtures import builtin_catalog
-from dpg_blocks.ui import app
-
+from dpg_blocks.ui.editor import app
 frame, n = app.Editor.frame, [0]
 def frame_then_edit_then_sigterm(self):
     frame(self)

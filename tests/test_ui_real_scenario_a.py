@@ -1,7 +1,7 @@
 """Scenario A's start by real input (xdotool under Xvfb) from a bare ``dpg-blocks``: blocks added
 with the Blocks menu's "+", wired by dragging pins, sizes typed and left by Tab and by a click
 elsewhere. The script aims and checks through the editor's state dump (``DPG_BLOCKS_STATE_DUMP``,
-ui/state_dump.py), polling with generous deadlines instead of fixed sleeps."""
+ui/state/dump.py), polling with generous deadlines instead of fixed sleeps."""
 
 from __future__ import annotations
 

@@ -17,8 +17,8 @@ from ui_fixtures import EXAMPLES, ROOT, click, needs_xvfb
 
 from dpg_blocks.cli import main
 from dpg_blocks.core.project_file import load_project, project_to_dict, save_project
-from dpg_blocks.core.runs import RunWriter, list_runs
-from dpg_blocks.ui.runs_list import RUN_COLOURS
+from dpg_blocks.core.runs.folders import RunWriter, list_runs
+from dpg_blocks.ui.training.runs_list import RUN_COLOURS
 
 
 def _project(folder: Path, lr: float = 0.003) -> Path:

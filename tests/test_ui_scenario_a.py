@@ -15,7 +15,7 @@ import dearpygui.dearpygui as dpg
 import pytest
 from ui_fixtures import ROOT, builtin_catalog, click, enter, live_editor, wait_for
 
-from dpg_blocks.ui.app import Editor
+from dpg_blocks.ui.editor.app import Editor
 
 
 @pytest.fixture
@@ -87,8 +87,8 @@ def test_the_editor_survives_the_engine_being_killed(editor):
 GUI_WITHOUT_TORCH = textwrap.dedent('''
     import sys, time
     import dpg_blocks.ui
-    from dpg_blocks.ui.app import Editor
-    from dpg_blocks.ui.state import EditorState
+    from dpg_blocks.ui.editor.app import Editor
+    from dpg_blocks.ui.state.editor_state import EditorState
     import dearpygui.dearpygui as dpg
     dpg.create_context()
     dpg.configure_app(manual_callback_management=True)

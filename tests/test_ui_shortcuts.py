@@ -8,9 +8,9 @@ import dearpygui.dearpygui as dpg
 import pytest
 from ui_fixtures import EXAMPLES, builtin_catalog, gui_context
 
-from dpg_blocks.ui.app import Editor, find_block
-from dpg_blocks.ui.shortcuts import SHORTCUTS
-from dpg_blocks.ui.state import EditorState
+from dpg_blocks.ui.editor.app import Editor, find_block
+from dpg_blocks.ui.editor.shortcuts import SHORTCUTS
+from dpg_blocks.ui.state.editor_state import EditorState
 
 
 @pytest.fixture

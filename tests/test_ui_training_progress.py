@@ -19,8 +19,8 @@ from ui_fixtures import ROOT, click, enter, gui_context, needs_xvfb, wait_for
 
 from dpg_blocks.cli import main
 from dpg_blocks.core.project_file import save_project
-from dpg_blocks.ui.app import Editor
-from dpg_blocks.ui.state import EditorState
+from dpg_blocks.ui.editor.app import Editor
+from dpg_blocks.ui.state.editor_state import EditorState
 from dpg_blocks.ui.theme import LIVE
 
 W, H = 1600, 1000

@@ -31,9 +31,8 @@ from ui_fixtures import (
 
 from dpg_blocks import protocol as m
 from dpg_blocks.protocol import array_to_wire, decode, encode
-from dpg_blocks.ui.app import Editor
-from dpg_blocks.ui.state import EditorState
-from dpg_blocks.ui.visual_pane import (
+from dpg_blocks.ui.editor.app import Editor
+from dpg_blocks.ui.panes.visual_pane import (
     HINT,
     colour_table,
     display_size,
@@ -41,6 +40,7 @@ from dpg_blocks.ui.visual_pane import (
     set_taps_command,
     tap_slots,
 )
+from dpg_blocks.ui.state.editor_state import EditorState
 
 MLP = EXAMPLES / "mlp_digits.dpgb"
 FC1, FC2, FC3, LOSS = "b2", "b3", "b4", "b7"
@@ -134,7 +134,7 @@ def test_custom_block_ports_are_watched_on_the_block_itself():
     # The engine's input hook skips the (order, target) a takes_signal block is called with
     # (tests/test_taps.py checks the tensor), so the pane watches the block's own ports.
     from dpg_blocks.core import load_project
-    from dpg_blocks.ui.catalog import Catalog
+    from dpg_blocks.ui.panes.catalog import Catalog
 
     project, catalog = load_project(EXAMPLES / "dann_digits.dpgb"), Catalog(builtin_catalog())
     (reversal,) = [b for b in project.graph.walk() if b.name == "Gradient Reversal"]
@@ -281,8 +281,7 @@ def test_training_streams_fc1_heatmaps_from_a_real_engine():
 # -- rendered -------------------------------------------------------------------------------------
 def render(out: str, size: tuple[int, int] = (1600, 1000)) -> None:
     """Render the editor on John's MLP with synthetic frames on FC1's panels; save the frame."""
-    from dpg_blocks.ui import app
-
+    from dpg_blocks.ui.editor import app
     editor = app._create(size, str(MLP))
     try:
         editor.state.set_catalog(builtin_catalog())

@@ -10,14 +10,14 @@ import sys
 
 from ui_fixtures import ROOT, needs_xvfb
 
-from dpg_blocks.ui.workspace import default_rects
+from dpg_blocks.ui.editor.workspace import default_rects
 
 pytestmark = needs_xvfb
 
 CHILD = r"""
 import json, sys
 import dearpygui.dearpygui as dpg
-from dpg_blocks.ui.app import _create
+from dpg_blocks.ui.editor.app import _create
 
 step = sys.argv[1]
 editor = _create((1400, 900), None)

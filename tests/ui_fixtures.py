@@ -83,8 +83,8 @@ def wait_for(editor: Any, pred: Callable[[], bool], timeout: float = 60.0) -> No
 @contextlib.contextmanager
 def live_editor(**options: Any) -> Iterator[Any]:
     """The whole editor (no viewport) with a real engine process, shut down afterwards."""
-    from dpg_blocks.ui.app import Editor
-    from dpg_blocks.ui.state import EditorState
+    from dpg_blocks.ui.editor.app import Editor
+    from dpg_blocks.ui.state.editor_state import EditorState
 
     with gui_context():
         ed = Editor(EditorState(), **options)

@@ -3,7 +3,7 @@
 The import makes one for each submodule ``torch.fx`` cannot trace (an ``if`` on a tensor's
 value): the block holds the class's source, copied from the file with the helpers and imports it
 uses, and its constructor's arguments. It is a block with code (trusted like a Custom block's,
-see :mod:`dpg_blocks.core.trust`) that owns parameters. The engine compiles it (``ctx.build_module``).
+see :mod:`dpg_blocks.core.user.trust`) that owns parameters. The engine compiles it (``ctx.build_module``).
 """
 
 from __future__ import annotations

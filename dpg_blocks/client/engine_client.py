@@ -17,7 +17,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from dpg_blocks import protocol as m
-from dpg_blocks.core.plugin_quarantine import PLUGIN_MARK, QuarantineStore, describe_death, import_limit_s
+from dpg_blocks.core.user.plugin_quarantine import (
+    PLUGIN_MARK,
+    QuarantineStore,
+    describe_death,
+    import_limit_s,
+)
 from dpg_blocks.protocol import ProtocolError, decode, encode
 
 from . import _entry

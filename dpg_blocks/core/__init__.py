@@ -1,6 +1,6 @@
 """The headless document model: graphs, edits with undo/redo, project files. Stdlib only."""
 
-from .edits import (
+from dpg_blocks.core.edits import (
     AddBlock,
     Compound,
     Connect,
@@ -18,9 +18,16 @@ from .edits import (
     SetTraining,
     Unmerge,
 )
-from .graph import SUPERBLOCK_TYPE, Block, Endpoint, Graph, GraphError, Link, Port
-from .project import OptimizerSettings, Order, Project, Tie, TrainingSettings
-from .project_file import ProjectFileError, dumps, load_project, loads, project_to_dict, save_project
+from dpg_blocks.core.graph import SUPERBLOCK_TYPE, Block, Endpoint, Graph, GraphError, Link, Port
+from dpg_blocks.core.project import OptimizerSettings, Order, Project, Tie, TrainingSettings
+from dpg_blocks.core.project_file import (
+    ProjectFileError,
+    dumps,
+    load_project,
+    loads,
+    project_to_dict,
+    save_project,
+)
 
 __all__ = [
     "AddBlock", "Compound", "Connect", "Disconnect", "Edit", "History", "Merge", "Move",

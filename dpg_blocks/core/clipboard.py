@@ -12,11 +12,11 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from .edits import AddBlock, Compound, Connect, SetTies
-from .graph import SUPERBLOCK_TYPE, Block, Endpoint, Graph, GraphError, Link
-from .library import copy_with_fresh_ids
-from .project import Project, Tie, free_name
-from .project_file import ProjectFileError, block_from_dict, block_to_dict
+from dpg_blocks.core.edits import AddBlock, Compound, Connect, SetTies
+from dpg_blocks.core.graph import SUPERBLOCK_TYPE, Block, Endpoint, Graph, GraphError, Link
+from dpg_blocks.core.project import Project, Tie, free_name
+from dpg_blocks.core.project_file import ProjectFileError, block_from_dict, block_to_dict
+from dpg_blocks.core.user.library import copy_with_fresh_ids
 
 CLIPBOARD_FORMAT = "dpg-blocks/blocks"
 CLIPBOARD_VERSION = 1

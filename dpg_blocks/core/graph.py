@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .names import name_key
+from dpg_blocks.core.names import name_key
 
 SUPERBLOCK_TYPE = "core.SuperBlock"
 ANY_KIND = "any"

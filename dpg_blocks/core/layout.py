@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from .graph import Block, Graph
-from .link_curve import crossing, link_points
+from dpg_blocks.core.graph import Block, Graph
+from dpg_blocks.core.link_curve import crossing, link_points
 
 Size = tuple[float, float]
 DEFAULT_SIZE: Size = (170.0, 110.0)

@@ -1,6 +1,6 @@
 """A link as imnodes draws it: the cubic Bézier between an output pin and an input pin.
 
-Shared by where a new block goes (``ui/placement.py``) and by auto-layout (``core/layout.py``):
+Shared by where a new block goes (``ui/canvas/placement.py``) and by auto-layout (``core/layout.py``):
 both must know where a link's curve really runs, not where a straight line between the pins
 would, or a block is put in a link's bulge and looks wired when it is not.
 """

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from .project import Project
+from dpg_blocks.core.project import Project
 
 __all__ = ["packs_used", "version_warnings"]
 

@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .graph import Block, Graph, GraphError
-from .names import name_key
+from dpg_blocks.core.graph import Block, Graph, GraphError
+from dpg_blocks.core.names import name_key
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULERS = ("none", "step", "cosine", "exponential")

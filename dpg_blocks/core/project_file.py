@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .atomic_file import write_text_atomic
-from .graph import (
+from dpg_blocks.core.atomic_file import write_text_atomic
+from dpg_blocks.core.graph import (
     BLOCK_ID,
     MAX_DEPTH,
     PORT_NAME,
@@ -30,8 +30,16 @@ from .graph import (
     LinkRefused,
     Port,
 )
-from .names import name_problem
-from .project import OPTIMIZERS, SCHEDULERS, OptimizerSettings, Order, Project, Tie, TrainingSettings
+from dpg_blocks.core.names import name_problem
+from dpg_blocks.core.project import (
+    OPTIMIZERS,
+    SCHEDULERS,
+    OptimizerSettings,
+    Order,
+    Project,
+    Tie,
+    TrainingSettings,
+)
 
 FORMAT_VERSION = 1
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # the integers a project may hold (msgpack's to the engine)

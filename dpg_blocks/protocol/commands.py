@@ -58,7 +58,7 @@ class Train(Command):
     request_id: int
     epochs: int | None = None
     device: str | None = None  # "cpu", "cuda", "cuda:1"; None: the project's / the best one
-    # the run folder (core/runs.py): kept beside project_path ("": an untitled project's folder)
+    # the run folder (core/runs/folders.py): kept beside project_path ("": an untitled project's folder)
     project_path: str = ""
     run_name: str = ""
     resume: str = ""  # a run folder to continue from its last.pt (exactly); "" starts a new run

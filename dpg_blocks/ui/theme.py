@@ -107,7 +107,7 @@ def build_themes() -> Themes:
     def row_spacing() -> None:
         spacing.append(dpg.add_theme_style(dpg.mvStyleVar_ItemSpacing, *ITEM_SPACING))
     with dpg.theme() as global_theme:
-        # the node style variables that scale with the canvas zoom are added here by ui/zoom_style.py
+        # the node style variables that scale with the canvas zoom are added here by ui/canvas/zoom_style.py
         with dpg.theme_component(dpg.mvAll) as global_component:
             dpg.add_theme_color(dpg.mvNodeCol_Pin, PIN, category=dpg.mvThemeCat_Nodes)
             dpg.add_theme_color(dpg.mvNodeCol_PinHovered, (200, 220, 240), category=dpg.mvThemeCat_Nodes)

@@ -12,7 +12,7 @@ The source is compiled under a file name that starts with :data:`USER_CODE_PREFI
 registered with :mod:`linecache`, so tracebacks show the user's lines and
 :func:`user_code_line` finds the line inside the user's code where an error happened.
 
-Only trusted projects get here (see :mod:`dpg_blocks.core.trust`): compiling the source runs
+Only trusted projects get here (see :mod:`dpg_blocks.core.user.trust`): compiling the source runs
 its top-level statements.
 """
 

@@ -377,7 +377,7 @@ def import_to_project(
     to it. Every failure is raised as FxImportError, its message ready to show.
     """
     from dpg_blocks.core import save_project
-    from dpg_blocks.core.trust import TrustStore, code_digest, project_code
+    from dpg_blocks.core.user.trust import TrustStore, code_digest, project_code
 
     from ..compiling.compiler import CompileError
 

@@ -20,7 +20,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dpg_blocks.core.plugin_quarantine import QuarantineStore, describe_death, fingerprint, import_limit_s
+from dpg_blocks.core.user.plugin_quarantine import (
+    QuarantineStore,
+    describe_death,
+    fingerprint,
+    import_limit_s,
+)
 
 MARK = "\x1edpg-probe\t"  # starts every protocol line; anything else on stdout is a plugin's print
 START_GRACE_S = 60.0  # the child's own start (Python and dpg_blocks, no torch) on a busy machine

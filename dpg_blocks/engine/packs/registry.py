@@ -9,7 +9,7 @@ Each plugin imports inside a guard that catches ``BaseException`` (``sys.exit``,
 default 10 s): a failing pack is recorded with its traceback and skipped; while it imports, a
 refused ``@block`` declaration costs that block only. One that exited, hung or (seen from
 outside: the engine client, the CLI's probe) crashed its process is quarantined
-(:mod:`dpg_blocks.core.plugin_quarantine`) and skipped on later starts until it changes or is
+(:mod:`dpg_blocks.core.user.plugin_quarantine`) and skipped on later starts until it changes or is
 re-enabled. An id another pack already holds is refused and recorded (``Registry.add_pack``).
 A folder pack is imported afresh each time, submodules included, so a reload runs edited code.
 """
@@ -31,9 +31,14 @@ from types import ModuleType
 from typing import Any
 
 from dpg_blocks.blocks.declare import collect_declaration_errors
-from dpg_blocks.core.plugin_folders import plugin_dirs as folders_to_load
-from dpg_blocks.core.plugin_folders import plugins_in
-from dpg_blocks.core.plugin_quarantine import ENTRY_POINT_PREFIX, QuarantineStore, fingerprint, import_limit_s
+from dpg_blocks.core.user.plugin_folders import plugin_dirs as folders_to_load
+from dpg_blocks.core.user.plugin_folders import plugins_in
+from dpg_blocks.core.user.plugin_quarantine import (
+    ENTRY_POINT_PREFIX,
+    QuarantineStore,
+    fingerprint,
+    import_limit_s,
+)
 
 from .block_registry import Pack, PluginFailure, Registry, blocks_in_module
 

@@ -16,9 +16,9 @@ import traceback
 from typing import Any
 
 from dpg_blocks import protocol as m
-from dpg_blocks.core.plugin_quarantine import PLUGIN_MARK
 from dpg_blocks.core.project_file import ProjectFileError, project_from_dict
 from dpg_blocks.core.startup_trace import mark as trace
+from dpg_blocks.core.user.plugin_quarantine import PLUGIN_MARK
 from dpg_blocks.protocol import ProtocolError, decode, encode
 
 from ..compiling.records import PATH_SEP
@@ -229,7 +229,7 @@ class Engine:
     def trusted(self, project: Any) -> bool:
         """Whether this user trusts the project's custom code (the editor records trust in the
         same user folder; the engine, which runs the code, is the one that checks)."""
-        from dpg_blocks.core.trust import TrustStore, code_digest, project_code
+        from dpg_blocks.core.user.trust import TrustStore, code_digest, project_code
 
         return TrustStore().is_trusted(code_digest(project_code(project, self.registry.code_params)))
 
@@ -400,7 +400,7 @@ class Engine:
 
     def export(self, cmd: Any) -> None:
         """Write the standalone PyTorch script; ExportResult says where, or why not."""
-        from dpg_blocks.core.trust import project_code
+        from dpg_blocks.core.user.trust import project_code
 
         from ..compiling.compiler import CompileError
         from ..interop.export import ExportError, write_export

@@ -13,7 +13,7 @@ from typing import Any
 
 from dpg_blocks.core.atomic_file import write_bytes_atomic
 from dpg_blocks.core.project_file import project_to_dict
-from dpg_blocks.core.runs import RunError, RunWriter, settings_changes
+from dpg_blocks.core.runs.folders import RunError, RunWriter, settings_changes
 
 from .trainer import Trainer
 

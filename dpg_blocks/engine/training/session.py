@@ -21,7 +21,7 @@ from torch import nn
 
 from dpg_blocks import protocol as m
 from dpg_blocks.core.project import Project
-from dpg_blocks.core.runs import runs_folder
+from dpg_blocks.core.runs.folders import runs_folder
 from dpg_blocks.protocol.block_error import headline, where_text
 
 from ..compiling.records import PATH_SEP

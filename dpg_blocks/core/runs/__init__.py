@@ -1,0 +1,1 @@
+"""Run folders beside a project: writing, reading, and what changed between runs."""

@@ -1,0 +1,1 @@
+"""The inspecting panes: Network tree, Blocks menu, Debug, Visualization, Plugins."""

@@ -1,0 +1,1 @@
+"""Optimization & Results: training settings, runs, torchrun, evaluation."""
