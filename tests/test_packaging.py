@@ -74,7 +74,7 @@ def test_a_wheel_install_runs_the_examples_from_any_folder(tmp_path):
         return subprocess.run([str(cli), *args], cwd=where, env=env, capture_output=True, text=True, timeout=timeout)
 
     probe = subprocess.run(
-        [str(py), "-c", "import json, dpg_blocks; from dpg_blocks.core import assets, trust; "
+        [str(py), "-c", "import json, dpg_blocks; from dpg_blocks.core import assets; from dpg_blocks.core.user import trust; "
          "from dpg_blocks.builtin.inputs import digits_csv; print(json.dumps([dpg_blocks.__file__, "
          "[str(p) for p in assets.example_projects()], str(digits_csv()), digits_csv().is_file(), "
          "len(trust.shipped_digests())]))"],

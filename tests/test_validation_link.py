@@ -51,8 +51,8 @@ def test_a_typed_param_goes_as_its_params_and_only_changed_records_come_back():
 
 
 def test_the_params_an_edit_changes_in_place_are_still_seen_as_changed():
-    """The editor's document shares each params dict with the live project (SetParam changes it
-    in place): the link keeps its own, or the next document would look unchanged."""
+    """SetParam changes the live project's params dict in place: the document sent holds its own
+    copy (``project_to_dict``), or the next document would look unchanged and the edit be lost."""
     from dpg_blocks.core import SetParam
     from dpg_blocks.core.project_file import project_from_dict, project_to_dict
 

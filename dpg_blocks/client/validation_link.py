@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from dpg_blocks import protocol as m
-from dpg_blocks.core.doc_diff import block_dicts, param_changes
+from dpg_blocks.core.doc_diff import param_changes
 
 
 class ValidationLink:
@@ -33,11 +33,8 @@ class ValidationLink:
 
     def request(self, project: dict[str, Any], project_dir: str, request_id: int) -> tuple[m.Validate, m.Validate]:
         """(what to send for ``project``, the same request whole: what a restarted engine gets)."""
-        for block in block_dicts(project).values():
-            # the document shares each params dict with the live project, which later edits
-            # change in place: keep this one as sent, to compare the next document with
-            if isinstance(block.get("params"), dict):
-                block["params"] = dict(block["params"])
+        # ``project`` holds copies of the params (``project_to_dict``): kept as sent, it is what the
+        # next document is compared with
         whole = m.Validate(project=project, project_dir=project_dir, request_id=request_id, known=self.held)
         edits = None
         if self.sent is not None and project_dir == self.folder:

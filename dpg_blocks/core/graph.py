@@ -7,118 +7,36 @@ driver, there are no duplicate links, no self-links and no cycles. A SuperBlock 
 stands for its boundary (its input ports are sources, its output ports are sinks), so no
 pseudo-blocks are needed and ids stay unique across the whole document.
 
-This module is stdlib only (DESIGN.md §2).
+The values it holds (blocks, ports, links) are ``elements.py``, re-exported here. This module is
+stdlib only (DESIGN.md §2).
 """
 
 from __future__ import annotations
 
-import copy
-import re
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
+from dpg_blocks.core.elements import (  # re-exported: the document model is imported from here
+    ANY_KIND,
+    BLOCK_ID,
+    MAX_DEPTH,
+    PORT_NAME,
+    SUPERBLOCK_TYPE,
+    Block,
+    Endpoint,
+    GraphError,
+    Link,
+    LinkRefused,
+    Port,
+    kinds_match,
+)
 from dpg_blocks.core.names import name_key
 
-SUPERBLOCK_TYPE = "core.SuperBlock"
-ANY_KIND = "any"
-MAX_DEPTH = 64  # SuperBlocks nested deeper than this are refused (and would be unusable)
-# What a project file accepts (use with ``fullmatch``); edits refuse anything else.
-BLOCK_ID = re.compile(r"[A-Za-z0-9_\-]{1,64}")
-PORT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
-
-
-class GraphError(ValueError):
-    """An edit or a document that would break a graph invariant."""
-
-
-@dataclass(frozen=True)
-class Port:
-    """A terminal of a block. ``optional`` inputs may stay unconnected."""
-
-    name: str
-    kind: str = "tensor"
-    optional: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"name": self.name, "kind": self.kind}
-        if self.optional:
-            d["optional"] = True
-        return d
-
-
-def kinds_match(out_kind: str, in_kind: str) -> bool:
-    """Whether an output of ``out_kind`` may drive an input of ``in_kind``."""
-    return out_kind == in_kind or ANY_KIND in (out_kind, in_kind)
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """One end of a link: a block id and a port name."""
-
-    block: str
-    port: str
-
-    def __str__(self) -> str:
-        return f"{self.block}.{self.port}"
-
-
-@dataclass(frozen=True)
-class Link:
-    """A directed connection from an output port to an input port."""
-
-    src: Endpoint
-    dst: Endpoint
-
-    def __str__(self) -> str:
-        return f"{self.src} -> {self.dst}"
-
-
-@dataclass
-class Block:
-    """A node of the graph: a type from the catalog, parameters and ports.
-
-    ``graph`` is set only for SuperBlocks.
-    """
-
-    id: str
-    type: str
-    name: str
-    params: dict[str, Any] = field(default_factory=dict)
-    inputs: list[Port] = field(default_factory=list)
-    outputs: list[Port] = field(default_factory=list)
-    pos: tuple[float, float] = (0.0, 0.0)
-    version: int = 1
-    graph: Graph | None = None
-
-    @property
-    def is_super(self) -> bool:
-        return self.graph is not None
-
-    def input(self, name: str) -> Port | None:
-        return next((p for p in self.inputs if p.name == name), None)
-
-    def output(self, name: str) -> Port | None:
-        return next((p for p in self.outputs if p.name == name), None)
-
-    def clone(self) -> Block:
-        """A deep copy (params, ports and nested graph) with the same ids."""
-        return copy.deepcopy(self)
-
-    def walk(self) -> Iterator[Block]:
-        """This block and, for a SuperBlock, every block nested in it."""
-        yield self
-        if self.graph is not None:
-            yield from self.graph.walk()
-
-
-class LinkRefused(GraphError):
-    """A link of a bulk :meth:`Graph.add_links` that may not be added; ``index`` says which."""
-
-    def __init__(self, index: int, reason: GraphError) -> None:
-        super().__init__(str(reason))
-        self.index = index
+__all__ = [
+    "ANY_KIND", "BLOCK_ID", "MAX_DEPTH", "PORT_NAME", "SUPERBLOCK_TYPE", "Block", "Endpoint", "Graph", "GraphError",
+    "Link", "LinkRefused", "Port", "kinds_match",
+]
 
 
 class Graph:
