@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import dearpygui.dearpygui as dpg
 
 from dpg_blocks.ui.canvas.nodes import BOUNDARY_IN, BOUNDARY_OUT, NodeView
+from dpg_blocks.ui.canvas.overview import overview_corner
 from dpg_blocks.ui.canvas.placement import Rect, Segment, free_spot
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ class DrawnGeometry:
 
     def free_spot(self, anchor: str | None, title: str = "") -> tuple[float, float] | None:
         """A free spot in view for a new block, next to ``anchor`` (never over a block or a
-        link; the minimap's corner counts as taken); None when there is no room in view."""
+        link; the overview's corner counts as taken); None when there is no room in view."""
         drawn = self.drawn()
         if drawn is None:
             return None
@@ -79,7 +80,7 @@ class DrawnGeometry:
         # names yet: a Fill is 39 px, then 112): each holds at least a new block's width, or
         # the next one added at once is overlapped when the first widens.
         occupied = [*((x, y, max(w, NEW_SIZE[0]), h) for x, y, w, h in rects.values()),
-                    (vx + vw - 210, vy + vh - 80, 210, 80)]  # the minimap
+                    overview_corner(view, self.scale)]
         segments: list[Segment] = []
         for link in self.links:
             a, b = rects.get(link.src.block), rects.get(link.dst.block)

@@ -55,8 +55,7 @@ class Canvas(NodeWidgets, DrawnGeometry, Gestures):
             parent=self.view,
             callback=self._on_link,
             delink_callback=self._on_delink,
-            minimap=True,
-            minimap_location=dpg.mvNodeMiniMap_Location_BottomRight,
+            minimap=False,  # imnodes' minimap loses the culled nodes: ui/canvas/overview.py draws every block
             width=-1,
             height=-1,
         )

@@ -25,6 +25,7 @@ import dearpygui.dearpygui as dpg
 from dpg_blocks.core.atomic_file import write_text_atomic
 from dpg_blocks.core.startup_trace import mark as trace
 from dpg_blocks.ui.canvas.graph_canvas import Canvas
+from dpg_blocks.ui.canvas.overview import Overview
 from dpg_blocks.ui.canvas.welcome import Welcome
 from dpg_blocks.ui.code.window import CodeWindow
 from dpg_blocks.ui.editor.block_commands import BlockCommands, find_block
@@ -124,6 +125,7 @@ class Editor(EngineLink, EditorMenus, BlockCommands, Gestures):
             self.state, self.results.processes_area, self.controls,
             lambda take: self.runs.take_init_from() if take else self.runs.init_from, on_epoch=self.runs.refresh)
         self.welcome = Welcome(self.state, self.canvas.view, self.controls.open_recent)  # on an empty project
+        self.overview = Overview(self.canvas)  # every block, culled or not, and the view's frame
         self.drops = DropActions(self)  # files dropped from the desktop, by kind (ui/files/drop_actions.py)
         self.drop_hook: DropHook | None = None  # installed by run_editor once the window exists
         self.menu_block: str | None = None  # the block the right-click menu was opened on
@@ -242,7 +244,7 @@ class Editor(EngineLink, EditorMenus, BlockCommands, Gestures):
         for job in dpg.get_callback_queue() or []:
             self._guarded(_run_callback, job)
         for stage in (self.pump, self.process.tick, self.recovery.tick, self.controls.tick, self.canvas.poll, self.menus.tick,
-                      self._watch_plugins, self.welcome.tick, self._take_drops):
+                      self._watch_plugins, self.welcome.tick, self.overview.tick, self._take_drops):
             self._guarded(stage)
 
     def _take_drops(self) -> None:

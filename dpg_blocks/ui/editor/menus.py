@@ -17,6 +17,7 @@ from dpg_blocks.ui.files.data_dialog import INPUT_TYPE
 
 if TYPE_CHECKING:
     from dpg_blocks.ui.canvas.graph_canvas import Canvas
+    from dpg_blocks.ui.canvas.overview import Overview
     from dpg_blocks.ui.state.editor_state import EditorState
 
 
@@ -25,6 +26,7 @@ class EditorMenus:
 
     state: EditorState
     canvas: Canvas
+    overview: Overview
     menu_block: str | None
 
     def _menu_bar(self) -> None:
@@ -74,6 +76,8 @@ class EditorMenus:
             dpg.add_menu_item(label="Zoom out", shortcut="Ctrl+-", callback=lambda: self.zoom_out())
             dpg.add_menu_item(label="Zoom 100 %", shortcut="Ctrl+0", callback=lambda: self.zoom_reset())
             dpg.add_menu_item(label="Zoom to fit", shortcut="Ctrl+Home", callback=lambda: self.zoom_to_fit())
+            dpg.add_menu_item(label="Overview", check=True, default_value=True,
+                              callback=lambda: self.overview.toggle())
             dpg.add_separator()
             dpg.add_menu_item(label="Reset layout", callback=lambda: self.workspace.reset(*self._viewport_size()))
         with dpg.menu(label="Canvas"):

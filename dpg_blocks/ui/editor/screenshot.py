@@ -174,7 +174,7 @@ def layout_info(editor: Editor) -> dict[str, Any]:
     return {"nodes": nodes, "zoom": editor.canvas.zoom, "culled": editor.canvas.zoomer.culled,
             "debug": editor.debug.text(), "data": editor.data.text(), "engine": editor.state.engine_text,
             "status": editor.state.status, "dirty": editor.state.dirty,
-            "code": code_info, "welcome": editor.welcome.boxes(), "runs": editor.runs.boxes(), "evaluation": editor.results.evaluation.boxes(),
+            "code": code_info, "welcome": editor.welcome.boxes(), "overview": editor.overview.boxes(), "runs": editor.runs.boxes(), "evaluation": editor.results.evaluation.boxes(),
             "plots": editor.results.plot_boxes(), "widgets": {name: _rect(item) for name, item in widgets.items()},
             "training": {"state": editor.state.training.state, "live": sorted(editor.state.training.live_blocks),
                          "progress": list(editor.results.progress_reading())}}

@@ -31,11 +31,24 @@ class Shortcut:
     @property
     def key(self) -> int:
         name = self.keys.removeprefix("Ctrl+")
+        if name in KEY_CODES:
+            return KEY_CODES[name]
         return getattr(dpg, KEY_NAMES.get(name, f"mvKey_{name}"))
+
+    @property
+    def keypad_key(self) -> int | None:
+        """The numeric keypad's key that does the same (Ctrl+keypad + zooms in too)."""
+        name = KEYPAD_NAMES.get(self.keys.removeprefix("Ctrl+"))
+        return getattr(dpg, name) if name else None
 
 
 KEY_NAMES = {"Del": "mvKey_Delete", "Backspace": "mvKey_Back", "Esc": "mvKey_Escape", "Enter": "mvKey_Return",
-             "=": "mvKey_Plus", "-": "mvKey_Minus"}  # Dear PyGui's "Plus" is the = key (+ is Shift+=)
+             "-": "mvKey_Minus"}
+# Dear PyGui 2.3 has no mvKey_Equal, and its mvKey_Plus is GLFW's code for the = key (61),
+# which it never sends: ImGui reports the = key (+ is Shift+=) as ImGuiKey_Equal, 602, so
+# Ctrl+= did nothing. (Checked under Xvfb: xdotool's "equal" arrives as 602, "minus" as 598.)
+KEY_CODES = {"=": 602}
+KEYPAD_NAMES = {"=": "mvKey_Add", "-": "mvKey_Subtract"}
 
 SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("Ctrl+N", "shortcut_new", "New project", while_typing=True),
@@ -91,6 +104,7 @@ class Keyboard:
         self.ctrl_keys = {getattr(dpg, k) for k in CTRL_KEYS if hasattr(dpg, k)}
         self.ctrl_down = False
         self.table = {(s.ctrl, s.key): s for s in SHORTCUTS}
+        self.table.update({(s.ctrl, k): s for s in SHORTCUTS if (k := s.keypad_key) is not None})
         self.letters = {getattr(dpg, f"mvKey_{c}") for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
 
     def on_press(self, key: int) -> bool:
