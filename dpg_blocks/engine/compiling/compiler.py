@@ -5,12 +5,17 @@ input, builds each block's module from the shapes that actually reach it, runs i
 status, shapes and errors per block (DESIGN.md §3 "Debugging"). When nothing failed,
 ``compile_project`` (:mod:`.model`) turns the same plans into generated Python (see
 :mod:`.codegen`) bound to a ``CompiledModel`` that owns the built modules, nested by SuperBlock.
+
+This module holds the interpreter itself: running the orders, revalidating after an edit, and
+checking what each block returns. What a block is built into (its layer, an Input's data source,
+the cache keys) lives in :mod:`.block_building`; what the records say (failures, idle reasons, the
+orders' loss checks, the SuperBlocks' rolled-up records) in :mod:`.record_keeping`. Both are mixins
+of :class:`Validator`, and every name callers import from here still imports from here.
 """
 
 from __future__ import annotations
 
 import contextlib
-import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,12 +28,16 @@ from dpg_blocks.core.project import Project
 
 from ..data.datasets import DataSource
 from ..packs.registry import Registry
-from .context import BuildCtx
-from .module_cache import ModuleCache, Step, StepCache, layer_key, step_key
+from .block_building import BlockBuilding
+from .module_cache import ModuleCache, Step, StepCache
 from .plan import FlatGraph, FlatNode, OrderPlan, Source, flatten, order_indices, plan_order
-from .records import ERROR, IDLE, OK, PATH_SEP, UNTRUSTED, UPSTREAM, BlockRecord, TensorInfo, worst
+from .record_keeping import RecordKeeping, _info, fail_record
+from .records import ERROR, IDLE, OK, PATH_SEP, UNTRUSTED, UPSTREAM, BlockRecord, TensorInfo
 from .source_cache import SourceCache
-from .usercode import USER_CODE_PREFIX, user_code_line
+
+__all__ = [
+    "SAMPLE_SIZE", "UNTRUSTED_MESSAGE", "CompileError", "Validator", "fail_record", "has_code", "validate_project",
+]
 
 UNTRUSTED_MESSAGE = (
     "not run: this project's custom code is not trusted on this computer yet; trust the project "
@@ -46,37 +55,6 @@ class CompileError(RuntimeError):
         bad = [r for r in records if r.status == ERROR and r.type != "core.SuperBlock"]
         lines = [f"{PATH_SEP.join(r.path)}: {r.message}" for r in bad] or ["no trainable order"]
         super().__init__("the project has errors:\n  " + "\n  ".join(lines))
-
-
-def _info(port: str, value: Any) -> TensorInfo:
-    if isinstance(value, torch.Tensor):
-        return TensorInfo(port, list(value.shape), str(value.dtype).removeprefix("torch."))
-    return TensorInfo(port)
-
-
-def _user_traceback(exc: BaseException) -> str:
-    """The traceback without the engine's own frames (they never help the user)."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    engine_dir = str(Path(__file__).parents[1])  # every engine sub-package, not only this one
-    kept = [f for f in frames if not f.filename.startswith(engine_dir)] or frames[-1:]
-    user = [f for f in frames if f.filename.startswith(USER_CODE_PREFIX)]
-    if user:  # an error in the block's own code: its lines are all the user needs
-        kept = user
-    return "".join(traceback.format_list(kept)) + "".join(traceback.format_exception_only(type(exc), exc))
-
-
-def fail_record(rec: BlockRecord, e: BaseException) -> None:
-    """Make ``rec`` the error record of exception ``e`` (validation and training alike): the
-    message (naming the line when the error is inside the block's own code), the exception type
-    and the traceback without the engine's frames."""
-    message = str(e) or type(e).__name__
-    where = user_code_line(e)
-    if where is not None:
-        rec.code_line = where[1]
-        if isinstance(e, SyntaxError):
-            message = f"syntax error: {e.msg}"
-        message = f"{message} (line {where[1]} of the code)"
-    rec.status, rec.message, rec.error_type, rec.traceback = ERROR, message, type(e).__name__, _user_traceback(e)
 
 
 def has_code(node: FlatNode) -> bool:
@@ -97,7 +75,7 @@ def _one_thread() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
-class Validator:
+class Validator(RecordKeeping, BlockBuilding):
     """Runs every order on sample batches, building modules on the way; fills ``records``.
 
     Blocks with code of their own are built (which runs the code) only when ``trusted``;
@@ -253,68 +231,6 @@ class Validator:
             self._fail(rec, node.problem, "ValueError")  # (an error already recorded stays)
         return bool(node.problem)
 
-    def _restore_buffers(self, buffers: dict[str, dict[str, torch.Tensor]]) -> None:
-        """Validation must not train the norm layers: their buffers as they were before it ran."""
-        for nid, kept in buffers.items():
-            for name, value in self.modules[nid].named_buffers():
-                if name in kept:
-                    value.copy_(kept[name])
-
-    def _idle_reasons(self, nodes: dict[str, FlatNode]) -> None:
-        for node in nodes.values():
-            rec = self.records[node.id]
-            if rec.status == IDLE and not rec.message:
-                reasons = {s.idle_reason for p in self.plans.values() if (s := p.step(node.id)) and s.idle_reason}
-                rec.message = "; ".join(sorted(reasons)) if reasons else "not used by any order"
-
-    def _check_selected_losses(self) -> None:
-        """An order's ``losses`` must name loss blocks that run in it; anything else would train
-        nothing (``loss 0.0000``) without a word."""
-        for order in self.project.orders:
-            if order.losses is None or order.index not in self.plans:
-                continue
-            plan = self.plans[order.index]
-            live = {s.node.id for s in plan.steps if s.live}
-            where = f"order {order.index} ({order.name})"
-            unknown = []
-            for bid in order.losses:
-                node = self.flat.nodes.get(bid)
-                if node is None:
-                    unknown.append(bid)
-                elif node.role != "loss":
-                    kind = node.spec.name if node.spec is not None else node.block.type
-                    self._fail(self.records[bid], f"{where} lists this block among its losses, but it is a "
-                               f"{kind} block, not a loss; remove it from the order's losses", "ValueError")
-                elif bid not in live:
-                    self._fail(self.records[bid], f"{where} lists this loss, but it does not run in order "
-                               f"{order.index} (its inputs are not live there)", "ValueError")
-            if unknown:
-                names = ", ".join(repr(b) for b in unknown)
-                losses = [s.node.id for s in plan.steps if s.live and s.node.role == "loss"]
-                targets = losses or [s.node.id for s in plan.steps if s.live][:1]
-                for bid in targets:
-                    self._fail(self.records[bid], f"{where} lists losses that are not loss blocks of the "
-                               f"project: {names}", "ValueError")
-
-    def _load_source(self, node: FlatNode, rec: BlockRecord) -> None:
-        if self.on_block is not None:
-            self.on_block(node)
-        ctx = BuildCtx(node.id, node.block.name, node.path, self.project_dir, "cpu")
-        cache = self.source_cache
-        key = cache.key(node, self.project_dir) if cache is not None else None
-        self._source_keys[node.id] = key
-        try:
-            source = cache.get(key) if cache is not None and key is not None else None
-            if source is None:
-                source = node.spec.instantiate_checked(node.params).load(ctx)  # type: ignore[union-attr]
-                if not isinstance(source, DataSource):
-                    raise TypeError(f"load() must return a DataSource, got {type(source).__name__}")
-                if cache is not None and key is not None:
-                    cache.put(key, source)
-            self.sources[node.id] = source
-        except Exception as e:
-            self._fail_with(rec, e)
-
     def _run_order(self, plan: OrderPlan, only: set[str] | None = None) -> None:
         """Run the order's live steps (``only`` those: revalidate) on the sample batch."""
         values = self._values.setdefault(plan.index, {})
@@ -414,43 +330,6 @@ class Validator:
             if node.role in ("loss", "output"):
                 rec.outputs = [_info(node.role, outs[0] if outs else value)]
 
-    def _sample(self, node_id: str, order: int, keys: dict[str, Any]) -> tuple[Any, Any]:
-        """An Input's sample batch: the last validation's while its data is unchanged, so what
-        its kept downstream steps computed still follows from it."""
-        source_key = self._source_keys.get(node_id)
-        key = ("input", node_id, source_key, self.sample_size, order) if source_key is not None else None
-        keys[node_id] = key if key is not None else StepCache.UNKNOWN
-        kept = self.step_cache.get((node_id, order), key) if self.step_cache is not None else None
-        if kept is not None:
-            return kept.outputs[0], kept.outputs[1]
-        x, y = self.sources[node_id].sample(self.sample_size)
-        if self.step_cache is not None:
-            self.step_cache.put((node_id, order), key, Step([x, y]))
-        return x, y
-
-    def _step_key(self, step: Any, layer: Any, keys: dict[str, Any], order: int) -> Any:
-        """This step's key, chained from what feeds it (``module_cache.step_key``); recorded in ``keys``."""
-        def up(node_id: str | None, port: str | None) -> Any:
-            if node_id is None:
-                return None
-            k = keys.get(node_id, StepCache.UNKNOWN)
-            return StepCache.UNKNOWN if k is StepCache.UNKNOWN else (k, port)
-
-        upstream = [up(*a) if a is not None else None for a in step.args]
-        upstream += [up(step.implicit_target, "y"), up(step.signal_target, "y")]
-        key = step_key(layer, order, upstream) if step.node.id not in self._tied else None
-        keys[step.node.id] = key if key is not None else StepCache.UNKNOWN
-        return key
-
-    def _note(self, source: Source, value: Any) -> None:
-        if source not in self.port_infos and isinstance(value, torch.Tensor):
-            self.port_infos[source] = _info(source[1], value)
-
-    def _boundary_info(self, port: str, source: Source | None) -> TensorInfo:
-        """What crosses a SuperBlock's port: the tensor of the plain output driving it."""
-        known = self.port_infos.get(source) if source is not None else None
-        return TensorInfo(port, known.shape, known.dtype) if known is not None else TensorInfo(port)
-
     def _check_outputs(self, node: FlatNode, out: Any) -> list[Any]:
         names = [p.name for p in node.block.outputs]
         if node.role == "loss":
@@ -481,77 +360,6 @@ class Validator:
                     )
         return outs
 
-    def _layer_key(self, node: FlatNode, ports: list[str], args: list[Any]) -> tuple[BuildCtx, Any]:
-        """The build context of a node's layer (the shapes reaching it) and its ``layer_key``."""
-        ctx = BuildCtx(node.id, node.block.name, node.path, self.project_dir, "cpu")
-        for port, source, value in zip(ports, (node.sources.get(p) for p in ports), args, strict=True):
-            if source is not None:
-                ctx.linked.add(port)
-            if isinstance(value, torch.Tensor):
-                ctx.shapes[port], ctx.dtypes[port] = tuple(value.shape), value.dtype
-        key = None
-        if (self.module_cache is not None or self.step_cache is not None) and node.id not in self._tied:
-            inputs = [(p, ctx.shapes.get(p), str(ctx.dtypes.get(p)), p in ctx.linked) for p in ports]
-            key = layer_key(node.id, node.block.type, node.block.version, node.params, inputs,
-                            str(self.project_dir), self.trusted)
-        return ctx, key
-
-    def _module(self, node: FlatNode, ctx: BuildCtx, key: Any) -> nn.Module:
-        module = self.modules.get(node.id)
-        if module is not None:
-            return module
-        module = self.module_cache.get(node.id, key) if self.module_cache is not None else None
-        if module is None:
-            built = node.spec.instantiate_checked(node.params).build(ctx)  # type: ignore[union-attr]
-            module = built if isinstance(built, nn.Module) else _CallableModule(built)
-            if self.module_cache is not None:
-                self.module_cache.put(node.id, key, module)
-        self.modules[node.id] = module
-        self._buffers[node.id] = {n: b.detach().clone() for n, b in module.named_buffers()}
-        return module
-
-    def _fail_with(self, rec: BlockRecord, e: BaseException) -> None:
-        """Record exception ``e``; an error inside user code names the line in that code."""
-        if rec.status != ERROR:
-            fail_record(rec, e)
-
-    def _fail(self, rec: BlockRecord, message: str, error_type: str, tb: str = "") -> None:
-        if rec.status != ERROR:
-            rec.status, rec.message, rec.error_type, rec.traceback = ERROR, message, error_type, tb
-
-    # -- results -----------------------------------------------------------------------------
-    def all_records(self, only: set[str] | None = None) -> list[BlockRecord]:
-        """Plain blocks' records plus one rolled-up record per SuperBlock (of the blocks in
-        ``only``, when given)."""
-        out = [r for nid, r in self.records.items() if only is None or nid in only]
-        inside: dict[str, list[BlockRecord]] = {}
-        for nid, r in self.records.items():
-            for sid in self.flat.nodes[nid].super_ids:
-                inside.setdefault(sid, []).append(r)
-        for sid, (block, path) in self.flat.supers.items():
-            if only is not None and sid not in only:
-                continue
-            inner = inside.get(sid, [])
-            rec = BlockRecord(sid, block.name, block.type, path, status=worst([r.status for r in inner]))
-            rec.orders = sorted({o for r in inner for o in r.orders})
-            ins, outs = self.flat.boundaries.get(sid, ({}, {}))
-            rec.inputs = [self._boundary_info(p, src) for p, src in ins.items()]
-            rec.outputs = [self._boundary_info(p, src) for p, src in outs.items()]
-            culprit = next((r for r in inner if r.status == ERROR), None) or next(
-                (r for r in inner if r.status == UPSTREAM), None
-            )
-            if culprit is not None:
-                rel = culprit.path[len(path) :]
-                rec.failing_path = culprit.path
-                rec.error_type = culprit.error_type
-                rec.message = f"{PATH_SEP.join(rel)}: {culprit.message}"
-            out.append(rec)
-        return out
-
-    @property
-    def ok(self) -> bool:
-        return not any(r.status == ERROR for r in self.records.values())
-
 
 def validate_project(
     project: Project, registry: Registry, project_dir: Path | str = ".", trusted: bool = False
@@ -559,13 +367,3 @@ def validate_project(
     """Records for every block (see :class:`Validator`)."""
     return Validator(project, registry, Path(project_dir), trusted=trusted).run()
 
-
-class _CallableModule(nn.Module):
-    """Wraps a plain callable returned by ``build`` so it sits in the module tree."""
-
-    def __init__(self, fn: Any) -> None:
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, *args: Any) -> Any:
-        return self.fn(*args)
