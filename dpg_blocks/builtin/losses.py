@@ -115,7 +115,7 @@ class CrossEntropyLoss(_ClassificationLoss):
     label = "Cross-entropy loss"
 
     def _module_class(self) -> Any:
-        from .modules import CrossEntropyLoss as Module
+        from .loss_modules import CrossEntropyLoss as Module
 
         return Module
 
@@ -130,7 +130,7 @@ class NLLLoss(_ClassificationLoss):
     label = "NLL loss"
 
     def _module_class(self) -> Any:
-        from .modules import NLLLoss as Module
+        from .loss_modules import NLLLoss as Module
 
         return Module
 
@@ -146,7 +146,7 @@ class BCEWithLogitsLoss(_ElementwiseLoss):
     label = "Binary cross-entropy loss"
 
     def _module(self) -> Any:
-        from .modules import BCEWithLogitsLoss as Module
+        from .loss_modules import BCEWithLogitsLoss as Module
 
         return Module(self.weight)
 
@@ -161,7 +161,7 @@ class MSELoss(_ElementwiseLoss):
     label = "MSE loss"
 
     def _module(self) -> Any:
-        from .modules import MSELoss as Module
+        from .loss_modules import MSELoss as Module
 
         return Module(self.weight)
 
@@ -176,6 +176,6 @@ class L1Loss(_ElementwiseLoss):
     label = "L1 loss"
 
     def _module(self) -> Any:
-        from .modules import L1Loss as Module
+        from .loss_modules import L1Loss as Module
 
         return Module(self.weight)

@@ -29,8 +29,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from dpg_blocks.builtin import loss_modules, sequence_modules
 from dpg_blocks.builtin import modules as builtin_modules
-from dpg_blocks.builtin import sequence_modules
 from dpg_blocks.core.atomic_file import write_text_atomic
 from dpg_blocks.core.project import Project
 
@@ -120,7 +120,7 @@ class _Exporter(_RunWriter):
         self.copy_modules = [export_runtime, datasets, readers, usercode]  # where generated code's names live
         # class and function names made from user names must not hide what the script uses
         self.taken = {"load_data", "make_orders", "main", "DATA_DIR", *RESERVED, *IMPORTS}
-        for module in (*SUPPORT_MODULES, usercode, builtin_modules, sequence_modules):
+        for module in (*SUPPORT_MODULES, usercode, builtin_modules, loss_modules, sequence_modules):
             self.taken |= self.copier.defined(module)  # a SuperBlock named "Concat" must not hide a layer
         by_module = {id(mod): name for name, mod in self.model.named_modules() if name}
         self.paths = {nid: by_module[id(mod)] for nid, mod in self.model.block_modules.items()}

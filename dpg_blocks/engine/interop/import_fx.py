@@ -25,23 +25,20 @@ Nodes that compute shapes (``x.size(0)``) feed the arguments of the node that re
 model and written as a checkpoint (the format ``dpg-blocks train --checkpoint-dir`` writes and
 ``Trainer.load_checkpoint`` / ``export --onnx --weights`` read).
 
-This module walks the graph; what each node becomes is in :mod:`.import_layers` (layers) and
-:mod:`.import_functions` (calls and methods), loading the module in :mod:`.import_load`, and the
-weights in :mod:`.import_weights`.
+This module walks the graph; the trace and its shapes are in :mod:`.import_trace`, what each
+node becomes is in :mod:`.import_layers` (layers) and :mod:`.import_functions` (calls and
+methods), loading the module in :mod:`.import_load`, and the weights in :mod:`.import_weights`.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import operator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import fx, nn
-from torch.fx.passes.shape_prop import ShapeProp
 
 from dpg_blocks.blocks.builder import ProjectBuilder
 from dpg_blocks.core.edits import Move, SetTies
@@ -52,38 +49,15 @@ from ..packs.registry import Registry
 from .import_functions import _FUNCTIONS, _custom, _function_block
 from .import_layers import MODULES, RECURRENT_OUTPUTS, _Block, _is_tuple, _shape
 from .import_load import FxImportError, ImportedModule, load_module
-from .import_opaque import opaque_params, trace_with_opaque
+from .import_opaque import opaque_params
+from .import_trace import EXAMPLE_BATCH, trace_shaped
 from .import_tree import nest_by_module
 from .import_weights import write_weights
 
 __all__ = [
     "FxImportError", "ImportedModule", "ImportReport", "load_module", "import_module", "write_weights",
-    "import_to_project",
+    "import_to_project", "EXAMPLE_BATCH",
 ]
-
-EXAMPLE_BATCH = 2  # shape propagation's batch: 2 keeps batch norm happy and tells batch from features
-
-
-def _user_line(e: BaseException) -> str:
-    """' at line N of FILE (`source`)': the last frame of the traceback outside torch."""
-    import traceback
-
-    torch_dir = str(Path(torch.__file__).parent)
-    frames = [f for f in traceback.extract_tb(e.__traceback__)
-              if not f.filename.startswith(torch_dir) and not f.filename.startswith(str(Path(__file__).parents[1]))]
-    if not frames:
-        return ""
-    f = frames[-1]
-    code = f" (`{f.line.strip()}`)" if f.line else ""
-    return f" at line {f.lineno} of {Path(f.filename).name}{code}"
-
-
-def _trace_hint(e: BaseException) -> str:
-    if "control flow" in str(e) or "iteration" in str(e):
-        return ("; an `if`, `assert` or loop on a tensor's value has no block: compute it with tensor ops "
-                "(torch.where, masks), or move it into a submodule, which comes in whole as an Opaque Module block")
-    return ""
-
 
 
 class _Importer:
@@ -106,40 +80,7 @@ class _Importer:
         self.opaque: set[str] = set()  # submodules fx cannot trace, kept whole (Opaque Module blocks)
 
     def trace(self) -> fx.GraphModule:
-        try:
-            gm, self.opaque, self.result.asserts = trace_with_opaque(self.module)
-        except Exception as e:
-            raise FxImportError(
-                f"torch.fx cannot trace {type(self.module).__name__}{_user_line(e)}: {type(e).__name__}: "
-                f"{str(e).splitlines()[0]}{_trace_hint(e)}"
-            ) from e
-        placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
-        if len(placeholders) != len(self.shapes):
-            raise FxImportError(
-                f"{type(self.module).__name__}.forward takes {len(placeholders)} input(s) "
-                f"({', '.join(n.name for n in placeholders)}); give one --input-shape for each"
-            )
-        probe = copy.deepcopy(gm).eval()  # shapes only: running it must not touch the original's statistics
-        # token ids: zeros are a valid id for any Embedding
-        examples = [torch.zeros(EXAMPLE_BATCH, *s, dtype=torch.int64) if dt == "int64" else torch.randn(EXAMPLE_BATCH, *s)
-                    for s, dt in zip(self.shapes, self.dtypes, strict=True)]
-        with torch.no_grad():
-            if self.result.asserts:  # left out of the graph: they must hold where they were specialised
-                original = copy.deepcopy(self.module).eval()
-                try:
-                    original(*examples)
-                except AssertionError as e:
-                    raise FxImportError(
-                        f"{type(self.module).__name__}'s assert{_user_line(e)} fails on inputs {self.shapes}"
-                        f"{': ' + str(e) if str(e) else ''}") from e
-                except Exception:  # noqa: BLE001 - the traced copy below names what fails
-                    pass
-            try:
-                ShapeProp(probe).propagate(*examples)
-            except Exception as e:
-                raise FxImportError(f"running {type(self.module).__name__} on inputs {self.shapes} failed: {e}") from e
-        for mine, theirs in zip(gm.graph.nodes, probe.graph.nodes, strict=True):
-            mine.meta.update(theirs.meta)
+        gm, self.opaque, self.result.asserts = trace_shaped(self.module, self.shapes, self.dtypes)
         return gm
 
     def _name(self, base: str) -> str:
