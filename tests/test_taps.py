@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from dpg_blocks.engine.training import taps
+from dpg_blocks.engine.training import tap_statistics
 from dpg_blocks.engine.training.taps import HIST_SAMPLE, TensorSummary, heatmap_source, summarize
 from dpg_blocks.protocol import MAX_HEATMAP_SIDE, TapFrame, decode, encode, wire_to_array
 
@@ -140,7 +140,7 @@ def test_large_integers_keep_their_precision() -> None:
 
 
 def test_many_chunks_match_numpy(monkeypatch: pytest.MonkeyPatch, gen: torch.Generator) -> None:
-    monkeypatch.setattr(taps, "CHUNK", 1000)  # 61 chunks, uneven last one
+    monkeypatch.setattr(tap_statistics, "CHUNK", 1000)  # 61 chunks, uneven last one
     x = torch.randn(60_500, generator=gen) * 2 - 5
     assert_stats_match_numpy(summarize(x), x)
 
@@ -148,7 +148,7 @@ def test_many_chunks_match_numpy(monkeypatch: pytest.MonkeyPatch, gen: torch.Gen
 def test_worker_threads_match_numpy_and_leave_the_thread_setting_alone(
     monkeypatch: pytest.MonkeyPatch, gen: torch.Generator
 ) -> None:
-    monkeypatch.setattr(taps, "CHUNK", 4096)
+    monkeypatch.setattr(tap_statistics, "CHUNK", 4096)
     before = torch.get_num_threads()
     torch.set_num_threads(2)  # workers are used from 2 threads on
     try:
@@ -210,7 +210,7 @@ def test_nan_and_inf_are_counted_and_kept_out_of_the_statistics(gen: torch.Gener
 
 
 def test_non_finite_values_in_many_chunks(monkeypatch: pytest.MonkeyPatch, gen: torch.Generator) -> None:
-    monkeypatch.setattr(taps, "CHUNK", 777)
+    monkeypatch.setattr(tap_statistics, "CHUNK", 777)
     x = torch.randn(50_000, generator=gen)
     x[::1000] = math.nan
     x[5::2000] = math.inf

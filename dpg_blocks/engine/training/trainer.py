@@ -1,4 +1,4 @@
-"""Training: per-order optimizers and losses, epoch metrics, evaluation and checkpoints.
+"""Training: per-order optimizers and losses, epoch metrics, evaluation (checkpoints: :mod:`.checkpoints`).
 
 Each training step runs the orders in sequence (DESIGN.md §3). In order k only the inputs of
 order k emit a batch; the order's generated forward returns its summed loss, and the order's
@@ -7,8 +7,6 @@ own optimizer — over the blocks the order names, or every block live in it —
 
 from __future__ import annotations
 
-import io
-import json
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -19,13 +17,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from dpg_blocks.core.atomic_file import write_bytes_atomic
 from dpg_blocks.core.project import OptimizerSettings, Order, Project
 
 from ..compiling.model import CompiledModel, CompileResult, Head, compile_project
 from ..compiling.progress import TrainingClock, attach_clock
 from ..data.datasets import DataSource
 from ..packs.registry import Registry
+from .checkpoints import TrainerCheckpoints, WeightsMismatch, starting_weights
 from .device import resolve_device
 from .distributed import Shards, World, check_batch_sizes, reduce_evaluation
 from .epoch import EpochRun
@@ -34,12 +32,13 @@ from .optimizers import (
     check_optimizer_settings,
     make_optimizer,
     make_scheduler,
-    rng_state,
     seed_everything,
-    set_rng_state,
 )
 from .precision import Precision
 from .scoring import _confuse, _Score, _score
+
+__all__ = ["SPLITS", "Trainer", "WeightsMismatch", "order_block_ids", "order_of", "require_a_loss",
+           "starting_weights"]
 
 SPLITS = ("train", "val", "test")
 
@@ -62,8 +61,9 @@ def order_block_ids(project: Project, compiled: CompileResult, index: int) -> li
     return [nid for nid, n in compiled.flat.nodes.items() if nid in chosen or chosen & set(n.super_ids)]
 
 
-class Trainer:
-    """Compiles a project and trains it; ``fit`` yields one metrics dict per epoch."""
+class Trainer(TrainerCheckpoints):
+    """Compiles a project and trains it; ``fit`` yields one metrics dict per epoch (its checkpoints:
+    :class:`~.checkpoints.TrainerCheckpoints`)."""
 
     def __init__(
         self,
@@ -354,91 +354,6 @@ class Trainer:
             if isinstance(v, float) and not math.isfinite(v):
                 metrics[k] = None  # JSON has no NaN; the value is reported as missing
         return metrics
-
-    def checkpoint_bytes(self, metrics: dict[str, Any] | None = None) -> bytes:
-        """Everything a bit-exact resume needs after the current epoch, serialised: model,
-        optimizers, schedulers, epoch, every random stream (Python, numpy, torch, CUDA) and the
-        project. Serialised in memory (torch reports a full disk as a RuntimeError) so callers
-        write it atomically: a kill or a full disk leaves the previous file whole."""
-        from dpg_blocks.core.project_file import project_to_dict
-
-        state = {
-            "epoch": self.epoch,
-            "model": self.model.state_dict(),
-            "optimizers": {k: o.state_dict() for k, o in self.optimizers.items() if o is not None},
-            "schedulers": {k: s.state_dict() for k, s in self.schedulers.items() if s is not None},
-            "metrics": metrics or {},
-            "project": json.dumps(project_to_dict(self.project)),
-            "seed": self.seed,
-            "rng": rng_state(),
-            "scalers": self.precision.state_dict(),  # fp16's loss scales (none otherwise)
-        }
-        buffer = io.BytesIO()
-        torch.save(state, buffer)
-        return buffer.getvalue()
-
-    def save_checkpoint(self, folder: Path | str, metrics: dict[str, Any] | None = None) -> Path:
-        """Model, optimizers and schedulers after the current epoch (``epoch_NNNN.pt`` + ``last.pt``)."""
-        out = Path(folder)
-        out.mkdir(parents=True, exist_ok=True)
-        path = out / f"epoch_{self.epoch:04d}.pt"
-        data = self.checkpoint_bytes(metrics)
-        write_bytes_atomic(path, data)
-        write_bytes_atomic(out / "last.pt", data)
-        return path
-
-    def load_checkpoint(self, path: Path | str, restore_rng: bool = False) -> dict[str, Any]:
-        """Restore model, optimizers, schedulers and the epoch counter (and, with ``restore_rng``,
-        every random stream, for an exact resume); returns the checkpoint."""
-        state = torch.load(path, map_location=self.device, weights_only=True)
-        self.model.load_state_dict(state["model"])
-        for k, s in state["optimizers"].items():
-            opt = self.optimizers.get(int(k))
-            if opt is not None:
-                opt.load_state_dict(s)
-        for k, s in state["schedulers"].items():
-            sched = self.schedulers.get(int(k))
-            if sched is not None:
-                sched.load_state_dict(s)
-        self.precision.load_state_dict(state.get("scalers", {}))
-        self.epoch = int(state["epoch"])
-        self.clock.at(self.epoch, 0)
-        if restore_rng and "rng" in state:
-            set_rng_state(state["rng"])
-        return state
-
-    def load_weights(self, path: Path | str) -> None:
-        """Load only a checkpoint's model weights (fresh optimizers); a missing, unexpected or
-        differently shaped tensor is refused by name (:class:`WeightsMismatch`)."""
-        state = torch.load(path, map_location=self.device, weights_only=True)
-        weights = state.get("model", state) if isinstance(state, dict) else state
-        own = self.model.state_dict()
-        problems = [f"missing {k}" for k in own if k not in weights]
-        problems += [f"unexpected {k}" for k in weights if k not in own]
-        problems += [f"{k}: {tuple(weights[k].shape)} in the checkpoint, {tuple(v.shape)} in the model"
-                     for k, v in own.items() if k in weights and tuple(weights[k].shape) != tuple(v.shape)]
-        if problems:
-            raise WeightsMismatch(f"the weights in {path} do not fit this model: " + "; ".join(problems[:5])
-                                  + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""))
-        self.model.load_state_dict(weights)
-
-
-class WeightsMismatch(ValueError):
-    """A checkpoint's weights do not fit the model (names or shapes differ)."""
-
-
-def starting_weights(project: Project, project_dir: Path | str) -> Path | None:
-    """The checkpoint the project's ``training.weights`` names (an import's ``PROJECT.weights.pt``;
-    relative to the project's folder), or None; a ValueError naming it when it is gone."""
-    name = project.training.weights
-    if not name:
-        return None
-    path = Path(name).expanduser()
-    path = path if path.is_absolute() else Path(project_dir) / path
-    if not path.is_file():
-        raise ValueError(f"the project starts from the weights in {name}, but {path} is not there "
-                                "(clear Optimization › start from weights, or import the model again)")
-    return path
 
 
 def require_a_loss(trainer: Trainer) -> None:
