@@ -80,6 +80,8 @@ SHORTCUTS: tuple[Shortcut, ...] = (
 MOUSE_HELP: tuple[tuple[str, str], ...] = (
     ("Middle-drag", "Pan the canvas"),
     ("Ctrl+wheel", "Zoom about the mouse, 25–200 % (the project is not changed)"),
+    ("Click or drag the overview", "Move the view there: the canvas' corner shows every block, failing ones "
+     "red, and the part in view (View › Overview hides it)"),
     ("Drag a pin to a pin", "Link an output to an input (a refused link says why in the status line)"),
     ("Ctrl+click a link", "Remove it"),
     ("Left-drag on empty canvas", "Box-select blocks"),
