@@ -32,6 +32,7 @@ class ZoomControl:
         self.drawn_zoom = 1.0  # the zoom the last rendered frame was drawn at
         self.culling = True
         self.culled = 0  # nodes left undrawn in the last cull (benchmarks, tests)
+        self.sizes_version = 0  # bumped when a node's drawn size changes (the overview redraws)
         self._cull_key: tuple[Any, ...] | None = None
         self.hidden_links: set[int] = set()
         self._ends: list[tuple[int, str, str]] = []
@@ -173,7 +174,7 @@ class ZoomControl:
             if view.shown:
                 w, h = dpg.get_item_state(view.node).get("rect_size", (0, 0))
                 if w > 0:
-                    view.size = (w / drawn_scale, h / drawn_scale)
+                    self._keep_size(view, (w / drawn_scale, h / drawn_scale))
             b = blocks.get(key)
             if b is None:  # a SuperBlock's boundary: its place is view state
                 gx, gy = dpg.get_item_pos(view.node)
@@ -182,6 +183,13 @@ class ZoomControl:
             dw, dh = view.size or (new_w, new_h)
             out[key] = (gx, gy, dw * s, dh * s)
         return out
+
+    def _keep_size(self, view: Any, size: tuple[float, float]) -> None:
+        """Remember a node's drawn size in document units (it is kept while the node is culled)."""
+        old = view.size
+        if old is None or abs(old[0] - size[0]) > 0.5 or abs(old[1] - size[1]) > 0.5:
+            self.sizes_version += 1
+        view.size = size
 
     def grid_rect(self, key: str) -> Box:
         """A node's rectangle on the grid: drawn size while drawn, its last one while hidden."""
@@ -192,6 +200,6 @@ class ZoomControl:
             w, h = dpg.get_item_state(view.node).get("rect_size", (0, 0))
             if w > 0:
                 drawn_scale = c.font_scale * self.drawn_zoom
-                view.size = (w / drawn_scale, h / drawn_scale)
+                self._keep_size(view, (w / drawn_scale, h / drawn_scale))
         dw, dh = view.size or c.new_size
         return gx, gy, dw * c.scale, dh * c.scale
