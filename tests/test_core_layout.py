@@ -115,3 +115,36 @@ def test_the_layered_placement_alone_would_run_skips_behind_blocks():
         layout.CLEARING_ROUNDS = rounds
     crossed = {bid for _, bid, _ in layout.crossed_blocks(g, pos, size.__getitem__, {})}
     assert crossed == {"op0_0", "op1_0", "op2_0"}
+
+
+def _extent(pos: dict[str, tuple[float, float]]) -> tuple[float, float]:
+    xs, ys = [x for x, _ in pos.values()], [y for _, y in pos.values()]
+    return max(xs) - min(xs) + DEFAULT_SIZE[0], max(ys) - min(ys) + DEFAULT_SIZE[1]
+
+
+def _fit_zoom(pos: dict[str, tuple[float, float]], view: tuple[float, float]) -> float:
+    w, h = _extent(pos)
+    return min(view[0] / w, view[1] / h)
+
+
+def test_fitting_a_view_wraps_a_long_chain_into_bands_shaped_like_the_view():
+    """Wrapped to the view's width a 120-block chain is a few columns wide and 30 bands tall
+    (a zoomed-in canvas has a narrow view); fitted, it takes the view's shape and shows larger."""
+    g = Graph()
+    for i in range(120):
+        g.insert_block(Block(f"b{i}", "t", f"B{i}", inputs=[Port("x")], outputs=[Port("y")]))
+        if i:
+            g.insert_link(Link(Endpoint(f"b{i - 1}", "y"), Endpoint(f"b{i}", "x")))
+    view = (1000.0, 625.0)
+    narrow = auto_layout(g, max_width=700.0, origin=(0.0, 0.0))
+    fitted = auto_layout(g, fit=view, origin=(0.0, 0.0))
+    w, h = _extent(fitted)
+    assert 0.8 < (w / h) / (view[0] / view[1]) < 2.0, (w, h)  # about the view's shape
+    assert _fit_zoom(fitted, view) > 3 * _fit_zoom(narrow, view)
+    assert _fit_zoom(fitted, view) >= _fit_zoom(auto_layout(g, origin=(0.0, 0.0)), view)  # and beats no wrap
+
+
+def test_a_graph_that_fits_unwrapped_stays_on_one_band():
+    g = dag(4, [(0, 1), (1, 2), (2, 3)])
+    pos = auto_layout(g, fit=(1000.0, 625.0), origin=(0.0, 0.0))
+    assert len({y for _, y in pos.values()}) == 1  # one line, left to right

@@ -170,6 +170,12 @@ def empty_spot(canvas: dict, nodes: list[dict]) -> list[int]:
     raise AssertionError(f"no empty spot on the canvas {canvas} around {nodes}")
 
 
+def inside(n: dict, canvas: dict) -> bool:
+    """Whether a drawn node lies wholly inside the canvas."""
+    return (n["w"] > 0 and canvas["x"] <= n["x"] and n["x"] + n["w"] <= canvas["x"] + canvas["w"]
+            and canvas["y"] <= n["y"] and n["y"] + n["h"] <= canvas["y"] + canvas["h"])
+
+
 def spread_copy(tmp_path: Path, factor: float, chain: int = 0) -> Path:
     """mlp_digits (its data path made absolute) with every position multiplied by ``factor``
     (a hand-edited or imported layout), and optionally ``chain`` more Linear blocks after FC5:
@@ -221,20 +227,33 @@ def test_a_graph_too_big_for_the_canvas_after_its_layout_is_zoomed_out_to_fit(tm
     assert "laid out to fit the canvas" in status and f"zoomed to {info['zoom'] * 100:.0f} % to fit" in status, status
     assert 0.25 <= info["zoom"] < 1.0
     canvas, nodes = info["widgets"]["canvas"], list(info["nodes"].values())
-    assert all(n["w"] > 0 and canvas["x"] <= n["x"] and n["x"] + n["w"] <= canvas["x"] + canvas["w"]
-               and canvas["y"] <= n["y"] and n["y"] + n["h"] <= canvas["y"] + canvas["h"] for n in nodes)
+    assert all(inside(n, canvas) for n in nodes)
+    assert not overlapping(nodes)
+
+
+@needs_xvfb
+def test_a_127_block_chain_is_laid_out_in_bands_that_fit_the_canvas_at_a_readable_zoom(tmp_path):
+    """Wrapped to the canvas' width a chain of 127 blocks was 30 bands tall and did not fit even at
+    25 %; wrapped where the graph shows largest, it fits at about 40 %, every block in the canvas."""
+    project = spread_copy(tmp_path, 5.0, chain=120)
+    info = drawn(project, tmp_path)
+    status = info["status"]
+    assert "laid out to fit the canvas" in status and "zoomed to" in status, status
+    assert 0.3 <= info["zoom"] < 1.0, info["zoom"]
+    canvas, nodes = info["widgets"]["canvas"], list(info["nodes"].values())
+    assert len(nodes) == 127 and all(inside(n, canvas) for n in nodes)
     assert not overlapping(nodes)
 
 
 @needs_xvfb
 def test_a_graph_too_big_even_at_25_percent_says_so_and_shows_its_top_left(tmp_path):
-    project = spread_copy(tmp_path, 5.0, chain=120)
+    project = spread_copy(tmp_path, 5.0, chain=400)
     info = drawn(project, tmp_path)
     status = info["status"]
     assert info["zoom"] == 0.25
     # laid out on open (the layout fits better than the file's), still too big at 25 %
-    assert "laid out to the canvas width and the graph is still" in status, status
-    assert "px at 25 %" in status and "showing its top-left; middle-drag pans" in status, status
+    assert "laid out to fit the canvas and the graph is still" in status, status
+    assert "px at 25 %" in status and "showing its top-left; the overview (bottom right) or a middle-drag" in status, status
 
 
 def test_the_layout_on_open_is_one_undo_step_back_to_the_files_positions(tmp_path):

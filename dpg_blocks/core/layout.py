@@ -83,11 +83,14 @@ def auto_layout(
     max_width: float | None = None,
     origin: tuple[float, float] | None = None,
     pins: PinRows | None = None,
+    fit: Size | None = None,
 ) -> dict[str, tuple[float, float]]:
     """New top-left positions for every block of ``graph`` (the document is not changed).
 
     ``sizes`` gives each block's drawn size (default :data:`DEFAULT_SIZE`); ``max_width``
-    wraps columns into bands; ``origin`` is the top-left of the result (default: where the
+    wraps columns into bands; ``fit`` (a view's width and height, in document units at 100 %)
+    instead chooses the wrap that lets the graph be shown largest in that view
+    (:func:`fitting_width`); ``origin`` is the top-left of the result (default: where the
     blocks are now, so the layout does not jump away from what the user was looking at);
     ``pins`` where the pins sit in each node (default: one row each below the title).
     """
@@ -100,6 +103,8 @@ def auto_layout(
 
     cols = layers(graph)
     _reorder(cols, graph)
+    if fit is not None:
+        max_width = fitting_width(cols, size, fit)
     if origin is None:
         origin = (min(b.pos[0] for b in graph.blocks.values()), min(b.pos[1] for b in graph.blocks.values()))
     # Split the columns into bands no wider than max_width (a column never splits).
@@ -127,6 +132,44 @@ def auto_layout(
         y0 += tallest + BAND_GAP
     _clear_links(graph, pos, bands, size, pins or {})
     return {bid: (round(x, 1), round(y, 1)) for bid, (x, y) in pos.items()}
+
+
+def _bands_extent(widths: list[float], heights: list[float], max_width: float | None) -> Size:
+    """The width and height the columns take when wrapped into bands at ``max_width`` (before
+    links push blocks down): the same split as :func:`auto_layout` makes."""
+    band_w = band_h = width = height = 0.0
+    first = True
+    for w, h in zip(widths, heights, strict=True):
+        if not first and max_width is not None and width + w > max_width:
+            band_w, height = max(band_w, width - COLUMN_GAP), height + band_h + BAND_GAP
+            width = band_h = 0.0
+        first = False
+        width += w + COLUMN_GAP
+        band_h = max(band_h, h)
+    return max(band_w, width - COLUMN_GAP), height + band_h
+
+
+def fitting_width(cols: list[list[str]], size: Callable[[str], Size], view: Size, cap: float = 1.0) -> float | None:
+    """The wrap width (None: no wrap) at which the layered columns can be shown largest in
+    ``view``: the zoom that fits them, ``min(view_w / width, view_h / height)``, up to ``cap``
+    (no gain past 100 %), the fewest bands among equals. Wrapping to the view's width at the
+    current zoom made a zoomed-in canvas lay 500 blocks out three columns wide and 30 screens
+    tall; a graph of 25 columns of 20 wants about five bands on a 1000×625 canvas."""
+    widths = [max(size(b)[0] for b in col) for col in cols]
+    heights = [sum(size(b)[1] for b in col) + ROW_GAP * (len(col) - 1) for col in cols]
+    candidates: list[float | None] = [None]
+    run = 0.0
+    for w in widths[:-1]:
+        run += w
+        candidates.append(run)  # wrap after these columns
+        run += COLUMN_GAP
+    best, best_zoom = None, -1.0
+    for mw in candidates:  # widest first: a tie keeps the fewer bands
+        w, h = _bands_extent(widths, heights, mw)
+        zoom = min(view[0] / max(w, 1.0), view[1] / max(h, 1.0), cap)
+        if zoom > best_zoom + 1e-9:
+            best, best_zoom = mw, zoom
+    return best
 
 
 def pin_row(block: Block, direction: str, port: str, pins: PinRows) -> float:

@@ -35,6 +35,13 @@ class Framer:
         self.pending: tuple[Any, ...] | None = None  # frame()'s arguments, to retry
         self.fit_on_open = False  # the first framing of an opened file may lay it out
         self.laid_out_on_open = False
+        self.laid_out_by_user = False  # Ctrl+L just laid the graph out: do not suggest it again
+        # An opened file is framed before its first validation, whose shapes beside the pins
+        # widen the nodes: that framing is made again once, unless the user moved the view.
+        self.refit = False
+        self.framed_view: tuple[Any, ...] | None = None
+        self.said_laid_out = False
+        self.refitting = False  # the pending framing is that refit (a zoom by the user cancels it)
         self.settle = 0  # frames to wait before framing: nodes just moved are drawn there next frame
         self.tries = 0  # zoom adjustments of the frame-all under way
 
@@ -66,8 +73,10 @@ class Framer:
         self.pending = None
         if block_ids is None and self.fit_on_open:
             self.fit_on_open = False
+            v = c.state.validation
+            self.refit = v.pending or not v.received
             if self._better_laid_out(boxes, (vw, vh)) and c.state.lay_out_to_fit(
-                    c.node_sizes(), c.visible_width() - 2 * FRAME_MARGIN, c.pin_rows()):
+                    c.node_sizes(), pins=c.pin_rows(), fit=c.layout_view()):
                 # The nodes move in the next frame: framed once they are drawn there.
                 self.laid_out_on_open = True
                 self.settle = 2
@@ -80,7 +89,9 @@ class Framer:
             # out, a little further than the ratio says (no back and forth).
             if self.tries > 0 and want < c.zoom:
                 want = max(ZOOM_MIN, min(want, c.zoom * 0.97))
-            if abs(want - c.zoom) > 0.004 and self.tries < 6 and (self.tries == 0 or want < c.zoom):
+            # (still too big by a pixel or two is too big: zoom out again, however close the ratio)
+            closer = abs(want - c.zoom) > 0.004 or want < c.zoom - 1e-6
+            if closer and self.tries < 6 and (self.tries == 0 or want < c.zoom):
                 self.tries += 1
                 c.zoomer.set(want)
                 self.settle = 1
@@ -89,15 +100,38 @@ class Framer:
             self._say_if_too_big(boxes, (vw, vh), zoomed=self.tries > 0)
             self.tries = 0
         dx, dy = framing_delta(boxes, (vx, vy, vw, vh), centre)
-        if abs(dx) < 0.5 and abs(dy) < 0.5:
-            return True
-        ox, oy = c.offset
-        c.offsets[c.state.scope_id] = (ox + dx, oy + dy)
-        for view in c.nodes.values():
-            gx, gy = dpg.get_item_pos(view.node)
-            dpg.set_item_pos(view.node, [gx + dx, gy + dy])
-        c.layout_version += 1
+        if abs(dx) >= 0.5 or abs(dy) >= 0.5:
+            ox, oy = c.offset
+            c.offsets[c.state.scope_id] = (ox + dx, oy + dy)
+            for view in c.nodes.values():
+                gx, gy = dpg.get_item_pos(view.node)
+                dpg.set_item_pos(view.node, [gx + dx, gy + dy])
+            c.layout_version += 1
+        if block_ids is None:
+            self.framed_view = (c.state.scope_id, c.zoom, c.offset)
+            self.refitting = False
         return True
+
+    def cancel_refit(self) -> None:
+        """The user zoomed: the view is theirs, the refit waiting for it is dropped."""
+        if self.refitting:
+            self.refitting = False
+            self.pending = None
+        self.refit = False
+
+    def refit_after_validation(self) -> None:
+        """The first validation after a file was opened and framed: its nodes widen (the shapes
+        beside the pins), so frame everything again, the view being where the framing left it."""
+        if not self.refit:
+            return
+        self.refit = False
+        c = self.canvas
+        if self.pending is None and self.framed_view == (c.state.scope_id, c.zoom, c.offset):
+            self.tries = 0
+            self.refitting = True
+            self.laid_out_on_open = self.said_laid_out
+            self.settle = 2  # the widened nodes are drawn in the next frame
+            self.pending = (None, False, 1.0)
 
     def _better_laid_out(self, boxes: list[Box], view: tuple[float, float]) -> bool:
         """Whether a file just opened is better laid out than zoomed out: its own layout fits
@@ -110,7 +144,7 @@ class Framer:
             return False
         sizes = c.node_sizes()
         try:
-            laid = auto_layout(c.state.graph, sizes, c.visible_width() - 2 * FRAME_MARGIN)
+            laid = auto_layout(c.state.graph, sizes, fit=c.layout_view())
         except GraphError:
             return True  # lay_out_to_fit says why
         s = c.scale
@@ -146,6 +180,8 @@ class Framer:
         that it was zoomed out to fit, and that it was laid out when opening it moved it."""
         c = self.canvas
         laid_out, self.laid_out_on_open = self.laid_out_on_open, False
+        by_user, self.laid_out_by_user = self.laid_out_by_user, False
+        self.said_laid_out = laid_out  # a refit says it again
         size = self._too_big(boxes, view)
         canvas = f"the canvas {view[0]:.0f}×{view[1]:.0f}"
         zoom = f"{c.zoom * 100:.0f} %"
@@ -160,11 +196,12 @@ class Framer:
                 c.state.say("; ".join(said))
             return
         graph = f"{size[0]:.0f}×{size[1]:.0f} px at {zoom}"
-        if laid_out:
-            c.state.say(f"laid out to the canvas width and the graph is still {graph}, {canvas}: showing its "
-                        "top-left; middle-drag pans (Ctrl+Z gives the file's layout back)")
+        if laid_out or by_user:
+            undo = " (Ctrl+Z gives the file's layout back)" if laid_out else " (Ctrl+Z undoes it)"
+            c.state.say(f"laid out to fit the canvas and the graph is still {graph}, {canvas}: showing its "
+                        f"top-left; the overview (bottom right) or a middle-drag moves the view{undo}")
         else:
             smallest = ", even at the smallest zoom" if c.zoom <= ZOOM_MIN + 1e-6 else ""
             c.state.say(f"the graph is {graph}, {canvas}{smallest}: showing its top-left; "
-                        "Ctrl+L lays it out to the canvas width, middle-drag pans")
+                        "Ctrl+L lays it out to fit the canvas; the overview or a middle-drag moves the view")
 

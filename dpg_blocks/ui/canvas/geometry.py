@@ -17,6 +17,7 @@ import dearpygui.dearpygui as dpg
 from dpg_blocks.ui.canvas.nodes import BOUNDARY_IN, BOUNDARY_OUT, NodeView
 from dpg_blocks.ui.canvas.overview import overview_corner
 from dpg_blocks.ui.canvas.placement import Rect, Segment, free_spot
+from dpg_blocks.ui.canvas.view import FRAME_MARGIN
 
 if TYPE_CHECKING:
     from dpg_blocks.core.graph import Link
@@ -110,6 +111,17 @@ class DrawnGeometry:
         """The canvas' width in document units (what auto-layout wraps to)."""
         w = dpg.get_item_rect_size(self.view)[0] if dpg.is_viewport_ok() else 0
         return float(w) / self.scale if w > 0 else 1000.0
+
+    def layout_view(self) -> tuple[float, float]:
+        """The canvas' size in document units at 100 %, less the framing margins: what
+        auto-layout lays a graph out to show largest in (the zoom it is at now does not matter,
+        framing zooms to fit afterwards)."""
+        if dpg.is_viewport_ok():
+            w, h = dpg.get_item_rect_size(self.view)
+            if w > 0 and h > 0:
+                fs = self.font_scale
+                return max(w - 2 * FRAME_MARGIN, 1.0) / fs, max(h - 2 * FRAME_MARGIN, 1.0) / fs
+        return 1000.0, 625.0
 
     def node_sizes(self) -> dict[str, tuple[float, float]]:
         """Each block's drawn size in document units (only for blocks drawn at least once)."""

@@ -127,9 +127,10 @@ class Canvas(NodeWidgets, DrawnGeometry, Gestures):
 
     def auto_layout(self) -> bool:
         """Lay the open graph out to fit the canvas' width, then frame it."""
-        moved = self.state.auto_layout(self.node_sizes(), max_width=self.visible_width() - 2 * FRAME_MARGIN,
+        moved = self.state.auto_layout(self.node_sizes(), fit=self.layout_view(),
                                        pins=self.pin_rows())
         self._place_boundary(force=True)
+        self.framer.laid_out_by_user = moved
         self.frame()
         return moved
 
@@ -150,6 +151,7 @@ class Canvas(NodeWidgets, DrawnGeometry, Gestures):
     def zoom_to(self, zoom: float, about: tuple[float, float] | None = None) -> bool:
         """Zoom the open graph to ``zoom`` (25–200 %) about screen point ``about`` (default: the
         canvas' centre); the document is untouched."""
+        self.framer.cancel_refit()
         changed = self.zoomer.set(zoom, about)
         if changed:
             self._shown_scale = self.scale
@@ -157,6 +159,7 @@ class Canvas(NodeWidgets, DrawnGeometry, Gestures):
 
     def zoom_step(self, steps: int, about: tuple[float, float] | None = None) -> bool:
         """Zoom ``steps`` notches in (positive) or out (negative)."""
+        self.framer.cancel_refit()
         changed = self.zoomer.step(steps, about)
         if changed:
             self._shown_scale = self.scale
@@ -164,11 +167,13 @@ class Canvas(NodeWidgets, DrawnGeometry, Gestures):
 
     def frame_all(self) -> bool:
         """Home: pan, and zoom out (down to 25 %) when needed, so the whole graph is in sight."""
+        self.framer.cancel_refit()
         self.framer.tries = 0
         return self.frame()
 
     def zoom_to_fit(self) -> bool:
         """Zoom (25–200 %) and pan so the whole graph fills the canvas."""
+        self.framer.cancel_refit()
         self.framer.tries = 0
         return self.frame(fit=2.0)
 

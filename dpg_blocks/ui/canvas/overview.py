@@ -5,7 +5,8 @@ imnodes' own minimap draws only the nodes it is given each frame, so once cullin
 the opposite of an overview. This one is drawn from the document (each block's place) and the
 size each node was last drawn at, culled or not. At 500 blocks the user sees where the blocks
 are, which fail (red) and which are selected (blue), and which part the canvas shows (the
-white frame); a click or a drag on it moves the view there. It never touches the document.
+white frame); a click or a drag on it moves the view there. It never touches the document, and
+it shows only while some block is outside the view (with all in view it would only cover some).
 
 It floats over the canvas' bottom-right corner as an undecorated window, like the welcome panel
 (a drawing inside the node editor's child window would be under imnodes' input handling).
@@ -58,6 +59,7 @@ class Overview:
         self.enabled = True  # View › Overview
         self.mapping: tuple[float, float, float] | None = None  # fit_map of the blocks drawn
         self.drawn: dict[str, Box] = {}  # block id -> its rectangle in the drawing (tests, boxes)
+        self.bounds: Box | None = None  # every block, in document units
         self.frame_box: Box = (0.0, 0.0, 0.0, 0.0)  # the view's frame in the drawing
         self._key: tuple[Any, ...] | None = None
         self._news = 0  # state changes that may recolour or move a block (see _hear)
@@ -97,9 +99,13 @@ class Overview:
         (vx, vy), (vw, vh) = dpg.get_item_rect_min(c.view), dpg.get_item_rect_size(c.view)
         want = (self.enabled and bool(c.state.graph.blocks) and vw > SIZE[0] + 2 * MARGIN
                 and vh > SIZE[1] + 2 * MARGIN and dpg.is_item_visible(c.view))
+        if want:
+            self._draw_blocks()
+            # With every block in view it would only cover some of them (a graph zoomed to fit
+            # fills the canvas to its corner): it shows when there is somewhere else to go.
+            want = self._dragging or not self._all_in_view()
         if want != self.shown:
             dpg.configure_item(self.window, show=want)
-            self._key = None
         if not want:
             self._dragging = False
             return
@@ -107,8 +113,13 @@ class Overview:
         if list(dpg.get_item_pos(self.window)) != pos:
             dpg.set_item_pos(self.window, pos)
         self._follow_mouse()
-        self._draw_blocks()
         self._draw_frame()
+
+    def _all_in_view(self) -> bool:
+        view, b = self.view_box(), self.bounds
+        if view is None or b is None:
+            return False
+        return view[0] <= b[0] and view[1] <= b[1] and b[0] + b[2] <= view[0] + view[2] and b[1] + b[3] <= view[1] + view[3]
 
     def view_box(self) -> Box | None:
         """The part of the document the canvas shows, in document units (None before the first
@@ -150,9 +161,10 @@ class Overview:
         dpg.delete_item(self.blocks_layer, children_only=True)
         self.drawn = {}
         if not rects:
-            self.mapping = None
+            self.mapping = self.bounds = None
             return
-        k, dx, dy = self.mapping = fit_map(bounds_of(list(rects.values())), SIZE)
+        self.bounds = bounds_of(list(rects.values()))
+        k, dx, dy = self.mapping = fit_map(self.bounds, SIZE)
         for bid, (x, y, w, h) in rects.items():
             colour = self._colour(bid, selected)
             box = (x * k + dx, y * k + dy, max(w * k, 2.0), max(h * k, 2.0))

@@ -182,6 +182,7 @@ class Editor(EngineLink, EditorMenus, BlockCommands, Gestures):
                 self.send_taps()
         elif topic == "validation":
             self.canvas.apply_validation()
+            self.canvas.framer.refit_after_validation()
             self.tree.colour()
             self.debug.update()
             self.code_window.show_record()

@@ -205,11 +205,12 @@ class BlockEditsMixin:
         return self.do(SetTies(keep, "stop sharing weights"))
 
     def auto_layout(self, sizes: dict[str, Size] | None = None, max_width: float | None = None,
-                    pins: PinRows | None = None) -> bool:
+                    pins: PinRows | None = None, fit: Size | None = None) -> bool:
         """Lay the graph on the canvas out in columns, as one undoable edit (``pins``: where the
-        pins are drawn in each node, so no link is laid behind a block)."""
+        pins are drawn in each node, so no link is laid behind a block; ``fit``: the canvas'
+        size at 100 %, to wrap the columns so the graph shows largest in it)."""
         try:
-            positions = auto_layout(self.graph, sizes, max_width, pins=pins)
+            positions = auto_layout(self.graph, sizes, max_width, pins=pins, fit=fit)
         except GraphError as e:
             self.say(f"auto-layout: {e}")
             return False
@@ -217,14 +218,15 @@ class BlockEditsMixin:
         self.say("laid out the blocks" if moved else "the layout is already tidy")
         return moved
 
-    def lay_out_to_fit(self, sizes: dict[str, Size], max_width: float, pins: PinRows | None = None) -> bool:
+    def lay_out_to_fit(self, sizes: dict[str, Size], max_width: float | None = None, pins: PinRows | None = None,
+                       fit: Size | None = None) -> bool:
         """Auto-layout for a project opened with a layout too big for the canvas: one undoable
         edit (Ctrl+Z gives the file's positions back) that leaves a clean project clean. It
         only moves blocks into view, the open of the same file does it again, so it is
         no reason to ask "save changes?" on quit; the next save writes it."""
         was_clean = not self.history.dirty
         try:
-            positions = auto_layout(self.graph, sizes, max_width, pins=pins)
+            positions = auto_layout(self.graph, sizes, max_width, pins=pins, fit=fit)
         except GraphError as e:
             self.say(f"auto-layout: {e}")
             return False
