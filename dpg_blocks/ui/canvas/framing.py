@@ -135,7 +135,7 @@ class Framer:
 
     def _better_laid_out(self, boxes: list[Box], view: tuple[float, float]) -> bool:
         """Whether a file just opened is better laid out than zoomed out: its own layout fits
-        only below a readable zoom, and a layout to the canvas' width would be read at a zoom
+        only below a readable zoom, and a layout fitted to the canvas would be read at a zoom
         half as large again (7 blocks spread over 5 screens); else the zoom shows the file's
         own layout (200 blocks in a grid) and the document stays as it is."""
         c = self.canvas

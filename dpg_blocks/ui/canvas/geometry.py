@@ -107,11 +107,6 @@ class DrawnGeometry:
             return rect[1] + rect[3] / 2
         return rect[1] + (ly + lh / 2 - ny) / self.scale
 
-    def visible_width(self) -> float:
-        """The canvas' width in document units (what auto-layout wraps to)."""
-        w = dpg.get_item_rect_size(self.view)[0] if dpg.is_viewport_ok() else 0
-        return float(w) / self.scale if w > 0 else 1000.0
-
     def layout_view(self) -> tuple[float, float]:
         """The canvas' size in document units at 100 %, less the framing margins: what
         auto-layout lays a graph out to show largest in (the zoom it is at now does not matter,

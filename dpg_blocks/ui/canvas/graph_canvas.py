@@ -126,7 +126,7 @@ class Canvas(NodeWidgets, DrawnGeometry, Gestures):
         return True
 
     def auto_layout(self) -> bool:
-        """Lay the open graph out to fit the canvas' width, then frame it."""
+        """Lay the open graph out to show largest in the canvas, then frame it."""
         moved = self.state.auto_layout(self.node_sizes(), fit=self.layout_view(),
                                        pins=self.pin_rows())
         self._place_boundary(force=True)
