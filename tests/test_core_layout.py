@@ -148,3 +148,23 @@ def test_a_graph_that_fits_unwrapped_stays_on_one_band():
     g = dag(4, [(0, 1), (1, 2), (2, 3)])
     pos = auto_layout(g, fit=(1000.0, 625.0), origin=(0.0, 0.0))
     assert len({y for _, y in pos.values()}) == 1  # one line, left to right
+
+
+def test_one_block_feeding_twenty_gets_room_for_its_links_instead_of_a_tail_below():
+    """Its links climb and fall far between two columns 70 apart, so imnodes' curves bowed behind
+    the next column's blocks, and clearing them pushed that column down into a tail under the
+    graph. The columns now part until every curve stays between them."""
+    from dpg_blocks.core.layout import crossed_blocks
+
+    g = Graph()
+    g.insert_block(Block("src", "t", "Source", outputs=[Port("y")]))
+    for i in range(20):
+        for j in range(2):
+            g.insert_block(Block(f"b{i}_{j}", "t", f"B{i}_{j}", inputs=[Port("x")], outputs=[Port("y")]))
+        g.insert_link(Link(Endpoint("src", "y"), Endpoint(f"b{i}_0", "x")))
+        g.insert_link(Link(Endpoint(f"b{i}_0", "y"), Endpoint(f"b{i}_1", "x")))
+    pos = auto_layout(g, origin=(0.0, 0.0))
+    column_height = 20 * DEFAULT_SIZE[1] + 19 * 30.0  # ROW_GAP
+    assert _extent(pos)[1] <= column_height + 1.0  # nothing pushed down
+    assert crossed_blocks(g, pos, lambda b: DEFAULT_SIZE, {}, 14.0) == []  # no curve behind a block
+    assert pos["b0_1"][0] - pos["b0_0"][0] == DEFAULT_SIZE[0] + 70.0  # the chains' own gap is unchanged

@@ -130,6 +130,7 @@ def auto_layout(
                 y += size(bid)[1] + ROW_GAP
             x += max(size(b)[0] for b in col) + COLUMN_GAP
         y0 += tallest + BAND_GAP
+    _widen_for_fans(graph, pos, bands, size, pins or {})
     _clear_links(graph, pos, bands, size, pins or {})
     return {bid: (round(x, 1), round(y, 1)) for bid, (x, y) in pos.items()}
 
@@ -207,6 +208,39 @@ def crossed_blocks(graph: Graph, pos: Mapping[str, tuple[float, float]], size: C
             if inside:
                 out.append((i, bid, inside))
     return out
+
+
+def _widen_for_fans(graph: Graph, pos: dict[str, tuple[float, float]], bands: list[list[list[str]]],
+                    size: Callable[[str], Size], pins: PinRows) -> None:
+    """Give two neighbouring columns the room their links need to stay between them.
+
+    imnodes bends a link by a quarter of its pins' distance (``core/link_curve.py``), so a link
+    that climbs or falls far between two close columns bows past its input pin, behind the
+    blocks of the next column (and, near its start, back behind its own). One block feeding a
+    column of twenty made the link clearing push that column's blocks far down, a tail under the
+    graph. The curve stays within its pins' x-range when its reach is at most that range,
+    ``0.25 * hypot(dx, dy) <= dx``, i.e. ``dx >= |dy| / sqrt(15)``: the columns right of such a
+    pair move right by what the steepest link between them lacks."""
+    column_of = {bid: (k, c) for k, band in enumerate(bands) for c, col in enumerate(band) for bid in col}
+    need: dict[tuple[int, int], float] = {}  # (band, left column) -> extra gap
+    for lk in graph.links:
+        a, b = column_of.get(lk.src.block), column_of.get(lk.dst.block)
+        if a is None or b is None or a[0] != b[0] or b[1] != a[1] + 1:
+            continue
+        src, dst = graph.blocks[lk.src.block], graph.blocks[lk.dst.block]
+        x0 = pos[src.id][0] + size(src.id)[0]
+        y0 = pos[src.id][1] + pin_row(src, "out", lk.src.port, pins)
+        x3 = pos[dst.id][0]
+        y3 = pos[dst.id][1] + pin_row(dst, "in", lk.dst.port, pins)
+        lack = abs(y3 - y0) / 15 ** 0.5 - (x3 - x0)
+        if lack > 0:
+            need[a] = max(need.get(a, 0.0), lack)
+    for k, band in enumerate(bands):
+        shift = 0.0
+        for c, col in enumerate(band):
+            for bid in col:
+                pos[bid] = (pos[bid][0] + shift, pos[bid][1])
+            shift += need.get((k, c), 0.0)
 
 
 def _clear_links(graph: Graph, pos: dict[str, tuple[float, float]], bands: list[list[list[str]]],
