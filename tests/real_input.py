@@ -321,6 +321,22 @@ class Driver:
                 continue
         raise SystemExit(f"{label} on {bid} did nothing")
 
+    def save(self, done: Callable[[State], Any] | None = None) -> State:
+        """Ctrl+S, pressed again (up to four times) until ``done`` holds (default: the status
+        line says "saved" after the first press); a key landing before the canvas has the
+        keyboard does nothing. The state at the end, saved or not: the caller checks."""
+        t = time.time()
+        if done is None:
+            def done(s: State) -> bool:
+                return s["status"].startswith("saved") and s["time"] > t
+        for _ in range(4):
+            self.key("ctrl+s")
+            try:
+                return self.poll(done, 5, "saved")
+            except SystemExit:
+                continue
+        return self.state()
+
     def close(self) -> None:
         self.editor.terminate()
         self.editor.wait(30)

@@ -77,15 +77,7 @@ s = ed.click_point(tb["x"] + tb["w"] / 2, tb["y"] + tb["h"] / 2,
                    lambda s: inside(s["nodes"][target], s["widgets"]["canvas"]), "the far block in the canvas")
 report["after"] = {"target": s["nodes"][target], "canvas": s["widgets"]["canvas"], "zoom": s["zoom"],
                    "frame": s["overview"]["frame"], "target_map": s["overview"]["blocks"][target]}
-t = time.time()
-for _ in range(4):
-    ed.key("ctrl+s")
-    try:
-        ed.poll(lambda s: s["status"].startswith("saved") and s["time"] > t, 5, "saved")
-        break
-    except SystemExit:
-        continue
-report["saved"] = ed.state()["status"]
+report["saved"] = ed.save()["status"]
 report["places_after"] = {b["id"]: b["pos"] for b in ed.state()["blocks"]}
 ed.close()
 print(json.dumps(report))

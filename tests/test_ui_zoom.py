@@ -65,15 +65,7 @@ while s["zoom"] < 1.0 and len(back) < 15:
     s = wheel("4")  # wheel up: in
     back.append(s["zoom"])
 report["back"] = back
-t = time.time()
-for _ in range(4):
-    ed.key("ctrl+s")
-    try:
-        ed.poll(lambda s: s["status"].startswith("saved") and s["time"] > t, 5, "saved")
-        break
-    except SystemExit:
-        continue
-report["saved"] = ed.state()["status"]
+report["saved"] = ed.save()["status"]
 # Go to a block far outside the view: it and its row neighbour were culled, and are drawn
 # again where the document puts them (imnodes forgets a hidden node's place).
 ids = {b["name"]: b["id"] for b in ed.state()["blocks"]}

@@ -64,10 +64,18 @@ class DrawnGeometry:
                 return None
             gx, gy, w, h = self.zoomer.grid_rect(key)  # a culled node: its last drawn size
             rects[key] = ((gx - ox) / s, (gy - oy) / s, w / s, h / s)
+        view = self.view_box()
+        return None if view is None else (rects, view)
+
+    def view_box(self) -> Rect | None:
+        """The part of the document the canvas shows, in document units, as of the last frame
+        (None before a node was drawn: the grid's origin on screen is not known yet)."""
+        origin = self.zoomer.origin
         (vx, vy), (vw, vh) = dpg.get_item_rect_min(self.view), dpg.get_item_rect_size(self.view)
-        if vw <= 0 or vh <= 0:
+        if origin is None or vw <= 0 or vh <= 0:
             return None
-        return rects, ((vx - origin[0] - ox) / s, (vy - origin[1] - oy) / s, vw / s, vh / s)
+        (ox, oy), s = self.offset, self.scale
+        return (vx - origin[0] - ox) / s, (vy - origin[1] - oy) / s, vw / s, vh / s
 
     def free_spot(self, anchor: str | None, title: str = "") -> tuple[float, float] | None:
         """A free spot in view for a new block, next to ``anchor`` (never over a block or a

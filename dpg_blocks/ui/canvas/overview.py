@@ -99,11 +99,12 @@ class Overview:
         (vx, vy), (vw, vh) = dpg.get_item_rect_min(c.view), dpg.get_item_rect_size(c.view)
         want = (self.enabled and bool(c.state.graph.blocks) and vw > SIZE[0] + 2 * MARGIN
                 and vh > SIZE[1] + 2 * MARGIN and dpg.is_item_visible(c.view))
+        view = c.view_box() if want else None
         if want:
             self._draw_blocks()
             # With every block in view it would only cover some of them (a graph zoomed to fit
             # fills the canvas to its corner): it shows when there is somewhere else to go.
-            want = self._dragging or not self._all_in_view()
+            want = self._dragging or not self._all_in_view(view)
         if want != self.shown:
             dpg.configure_item(self.window, show=want)
         if not want:
@@ -112,25 +113,15 @@ class Overview:
         pos = [int(vx + vw - SIZE[0] - 2 - MARGIN), int(vy + vh - SIZE[1] - 2 - MARGIN)]
         if list(dpg.get_item_pos(self.window)) != pos:
             dpg.set_item_pos(self.window, pos)
-        self._follow_mouse()
-        self._draw_frame()
+        if self._follow_mouse():
+            view = c.view_box()  # the view moved: its frame is drawn where it is now
+        self._draw_frame(view)
 
-    def _all_in_view(self) -> bool:
-        view, b = self.view_box(), self.bounds
+    def _all_in_view(self, view: Box | None) -> bool:
+        b = self.bounds
         if view is None or b is None:
             return False
         return view[0] <= b[0] and view[1] <= b[1] and b[0] + b[2] <= view[0] + view[2] and b[1] + b[3] <= view[1] + view[3]
-
-    def view_box(self) -> Box | None:
-        """The part of the document the canvas shows, in document units (None before the first
-        node was drawn: the grid's origin on screen is not known yet)."""
-        c = self.canvas
-        origin = c.zoomer.origin
-        if origin is None:
-            return None
-        (vx, vy), (vw, vh) = dpg.get_item_rect_min(c.view), dpg.get_item_rect_size(c.view)
-        (ox, oy), s = c.offset, c.scale
-        return (vx - origin[0] - ox) / s, (vy - origin[1] - oy) / s, vw / s, vh / s
 
     def block_rects(self) -> dict[str, Box]:
         """Every block of the open graph in document units: its place, and the size its node was
@@ -172,8 +163,7 @@ class Overview:
             dpg.draw_rectangle((box[0], box[1]), (box[0] + box[2], box[1] + box[3]), fill=colour, color=colour,
                                parent=self.blocks_layer)
 
-    def _draw_frame(self) -> None:
-        view = self.view_box()
+    def _draw_frame(self, view: Box | None) -> None:
         if view is None or self.mapping is None:
             return
         k, dx, dy = self.mapping
@@ -184,36 +174,38 @@ class Overview:
             dpg.configure_item(self.frame_item, pmin=(box[0], box[1]), pmax=(box[0] + box[2], box[1] + box[3]))
 
     # -- moving the view ------------------------------------------------------------------------
-    def _follow_mouse(self) -> None:
+    def _follow_mouse(self) -> bool:
         """A press on the overview starts a drag; while it lasts the view is centred on the
-        document point under the mouse."""
+        document point under the mouse. Whether the view moved."""
         if not dpg.is_mouse_button_down(dpg.mvMouseButton_Left):
             self._dragging = False
-            return
+            return False
         if not self._dragging:
             if not dpg.is_item_hovered(self.drawing) or not dpg.is_mouse_button_clicked(dpg.mvMouseButton_Left):
-                return
+                return False
             self._dragging = True
         if self.mapping is None:
-            return
+            return False
         mx, my = dpg.get_mouse_pos(local=False)
         ax, ay = dpg.get_item_rect_min(self.drawing)
         k, dx, dy = self.mapping
-        self.centre_on(((mx - ax - dx) / k, (my - ay - dy) / k))
+        return self.centre_on(((mx - ax - dx) / k, (my - ay - dy) / k))
 
-    def centre_on(self, doc: tuple[float, float]) -> None:
-        """Pan the canvas so document point ``doc`` is at the view's centre (zoom unchanged)."""
+    def centre_on(self, doc: tuple[float, float]) -> bool:
+        """Pan the canvas so document point ``doc`` is at the view's centre (zoom unchanged);
+        whether it moved."""
         c = self.canvas
         origin = c.zoomer.origin
         if origin is None:
-            return
+            return False
         (vx, vy), (vw, vh) = dpg.get_item_rect_min(c.view), dpg.get_item_rect_size(c.view)
         s = c.scale
         offset = (vx + vw / 2 - origin[0] - doc[0] * s, vy + vh / 2 - origin[1] - doc[1] * s)
         if max(abs(offset[0] - c.offset[0]), abs(offset[1] - c.offset[1])) < 0.5:
-            return
+            return False
         c.offsets[c.state.scope_id] = offset
         c.reposition()
+        return True
 
     def boxes(self) -> dict[str, Any]:
         """Where it was drawn, each block's rectangle and the view's frame, in screen pixels
