@@ -108,15 +108,7 @@ def auto_layout(
     if origin is None:
         origin = (min(b.pos[0] for b in graph.blocks.values()), min(b.pos[1] for b in graph.blocks.values()))
     # Split the columns into bands no wider than max_width (a column never splits).
-    bands: list[list[list[str]]] = [[]]
-    width = 0.0
-    for col in cols:
-        w = max(size(b)[0] for b in col)
-        if bands[-1] and max_width is not None and width + w > max_width:
-            bands.append([])
-            width = 0.0
-        bands[-1].append(col)
-        width += w + COLUMN_GAP
+    bands = [[cols[i] for i in band] for band in _wrap([max(size(b)[0] for b in col) for col in cols], max_width)]
     pos: dict[str, tuple[float, float]] = {}
     y0 = origin[1]
     for band in bands:
@@ -135,19 +127,27 @@ def auto_layout(
     return {bid: (round(x, 1), round(y, 1)) for bid, (x, y) in pos.items()}
 
 
+def _wrap(widths: list[float], max_width: float | None) -> list[list[int]]:
+    """The columns (by index) of each band, wrapped like lines of text when the next column
+    would pass ``max_width`` (a band holds at least one)."""
+    bands: list[list[int]] = [[]]
+    width = 0.0
+    for i, w in enumerate(widths):
+        if bands[-1] and max_width is not None and width + w > max_width:
+            bands.append([])
+            width = 0.0
+        bands[-1].append(i)
+        width += w + COLUMN_GAP
+    return bands
+
+
 def _bands_extent(widths: list[float], heights: list[float], max_width: float | None) -> Size:
     """The width and height the columns take when wrapped into bands at ``max_width`` (before
-    links push blocks down): the same split as :func:`auto_layout` makes."""
-    band_w = band_h = width = height = 0.0
-    first = True
-    for w, h in zip(widths, heights, strict=True):
-        if not first and max_width is not None and width + w > max_width:
-            band_w, height = max(band_w, width - COLUMN_GAP), height + band_h + BAND_GAP
-            width = band_h = 0.0
-        first = False
-        width += w + COLUMN_GAP
-        band_h = max(band_h, h)
-    return max(band_w, width - COLUMN_GAP), height + band_h
+    links push blocks down): the split :func:`auto_layout` makes."""
+    bands = _wrap(widths, max_width)
+    width = max(sum(widths[i] for i in band) + COLUMN_GAP * (len(band) - 1) for band in bands)
+    height = sum(max(heights[i] for i in band) for band in bands) + BAND_GAP * (len(bands) - 1)
+    return width, height
 
 
 def fitting_width(cols: list[list[str]], size: Callable[[str], Size], view: Size, cap: float = 1.0) -> float | None:
